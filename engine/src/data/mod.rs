@@ -1,0 +1,20 @@
+//! Datasets: readers for IDX (MNIST, Fashion-MNIST), CIFAR-10 binary batches and the digits CSV,
+//! 2-D synthetic sets, the embedded defaults, seeded splits and augmentation.
+
+mod augment;
+mod cifar;
+mod dataset;
+mod digits;
+mod embedded;
+mod idx;
+mod spec;
+mod synthetic;
+
+pub use augment::*;
+pub use cifar::*;
+pub use dataset::*;
+pub use digits::*;
+pub use embedded::*;
+pub use idx::*;
+pub use spec::*;
+pub use synthetic::*;

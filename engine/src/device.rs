@@ -1,0 +1,151 @@
+//! Compute devices: burn's CPU backend (`flex`) and wgpu (Vulkan, Metal, DX12, GL or WebGPU on
+//! any vendor's GPU, or Mesa's lavapipe on a CPU).
+//!
+//! `auto` takes wgpu when an adapter exists and the CPU otherwise, and says which it took.
+
+use crate::error::{EngineError, Result};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+/// Which backend a run asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// wgpu when an adapter exists, else the CPU.
+    #[default]
+    Auto,
+    /// burn's pure-Rust CPU backend (flex, multi-threaded with SIMD).
+    Cpu,
+    /// burn on wgpu compute shaders.
+    Wgpu,
+}
+
+impl FromStr for BackendChoice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "wgpu" => Ok(Self::Wgpu),
+            other => Err(format!(
+                "unknown backend `{other}`: expected one of auto, cpu, wgpu"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+            Self::Wgpu => "wgpu",
+        })
+    }
+}
+
+/// The backend a run actually uses, and the adapter behind it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// `cpu` or `wgpu`.
+    pub backend: String,
+    /// Adapter name (for wgpu) or a description of the CPU backend.
+    pub adapter: String,
+    /// Driver name and version, where the adapter reports them.
+    pub driver: String,
+    /// Graphics API (Vulkan, Metal, Dx12, Gl, BrowserWebGpu) or `-` for the CPU.
+    pub api: String,
+}
+
+impl fmt::Display for DeviceInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "backend {} on {} (driver: {}, api: {})",
+            self.backend, self.adapter, self.driver, self.api
+        )
+    }
+}
+
+/// A device ready for tensors, with what it is.
+#[derive(Clone, Debug)]
+pub struct ComputeDevice {
+    /// The burn device (without autodiff; call `.autodiff()` for training).
+    pub device: Device,
+    /// What the device is, for logs and results.
+    pub info: DeviceInfo,
+}
+
+/// The CPU device.
+pub fn cpu_device() -> ComputeDevice {
+    ComputeDevice {
+        device: Device::flex(),
+        info: DeviceInfo {
+            backend: "cpu".into(),
+            adapter: format!(
+                "burn-flex ({} threads, SIMD)",
+                std::thread::available_parallelism().map_or(1, usize::from)
+            ),
+            driver: "-".into(),
+            api: "-".into(),
+        },
+    }
+}
+
+/// burn's wgpu runtime can be initialized once per process; the outcome is kept here.
+static WGPU: OnceLock<std::result::Result<ComputeDevice, String>> = OnceLock::new();
+
+/// The wgpu device, initialized on first use. Fails with a message when no adapter exists.
+pub fn wgpu_device() -> Result<ComputeDevice> {
+    WGPU.get_or_init(init_wgpu)
+        .clone()
+        .map_err(EngineError::Device)
+}
+
+#[cfg(not(target_family = "wasm"))]
+fn init_wgpu() -> std::result::Result<ComputeDevice, String> {
+    // Adapter acquisition can panic inside drivers on broken installs; keep that a clean error.
+    let outcome = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
+    match outcome {
+        Ok(Ok((device, setup))) => {
+            let a = setup.adapter.get_info();
+            let driver = match (a.driver.is_empty(), a.driver_info.is_empty()) {
+                (true, _) => "unknown".to_string(),
+                (false, true) => a.driver.clone(),
+                (false, false) => format!("{} {}", a.driver, a.driver_info),
+            };
+            Ok(ComputeDevice {
+                device,
+                info: DeviceInfo {
+                    backend: "wgpu".into(),
+                    adapter: format!("{} ({:?})", a.name, a.device_type),
+                    driver,
+                    api: format!("{:?}", a.backend),
+                },
+            })
+        }
+        Ok(Err(e)) => Err(format!("no usable wgpu adapter: {e}")),
+        Err(_) => Err("no usable wgpu adapter: the wgpu runtime panicked while starting".into()),
+    }
+}
+
+#[cfg(target_family = "wasm")]
+fn init_wgpu() -> std::result::Result<ComputeDevice, String> {
+    Err("in a browser, initialize wgpu asynchronously (the web build does this)".into())
+}
+
+/// Resolves a backend choice to a device. `auto` falls back to the CPU without an adapter.
+pub fn resolve_device(choice: BackendChoice) -> Result<ComputeDevice> {
+    match choice {
+        BackendChoice::Cpu => Ok(cpu_device()),
+        BackendChoice::Wgpu => wgpu_device().map_err(|e| {
+            EngineError::Device(format!(
+                "--backend wgpu was requested but {e:#}; use --backend cpu (or auto) instead"
+            ))
+        }),
+        BackendChoice::Auto => Ok(wgpu_device().unwrap_or_else(|_| cpu_device())),
+    }
+}

@@ -1,0 +1,165 @@
+//! Reading experiment configs from JSON with errors that name the field, and rejecting keys the
+//! config does not have (a typo must not silently fall back to a default).
+
+use crate::error::{EngineError, Result};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Parses `text` (from `origin`, e.g. a file path) as a config of type `T`.
+///
+/// Errors name the offending field as a dotted path (`phase_a.optim.lr`), and keys that `T`
+/// does not know are rejected with the list of known keys at that level.
+pub fn parse_config<T: Serialize + DeserializeOwned>(text: &str, origin: &str) -> Result<T> {
+    parse_config_over(text, origin, None::<&T>)
+}
+
+/// Like [`parse_config`], but the file may be partial: its values are merged over `base`
+/// (object keys recursively; anything else replaces), so a file can change a single field.
+pub fn parse_config_over<T: Serialize + DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    base: Option<&T>,
+) -> Result<T> {
+    let user: Value = serde_json::from_str(text).map_err(|e| {
+        EngineError::config(
+            "<file>",
+            format!("{origin} is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
+        )
+    })?;
+    let mut merged = match base {
+        Some(b) => serde_json::to_value(b).map_err(|e| {
+            EngineError::config("<root>", format!("cannot serialize the base config: {e}"))
+        })?,
+        None => Value::Null,
+    };
+    merge(&mut merged, &user);
+    let config: T = serde_path_to_error::deserialize(merged).map_err(|e| {
+        let path = e.path().to_string();
+        EngineError::config(
+            if path == "." { "<root>".to_string() } else { path },
+            format!("in {origin}: {}", e.into_inner()),
+        )
+    })?;
+    // Re-serializing fills in defaults; any key of the user's file absent from the result is
+    // one the config type does not have.
+    let known = serde_json::to_value(&config).map_err(|e| {
+        EngineError::config("<root>", format!("in {origin}: cannot re-serialize config: {e}"))
+    })?;
+    check_known_keys(&user, &known, "", origin)?;
+    Ok(config)
+}
+
+/// Merges `over` into `base`: objects key by key, recursively; other values replace.
+pub fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    // A tagged enum that changes its tag starts from the user's object alone.
+                    Some(bv) if !tag_changed(bv, v) => merge(bv, v),
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+fn tag_changed(base: &Value, over: &Value) -> bool {
+    match (base.get("kind"), over.get("kind")) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    }
+}
+
+fn check_known_keys(user: &Value, known: &Value, path: &str, origin: &str) -> Result<()> {
+    match (user, known) {
+        (Value::Object(u), Value::Object(k)) => {
+            for (key, uv) in u {
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match k.get(key) {
+                    Some(kv) => check_known_keys(uv, kv, &child, origin)?,
+                    None => {
+                        let mut names: Vec<&str> = k.keys().map(String::as_str).collect();
+                        names.sort_unstable();
+                        return Err(EngineError::config(
+                            child,
+                            format!("unknown key in {origin}; known keys here: {}", names.join(", ")),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(u), Value::Array(k)) => {
+            for (i, (uv, kv)) in u.iter().zip(k).enumerate() {
+                check_known_keys(uv, kv, &format!("{path}[{i}]"), origin)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Serialize, Deserialize, Debug)]
+    struct Inner {
+        lr: f64,
+        #[serde(default)]
+        momentum: f64,
+    }
+
+    #[derive(Serialize, Deserialize, Debug)]
+    struct Outer {
+        seed: u64,
+        optim: Inner,
+    }
+
+    #[test]
+    fn accepts_known_and_defaults() {
+        let c: Outer = parse_config(r#"{"seed": 3, "optim": {"lr": 0.1}}"#, "t.json").unwrap();
+        assert_eq!(c.seed, 3);
+        assert_eq!(c.optim.momentum, 0.0);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = parse_config::<Outer>(r#"{"seed": 3, "optim": {"lr": 0.1, "lrr": 2}}"#, "t.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("optim.lrr") && e.contains("unknown key"), "{e}");
+    }
+
+    #[test]
+    fn partial_file_merges_over_base() {
+        let base = Outer {
+            seed: 9,
+            optim: Inner { lr: 0.5, momentum: 0.9 },
+        };
+        let c: Outer = parse_config_over(r#"{"optim": {"lr": 0.1}}"#, "t.json", Some(&base)).unwrap();
+        assert_eq!((c.seed, c.optim.lr, c.optim.momentum), (9, 0.1, 0.9));
+        let e = parse_config_over::<Outer>(r#"{"sed": 1}"#, "t.json", Some(&base)).unwrap_err();
+        assert!(e.to_string().contains("`sed`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_path() {
+        let e = parse_config::<Outer>(r#"{"seed": 3, "optim": {"lr": "fast"}}"#, "t.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("optim.lr"), "{e}");
+        let e = parse_config::<Outer>("{not json", "t.json").unwrap_err().to_string();
+        assert!(e.contains("not valid JSON") && e.contains("line 1"), "{e}");
+    }
+}

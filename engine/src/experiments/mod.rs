@@ -1,0 +1,88 @@
+//! Experiments: each is a resumable state machine with a bounded [`Experiment::step`], so the CLI
+//! can loop it behind a progress bar, the desktop app can drive it from a worker thread and the
+//! browser can interleave it with frames.
+
+mod config_io;
+mod random_labels;
+
+pub use config_io::*;
+pub use random_labels::*;
+
+use crate::error::Result;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Experiment names, as the CLI and the web URL spell them.
+pub const EXPERIMENT_NAMES: [&str; 6] = [
+    "random-labels",
+    "elimination",
+    "smoothing",
+    "sharp-minima",
+    "gossip",
+    "rnn",
+];
+
+/// A named starting configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Small and fast: for tests, demos and a first look (seconds to a minute).
+    Quick,
+    /// The settings that show the paper's effect (minutes on a CPU).
+    #[default]
+    Paper,
+}
+
+impl std::str::FromStr for Preset {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "quick" => Ok(Self::Quick),
+            "paper" => Ok(Self::Paper),
+            other => Err(format!("unknown preset `{other}`: expected quick or paper")),
+        }
+    }
+}
+
+/// Where a running experiment stands, for progress bars and status lines.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// What is being done now (e.g. `seed 1/3 · vanilla · retrain on true labels`).
+    pub phase: String,
+    /// Units of work done (epochs, across all runs of the experiment).
+    pub done: u64,
+    /// Units of work in total (an upper bound: runs that finish early skip the rest).
+    pub total: u64,
+    /// Epoch within the current run.
+    pub epoch: usize,
+    /// Most recent training loss.
+    pub loss: f64,
+    /// Most recent training accuracy (on the labels being fit).
+    pub accuracy: f64,
+}
+
+/// A resumable experiment.
+pub trait Experiment {
+    /// The CLI name (one of [`EXPERIMENT_NAMES`]).
+    fn name(&self) -> &'static str;
+
+    /// Does a bounded amount of work (a few mini-batches or one evaluation) and reports progress.
+    /// Errors leave what has been computed in place, so [`Experiment::write_outputs`] still works.
+    fn step(&mut self) -> Result<Progress>;
+
+    /// Whether all work is done.
+    fn is_done(&self) -> bool;
+
+    /// The current progress without doing work.
+    fn progress(&self) -> Progress;
+
+    /// The full config as JSON (loadable with `--config`).
+    fn config_json(&self) -> Result<serde_json::Value>;
+
+    /// The typed summary so far as JSON (complete once [`Experiment::is_done`]).
+    fn results_json(&self) -> Result<serde_json::Value>;
+
+    /// Writes `config.json`, `results.json`, `metrics.csv`, plots and `report.md` into `dir`,
+    /// atomically file by file; works on partial results too. Returns the files written.
+    fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>>;
+}

@@ -1,0 +1,7 @@
+//! The optimizer core: SGD with momentum, weight decay and learning-rate schedules.
+
+mod schedule;
+mod sgd;
+
+pub use schedule::*;
+pub use sgd::*;

@@ -1,0 +1,76 @@
+//! `sgdlab bench …`.
+
+use crate::Failure;
+use anyhow::anyhow;
+use clap::{Args, Subcommand};
+use sgdlab_engine::bench::bench_train_mlp;
+use sgdlab_engine::device::{BackendChoice, resolve_device};
+
+/// Benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Train the MLP 784-512-512-10 with SGD on MNIST-10k; print samples/s and peak memory.
+    TrainMlp(TrainMlpArgs),
+}
+
+/// Arguments of `sgdlab bench train-mlp`.
+#[derive(Args, Debug)]
+pub struct TrainMlpArgs {
+    /// Compute backend.
+    #[arg(long, default_value = "cpu", value_parser = clap::value_parser!(BackendChoice))]
+    backend: BackendChoice,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Timed optimizer steps.
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    /// Untimed warm-up steps.
+    #[arg(long, default_value_t = 10)]
+    warmup: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
+    match cmd {
+        BenchCommand::TrainMlp(a) => {
+            let device = resolve_device(a.backend)?;
+            eprintln!("sgdlab: {}", device.info);
+            let r = bench_train_mlp(&device, a.batch, a.steps, a.warmup)?;
+            let peak = peak_rss_bytes();
+            if a.json {
+                let mut v = serde_json::to_value(&r).map_err(|e| Failure::Other(e.into()))?;
+                v["peak_rss_bytes"] = peak.map_or(serde_json::Value::Null, Into::into);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).map_err(|e| Failure::Other(e.into()))?
+                );
+            } else {
+                println!(
+                    "train-mlp 784-512-512-10, batch {}, {} steps on {}: {:.0} samples/s, peak RSS {}",
+                    r.batch,
+                    r.steps,
+                    r.device,
+                    r.samples_per_sec,
+                    peak.map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
+                );
+            }
+            Ok(())
+        }
+    }
+    .map_err(|e: Failure| e)
+    .or_else(|e| match e {
+        Failure::Other(err) => Err(Failure::Other(anyhow!("bench failed: {err:#}"))),
+        e => Err(e),
+    })
+}
+
+/// Peak resident set size of this process (Linux: VmHWM in /proc/self/status).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

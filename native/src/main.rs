@@ -1,0 +1,78 @@
+//! `sgdlab`: run the experiments, benchmark the engine (and, later, open the desktop lab).
+//!
+//! Exit codes: 0 success; 2 bad input (usage, config, data, device); 3 training diverged (what
+//! was computed so far is saved); 130 interrupted (likewise saved); 1 anything else.
+
+mod bench;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// A laboratory for the dynamics of stochastic gradient descent.
+#[derive(Parser, Debug)]
+#[command(name = "sgdlab", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run an experiment and write config.json, results.json, metrics.csv, plots and report.md.
+    Run(run::RunArgs),
+    /// Measure throughput.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// How a command failed, mapped to the documented exit codes.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input: exit code 2.
+    BadInput(anyhow::Error),
+    /// Training diverged: exit code 3.
+    Diverged(anyhow::Error),
+    /// Interrupted by the user: exit code 130.
+    Interrupted(String),
+    /// Anything else: exit code 1.
+    Other(anyhow::Error),
+}
+
+impl From<sgdlab_engine::EngineError> for Failure {
+    fn from(e: sgdlab_engine::EngineError) -> Self {
+        use sgdlab_engine::EngineError as E;
+        match e {
+            E::Diverged { .. } => Self::Diverged(e.into()),
+            e if e.is_bad_input() => Self::BadInput(e.into()),
+            e => Self::Other(e.into()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Bench(cmd) => bench::bench(cmd),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Diverged(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(3)
+        }
+        Err(Failure::Interrupted(msg)) => {
+            eprintln!("interrupted: {msg}");
+            ExitCode::from(130)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

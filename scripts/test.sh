@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The project's test command (README): installs what the tests need when it is missing, then runs
+# what CI runs: rustfmt, clippy with -D warnings, and every test (the wgpu ones on lavapipe).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One target directory outside the clone, shared by every checkout and CI run on this machine.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sgdlab/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+started=$(date +%s)
+step() { printf '\n=== %s (%ss)\n' "$1" "$(($(date +%s) - started))"; }
+
+step "system packages"
+missing=()
+ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
+ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || missing+=(libvulkan1)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "present: mesa-vulkan-drivers (lavapipe), libvulkan1"
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+# Clippy runs as the workspace's rustc wrapper during the test build, so the heavy dependencies
+# (burn, wgpu, cubecl) are compiled once instead of once for `cargo clippy` (check mode) and again
+# for `cargo test`. The lints are the same as `cargo clippy --all-targets -- -D warnings`.
+step "build + clippy -D warnings (all targets)"
+export RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)"
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+cargo test --workspace --all-targets --no-run
+
+step "tests"
+# Under CI=true a missing wgpu adapter fails the wgpu tests instead of skipping them.
+cargo test --workspace --all-targets -- --test-threads=2
+
+step "done"

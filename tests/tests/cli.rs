@@ -1,0 +1,282 @@
+//! The `sgdlab` binary end to end: a quick run writes every promised file, and every bad-input
+//! path exits with code 2 and a message naming what is wrong.
+
+use serde_json::Value;
+use sgdlab_tests::sgdlab_bin;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sgdlab(args: &[&str]) -> Output {
+    Command::new(sgdlab_bin())
+        .args(args)
+        .output()
+        .expect("spawn sgdlab")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A tiny random-labels config (CPU, seconds) used by several tests.
+fn tiny_config(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("tiny.json");
+    std::fs::write(
+        &path,
+        r#"{
+            "seeds": 2,
+            "train_size": 300,
+            "test_size": 300,
+            "network": {"kind": "mlp", "hidden": [64], "activation": "relu"},
+            "batch_size": 32,
+            "random_phase": {"max_epochs": 15, "target_train_acc": 0.95},
+            "random_optim": {"lr": 0.1},
+            "true_phase": {"max_epochs": 5, "target_train_acc": 1.0}
+        }"#,
+    )
+    .expect("write config");
+    path
+}
+
+#[test]
+fn quick_run_writes_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(dir.path());
+    let out = dir.path().join("out");
+    let o = sgdlab(&[
+        "run",
+        "random-labels",
+        "--preset",
+        "quick",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "exit {:?}: {}", o.status, stderr(&o));
+    let run = out.join("random-labels");
+    for f in [
+        "config.json",
+        "results.json",
+        "metrics.csv",
+        "report.md",
+        "accuracy_curves.png",
+        "accuracy_curves.svg",
+        "test_accuracy.png",
+        "test_accuracy.svg",
+    ] {
+        assert!(run.join(f).is_file(), "missing {f}");
+    }
+    let printed: Value = serde_json::from_slice(&o.stdout).expect("--json prints results.json");
+    let on_disk: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
+    assert_eq!(printed, on_disk);
+    assert_eq!(on_disk["status"], "complete");
+    for arm in ["vanilla", "regularized"] {
+        let a = &on_disk["arms"][arm];
+        for key in ["baseline_test_acc", "pretrained_test_acc"] {
+            let accs = a[key].as_array().expect("per-seed array");
+            assert_eq!(accs.len(), 2, "{arm}.{key}");
+            for v in accs {
+                let v = v.as_f64().unwrap();
+                assert!((0.0..=1.0).contains(&v), "{arm}.{key} = {v}");
+                assert!(v > 0.3, "{arm}.{key} = {v}: the MLP should learn digits beyond chance");
+            }
+        }
+        assert!(a["gap_mean"].is_number(), "{arm}.gap_mean");
+    }
+    // metrics.csv: a header and one row per evaluated epoch.
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("seed,arm,run,epoch"));
+    assert!(lines.count() >= 2 * 5, "too few metric rows:\n{csv}");
+    // The written config reproduces the run: loading it back is accepted.
+    let again = sgdlab(&[
+        "run",
+        "random-labels",
+        "--config",
+        run.join("config.json").to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--out",
+        dir.path().join("again").to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let again_results =
+        std::fs::read_to_string(dir.path().join("again/random-labels/results.json")).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&again_results).unwrap(),
+        on_disk,
+        "same config and seed on the same backend must give the same results.json"
+    );
+}
+
+fn expect_bad_input(args: &[&str], needles: &[&str]) {
+    let o = sgdlab(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "args {args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "args {args:?}: expected `{n}` in: {err}");
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::File::create(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .unwrap();
+}
+
+/// A valid MNIST-format label file for `n` examples.
+fn idx_labels(n: u32) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, 1];
+    v.extend_from_slice(&n.to_be_bytes());
+    v.extend((0..n).map(|i| (i % 10) as u8));
+    v
+}
+
+#[test]
+fn truncated_idx_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut images = vec![0, 0, 8, 3];
+    for d in [10u32, 28, 28] {
+        images.extend_from_slice(&d.to_be_bytes());
+    }
+    images.extend(std::iter::repeat_n(0u8, 784 * 3)); // 3 of 10 images
+    write(&dir.path().join("train-images-idx3-ubyte"), &images);
+    write(&dir.path().join("train-labels-idx1-ubyte"), &idx_labels(10));
+    let spec = format!("idx:{}", dir.path().display());
+    expect_bad_input(
+        &["run", "random-labels", "--dataset", &spec, "--backend", "cpu", "--quiet"],
+        &["train-images-idx3-ubyte", "truncated"],
+    );
+}
+
+#[test]
+fn wrong_magic_idx_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut images = vec![0, 0, 8, 1]; // a label-file magic where images are expected
+    for d in [1u32, 28, 28] {
+        images.extend_from_slice(&d.to_be_bytes());
+    }
+    images.extend(std::iter::repeat_n(0u8, 784));
+    write(&dir.path().join("train-images-idx3-ubyte"), &images);
+    write(&dir.path().join("train-labels-idx1-ubyte"), &idx_labels(1));
+    let spec = format!("idx:{}", dir.path().display());
+    expect_bad_input(
+        &["run", "random-labels", "--dataset", &spec, "--backend", "cpu", "--quiet"],
+        &["train-images-idx3-ubyte", "magic", "0x00000803"],
+    );
+}
+
+#[test]
+fn csv_row_of_wrong_width_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let good: Vec<String> = (0..64).map(|_| "3".to_string()).collect();
+    let csv = format!("{},1\n{},2\n", good.join(","), good[..60].join(","));
+    let path = dir.path().join("digits.csv");
+    write(&path, csv.as_bytes());
+    let spec = format!("digits:{}", path.display());
+    expect_bad_input(
+        &["run", "random-labels", "--dataset", &spec, "--backend", "cpu", "--quiet"],
+        &["digits.csv", "line 2", "expected 65"],
+    );
+}
+
+#[test]
+fn negative_learning_rate_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    write(&path, br#"{"vanilla": {"optim": {"lr": -0.1}}}"#);
+    expect_bad_input(
+        &["run", "random-labels", "--config", path.to_str().unwrap(), "--backend", "cpu"],
+        &["vanilla.optim.lr", "-0.1"],
+    );
+}
+
+#[test]
+fn unknown_config_key_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    write(&path, br#"{"random_phase": {"max_epoch": 3}}"#);
+    expect_bad_input(
+        &["run", "random-labels", "--config", path.to_str().unwrap(), "--backend", "cpu"],
+        &["random_phase.max_epoch", "unknown key", "max_epochs"],
+    );
+}
+
+#[test]
+fn malformed_config_json_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    write(&path, b"{\"seed\": 1,,}");
+    expect_bad_input(
+        &["run", "random-labels", "--config", path.to_str().unwrap()],
+        &["c.json", "not valid JSON", "line 1"],
+    );
+}
+
+#[test]
+fn missing_config_file_is_bad_input() {
+    expect_bad_input(
+        &["run", "random-labels", "--config", "/nonexistent/sgdlab.json"],
+        &["/nonexistent/sgdlab.json"],
+    );
+}
+
+#[test]
+fn unknown_dataset_is_bad_input() {
+    expect_bad_input(
+        &["run", "random-labels", "--dataset", "imagenet"],
+        &["imagenet", "mnist10k", "idx:DIR"],
+    );
+}
+
+#[test]
+fn unknown_experiment_and_flags_are_bad_input() {
+    expect_bad_input(&["run", "grokking"], &["grokking", "random-labels"]);
+    expect_bad_input(&["run", "random-labels", "--backend", "tpu"], &["tpu", "wgpu"]);
+    expect_bad_input(&["run", "random-labels", "--seeds", "-3"], &["--seeds"]);
+    expect_bad_input(&["run", "random-labels", "--seeds", "0"], &["seeds", "found 0"]);
+}
+
+#[test]
+fn divergence_exits_3_and_keeps_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    // A learning rate this large makes the loss overflow within a few steps.
+    write(
+        &path,
+        br#"{"seeds": 1, "train_size": 200, "test_size": 100,
+             "network": {"kind": "mlp", "hidden": [32], "activation": "relu"},
+             "random_optim": {"lr": 100.0}, "random_phase": {"max_epochs": 50, "target_train_acc": 1.0}}"#,
+    );
+    let out = dir.path().join("out");
+    let o = sgdlab(&[
+        "run",
+        "random-labels",
+        "--config",
+        path.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("diverged at step"), "{err}");
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("random-labels/results.json")).expect("saved results"),
+    )
+    .unwrap();
+    assert!(
+        results["status"].as_str().unwrap().contains("diverged"),
+        "{results}"
+    );
+    assert!(out.join("random-labels/config.json").is_file());
+}
