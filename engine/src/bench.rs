@@ -3,7 +3,7 @@
 use crate::data::{Dataset, mnist10k};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
-use crate::model::{MlpConfig, NetworkConfig};
+use crate::model::{InputStats, MlpConfig, NetworkConfig};
 use crate::optim::SgdConfig;
 use crate::train::TrainRun;
 use serde::{Deserialize, Serialize};
@@ -45,14 +45,24 @@ pub fn bench_train_mlp(
         ));
     }
     if steps == 0 {
-        return Err(EngineError::config("--steps", "expected at least 1 step, found 0"));
+        return Err(EngineError::config(
+            "--steps",
+            "expected at least 1 step, found 0",
+        ));
     }
     let full = mnist10k()?;
     // Whole batches only, so that every timed step processes exactly `batch` examples.
     let n = (full.len() / batch).max(1) * batch;
     let data: Arc<Dataset> = Arc::new(full.take(n));
     let net = NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![512, 512]));
-    let model = net.init(data.shape, data.num_classes, 0, &device.device.clone().autodiff());
+    let stats = InputStats::of(&data.features);
+    let model = net.init(
+        data.shape,
+        data.num_classes,
+        stats,
+        0,
+        &device.device.clone().autodiff(),
+    );
     let labels = Arc::new(data.labels.clone());
     let mut run = TrainRun::new(
         model,

@@ -48,7 +48,7 @@ impl fmt::Display for BackendChoice {
 }
 
 /// The backend a run actually uses, and the adapter behind it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     /// `cpu` or `wgpu`.
     pub backend: String,

@@ -60,7 +60,7 @@ pub fn predict(model: &Network, data: &Dataset, device: &Device) -> Vec<f32> {
         // The model's own output: a read-back failure here is a backend bug, not bad input.
         let values = logits
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .expect("logits are f32 tensors");
         out.extend_from_slice(&values);
         start = end;
@@ -91,7 +91,9 @@ pub fn evaluate(
         let argmax = row
             .iter()
             .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+            .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+                if v > best.1 { (i, v) } else { best }
+            })
             .0;
         correct += usize::from(argmax == label as usize);
     }
@@ -109,7 +111,10 @@ pub fn flatten_params<M: Module>(module: &M) -> Vec<f32> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let data = param.val().into_data();
             // Parameters are created as f32 by this crate.
-            self.0.extend(data.to_vec::<f32>().expect("parameters are f32 tensors"));
+            self.0.extend(
+                data.try_to_vec::<f32>()
+                    .expect("parameters are f32 tensors"),
+            );
         }
     }
     let mut c = Collect(Vec::new());
@@ -119,7 +124,10 @@ pub fn flatten_params<M: Module>(module: &M) -> Vec<f32> {
 
 /// Euclidean norm of a flattened parameter vector.
 pub fn l2_norm(v: &[f32]) -> f64 {
-    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+    v.iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Euclidean distance between two flattened parameter vectors of the same model type.

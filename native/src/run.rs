@@ -101,7 +101,11 @@ where
     let text = std::fs::read_to_string(path).map_err(|e| {
         Failure::BadInput(anyhow!("cannot read config file {}: {e}", path.display()))
     })?;
-    Ok(parse_config_over(&text, &path.display().to_string(), Some(base))?)
+    Ok(parse_config_over(
+        &text,
+        &path.display().to_string(),
+        Some(base),
+    )?)
 }
 
 /// Steps the experiment to completion behind a progress bar, writing outputs at the end, on

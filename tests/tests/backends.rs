@@ -4,7 +4,7 @@
 use sgdlab_engine::data::{Dataset, digits};
 use sgdlab_engine::device::{ComputeDevice, cpu_device};
 use sgdlab_engine::experiments::{Experiment, RandomLabels, RandomLabelsConfig};
-use sgdlab_engine::model::{MlpConfig, NetworkConfig};
+use sgdlab_engine::model::{InputStats, MlpConfig, NetworkConfig};
 use sgdlab_engine::optim::SgdConfig;
 use sgdlab_engine::train::{TrainRun, evaluate, flatten_params};
 use sgdlab_tests::wgpu_or_skip;
@@ -27,11 +27,15 @@ fn small_run(device: &ComputeDevice) -> Trace {
     let (train, test) = data.split(0.2, 7).unwrap();
     let train: Arc<Dataset> = Arc::new(train.take(640));
     let net = NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![32, 32]));
-    let model = net.init(train.shape, 10, 3, &device.device.clone().autodiff());
+    let stats = InputStats::of(&train.features);
+    let model = net.init(train.shape, 10, stats, 3, &device.device.clone().autodiff());
     let labels = Arc::new(train.labels.clone());
     let mut run = TrainRun::new(
         model,
-        &SgdConfig::new().with_lr(0.05).with_momentum(0.9).with_weight_decay(1e-4),
+        &SgdConfig::new()
+            .with_lr(0.05)
+            .with_momentum(0.9)
+            .with_weight_decay(1e-4),
         train,
         labels,
         &device.device,
@@ -55,7 +59,10 @@ fn small_run(device: &ComputeDevice) -> Trace {
 fn cpu_run_learns_and_is_deterministic() {
     let a = small_run(&cpu_device());
     let b = small_run(&cpu_device());
-    assert_eq!(a.losses, b.losses, "same seed on the CPU must repeat exactly");
+    assert_eq!(
+        a.losses, b.losses,
+        "same seed on the CPU must repeat exactly"
+    );
     assert_eq!(a.params, b.params);
     assert!(
         a.losses.last().unwrap() < &(a.losses[0] * 0.5),
@@ -74,7 +81,10 @@ fn cpu_and_wgpu_agree() {
     let g = small_run(&gpu);
     for (i, (x, y)) in c.losses.iter().zip(&g.losses).enumerate() {
         let rel = (x - y).abs() / x.abs().max(1e-6);
-        assert!(rel < LOSS_REL_TOL, "step {i}: cpu loss {x} vs wgpu {y} ({rel:e} relative)");
+        assert!(
+            rel < LOSS_REL_TOL,
+            "step {i}: cpu loss {x} vs wgpu {y} ({rel:e} relative)"
+        );
     }
     let max_diff = c
         .params
@@ -82,8 +92,16 @@ fn cpu_and_wgpu_agree() {
         .zip(&g.params)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
-    assert!(max_diff < PARAM_ABS_TOL, "max parameter difference {max_diff}");
-    assert!((c.test_acc - g.test_acc).abs() <= 0.01, "{} vs {}", c.test_acc, g.test_acc);
+    assert!(
+        max_diff < PARAM_ABS_TOL,
+        "max parameter difference {max_diff}"
+    );
+    assert!(
+        (c.test_acc - g.test_acc).abs() <= 0.01,
+        "{} vs {}",
+        c.test_acc,
+        g.test_acc
+    );
     // Deterministic on wgpu too.
     let g2 = small_run(&gpu);
     let max_diff2 = g

@@ -84,7 +84,10 @@ fn quick_run_writes_every_output() {
             for v in accs {
                 let v = v.as_f64().unwrap();
                 assert!((0.0..=1.0).contains(&v), "{arm}.{key} = {v}");
-                assert!(v > 0.3, "{arm}.{key} = {v}: the MLP should learn digits beyond chance");
+                assert!(
+                    v > 0.3,
+                    "{arm}.{key} = {v}: the MLP should learn digits beyond chance"
+                );
             }
         }
         assert!(a["gap_mean"].is_number(), "{arm}.gap_mean");
@@ -151,7 +154,15 @@ fn truncated_idx_is_bad_input() {
     write(&dir.path().join("train-labels-idx1-ubyte"), &idx_labels(10));
     let spec = format!("idx:{}", dir.path().display());
     expect_bad_input(
-        &["run", "random-labels", "--dataset", &spec, "--backend", "cpu", "--quiet"],
+        &[
+            "run",
+            "random-labels",
+            "--dataset",
+            &spec,
+            "--backend",
+            "cpu",
+            "--quiet",
+        ],
         &["train-images-idx3-ubyte", "truncated"],
     );
 }
@@ -168,7 +179,15 @@ fn wrong_magic_idx_is_bad_input() {
     write(&dir.path().join("train-labels-idx1-ubyte"), &idx_labels(1));
     let spec = format!("idx:{}", dir.path().display());
     expect_bad_input(
-        &["run", "random-labels", "--dataset", &spec, "--backend", "cpu", "--quiet"],
+        &[
+            "run",
+            "random-labels",
+            "--dataset",
+            &spec,
+            "--backend",
+            "cpu",
+            "--quiet",
+        ],
         &["train-images-idx3-ubyte", "magic", "0x00000803"],
     );
 }
@@ -182,7 +201,15 @@ fn csv_row_of_wrong_width_is_bad_input() {
     write(&path, csv.as_bytes());
     let spec = format!("digits:{}", path.display());
     expect_bad_input(
-        &["run", "random-labels", "--dataset", &spec, "--backend", "cpu", "--quiet"],
+        &[
+            "run",
+            "random-labels",
+            "--dataset",
+            &spec,
+            "--backend",
+            "cpu",
+            "--quiet",
+        ],
         &["digits.csv", "line 2", "expected 65"],
     );
 }
@@ -193,7 +220,14 @@ fn negative_learning_rate_is_bad_input() {
     let path = dir.path().join("c.json");
     write(&path, br#"{"vanilla": {"optim": {"lr": -0.1}}}"#);
     expect_bad_input(
-        &["run", "random-labels", "--config", path.to_str().unwrap(), "--backend", "cpu"],
+        &[
+            "run",
+            "random-labels",
+            "--config",
+            path.to_str().unwrap(),
+            "--backend",
+            "cpu",
+        ],
         &["vanilla.optim.lr", "-0.1"],
     );
 }
@@ -204,7 +238,14 @@ fn unknown_config_key_is_bad_input() {
     let path = dir.path().join("c.json");
     write(&path, br#"{"random_phase": {"max_epoch": 3}}"#);
     expect_bad_input(
-        &["run", "random-labels", "--config", path.to_str().unwrap(), "--backend", "cpu"],
+        &[
+            "run",
+            "random-labels",
+            "--config",
+            path.to_str().unwrap(),
+            "--backend",
+            "cpu",
+        ],
         &["random_phase.max_epoch", "unknown key", "max_epochs"],
     );
 }
@@ -223,7 +264,12 @@ fn malformed_config_json_is_bad_input() {
 #[test]
 fn missing_config_file_is_bad_input() {
     expect_bad_input(
-        &["run", "random-labels", "--config", "/nonexistent/sgdlab.json"],
+        &[
+            "run",
+            "random-labels",
+            "--config",
+            "/nonexistent/sgdlab.json",
+        ],
         &["/nonexistent/sgdlab.json"],
     );
 }
@@ -239,9 +285,15 @@ fn unknown_dataset_is_bad_input() {
 #[test]
 fn unknown_experiment_and_flags_are_bad_input() {
     expect_bad_input(&["run", "grokking"], &["grokking", "random-labels"]);
-    expect_bad_input(&["run", "random-labels", "--backend", "tpu"], &["tpu", "wgpu"]);
+    expect_bad_input(
+        &["run", "random-labels", "--backend", "tpu"],
+        &["tpu", "wgpu"],
+    );
     expect_bad_input(&["run", "random-labels", "--seeds", "-3"], &["--seeds"]);
-    expect_bad_input(&["run", "random-labels", "--seeds", "0"], &["seeds", "found 0"]);
+    expect_bad_input(
+        &["run", "random-labels", "--seeds", "0"],
+        &["seeds", "found 0"],
+    );
 }
 
 #[test]

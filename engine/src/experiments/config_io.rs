@@ -24,7 +24,11 @@ pub fn parse_config_over<T: Serialize + DeserializeOwned>(
     let user: Value = serde_json::from_str(text).map_err(|e| {
         EngineError::config(
             "<file>",
-            format!("{origin} is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
+            format!(
+                "{origin} is not valid JSON: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         )
     })?;
     let mut merged = match base {
@@ -37,14 +41,21 @@ pub fn parse_config_over<T: Serialize + DeserializeOwned>(
     let config: T = serde_path_to_error::deserialize(merged).map_err(|e| {
         let path = e.path().to_string();
         EngineError::config(
-            if path == "." { "<root>".to_string() } else { path },
+            if path == "." {
+                "<root>".to_string()
+            } else {
+                path
+            },
             format!("in {origin}: {}", e.into_inner()),
         )
     })?;
     // Re-serializing fills in defaults; any key of the user's file absent from the result is
     // one the config type does not have.
     let known = serde_json::to_value(&config).map_err(|e| {
-        EngineError::config("<root>", format!("in {origin}: cannot re-serialize config: {e}"))
+        EngineError::config(
+            "<root>",
+            format!("in {origin}: cannot re-serialize config: {e}"),
+        )
     })?;
     check_known_keys(&user, &known, "", origin)?;
     Ok(config)
@@ -91,7 +102,10 @@ fn check_known_keys(user: &Value, known: &Value, path: &str, origin: &str) -> Re
                         names.sort_unstable();
                         return Err(EngineError::config(
                             child,
-                            format!("unknown key in {origin}; known keys here: {}", names.join(", ")),
+                            format!(
+                                "unknown key in {origin}; known keys here: {}",
+                                names.join(", ")
+                            ),
                         ));
                     }
                 }
@@ -145,9 +159,13 @@ mod tests {
     fn partial_file_merges_over_base() {
         let base = Outer {
             seed: 9,
-            optim: Inner { lr: 0.5, momentum: 0.9 },
+            optim: Inner {
+                lr: 0.5,
+                momentum: 0.9,
+            },
         };
-        let c: Outer = parse_config_over(r#"{"optim": {"lr": 0.1}}"#, "t.json", Some(&base)).unwrap();
+        let c: Outer =
+            parse_config_over(r#"{"optim": {"lr": 0.1}}"#, "t.json", Some(&base)).unwrap();
         assert_eq!((c.seed, c.optim.lr, c.optim.momentum), (9, 0.1, 0.9));
         let e = parse_config_over::<Outer>(r#"{"sed": 1}"#, "t.json", Some(&base)).unwrap_err();
         assert!(e.to_string().contains("`sed`"), "{e}");
@@ -159,7 +177,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("optim.lr"), "{e}");
-        let e = parse_config::<Outer>("{not json", "t.json").unwrap_err().to_string();
+        let e = parse_config::<Outer>("{not json", "t.json")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not valid JSON") && e.contains("line 1"), "{e}");
     }
 }

@@ -14,7 +14,7 @@ use super::{Experiment, Preset, Progress};
 use crate::data::{Augment, Dataset, DatasetSpec, InputShape};
 use crate::device::ComputeDevice;
 use crate::error::{EngineError, Result};
-use crate::model::{MlpConfig, Network, NetworkConfig};
+use crate::model::{InputStats, MlpConfig, Network, NetworkConfig};
 use crate::optim::SgdConfig;
 use crate::report::{
     BarPlot, BarSeries, CsvTable, Heatmap, HeatmapGrid, LinePlot, ReportMd, Series, SeriesStyle,
@@ -157,32 +157,53 @@ impl RandomLabelsConfig {
             ));
         }
         if self.batches_per_step == 0 {
-            return Err(EngineError::config("batches_per_step", "expected at least 1, found 0"));
+            return Err(EngineError::config(
+                "batches_per_step",
+                "expected at least 1, found 0",
+            ));
         }
         if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
             return Err(EngineError::config(
                 "test_fraction",
-                format!("expected a fraction in (0, 1), found {}", self.test_fraction),
+                format!(
+                    "expected a fraction in (0, 1), found {}",
+                    self.test_fraction
+                ),
             ));
         }
-        for (name, n) in [("train_size", self.train_size), ("test_size", self.test_size)] {
+        for (name, n) in [
+            ("train_size", self.train_size),
+            ("test_size", self.test_size),
+        ] {
             if n == Some(0) {
-                return Err(EngineError::config(name, "expected at least 1 example, found 0"));
+                return Err(EngineError::config(
+                    name,
+                    "expected at least 1 example, found 0",
+                ));
             }
         }
         if self.synthetic_size < 10 || self.synthetic_size > 1_000_000 {
             return Err(EngineError::config(
                 "synthetic_size",
-                format!("expected 10 to 1000000 points, found {}", self.synthetic_size),
+                format!(
+                    "expected 10 to 1000000 points, found {}",
+                    self.synthetic_size
+                ),
             ));
         }
         if !(4..=1000).contains(&self.boundary_grid) {
             return Err(EngineError::config(
                 "boundary_grid",
-                format!("expected 4 to 1000 cells per side, found {}", self.boundary_grid),
+                format!(
+                    "expected 4 to 1000 cells per side, found {}",
+                    self.boundary_grid
+                ),
             ));
         }
-        for (name, p) in [("random_phase", &self.random_phase), ("true_phase", &self.true_phase)] {
+        for (name, p) in [
+            ("random_phase", &self.random_phase),
+            ("true_phase", &self.true_phase),
+        ] {
             if p.max_epochs == 0 || p.max_epochs > 100_000 {
                 return Err(EngineError::config(
                     format!("{name}.max_epochs"),
@@ -192,7 +213,10 @@ impl RandomLabelsConfig {
             if !(p.target_train_acc > 0.0 && p.target_train_acc <= 1.0) {
                 return Err(EngineError::config(
                     format!("{name}.target_train_acc"),
-                    format!("expected an accuracy in (0, 1], found {}", p.target_train_acc),
+                    format!(
+                        "expected an accuracy in (0, 1], found {}",
+                        p.target_train_acc
+                    ),
                 ));
             }
         }
@@ -211,7 +235,10 @@ impl RandomLabelsConfig {
             }
         }
         self.random_optim.validate("random_optim")?;
-        for (name, arm) in [("vanilla", &self.vanilla), ("regularized", &self.regularized)] {
+        for (name, arm) in [
+            ("vanilla", &self.vanilla),
+            ("regularized", &self.regularized),
+        ] {
             arm.optim.validate(&format!("{name}.optim"))?;
             if let Some(a) = &arm.augment
                 && a.max_shift > 8
@@ -360,7 +387,7 @@ pub struct RandomLabels {
     device: ComputeDevice,
     train: Arc<Dataset>,
     test: Dataset,
-    split: String,
+    input_stats: InputStats,
     jobs: Vec<Job>,
     next_job: usize,
     active: Option<ActiveRun>,
@@ -378,7 +405,9 @@ impl RandomLabels {
     /// Loads the data and prepares the runs. Fails on an invalid config or unreadable data.
     pub fn new(config: RandomLabelsConfig, device: ComputeDevice) -> Result<Self> {
         config.validate()?;
-        let loaded = config.dataset.load(config.synthetic_size, config.split_seed)?;
+        let loaded = config
+            .dataset
+            .load(config.synthetic_size, config.split_seed)?;
         let (mut train, mut test, split) = match loaded.test {
             Some(test) => (
                 loaded.train,
@@ -386,7 +415,9 @@ impl RandomLabels {
                 "the dataset's own train/test files".to_string(),
             ),
             None => {
-                let (a, b) = loaded.train.split(config.test_fraction, config.split_seed)?;
+                let (a, b) = loaded
+                    .train
+                    .split(config.test_fraction, config.split_seed)?;
                 let split = format!(
                     "seeded random split, {:.0}% test, split seed {}",
                     config.test_fraction * 100.0,
@@ -410,10 +441,19 @@ impl RandomLabels {
         }
         let mut jobs = Vec::new();
         for s in 0..config.seeds {
-            jobs.push(Job { seed_index: s, kind: JobKind::RandomLabels });
+            jobs.push(Job {
+                seed_index: s,
+                kind: JobKind::RandomLabels,
+            });
             for a in 0..ARMS.len() {
-                jobs.push(Job { seed_index: s, kind: JobKind::Baseline(a) });
-                jobs.push(Job { seed_index: s, kind: JobKind::Retrain(a) });
+                jobs.push(Job {
+                    seed_index: s,
+                    kind: JobKind::Baseline(a),
+                });
+                jobs.push(Job {
+                    seed_index: s,
+                    kind: JobKind::Retrain(a),
+                });
             }
         }
         let boundary_box = bounding_box(&train, &test);
@@ -422,7 +462,7 @@ impl RandomLabels {
             status: "running".into(),
             device: device.info.clone(),
             dataset: config.dataset.to_string(),
-            split: split.clone(),
+            split,
             train_size: train.len(),
             test_size: test.len(),
             network: config.network.describe(train.dim(), train.num_classes),
@@ -436,9 +476,9 @@ impl RandomLabels {
         Ok(Self {
             config,
             device,
+            input_stats: InputStats::of(&train.features),
             train: Arc::new(train),
             test,
-            split,
             jobs,
             next_job: 0,
             active: None,
@@ -492,6 +532,7 @@ impl RandomLabels {
             self.config.network.init(
                 self.train.shape,
                 self.train.num_classes,
+                self.input_stats,
                 seed,
                 &device.clone().autodiff(),
             )
@@ -515,7 +556,11 @@ impl RandomLabels {
                 )
             }
             JobKind::Baseline(a) | JobKind::Retrain(a) => {
-                let arm = if a == 0 { &self.config.vanilla } else { &self.config.regularized };
+                let arm = if a == 0 {
+                    &self.config.vanilla
+                } else {
+                    &self.config.regularized
+                };
                 let model = match job.kind {
                     JobKind::Retrain(_) => self
                         .pretrained
@@ -622,8 +667,7 @@ impl RandomLabels {
         self.epochs_done += budget.saturating_sub(run.epochs() as u64);
         match job.kind {
             JobKind::RandomLabels => {
-                self.pretrained
-                    .insert(job.seed_index, run.model().clone());
+                self.pretrained.insert(job.seed_index, run.model().clone());
                 self.results.random_phase.push(record);
             }
             JobKind::Baseline(a) => {
@@ -698,7 +742,15 @@ impl RandomLabels {
 
     fn metrics_table(&self) -> CsvTable {
         let mut t = CsvTable::new(&[
-            "seed", "arm", "run", "epoch", "step", "lr", "train_loss", "train_acc", "test_loss",
+            "seed",
+            "arm",
+            "run",
+            "epoch",
+            "step",
+            "lr",
+            "train_loss",
+            "train_acc",
+            "test_loss",
             "test_acc",
         ]);
         for m in &self.metrics {
@@ -726,14 +778,22 @@ impl RandomLabels {
             ("vanilla", "baseline", "vanilla, from scratch"),
             ("vanilla", "pretrained", "vanilla, after random labels"),
             ("regularized", "baseline", "regularized, from scratch"),
-            ("regularized", "pretrained", "regularized, after random labels"),
+            (
+                "regularized",
+                "pretrained",
+                "regularized, after random labels",
+            ),
         ] {
             let points: Vec<(f64, f64)> = self
                 .metrics
                 .iter()
                 .filter(|m| m.seed == first && m.arm == arm && m.run == run)
                 .map(|m| {
-                    let acc = if run == "random-labels" { m.train_acc } else { m.test_acc };
+                    let acc = if run == "random-labels" {
+                        m.train_acc
+                    } else {
+                        m.test_acc
+                    };
                     (m.epoch as f64, acc)
                 })
                 .collect();
@@ -768,7 +828,10 @@ impl RandomLabels {
         };
         for arm in ARMS {
             let r = self.results.arms.get(arm).cloned().unwrap_or_default();
-            for (s, xs) in [(&mut base, &r.baseline_test_acc), (&mut pre, &r.pretrained_test_acc)] {
+            for (s, xs) in [
+                (&mut base, &r.baseline_test_acc),
+                (&mut pre, &r.pretrained_test_acc),
+            ] {
                 let (m, h) = mean_ci95(xs);
                 s.values.push(m);
                 if let Some(e) = s.errors.as_mut() {
@@ -818,7 +881,14 @@ impl RandomLabels {
             ]);
         }
         md.table(
-            &["arm", "seeds", "baseline test acc", "pretrained test acc", "gap (mean)", "gap 95% CI"],
+            &[
+                "arm",
+                "seeds",
+                "baseline test acc",
+                "pretrained test acc",
+                "gap (mean)",
+                "gap 95% CI",
+            ],
             &rows,
         );
         md.heading(2, "Runs");
@@ -851,7 +921,14 @@ impl RandomLabels {
         }
         md.table(
             &[
-                "seed", "arm", "run", "epochs", "fitted", "train acc", "test acc", "‖w‖",
+                "seed",
+                "arm",
+                "run",
+                "epochs",
+                "fitted",
+                "train acc",
+                "test acc",
+                "‖w‖",
                 "‖w − w₀‖",
             ],
             &rows,
@@ -993,7 +1070,12 @@ impl Experiment for RandomLabels {
         if !self.metrics.is_empty() {
             written.extend(self.curves_plot().render(dir, "accuracy_curves")?);
         }
-        if self.results.arms.values().any(|a| !a.gap_per_seed.is_empty()) {
+        if self
+            .results
+            .arms
+            .values()
+            .any(|a| !a.gap_per_seed.is_empty())
+        {
             written.extend(self.bars_plot().render(dir, "test_accuracy")?);
         }
         if !self.boundaries.is_empty() {
@@ -1056,11 +1138,7 @@ impl RandomLabels {
                     JobKind::Retrain(x) => format!("{} · true labels after random", ARMS[x]),
                 };
                 (
-                    format!(
-                        "seed {}/{} · {what}",
-                        job.seed_index + 1,
-                        self.config.seeds
-                    ),
+                    format!("seed {}/{} · {what}", job.seed_index + 1, self.config.seeds),
                     a.run.epochs(),
                     a.last_loss,
                     a.last_train_acc,

@@ -20,7 +20,13 @@ pub struct MlpConfig {
 
 impl MlpConfig {
     /// Builds the network for `inputs` features and `classes` outputs with weights from `rng`.
-    pub fn init(&self, inputs: usize, classes: usize, rng: &mut SplitMix64, device: &Device) -> Mlp {
+    pub fn init(
+        &self,
+        inputs: usize,
+        classes: usize,
+        rng: &mut SplitMix64,
+        device: &Device,
+    ) -> Mlp {
         let mut layers = Vec::with_capacity(self.hidden.len() + 1);
         let mut width = inputs;
         for &h in &self.hidden {

@@ -67,16 +67,19 @@ impl NetworkConfig {
     }
 
     /// Builds the network with weights drawn from `seed` (the same on every backend).
+    /// Inputs are standardized inside the network as `(x - mean) / std` with `input_stats`
+    /// (from the training set), so data stays in its raw range for augmentation and plots.
     pub fn init(
         &self,
         shape: InputShape,
         classes: usize,
+        input_stats: InputStats,
         seed: u64,
         device: &Device,
     ) -> Network {
         let mut rng = SplitMix64::for_purpose(seed, "weights");
-        match self {
-            Self::Mlp(c) => Network::Mlp(c.init(shape.numel(), classes, &mut rng, device)),
+        let body = match self {
+            Self::Mlp(c) => Body::Mlp(c.init(shape.numel(), classes, &mut rng, device)),
             Self::Cnn(c) => {
                 let input = match shape {
                     InputShape::Image {
@@ -86,8 +89,13 @@ impl NetworkConfig {
                     } => [channels, height, width],
                     InputShape::Vector { dim } => [1, 1, dim],
                 };
-                Network::Cnn(c.init(input, classes, &mut rng, device))
+                Body::Cnn(c.init(input, classes, &mut rng, device))
             }
+        };
+        Network {
+            body,
+            input_mean: input_stats.mean,
+            input_inv_std: 1.0 / input_stats.std.max(1e-6),
         }
     }
 
@@ -110,21 +118,67 @@ impl NetworkConfig {
     }
 }
 
-/// A classifier network.
+/// Mean and standard deviation of the input values (over all examples and coordinates).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputStats {
+    /// Mean input value.
+    pub mean: f32,
+    /// Standard deviation of the input values.
+    pub std: f32,
+}
+
+impl InputStats {
+    /// No standardization.
+    pub const IDENTITY: Self = Self {
+        mean: 0.0,
+        std: 1.0,
+    };
+
+    /// The statistics of a flat array of input values.
+    pub fn of(values: &[f32]) -> Self {
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let var = values
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        Self {
+            mean: mean as f32,
+            std: var.sqrt().max(1e-6) as f32,
+        }
+    }
+}
+
+/// The trainable part of a classifier.
 #[derive(Module, Debug)]
-pub enum Network {
+pub enum Body {
     /// A multilayer perceptron.
     Mlp(Mlp),
     /// A convolutional network.
     Cnn(Cnn),
 }
 
+/// A classifier network: input standardization, then an MLP or a CNN.
+#[derive(Module, Debug)]
+pub struct Network {
+    /// The layers.
+    pub body: Body,
+    /// Subtracted from every input value.
+    #[module(skip)]
+    pub input_mean: f32,
+    /// Multiplies every input value after the shift.
+    #[module(skip)]
+    pub input_inv_std: f32,
+}
+
 impl Network {
     /// Logits for a batch of flattened examples.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        match self {
-            Self::Mlp(m) => m.forward(x),
-            Self::Cnn(m) => m.forward(x),
+        let x = x.sub_scalar(self.input_mean).mul_scalar(self.input_inv_std);
+        match &self.body {
+            Body::Mlp(m) => m.forward(x),
+            Body::Cnn(m) => m.forward(x),
         }
     }
 }

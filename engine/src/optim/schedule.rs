@@ -35,7 +35,8 @@ impl LrSchedule {
             Self::Step { every, gamma } => lr * gamma.powf((step / every.max(1)) as f64),
             Self::Cosine { total, min_factor } => {
                 let t = (step.min(total) as f64) / (total.max(1) as f64);
-                let f = min_factor + (1.0 - min_factor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
+                let f = min_factor
+                    + (1.0 - min_factor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
                 lr * f
             }
         }
@@ -86,11 +87,17 @@ mod tests {
     #[test]
     fn schedules_match_hand_values() {
         assert_eq!(LrSchedule::Constant.lr_at(0.1, 1000), 0.1);
-        let s = LrSchedule::Step { every: 10, gamma: 0.5 };
+        let s = LrSchedule::Step {
+            every: 10,
+            gamma: 0.5,
+        };
         assert!((s.lr_at(0.1, 9) - 0.1).abs() < 1e-12);
         assert!((s.lr_at(0.1, 10) - 0.05).abs() < 1e-12);
         assert!((s.lr_at(0.1, 25) - 0.025).abs() < 1e-12);
-        let c = LrSchedule::Cosine { total: 100, min_factor: 0.0 };
+        let c = LrSchedule::Cosine {
+            total: 100,
+            min_factor: 0.0,
+        };
         assert!((c.lr_at(1.0, 0) - 1.0).abs() < 1e-12);
         assert!((c.lr_at(1.0, 50) - 0.5).abs() < 1e-12);
         assert!(c.lr_at(1.0, 100).abs() < 1e-12);
@@ -99,9 +106,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters() {
-        let e = LrSchedule::Step { every: 0, gamma: 0.5 }.validate("optim.schedule");
+        let e = LrSchedule::Step {
+            every: 0,
+            gamma: 0.5,
+        }
+        .validate("optim.schedule");
         assert!(e.unwrap_err().to_string().contains("optim.schedule.every"));
-        let e = LrSchedule::Cosine { total: 5, min_factor: 2.0 }.validate("s");
+        let e = LrSchedule::Cosine {
+            total: 5,
+            min_factor: 2.0,
+        }
+        .validate("s");
         assert!(e.unwrap_err().to_string().contains("s.min_factor"));
     }
 }

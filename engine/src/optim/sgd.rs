@@ -115,7 +115,13 @@ impl Sgd {
     }
 
     /// The update for one parameter tensor given its gradient (both without autodiff).
-    fn update<const D: usize>(&mut self, id: ParamId, w: Tensor<D>, grad: Tensor<D>, lr: f64) -> Tensor<D> {
+    fn update<const D: usize>(
+        &mut self,
+        id: ParamId,
+        w: Tensor<D>,
+        grad: Tensor<D>,
+        lr: f64,
+    ) -> Tensor<D> {
         let c = &self.config;
         let mut g = grad;
         if c.weight_decay > 0.0 {
@@ -176,7 +182,10 @@ mod tests {
     fn run(config: SgdConfig, steps: usize) -> Vec<f32> {
         let device = Device::flex().autodiff();
         let mut m = Scalar {
-            w: Param::from_tensor(Tensor::from_data(TensorData::new(vec![1.0f32, -2.0], [2]), &device)),
+            w: Param::from_tensor(Tensor::from_data(
+                TensorData::new(vec![1.0f32, -2.0], [2]),
+                &device,
+            )),
         };
         let a = Tensor::<1>::from_data(TensorData::new(vec![3.0f32, 0.5], [2]), &device);
         let mut opt = config.init();
@@ -186,7 +195,7 @@ mod tests {
             let mut grads = loss.backward();
             m = opt.step(m, &mut grads);
         }
-        m.w.val().into_data().to_vec::<f32>().unwrap()
+        m.w.val().into_data().try_to_vec::<f32>().unwrap()
     }
 
     /// The same recursion in f64 on plain numbers, worked out independently of burn.
@@ -198,7 +207,13 @@ mod tests {
             for i in 0..2 {
                 let g = a[i] * w[i] + wd * w[i];
                 v[i] = if t == 0 { g } else { mu * v[i] + g };
-                let d = if mu == 0.0 { g } else if nesterov { g + mu * v[i] } else { v[i] };
+                let d = if mu == 0.0 {
+                    g
+                } else if nesterov {
+                    g + mu * v[i]
+                } else {
+                    v[i]
+                };
                 w[i] -= lr * d;
             }
         }
@@ -224,16 +239,25 @@ mod tests {
             let got = run(cfg, 10);
             let want = reference(0.05, mu, wd, nest, 10);
             for (g, w) in got.iter().zip(&want) {
-                assert!((f64::from(*g) - w).abs() < 1e-5, "mu {mu} wd {wd}: {got:?} vs {want:?}");
+                assert!(
+                    (f64::from(*g) - w).abs() < 1e-5,
+                    "mu {mu} wd {wd}: {got:?} vs {want:?}"
+                );
             }
         }
     }
 
     #[test]
     fn validation_names_the_field() {
-        let e = SgdConfig::new().with_lr(-0.1).validate("optim").unwrap_err();
+        let e = SgdConfig::new()
+            .with_lr(-0.1)
+            .validate("optim")
+            .unwrap_err();
         assert!(e.to_string().contains("optim.lr"), "{e}");
-        let e = SgdConfig::new().with_momentum(1.0).validate("optim").unwrap_err();
+        let e = SgdConfig::new()
+            .with_momentum(1.0)
+            .validate("optim")
+            .unwrap_err();
         assert!(e.to_string().contains("optim.momentum"), "{e}");
     }
 }
