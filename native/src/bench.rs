@@ -1,7 +1,6 @@
 //! `sgdlab bench …`.
 
 use crate::Failure;
-use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use sgdlab_engine::bench::bench_train_mlp;
 use sgdlab_engine::device::{BackendChoice, resolve_device};
@@ -54,17 +53,15 @@ pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
                     r.steps,
                     r.device,
                     r.samples_per_sec,
-                    peak.map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
+                    peak.map_or("unknown".to_string(), |b| format!(
+                        "{:.1} MiB",
+                        b as f64 / 1048576.0
+                    ))
                 );
             }
             Ok(())
         }
     }
-    .map_err(|e: Failure| e)
-    .or_else(|e| match e {
-        Failure::Other(err) => Err(Failure::Other(anyhow!("bench failed: {err:#}"))),
-        e => Err(e),
-    })
 }
 
 /// Peak resident set size of this process (Linux: VmHWM in /proc/self/status).

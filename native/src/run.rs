@@ -5,7 +5,7 @@ use anyhow::anyhow;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sgdlab_engine::data::DatasetSpec;
-use sgdlab_engine::device::{BackendChoice, resolve_device};
+use sgdlab_engine::device::{BackendChoice, ComputeDevice, resolve_device};
 use sgdlab_engine::experiments::{
     EXPERIMENT_NAMES, Experiment, Preset, RandomLabels, RandomLabelsConfig, parse_config_over,
 };
@@ -49,39 +49,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<(), Failure> {
-    if !EXPERIMENT_NAMES.contains(&args.experiment.as_str()) {
-        return Err(Failure::BadInput(anyhow!(
-            "unknown experiment `{}`: expected one of {}",
-            args.experiment,
-            EXPERIMENT_NAMES.join(", ")
-        )));
-    }
-    let mut experiment: Box<dyn Experiment> = match args.experiment.as_str() {
-        "random-labels" => {
-            let mut config = RandomLabelsConfig::preset(args.preset);
-            if let Some(path) = &args.config {
-                config = read_config(path, &config)?;
-            }
-            if let Some(s) = args.seed {
-                config.seed = s;
-            }
-            if let Some(n) = args.seeds {
-                config.seeds = n;
-            }
-            if let Some(d) = &args.dataset {
-                config.dataset = d.clone();
-            }
-            config.validate()?;
-            let device = resolve_device(args.backend)?;
-            eprintln!("sgdlab: {}", device.info);
-            Box::new(RandomLabels::new(config, device)?)
-        }
-        other => {
-            return Err(Failure::BadInput(anyhow!(
-                "experiment `{other}` is not available in this build yet; available: random-labels"
-            )));
-        }
-    };
+    let mut experiment = build_experiment(&args)?;
     let dir = args.out.join(experiment.name());
     drive(experiment.as_mut(), &dir, args.quiet)?;
     if args.json {
@@ -94,18 +62,71 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn read_config<T>(path: &Path, base: &T) -> Result<T, Failure>
+/// Builds the named experiment from its preset, the `--config` file and the flags, then
+/// resolves the device (after validation, so bad input is reported before any device work).
+fn build_experiment(args: &RunArgs) -> Result<Box<dyn Experiment>, Failure> {
+    match args.experiment.as_str() {
+        "random-labels" => {
+            let config: RandomLabelsConfig =
+                configure(RandomLabelsConfig::preset(args.preset), args)?;
+            config.validate()?;
+            let device = announce(resolve_device(args.backend)?);
+            Ok(Box::new(RandomLabels::new(config, device)?))
+        }
+        other if EXPERIMENT_NAMES.contains(&other) => Err(Failure::BadInput(anyhow!(
+            "experiment `{other}` is not available in this build yet"
+        ))),
+        other => Err(Failure::BadInput(anyhow!(
+            "unknown experiment `{other}`: expected one of {}",
+            EXPERIMENT_NAMES.join(", ")
+        ))),
+    }
+}
+
+fn announce(device: ComputeDevice) -> ComputeDevice {
+    eprintln!("sgdlab: {}", device.info);
+    device
+}
+
+/// The preset, with the `--config` file merged over it and then the `--seed`, `--seeds` and
+/// `--dataset` flags, each applied only where the experiment's config has that field.
+fn configure<T>(preset: T, args: &RunArgs) -> Result<T, Failure>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::BadInput(anyhow!("cannot read config file {}: {e}", path.display()))
-    })?;
-    Ok(parse_config_over(
-        &text,
-        &path.display().to_string(),
-        Some(base),
-    )?)
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::BadInput(anyhow!("cannot read config file {}: {e}", path.display()))
+            })?;
+            parse_config_over(&text, &path.display().to_string(), Some(&preset))?
+        }
+        None => preset,
+    };
+    let mut overrides = serde_json::Map::new();
+    if let Some(s) = args.seed {
+        overrides.insert("seed".into(), s.into());
+    }
+    if let Some(n) = args.seeds {
+        overrides.insert("seeds".into(), n.into());
+    }
+    if let Some(d) = &args.dataset {
+        overrides.insert("dataset".into(), d.to_string().into());
+    }
+    if !overrides.is_empty() {
+        let current = serde_json::to_value(&config).map_err(|e| Failure::Other(e.into()))?;
+        for key in overrides.keys() {
+            if current.get(key).is_none() {
+                return Err(Failure::BadInput(anyhow!(
+                    "--{key} does not apply to experiment `{}`",
+                    args.experiment
+                )));
+            }
+        }
+        let text = serde_json::Value::Object(overrides).to_string();
+        config = parse_config_over(&text, "command-line flags", Some(&config))?;
+    }
+    Ok(config)
 }
 
 /// Steps the experiment to completion behind a progress bar, writing outputs at the end, on

@@ -1,6 +1,8 @@
 //! The engine on every backend this machine has: the same small training run on the CPU and on
 //! wgpu agrees within a stated tolerance, and the same seed twice gives identical numbers.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use sgdlab_engine::data::{Dataset, digits};
 use sgdlab_engine::device::{ComputeDevice, cpu_device};
 use sgdlab_engine::experiments::{Experiment, RandomLabels, RandomLabelsConfig};

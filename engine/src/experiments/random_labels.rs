@@ -527,7 +527,10 @@ impl RandomLabels {
         let job = self.jobs[index];
         let seed = self.seed_of(job.seed_index);
         let device = &self.device.device;
-        let phase = format!("seed {seed} · {} · {}", job.arm_name(), job.run_name());
+        let phase = match job.kind {
+            JobKind::RandomLabels => format!("seed {seed}, phase A on random labels"),
+            _ => format!("seed {seed}, {} arm, {}", job.arm_name(), job.run_name()),
+        };
         let fresh = || {
             self.config.network.init(
                 self.train.shape,

@@ -151,6 +151,9 @@ impl InputStats {
 }
 
 /// The trainable part of a classifier.
+// One Body exists per model and its variants are parameter handles, not data; boxing would only
+// complicate burn's Module derive.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Body {
     /// A multilayer perceptron.
