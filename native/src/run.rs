@@ -67,8 +67,12 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
 fn build_experiment(args: &RunArgs) -> Result<Box<dyn Experiment>, Failure> {
     match args.experiment.as_str() {
         "random-labels" => {
-            let config: RandomLabelsConfig =
-                configure(RandomLabelsConfig::preset(args.preset), args)?;
+            // The 2-D toy sets start from their own preset (the paper's toy figure).
+            let preset = match &args.dataset {
+                Some(d) if d.is_two_d() => RandomLabelsConfig::toy_preset(args.preset, d.clone()),
+                _ => RandomLabelsConfig::preset(args.preset),
+            };
+            let config: RandomLabelsConfig = configure(preset, args)?;
             config.validate()?;
             let device = announce(resolve_device(args.backend)?);
             Ok(Box::new(RandomLabels::new(config, device)?))

@@ -335,3 +335,47 @@ fn divergence_exits_3_and_keeps_results() {
     );
     assert!(out.join("random-labels/config.json").is_file());
 }
+
+#[test]
+fn toy_two_clusters_draws_decision_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    write(
+        &path,
+        br#"{"random_phase": {"max_epochs": 30, "target_train_acc": 1.0},
+             "true_phase": {"max_epochs": 5, "target_train_acc": 1.0}}"#,
+    );
+    let out = dir.path().join("out");
+    let o = sgdlab(&[
+        "run",
+        "random-labels",
+        "--preset",
+        "quick",
+        "--dataset",
+        "two-clusters",
+        "--config",
+        path.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = out.join("random-labels");
+    let png = std::fs::read(run.join("decision_boundaries.png")).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("decision_boundaries.png"), "{report}");
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["dataset"], "two-clusters");
+    assert_eq!(
+        config["batch_size"], 16,
+        "the toy preset applies to 2-D data"
+    );
+}

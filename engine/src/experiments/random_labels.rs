@@ -97,16 +97,16 @@ pub struct RandomLabelsConfig {
     #[config(default = "PhaseConfig::new().with_max_epochs(300).with_target_train_acc(0.999)")]
     pub random_phase: PhaseConfig,
     /// The optimizer for phase A (vanilla in the paper).
-    #[config(default = "SgdConfig::new().with_lr(0.01)")]
+    #[config(default = "SgdConfig::new().with_lr(0.1)")]
     pub random_optim: SgdConfig,
     /// Phase A on the confusion set instead of the plain training set.
     #[config(default = "None")]
     pub confusion: Option<ConfusionConfig>,
     /// Phase B and the baseline: fitting the true labels.
-    #[config(default = "PhaseConfig::new().with_max_epochs(100).with_target_train_acc(1.0)")]
+    #[config(default = "PhaseConfig::new().with_max_epochs(50).with_target_train_acc(1.0)")]
     pub true_phase: PhaseConfig,
     /// The vanilla arm.
-    #[config(default = "ArmConfig::new(SgdConfig::new().with_lr(0.01))")]
+    #[config(default = "ArmConfig::new(SgdConfig::new().with_lr(0.05))")]
     pub vanilla: ArmConfig,
     /// The regularized arm.
     #[config(
@@ -140,6 +140,41 @@ impl RandomLabelsConfig {
                 .with_random_optim(SgdConfig::new().with_lr(0.05))
                 .with_true_phase(PhaseConfig::new().with_max_epochs(30)),
         }
+    }
+
+    /// The preset for the 2-D toy sets (the paper's toy figure): a small training set, a wider
+    /// network and long phases, since memorizing random labels of 2-D points takes many steps.
+    pub fn toy_preset(preset: Preset, dataset: DatasetSpec) -> Self {
+        let random_epochs = match preset {
+            Preset::Paper => 1500,
+            Preset::Quick => 300,
+        };
+        Self::new()
+            .with_seeds(match preset {
+                Preset::Paper => 3,
+                Preset::Quick => 1,
+            })
+            .with_dataset(dataset)
+            .with_synthetic_size(300)
+            .with_network(NetworkConfig::Mlp(
+                MlpConfig::new().with_hidden(vec![256, 256]),
+            ))
+            .with_batch_size(16)
+            .with_random_optim(SgdConfig::new().with_lr(0.1))
+            .with_random_phase(
+                PhaseConfig::new()
+                    .with_max_epochs(random_epochs)
+                    .with_target_train_acc(1.0),
+            )
+            .with_vanilla(ArmConfig::new(SgdConfig::new().with_lr(0.1)))
+            .with_regularized(ArmConfig::new(
+                SgdConfig::new()
+                    .with_lr(0.01)
+                    .with_momentum(0.9)
+                    .with_weight_decay(5e-3),
+            ))
+            .with_true_phase(PhaseConfig::new().with_max_epochs(random_epochs / 7))
+            .with_batches_per_step(64)
     }
 
     /// Checks every field; errors name it.
@@ -396,7 +431,8 @@ pub struct RandomLabels {
     results: RandomLabelsResults,
     metrics: Vec<MetricRow>,
     epochs_done: u64,
-    boundaries: Vec<(String, Vec<f64>)>,
+    /// Decision-boundary panels of the first seed: title, grid values, labels of the fit.
+    boundaries: Vec<(String, Vec<f64>, Vec<u32>)>,
     boundary_box: (f64, f64, f64, f64),
     failure: Option<String>,
 }
@@ -664,7 +700,14 @@ impl RandomLabels {
                 JobKind::Retrain(a) => format!("{} after random labels", ARMS[a]),
             };
             let grid = self.boundary_values(run.model());
-            self.boundaries.push((title, grid));
+            // Show the labels this model was fit on (the random ones after phase A), unless
+            // the fit was on the larger confusion set.
+            let labels = if run.labels().len() == self.train.len() {
+                run.labels().to_vec()
+            } else {
+                self.train.labels.clone()
+            };
+            self.boundaries.push((title, grid, labels));
         }
         let budget = self.epoch_budget(&job) as u64;
         self.epochs_done += budget.saturating_sub(run.epochs() as u64);
@@ -1084,13 +1127,6 @@ impl Experiment for RandomLabels {
         if !self.boundaries.is_empty() {
             let (x0, x1, y0, y1) = self.boundary_box;
             let n = self.config.boundary_grid;
-            let points: Vec<(f64, f64, u32)> = self
-                .train
-                .features
-                .chunks_exact(2)
-                .zip(&self.train.labels)
-                .map(|(p, &l)| (f64::from(p[0]), f64::from(p[1]), l))
-                .collect();
             let order = [
                 "vanilla from scratch",
                 "after random labels",
@@ -1100,7 +1136,14 @@ impl Experiment for RandomLabels {
             ];
             let mut panels = Vec::new();
             for name in order {
-                if let Some((t, v)) = self.boundaries.iter().find(|(t, _)| t == name) {
+                if let Some((t, v, labels)) = self.boundaries.iter().find(|(t, ..)| t == name) {
+                    let points = self
+                        .train
+                        .features
+                        .chunks_exact(2)
+                        .zip(labels)
+                        .map(|(p, &l)| (f64::from(p[0]), f64::from(p[1]), l))
+                        .collect();
                     panels.push(Heatmap {
                         title: t.clone(),
                         x_range: (x0, x1),
@@ -1108,12 +1151,15 @@ impl Experiment for RandomLabels {
                         nx: n,
                         ny: n,
                         values: v.clone(),
-                        points: points.clone(),
+                        points,
                     });
                 }
             }
             let grid = HeatmapGrid {
-                title: "Decision boundaries (seed 0 of the run)".into(),
+                title: format!(
+                    "Decision boundaries, seed {} (points: the labels each model was fit on)",
+                    self.config.seed
+                ),
                 columns: 3,
                 panels,
             };
