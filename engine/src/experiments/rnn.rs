@@ -88,14 +88,14 @@ impl RnnConfig {
         match preset {
             Preset::Paper => Self::new(),
             Preset::Quick => Self::new()
-                .with_network(ElmanRnnConfig::new().with_width(64))
+                .with_network(ElmanRnnConfig::new().with_width(128))
                 .with_seq_lens(vec![2, 4])
-                .with_sample_sizes(vec![32, 128])
-                .with_widths(vec![32, 64])
+                .with_sample_sizes(vec![64, 256])
+                .with_widths(vec![64, 128])
                 .with_width_sweep_seq_len(4)
-                .with_width_sweep_samples(64)
+                .with_width_sweep_samples(128)
                 .with_test_size(128)
-                .with_epochs(8),
+                .with_epochs(20),
         }
     }
 
