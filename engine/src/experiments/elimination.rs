@@ -717,13 +717,12 @@ impl Experiment for Elimination {
         let end = (self.steps_done + self.config.steps_per_call).min(self.config.steps);
         while self.steps_done < end {
             self.gradient_step()?;
-            if self.steps_done % self.config.eval_every == 0 || self.steps_done == self.config.steps
-            {
-                if let Err(e) = self.snapshot() {
-                    self.results.status = format!("stopped: {e:#}");
-                    self.summarize();
-                    return Err(e);
-                }
+            let eval_now = self.steps_done.is_multiple_of(self.config.eval_every)
+                || self.steps_done == self.config.steps;
+            if eval_now && let Err(e) = self.snapshot() {
+                self.results.status = format!("stopped: {e:#}");
+                self.summarize();
+                return Err(e);
             }
         }
         self.summarize();
