@@ -7,6 +7,7 @@ mod dataset;
 mod digits;
 mod embedded;
 mod idx;
+mod recurrent_concept;
 mod spec;
 mod synthetic;
 
@@ -16,5 +17,6 @@ pub use dataset::*;
 pub use digits::*;
 pub use embedded::*;
 pub use idx::*;
+pub use recurrent_concept::*;
 pub use spec::*;
 pub use synthetic::*;

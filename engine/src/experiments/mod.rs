@@ -3,10 +3,14 @@
 //! browser can interleave it with frames.
 
 mod config_io;
+mod elimination;
 mod random_labels;
+mod rnn;
 
 pub use config_io::*;
+pub use elimination::*;
 pub use random_labels::*;
+pub use rnn::*;
 
 use crate::error::Result;
 use serde::{Deserialize, Serialize};

@@ -1,15 +1,20 @@
-//! Models: an MLP and a small CNN, both with configs, behind one [`Network`] enum.
+//! Models: an MLP, a small CNN and an Elman RNN with configs, the [`Network`] enum, and the
+//! exponential-neuron wrapper that eliminates bad local minima.
 
 mod activation;
 mod cnn;
 mod dense;
+mod exp_neurons;
 mod init;
 mod mlp;
 mod network;
+mod rnn;
 
 pub use activation::*;
 pub use cnn::*;
 pub use dense::*;
+pub use exp_neurons::*;
 pub use init::*;
 pub use mlp::*;
 pub use network::*;
+pub use rnn::*;
