@@ -3,9 +3,11 @@
 //! browser can interleave it with frames.
 
 mod config_io;
+mod gossip;
 mod random_labels;
 
 pub use config_io::*;
+pub use gossip::*;
 pub use random_labels::*;
 
 use crate::error::Result;
