@@ -98,6 +98,15 @@ fn quick_run_writes_every_output_and_shows_the_signature() {
     let sig = &on_disk["signature"];
     assert_eq!(sig["pga_not_worse_than_gossip"], true, "{sig}");
     assert_eq!(sig["local_not_better_than_pga"], true, "{sig}");
+    // Gossip SGD's transient grows with n on the ring (null: never matched within the budget).
+    let g = on_disk["transient_vs_nodes"]["gossip-sgd"]
+        .as_array()
+        .unwrap();
+    let first = g[0][1].as_u64().unwrap();
+    assert!(
+        g[2][1].is_null() || g[2][1].as_u64().unwrap() > first,
+        "{g:?}"
+    );
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert!(csv.starts_with("problem,algorithm,nodes,period,step"));
     assert!(csv.lines().count() > 100);
@@ -173,7 +182,7 @@ fn pga_trace(device: &ComputeDevice) -> (Vec<f32>, Vec<f64>) {
             consensus_distance(x.clone()).into_scalar::<f32>(),
         ));
     }
-    (x.into_data().to_vec::<f32>().unwrap(), cons)
+    (x.into_data().try_to_vec::<f32>().unwrap(), cons)
 }
 
 /// CPU vs wgpu: both f32, summing in different orders; after 60 steps the parameters (of order

@@ -38,16 +38,16 @@ pub struct GossipLogisticConfig {
     #[config(default = 20)]
     pub dim: usize,
     /// How different the nodes' ground-truth vectors are (standard deviation of the offsets).
-    #[config(default = 4.0)]
+    #[config(default = 8.0)]
     pub heterogeneity: f64,
     /// L2 regularization (strong convexity).
     #[config(default = 0.05)]
     pub reg: f64,
     /// Mini-batch per node per step.
-    #[config(default = 1)]
+    #[config(default = 16)]
     pub batch: usize,
     /// Initial step size γ₀.
-    #[config(default = 1.0)]
+    #[config(default = 0.5)]
     pub lr: f64,
     /// Step size γ_k = γ₀ · k₀/(k₀ + k) with this k₀ (the decay lets the heterogeneity bias
     /// vanish, so every method eventually matches parallel SGD).
@@ -696,11 +696,6 @@ impl Gossip {
         Ok(())
     }
 
-    fn lr_at(&self, k: u64) -> f64 {
-        let l = &self.config.logistic;
-        l.lr * l.lr_decay_steps / (l.lr_decay_steps + k as f64)
-    }
-
     /// Runs up to `budget` steps of a logistic run; returns whether it finished.
     fn advance_logistic(&mut self, run: &mut LogisticRun, budget: usize) -> Result<bool> {
         let l = &self.config.logistic;
@@ -723,7 +718,7 @@ impl Gossip {
             let cons = consensus_distance(run.x.clone());
             let both: Vec<f32> = Tensor::cat(vec![err, cons], 0)
                 .into_data()
-                .to_vec::<f32>()
+                .try_to_vec::<f32>()
                 .map_err(|e| EngineError::Device(format!("reading metrics back: {e:?}")))?;
             let (err, cons) = (f64::from(both[0]), f64::from(both[1]));
             let step = k + 1;
@@ -1023,7 +1018,7 @@ fn mlp_accuracy(model: &BatchedMlp, x: Tensor<3>, labels: &[u32]) -> Result<f64>
         .argmax(1)
         .into_data()
         .convert::<i64>()
-        .to_vec::<i64>()
+        .try_to_vec::<i64>()
         .map_err(|e| EngineError::Device(format!("reading predictions back: {e:?}")))?;
     let hits = pred
         .iter()
