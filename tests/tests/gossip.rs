@@ -148,8 +148,8 @@ fn bad_inputs_exit_2_naming_the_problem() {
     expect_bad_input(
         d,
         r#"{"nodes": 3, "node_sweep": [3], "mnist": null, "topology": {"kind": "matrix",
-            "weights": [[0.5, 0.5, 0.0], [0.5, 0.3, 0.3], [0.0, 0.2, 0.7]]}}"#,
-        &["topology.weights", "not doubly stochastic"],
+            "weights": [[0.5, 0.5, 0.0], [0.5, 0.3, 0.3], [0.0, 0.3, 0.7]]}}"#,
+        &["topology.weights", "not doubly stochastic", "row 1"],
     );
     expect_bad_input(d, r#"{"period": 0}"#, &["period", "found 0"]);
     expect_bad_input(d, r#"{"nodes": 1}"#, &["`nodes`", "found 1"]);
@@ -172,7 +172,7 @@ fn pga_trace(device: &ComputeDevice) -> (Vec<f32>, Vec<f64>) {
     let p = LogisticProblem::generate(n, 32, 12, 3.0, 0.05, 5, dev);
     let mix = MixingMatrix::build(&TopologyConfig::Ring, WeightScheme::Uniform, n, "t").unwrap();
     let mut m = Mixer::new(Algorithm::GossipPga, &mix, 8, 8, 12, dev).unwrap();
-    let mut x = burn::tensor::Tensor::<2>::zeros([n, 12], dev);
+    let mut x = p.initial_point();
     let mut rng = SplitMix64::new(3);
     let mut cons = Vec::new();
     for _ in 0..60 {

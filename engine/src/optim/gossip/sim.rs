@@ -281,6 +281,11 @@ impl LogisticProblem {
         }
     }
 
+    /// The starting point of every run: all nodes at zero, (n × d).
+    pub fn initial_point(&self) -> Tensor<2> {
+        Tensor::zeros([self.n, self.d], &self.device)
+    }
+
     /// The device the data lives on.
     pub fn device(&self) -> &Device {
         &self.device
