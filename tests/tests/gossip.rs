@@ -185,9 +185,9 @@ fn pga_trace(device: &ComputeDevice) -> (Vec<f32>, Vec<f64>) {
     (x.into_data().try_to_vec::<f32>().unwrap(), cons)
 }
 
-/// CPU vs wgpu: both f32, summing in different orders; after 60 steps the parameters (of order
-/// 1) agree within 1e-4 and the consensus distances within 1e-4 relative (or 1e-9 absolute at
-/// the global averages, where both are 0 up to rounding).
+/// CPU vs wgpu: both f32, summing in different orders. After 60 steps the parameters (of
+/// order one) agree within 1e-4, and the consensus distances within 1e-4 relative (1e-9
+/// absolute at the global averages, where both are zero up to rounding).
 #[test]
 fn cpu_and_wgpu_agree() {
     let Some(gpu) = wgpu_or_skip("gossip cpu_and_wgpu_agree") else {

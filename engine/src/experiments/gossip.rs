@@ -610,7 +610,7 @@ impl Gossip {
             })));
         }
         let l = &self.config.logistic;
-        if !self.problems.contains_key(&k.nodes) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.problems.entry(k.nodes) {
             let p = LogisticProblem::generate(
                 k.nodes,
                 l.samples_per_node,
@@ -621,7 +621,7 @@ impl Gossip {
                 &dev,
             );
             let xs = p.solve(20_000, 1e-6);
-            self.problems.insert(k.nodes, (p, xs));
+            slot.insert((p, xs));
         }
         let mixer = self.mixer(&k, l.dim)?;
         Ok(Active::Logistic(Box::new(LogisticRun {
@@ -731,7 +731,7 @@ impl Gossip {
             }
             run.errors.push(err);
             run.consensus.push(cons);
-            let evaluate = step % l.eval_every as u64 == 0 || step == total;
+            let evaluate = step.is_multiple_of(l.eval_every as u64) || step == total;
             if evaluate {
                 let (loss, gn) = p.at_average(run.x.clone());
                 run.last_loss = scalar(loss);
@@ -809,7 +809,7 @@ impl Gossip {
                 .sum();
             run.consensus_sum += cons;
             let step = k + 1;
-            if step % m.eval_every as u64 == 0 || step == total {
+            if step.is_multiple_of(m.eval_every as u64) || step == total {
                 let avg = run.model.average();
                 let (g, l) = avg.grads(data.eval_x.clone(), data.eval_t.clone());
                 run.last_loss = scalar(l);

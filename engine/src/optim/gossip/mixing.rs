@@ -315,7 +315,7 @@ mod tests {
             // or k = n/2 (value −1/3) when that is larger.
             let expected = ((1.0 + 2.0 * (2.0 * PI / n as f64).cos()) / 3.0)
                 .abs()
-                .max(if n % 2 == 0 { 1.0 / 3.0 } else { 0.0 });
+                .max(if n.is_multiple_of(2) { 1.0 / 3.0 } else { 0.0 });
             let expected = if n == 3 { 0.0 } else { expected };
             assert!(
                 (m.beta() - expected).abs() < 1e-9,

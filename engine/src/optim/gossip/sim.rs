@@ -357,7 +357,7 @@ impl LogisticProblem {
         for it in 0..max_iters {
             let (g, _) = self.full_grad(x.clone().expand([self.n, self.d]));
             let g = g.mean_dim(0);
-            if it % 50 == 0 {
+            if it.is_multiple_of(50) {
                 let gn = f64::from(g.clone().powf_scalar(2.0).sum().into_scalar::<f32>()).sqrt();
                 if gn < tol {
                     break;
@@ -411,7 +411,7 @@ mod tests {
             let g = p.stochastic_grad(x.clone(), 4, &mut rng);
             x = m.mix(vec![x - g.mul_scalar(0.5)]).remove(0);
             let c = f64::from(consensus_distance(x.clone()).into_scalar::<f32>());
-            if k % h as u64 == 0 {
+            if k.is_multiple_of(h as u64) {
                 assert!(c < 1e-12, "step {k}: consensus {c} after a global average");
             } else {
                 assert!(

@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// Which graph connects the nodes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum TopologyConfig {
     /// Each node talks to its two ring neighbours.
+    #[default]
     Ring,
     /// A 2-D torus: the most nearly square `rows × cols = n` grid with wrap-around.
     Torus,
@@ -46,12 +47,6 @@ pub enum TopologyConfig {
         /// Row-major rows.
         weights: Vec<Vec<f64>>,
     },
-}
-
-impl Default for TopologyConfig {
-    fn default() -> Self {
-        Self::Ring
-    }
 }
 
 impl TopologyConfig {
@@ -88,7 +83,7 @@ impl TopologyConfig {
             Self::Ring => Graph::from_edges(n, (0..n).map(|i| (i, (i + 1) % n))),
             Self::Torus => {
                 let rows = (1..=n)
-                    .filter(|r| n % r == 0 && r * r <= n)
+                    .filter(|r| n.is_multiple_of(*r) && r * r <= n)
                     .max()
                     .unwrap_or(1);
                 let cols = n / rows;
