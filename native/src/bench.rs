@@ -10,6 +10,31 @@ use sgdlab_engine::device::{BackendChoice, resolve_device};
 pub enum BenchCommand {
     /// Train the MLP 784-512-512-10 with SGD on MNIST-10k; print samples/s and peak memory.
     TrainMlp(TrainMlpArgs),
+    /// Gossip-PGA on logistic regression over a ring; print simulated node-steps per second.
+    Gossip(GossipArgs),
+}
+
+/// Arguments of `sgdlab bench gossip`.
+#[derive(Args, Debug)]
+pub struct GossipArgs {
+    /// Compute backend.
+    #[arg(long, default_value = "cpu", value_parser = clap::value_parser!(BackendChoice))]
+    backend: BackendChoice,
+    /// Simulated nodes.
+    #[arg(long, default_value_t = 64)]
+    nodes: usize,
+    /// Parameters per node.
+    #[arg(long, default_value_t = 10_000)]
+    dim: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
+    /// Untimed warm-up steps.
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `sgdlab bench train-mlp`.
@@ -34,6 +59,25 @@ pub struct TrainMlpArgs {
 
 pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
     match cmd {
+        BenchCommand::Gossip(a) => {
+            let device = resolve_device(a.backend)?;
+            eprintln!("sgdlab: {}", device.info);
+            let r = sgdlab_engine::optim::gossip::bench_gossip(
+                &device, a.nodes, a.dim, a.steps, a.warmup,
+            )?;
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&r).map_err(|e| Failure::Other(e.into()))?
+                );
+            } else {
+                println!(
+                    "gossip-pga ring, n = {}, d = {}, {} steps on {}: {:.0} node-steps/s",
+                    r.nodes, r.dim, r.steps, r.device, r.node_steps_per_sec
+                );
+            }
+            Ok(())
+        }
         BenchCommand::TrainMlp(a) => {
             let device = resolve_device(a.backend)?;
             eprintln!("sgdlab: {}", device.info);

@@ -7,8 +7,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sgdlab_engine::data::DatasetSpec;
 use sgdlab_engine::device::{BackendChoice, ComputeDevice, resolve_device};
 use sgdlab_engine::experiments::{
-    EXPERIMENT_NAMES, Elimination, EliminationConfig, Experiment, Preset, RandomLabels,
-    RandomLabelsConfig, Rnn, RnnConfig, parse_config_over,
+    EXPERIMENT_NAMES, Elimination, EliminationConfig, Experiment, Gossip, GossipConfig, Preset,
+    RandomLabels, RandomLabelsConfig, Rnn, RnnConfig, parse_config_over,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -90,6 +90,12 @@ fn build_experiment(args: &RunArgs) -> Result<Box<dyn Experiment>, Failure> {
             config.validate()?;
             let device = announce(resolve_device(args.backend)?);
             Ok(Box::new(Rnn::new(config, device)?))
+        }
+        "gossip" => {
+            let config: GossipConfig = configure(GossipConfig::preset(args.preset), args)?;
+            config.validate()?;
+            let device = announce(resolve_device(args.backend)?);
+            Ok(Box::new(Gossip::new(config, device)?))
         }
         other if EXPERIMENT_NAMES.contains(&other) => Err(Failure::BadInput(anyhow!(
             "experiment `{other}` is not available in this build yet"

@@ -4,11 +4,13 @@
 
 mod config_io;
 mod elimination;
+mod gossip;
 mod random_labels;
 mod rnn;
 
 pub use config_io::*;
 pub use elimination::*;
+pub use gossip::*;
 pub use random_labels::*;
 pub use rnn::*;
 

@@ -1,0 +1,15 @@
+//! Decentralized SGD on simulated nodes: topologies, mixing matrices, and the batched simulator
+//! of parallel SGD, Gossip SGD, Local SGD, Gossip-PGA and Gossip-AGA (Chen, Yuan, Zhang, Pan, Xu,
+//! Yin, "Accelerating Gossip SGD with Periodic Global Averaging", ICML 2021).
+
+mod bench;
+mod mixing;
+mod mlp;
+mod sim;
+mod topology;
+
+pub use bench::*;
+pub use mixing::*;
+pub use mlp::*;
+pub use sim::*;
+pub use topology::*;

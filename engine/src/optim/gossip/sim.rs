@@ -1,0 +1,462 @@
+//! The batched simulator: n nodes held as one (n × d) tensor, so a gossip round is one
+//! (n × n) · (n × d) matrix product on the device and an exact average is one mean over dim 0.
+//!
+//! Algorithms (Chen, Yuan, Zhang, Pan, Xu, Yin, ICML 2021, Algorithm 1 and §6), all in the
+//! adapt-then-combine form y_i = x_i − γ g_i, then:
+//! - parallel SGD: x_i ← ȳ every step;
+//! - Gossip SGD: x_i ← Σ_j W_ij y_j every step;
+//! - Local SGD: x_i ← ȳ every H steps, x_i ← y_i otherwise;
+//! - Gossip-PGA: x_i ← ȳ every H steps, gossip otherwise;
+//! - Gossip-AGA: Gossip-PGA whose period adapts: after each global average the next period is
+//!   H_ℓ = ⌈H · √(F(x̄₀)/F(x̄_ℓ))⌉ (capped at `aga_max_period`), so averaging is frequent while
+//!   the loss (and with it the gradient dissimilarity) is large and rarer as it falls (§6 of
+//!   the paper; the square-root loss ratio is our reading of its rule).
+
+use super::MixingMatrix;
+use crate::error::{EngineError, Result};
+use crate::rng::SplitMix64;
+use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use serde::{Deserialize, Serialize};
+
+/// The five decentralized algorithms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    /// Exact average every step (all-reduce).
+    ParallelSgd,
+    /// One gossip round every step.
+    GossipSgd,
+    /// Local steps, exact average every H steps.
+    LocalSgd,
+    /// Gossip every step, exact average every H steps.
+    GossipPga,
+    /// Gossip every step, exact average with an adaptive period.
+    GossipAga,
+}
+
+impl Algorithm {
+    /// All five, in report order.
+    pub const ALL: [Self; 5] = [
+        Self::ParallelSgd,
+        Self::GossipSgd,
+        Self::LocalSgd,
+        Self::GossipPga,
+        Self::GossipAga,
+    ];
+
+    /// The name used in configs, CSV files and plots.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ParallelSgd => "parallel-sgd",
+            Self::GossipSgd => "gossip-sgd",
+            Self::LocalSgd => "local-sgd",
+            Self::GossipPga => "gossip-pga",
+            Self::GossipAga => "gossip-aga",
+        }
+    }
+}
+
+/// Uploads a row-major f64 matrix as an f32 tensor.
+pub fn matrix_tensor(w: &[f64], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    let v: Vec<f32> = w.iter().map(|&x| x as f32).collect();
+    Tensor::from_data(TensorData::new(v, [rows, cols]), device)
+}
+
+/// Applies an algorithm's combine step to stacked node parameters, and counts communication.
+#[derive(Clone, Debug)]
+pub struct Mixer {
+    algorithm: Algorithm,
+    period: usize,
+    aga_max_period: usize,
+    rounds: Vec<Tensor<2>>,
+    messages_per_round: Vec<f64>,
+    n: usize,
+    params_per_node: usize,
+    step: u64,
+    next_global: u64,
+    current_period: usize,
+    initial_loss: Option<f64>,
+    last_loss: Option<f64>,
+    /// Messages sent per node, summed over steps.
+    pub messages: f64,
+    /// Bytes sent per node (f32 parameters), summed over steps.
+    pub bytes: f64,
+    /// Exact global averages done so far.
+    pub global_averages: u64,
+}
+
+impl Mixer {
+    /// A mixer for `params_per_node` parameters on each of `mixing.n` nodes with period `period`.
+    pub fn new(
+        algorithm: Algorithm,
+        mixing: &MixingMatrix,
+        period: usize,
+        aga_max_period: usize,
+        params_per_node: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        if period == 0 {
+            return Err(EngineError::config(
+                "period",
+                "expected an averaging period H >= 1, found 0",
+            ));
+        }
+        let n = mixing.n;
+        Ok(Self {
+            algorithm,
+            period,
+            aga_max_period: aga_max_period.max(period),
+            rounds: mixing
+                .rounds
+                .iter()
+                .map(|w| matrix_tensor(w, n, n, device))
+                .collect(),
+            messages_per_round: mixing.messages_per_round.clone(),
+            n,
+            params_per_node,
+            step: 0,
+            next_global: period as u64,
+            current_period: period,
+            initial_loss: None,
+            last_loss: None,
+            messages: 0.0,
+            bytes: 0.0,
+            global_averages: 0,
+        })
+    }
+
+    /// Steps mixed so far.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    /// The averaging period in force now (changes over time only for Gossip-AGA).
+    pub fn current_period(&self) -> usize {
+        self.current_period
+    }
+
+    /// Whether the step about to be mixed ends with an exact global average.
+    pub fn is_global_step(&self) -> bool {
+        match self.algorithm {
+            Algorithm::ParallelSgd => true,
+            Algorithm::GossipSgd => false,
+            Algorithm::LocalSgd | Algorithm::GossipPga | Algorithm::GossipAga => {
+                self.step + 1 == self.next_global
+            }
+        }
+    }
+
+    /// Tells Gossip-AGA the latest loss at the average model (ignored by the others).
+    pub fn observe_loss(&mut self, loss: f64) {
+        if loss.is_finite() && loss > 0.0 {
+            self.initial_loss.get_or_insert(loss);
+            self.last_loss = Some(loss);
+        }
+    }
+
+    /// Combines the nodes' locally updated parameters `ys` (each n × k) for this step.
+    pub fn mix(&mut self, ys: Vec<Tensor<2>>) -> Vec<Tensor<2>> {
+        let global = self.is_global_step();
+        let gossip = matches!(
+            self.algorithm,
+            Algorithm::GossipSgd | Algorithm::GossipPga | Algorithm::GossipAga
+        );
+        let n = self.n;
+        let out = if global {
+            // Ring all-reduce: 2(n−1) messages carrying 2(n−1)/n of the parameters per node.
+            self.messages += 2.0 * (n as f64 - 1.0);
+            self.bytes += 2.0 * (n as f64 - 1.0) / n as f64 * self.params_per_node as f64 * 4.0;
+            self.global_averages += 1;
+            ys.into_iter()
+                .map(|y| {
+                    let [rows, cols] = y.dims();
+                    y.mean_dim(0).expand([rows, cols])
+                })
+                .collect()
+        } else if gossip {
+            let r = (self.step % self.rounds.len() as u64) as usize;
+            let m = self.messages_per_round[r];
+            self.messages += m;
+            self.bytes += m * self.params_per_node as f64 * 4.0;
+            let w = self.rounds[r].clone();
+            ys.into_iter().map(|y| w.clone().matmul(y)).collect()
+        } else {
+            ys
+        };
+        self.step += 1;
+        if global && self.algorithm != Algorithm::ParallelSgd {
+            if self.algorithm == Algorithm::GossipAga
+                && let (Some(f0), Some(f)) = (self.initial_loss, self.last_loss)
+            {
+                let h = (self.period as f64 * (f0 / f).sqrt()).ceil();
+                self.current_period = (h as usize).clamp(1, self.aga_max_period);
+            }
+            self.next_global = self.step + self.current_period as u64;
+        }
+        out
+    }
+}
+
+/// Consensus distance (1/n) Σ‖x_i − x̄‖² of stacked parameters (n × k), as a 1-element tensor.
+pub fn consensus_distance(x: Tensor<2>) -> Tensor<1> {
+    let [n, k] = x.dims();
+    let mean = x.clone().mean_dim(0).expand([n, k]);
+    (x - mean).powf_scalar(2.0).sum().div_scalar(n as f64)
+}
+
+/// A heterogeneous logistic-regression problem split over n nodes (the paper's §7.1 setting):
+/// node i holds m samples (a, y) with a ~ N(0, s_i²I/d), y ~ Bernoulli(σ(aᵀx_i^true)), where
+/// x_i^true = x₀ + heterogeneity · u_i and log s_i = 0.3 · heterogeneity · N(0, 1) clamped to
+/// ±ln 3, and f_i(x) = mean log-loss + (reg/2)‖x‖².
+#[derive(Clone, Debug)]
+pub struct LogisticProblem {
+    /// Nodes.
+    pub n: usize,
+    /// Samples per node.
+    pub m: usize,
+    /// Features.
+    pub d: usize,
+    /// L2 regularization (makes f strongly convex).
+    pub reg: f64,
+    /// Node data, (n, m, d).
+    features: Tensor<3>,
+    /// Labels, (n, m, 1).
+    labels: Tensor<3>,
+    /// Node data flattened to (n·m, d) for mini-batch gathers.
+    flat_features: Tensor<2>,
+    /// Labels flattened to (n·m, 1).
+    flat_labels: Tensor<2>,
+    device: Device,
+}
+
+impl LogisticProblem {
+    /// Draws the problem from `seed` on the CPU and uploads it.
+    pub fn generate(
+        n: usize,
+        m: usize,
+        d: usize,
+        heterogeneity: f64,
+        reg: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
+        let mut rng = SplitMix64::for_purpose(seed, "gossip logistic data");
+        let scale = 1.0 / (d as f64).sqrt();
+        let x0: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
+        let mut feats = Vec::with_capacity(n * m * d);
+        let mut labels = Vec::with_capacity(n * m);
+        for _ in 0..n {
+            let xi: Vec<f64> = x0
+                .iter()
+                .map(|&v| v + heterogeneity * rng.normal())
+                .collect();
+            // Node-specific feature scales make the local Hessians differ, so that disagreement
+            // between nodes moves the average model (with one shared Hessian it would not).
+            let s = (0.3 * heterogeneity * rng.normal())
+                .clamp(-(3f64.ln()), 3f64.ln())
+                .exp();
+            for _ in 0..m {
+                let mut z = 0.0;
+                for &xv in &xi {
+                    let a = rng.normal() * scale * s;
+                    z += a * xv;
+                    feats.push(a as f32);
+                }
+                let p = 1.0 / (1.0 + (-z).exp());
+                labels.push(if rng.next_f64() < p { 1.0f32 } else { 0.0 });
+            }
+        }
+        let features: Tensor<3> = Tensor::from_data(TensorData::new(feats, [n, m, d]), device);
+        let labels: Tensor<3> = Tensor::from_data(TensorData::new(labels, [n, m, 1]), device);
+        Self {
+            n,
+            m,
+            d,
+            reg,
+            flat_features: features.clone().reshape([n * m, d]),
+            flat_labels: labels.clone().reshape([n * m, 1]),
+            features,
+            labels,
+            device: device.clone(),
+        }
+    }
+
+    /// The starting point of every run: all nodes at zero, (n × d).
+    pub fn initial_point(&self) -> Tensor<2> {
+        Tensor::zeros([self.n, self.d], &self.device)
+    }
+
+    /// The device the data lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Per-node gradients and losses of f_i at x_i on batches a (n, b, d), y (n, b, 1), in
+    /// closed form: ∇ = aᵀ(σ(a x) − y)/b + reg·x.
+    fn grad_on(&self, x: Tensor<2>, a: Tensor<3>, y: Tensor<3>) -> (Tensor<2>, Tensor<1>) {
+        let [n, b, _] = a.dims();
+        let z = a.clone().matmul(x.clone().unsqueeze_dim::<3>(2)); // (n, b, 1)
+        let loss = (activation::softplus(z.clone(), 1.0) - y.clone() * z.clone())
+            .sum()
+            .div_scalar((n * b) as f64)
+            + x.clone()
+                .powf_scalar(2.0)
+                .sum()
+                .mul_scalar(0.5 * self.reg / n as f64);
+        let r = (activation::sigmoid(z) - y).div_scalar(b as f64);
+        let g = a.swap_dims(1, 2).matmul(r).reshape([n, self.d]) + x.mul_scalar(self.reg);
+        (g, loss)
+    }
+
+    /// Mini-batch gradients: node i samples `batch` of its own examples (indices from `rng`).
+    pub fn stochastic_grad(&self, x: Tensor<2>, batch: usize, rng: &mut SplitMix64) -> Tensor<2> {
+        let idx: Vec<i64> = (0..self.n)
+            .flat_map(|i| (0..batch).map(move |_| i))
+            .map(|i| (i * self.m + rng.below(self.m)) as i64)
+            .collect();
+        let idx: Tensor<1, Int> =
+            Tensor::from_data(TensorData::new(idx, [self.n * batch]), &self.device);
+        let a = self
+            .flat_features
+            .clone()
+            .select(0, idx.clone())
+            .reshape([self.n, batch, self.d]);
+        let y = self
+            .flat_labels
+            .clone()
+            .select(0, idx)
+            .reshape([self.n, batch, 1]);
+        self.grad_on(x, a, y).0
+    }
+
+    /// Full-data gradients of every f_i at its own x_i (n × d), and the mean loss (1/n)Σf_i(x_i).
+    pub fn full_grad(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        self.grad_on(x, self.features.clone(), self.labels.clone())
+    }
+
+    /// Global loss f(x̄) = (1/n)Σ f_i(x̄) and ‖∇f(x̄)‖² at the average of `x` (n × d).
+    pub fn at_average(&self, x: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
+        let mean = x.mean_dim(0).expand([self.n, self.d]);
+        let (g, loss) = self.full_grad(mean);
+        let gn = g.mean_dim(0).powf_scalar(2.0).sum();
+        (loss, gn)
+    }
+
+    /// The global minimizer x* (1 × d) by full-batch gradient descent with step 1/L, where
+    /// L = max‖a‖²/4 + reg bounds the smoothness; runs until ‖∇f‖ < `tol` or `max_iters`.
+    pub fn solve(&self, max_iters: usize, tol: f64) -> Tensor<2> {
+        let sq = self
+            .flat_features
+            .clone()
+            .powf_scalar(2.0)
+            .sum_dim(1)
+            .max()
+            .into_scalar::<f32>();
+        let lr = 1.0 / (f64::from(sq) / 4.0 + self.reg);
+        let mut x: Tensor<2> = Tensor::zeros([1, self.d], &self.device);
+        for it in 0..max_iters {
+            let (g, _) = self.full_grad(x.clone().expand([self.n, self.d]));
+            let g = g.mean_dim(0);
+            if it.is_multiple_of(50) {
+                let gn = f64::from(g.clone().powf_scalar(2.0).sum().into_scalar::<f32>()).sqrt();
+                if gn < tol {
+                    break;
+                }
+            }
+            x = x - g.mul_scalar(lr);
+        }
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::gossip::{TopologyConfig, WeightScheme};
+
+    fn read(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn one_gossip_round_matches_hand_computation() {
+        let dev = Device::flex();
+        let mix =
+            MixingMatrix::build(&TopologyConfig::Ring, WeightScheme::Uniform, 4, "t").unwrap();
+        let mut m = Mixer::new(Algorithm::GossipSgd, &mix, 1, 1, 2, &dev).unwrap();
+        // Rows: nodes 0..4, two parameters each.
+        let x = matrix_tensor(&[1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 4.0, 12.0], 4, 2, &dev);
+        let out = read(m.mix(vec![x]).remove(0));
+        // Node 0 averages itself with nodes 1 and 3: (1 + 2 + 4)/3, (0 + 0 + 12)/3.
+        let expected = [7.0 / 3.0, 4.0, 2.0, 0.0, 3.0, 4.0, 8.0 / 3.0, 4.0];
+        for (a, b) in out.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-6, "{out:?}");
+        }
+        assert!((m.messages - 2.0).abs() < 1e-12);
+        assert!((m.bytes - 16.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn pga_resets_consensus_distance_every_h_steps() {
+        let dev = Device::flex();
+        let n = 8;
+        let mix =
+            MixingMatrix::build(&TopologyConfig::Ring, WeightScheme::Uniform, n, "t").unwrap();
+        let p = LogisticProblem::generate(n, 20, 5, 2.0, 0.01, 1, &dev);
+        let h = 4;
+        let mut m = Mixer::new(Algorithm::GossipPga, &mix, h, h, 5, &dev).unwrap();
+        let mut x: Tensor<2> = Tensor::zeros([n, 5], &dev);
+        let mut rng = SplitMix64::new(2);
+        for k in 1..=16u64 {
+            let g = p.stochastic_grad(x.clone(), 4, &mut rng);
+            x = m.mix(vec![x - g.mul_scalar(0.5)]).remove(0);
+            let c = f64::from(consensus_distance(x.clone()).into_scalar::<f32>());
+            if k.is_multiple_of(h as u64) {
+                assert!(c < 1e-12, "step {k}: consensus {c} after a global average");
+            } else {
+                assert!(
+                    c > 1e-8,
+                    "step {k}: consensus {c} should be positive between averages"
+                );
+            }
+        }
+        assert_eq!(m.global_averages, 4);
+    }
+
+    #[test]
+    fn closed_form_gradient_matches_finite_differences() {
+        let dev = Device::flex();
+        let p = LogisticProblem::generate(2, 10, 3, 1.0, 0.1, 4, &dev);
+        let x0 = vec![0.3f64, -0.2, 0.5, 0.1, 0.0, -0.4];
+        let (g, _) = p.full_grad(matrix_tensor(&x0, 2, 3, &dev));
+        let g = read(g);
+        let loss = |x: &[f64]| {
+            f64::from(
+                p.full_grad(matrix_tensor(x, 2, 3, &dev))
+                    .1
+                    .into_scalar::<f32>(),
+            )
+        };
+        for k in 0..6 {
+            let (mut a, mut b) = (x0.clone(), x0.clone());
+            a[k] += 1e-2;
+            b[k] -= 1e-2;
+            // The returned loss is the mean over nodes, so node i's gradient is n × ∂loss/∂x_i.
+            let fd = (loss(&a) - loss(&b)) / 2e-2 * 2.0;
+            assert!(
+                (fd - f64::from(g[k])).abs() < 2e-3,
+                "k {k}: fd {fd} vs {}",
+                g[k]
+            );
+        }
+    }
+
+    #[test]
+    fn solver_reaches_a_stationary_point() {
+        let dev = Device::flex();
+        let p = LogisticProblem::generate(4, 30, 6, 1.0, 0.05, 9, &dev);
+        let x = p.solve(3000, 1e-6);
+        let (_, gn) = p.at_average(x.expand([4, 6]));
+        assert!(f64::from(gn.into_scalar::<f32>()).sqrt() < 1e-5);
+    }
+}
