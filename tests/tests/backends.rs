@@ -157,3 +157,60 @@ fn experiment_runs_on_wgpu_and_matches_cpu() {
         }
     }
 }
+
+#[test]
+fn cnn_trains_on_digits_on_every_backend() {
+    use sgdlab_engine::model::CnnConfig;
+    let mut devices = vec![cpu_device()];
+    devices.extend(wgpu_or_skip(
+        "cnn_trains_on_digits_on_every_backend (wgpu part)",
+    ));
+    let mut finals = Vec::new();
+    for device in devices {
+        let data = digits().expect("embedded digits");
+        let train: Arc<Dataset> = Arc::new(data.take(512));
+        let net = NetworkConfig::Cnn(
+            CnnConfig::new()
+                .with_conv1_channels(8)
+                .with_conv2_channels(8),
+        );
+        net.validate(train.shape, "network").unwrap();
+        let stats = InputStats::of(&train.features);
+        let model = net.init(train.shape, 10, stats, 5, &device.device.clone().autodiff());
+        let labels = Arc::new(train.labels.clone());
+        let mut run = TrainRun::new(
+            model,
+            &SgdConfig::new().with_lr(0.05).with_momentum(0.9),
+            train.clone(),
+            labels,
+            &device.device,
+            32,
+            None,
+            1,
+            "cnn",
+        );
+        let first = run.train_batches(1).unwrap().mean_loss;
+        for _ in 0..4 {
+            while !run.train_batches(16).unwrap().epoch_finished {}
+        }
+        let acc = evaluate(run.model(), &train, None, &device.device).accuracy;
+        assert!(
+            acc > 0.8,
+            "{}: CNN train accuracy {acc} after 4 epochs",
+            device.info
+        );
+        assert!(first > 2.0, "initial loss {first} should be near ln 10");
+        finals.push(flatten_params(run.model()));
+    }
+    if let [c, g] = finals.as_slice() {
+        let d = c
+            .iter()
+            .zip(g)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            d < 1e-2,
+            "CNN parameters differ between CPU and wgpu by {d} after 4 epochs"
+        );
+    }
+}
