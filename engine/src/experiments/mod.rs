@@ -4,9 +4,13 @@
 
 mod config_io;
 mod random_labels;
+mod sharp_minima;
+mod smoothing;
 
 pub use config_io::*;
 pub use random_labels::*;
+pub use sharp_minima::*;
+pub use smoothing::*;
 
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
