@@ -278,7 +278,9 @@ fn step_one(
             w = clip_norm(w, clip);
         }
         *x = [x[0] + w[0], x[1] + w[1]];
-        if !(x[0].abs() < rule.diverge_radius && x[1].abs() < rule.diverge_radius) {
+        // Written so that NaN counts as outside.
+        let inside = x[0].abs() < rule.diverge_radius && x[1].abs() < rule.diverge_radius;
+        if !inside {
             m[0] = DIVERGED;
             if m[1] == NEVER {
                 m[1] = step + 1;

@@ -301,7 +301,7 @@ impl Landscape {
                 }
                 positive("wall", *wall)?;
                 for i in 0..dim as usize {
-                    if !(lo[i] < hi[i]) {
+                    if lo[i].partial_cmp(&hi[i]) != Some(std::cmp::Ordering::Less) {
                         return Err(EngineError::config(
                             format!("{field}.lo"),
                             format!(
