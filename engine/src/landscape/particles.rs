@@ -214,6 +214,15 @@ pub fn step_particles_cpu(
     let offset = state.steps_done;
     let n = state.len();
     let chunk = n.div_ceil(threads.max(1)).max(1);
+    if threads <= 1 {
+        // No thread at all (the only option on wasm32).
+        for (j, (x, m)) in state.pos.iter_mut().zip(state.meta.iter_mut()).enumerate() {
+            let st = &mut state.stats[j * STAT_STRIDE..(j + 1) * STAT_STRIDE];
+            step_one(land, rule, dim, j as u32, offset, steps, x, m, st);
+        }
+        state.steps_done += steps;
+        return;
+    }
     std::thread::scope(|scope| {
         let parts = state
             .pos

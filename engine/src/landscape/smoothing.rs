@@ -194,6 +194,17 @@ pub fn smooth_grid_cpu(
     let mut out = vec![0.0f32; grid.len()];
     let threads = threads.max(1);
     let chunk = out.len().div_ceil(threads).max(1);
+    if threads == 1 {
+        // No thread at all (the only option on wasm32).
+        for (i, o) in out.iter_mut().enumerate() {
+            let mut p = grid.point(i);
+            if dim == 1 {
+                p[1] = grid.y.0;
+            }
+            *o = smoothed_mc(land, s, dim, p);
+        }
+        return out;
+    }
     std::thread::scope(|scope| {
         for (c, part) in out.chunks_mut(chunk).enumerate() {
             scope.spawn(move || {
@@ -301,6 +312,7 @@ mod tests {
             y: (-1.0, 1.0),
         };
         let a = smooth_grid_cpu(&p, &s, 2, &grid, 3);
+        assert_eq!(a, smooth_grid_cpu(&p, &s, 2, &grid, 1));
         for (i, v) in a.iter().enumerate() {
             assert_eq!(*v, smoothed_mc(&p, &s, 2, grid.point(i)));
         }
