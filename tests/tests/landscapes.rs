@@ -247,6 +247,18 @@ fn check_sharp_minima_signature(r: &Value) {
     assert!(slope("truncated", "wide") > slope("truncated", "sharp"));
     assert_eq!(r["l_star_sharp"], 2);
     assert_eq!(r["l_star_wide"], 3);
+    let ratio = |clip: &str| {
+        r["sharp_occupation_ratio"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x[0] == clip)
+            .unwrap()[1]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((ratio("truncated") - t_lo / t_hi).abs() < 1e-9);
+    assert!(ratio("unclipped") > 0.85 && ratio("truncated") < 0.7);
 }
 
 #[test]

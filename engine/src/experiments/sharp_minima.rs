@@ -238,8 +238,12 @@ pub struct SharpMinimaResults {
     pub runs: Vec<SharpRun>,
     /// Slopes per clipping mode and well.
     pub slopes: Vec<SlopeFit>,
-    /// Whether the sharp well's occupation falls monotonically as η falls, per clipping mode.
+    /// Whether the sharp well's occupation falls monotonically as η falls, per clipping mode
+    /// (a small monotone drift counts too: read it with `sharp_occupation_ratio`).
     pub sharp_occupation_falls: Vec<(String, bool)>,
+    /// The sharp well's occupation at the smallest η over that at the largest η, per clipping
+    /// mode: near 1 means no elimination, near 0 means the sharp minimum is eliminated.
+    pub sharp_occupation_ratio: Vec<(String, f64)>,
 }
 
 /// The experiment's state machine.
@@ -351,6 +355,7 @@ impl SharpMinima {
     fn finish(&mut self) {
         let mut slopes = Vec::new();
         let mut falls = Vec::new();
+        let mut ratios = Vec::new();
         for (ci, clip) in CLIP_MODES.iter().enumerate() {
             let runs: Vec<&SharpRun> = self
                 .results
@@ -388,9 +393,13 @@ impl SharpMinima {
             by_lr.sort_by(|a, b| b.0.total_cmp(&a.0));
             let monotone = by_lr.windows(2).all(|w| w[1].1 < w[0].1);
             falls.push((clip.to_string(), monotone && by_lr.len() > 1));
+            if let (Some(first), Some(last)) = (by_lr.first(), by_lr.last()) {
+                ratios.push((clip.to_string(), last.1 / first.1));
+            }
         }
         self.results.slopes = slopes;
         self.results.sharp_occupation_falls = falls;
+        self.results.sharp_occupation_ratio = ratios;
         self.results.status = "complete".into();
     }
 
