@@ -36,6 +36,9 @@ step "build + clippy -D warnings (all targets)"
 export RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)"
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 cargo test --workspace --all-targets --no-run
+# The CLI tests run target/debug/sgdlab, which `cargo test` does not build (the `sgdlab` package has
+# no integration tests of its own), so build it here or they would run a stale binary.
+cargo build --workspace --bins
 
 step "tests"
 # Under CI=true a missing wgpu adapter fails the wgpu tests instead of skipping them.

@@ -96,3 +96,168 @@ pub fn bench_train_mlp(
         device: device.info.clone(),
     })
 }
+
+/// The result of [`bench_particles`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParticleBench {
+    /// Particle steps per second (one step of one particle: gradient, noise, clip, bookkeeping).
+    pub particle_steps_per_sec: f64,
+    /// Particles.
+    pub particles: usize,
+    /// Timed steps per particle.
+    pub steps: u32,
+    /// Seconds the timed steps took (including waiting for the GPU to finish).
+    pub seconds: f64,
+    /// `gpu` (the WGSL kernel) or `cpu` (the Rust reference on all cores).
+    pub engine: String,
+    /// CPU threads (the CPU reference only).
+    pub threads: usize,
+    /// The workload.
+    pub workload: String,
+    /// The device in full.
+    pub device: DeviceInfo,
+}
+
+/// Steps `particles` particles `steps` times on the 2-D heavy-tailed clipped workload (three
+/// wells, Pareto noise α = 1.5, truncation b = 0.4, η = 0.01), on the kernel for a wgpu device and
+/// on the multi-threaded CPU reference otherwise.
+pub fn bench_particles(
+    device: &ComputeDevice,
+    particles: usize,
+    steps: u32,
+) -> Result<ParticleBench> {
+    use crate::gpu::ParticleRunner;
+    use crate::landscape::{
+        Clip, Landscape, Noise, NoiseKind, ParticleState, StepRule, validate_particles,
+    };
+    validate_particles(particles, "--particles")?;
+    if steps == 0 || steps > 1_000_000 {
+        return Err(EngineError::config(
+            "--steps",
+            format!("expected 1 to 1000000 steps, found {steps}"),
+        ));
+    }
+    let land = Landscape::sharp_and_wide_2d(0.5, 1.0, 1.0).packed();
+    let rule = StepRule {
+        lr: 0.01,
+        noise: Noise::new(NoiseKind::Pareto, 1.0, 1.5),
+        clip: Clip::Truncate { b: 0.4 },
+        diverge_radius: 1e6,
+        seed: 1,
+    };
+    let pos = (0..particles)
+        .map(|i| [(i % 3) as f32 * 1.5 - 1.5, 0.0])
+        .collect();
+    let state = ParticleState::new(&land, pos);
+    let mut runner = ParticleRunner::new(device, land, rule, state)?;
+    // Warm-up: pipeline compilation and first dispatch.
+    runner.step(1);
+    runner.wait()?;
+    let start = Instant::now();
+    runner.step(steps);
+    runner.wait()?;
+    let seconds = start.elapsed().as_secs_f64();
+    // Read back once so that a broken kernel cannot pass for a fast one.
+    let s = runner.read()?.summary();
+    if s.occupation.iter().sum::<u64>() != particles as u64 * u64::from(steps + 1) {
+        return Err(EngineError::Device(
+            "particle benchmark: the occupation counts do not add up".into(),
+        ));
+    }
+    let gpu = matches!(runner, ParticleRunner::Gpu(_));
+    Ok(ParticleBench {
+        particle_steps_per_sec: particles as f64 * f64::from(steps) / seconds,
+        particles,
+        steps,
+        seconds,
+        engine: if gpu { "gpu" } else { "cpu" }.into(),
+        threads: if gpu {
+            0
+        } else {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        },
+        workload: "2-D three wells, Pareto alpha 1.5, truncation b 0.4, lr 0.01".into(),
+        device: device.info.clone(),
+    })
+}
+
+/// The result of [`bench_smoothing_grid`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SmoothingGridBench {
+    /// Landscape evaluations per second (grid points × noise samples / seconds).
+    pub grid_evals_per_sec: f64,
+    /// Points per side.
+    pub grid: u32,
+    /// Noise samples per point.
+    pub samples: u32,
+    /// Seconds (including upload and readback on the GPU).
+    pub seconds: f64,
+    /// `gpu` or `cpu`.
+    pub engine: String,
+    /// The device in full.
+    pub device: DeviceInfo,
+}
+
+/// The smoothed 2-D spiky bowl (Gaussian noise) on a `grid`×`grid` grid with `samples` samples
+/// per point, on the kernel for a wgpu device and on the multi-threaded CPU reference otherwise.
+pub fn bench_smoothing_grid(
+    device: &ComputeDevice,
+    grid: u32,
+    samples: u32,
+) -> Result<SmoothingGridBench> {
+    use crate::gpu::{GpuContext, smooth_grid_gpu};
+    use crate::landscape::{Grid, Landscape, Noise, NoiseKind, Smoothing, smooth_grid_cpu};
+    if grid == 0 || grid > 16_384 {
+        return Err(EngineError::config(
+            "--grid",
+            format!("expected 1 to 16384 points per side, found {grid}"),
+        ));
+    }
+    if samples == 0 || samples > 65_536 {
+        return Err(EngineError::config(
+            "--samples",
+            format!("expected 1 to 65536 samples, found {samples}"),
+        ));
+    }
+    let land = Landscape::spiky_bowl_2d().packed();
+    let g = Grid {
+        nx: grid,
+        ny: grid,
+        x: (-3.0, 3.0),
+        y: (-3.0, 3.0),
+    };
+    let s = Smoothing {
+        noise: Noise::new(NoiseKind::Gaussian, 4.0, 2.0),
+        lr: 0.05,
+        samples,
+        seed: 1,
+    };
+    let gpu = device.info.backend == "wgpu";
+    let start;
+    if gpu {
+        let ctx = GpuContext::shared()?;
+        ctx.check_storage("--grid", g.len(), 4)?;
+        // Warm-up: pipeline compilation.
+        smooth_grid_gpu(&ctx, &land, &s, &Grid::line(64, -1.0, 1.0))?;
+        start = Instant::now();
+        smooth_grid_gpu(&ctx, &land, &s, &g)?;
+    } else {
+        start = Instant::now();
+        smooth_grid_cpu(
+            &land,
+            &s,
+            2,
+            &g,
+            std::thread::available_parallelism().map_or(1, usize::from),
+        );
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(SmoothingGridBench {
+        grid_evals_per_sec: g.len() as f64 * f64::from(samples) / seconds,
+        grid,
+        samples,
+        seconds,
+        engine: if gpu { "gpu" } else { "cpu" }.into(),
+        device: device.info.clone(),
+    })
+}

@@ -98,6 +98,19 @@ pub fn cpu_device() -> ComputeDevice {
 /// burn's wgpu runtime can be initialized once per process; the outcome is kept here.
 static WGPU: OnceLock<std::result::Result<ComputeDevice, String>> = OnceLock::new();
 
+/// The wgpu instance, adapter, device and queue burn's runtime uses, kept so that hand-written
+/// kernels (`crate::gpu`) run on the same device without a second wgpu setup.
+static WGPU_SETUP: OnceLock<burn::tensor::wgpu::WgpuSetup> = OnceLock::new();
+
+/// The wgpu handles behind [`wgpu_device`] (initializing it on first use).
+pub fn wgpu_setup() -> Result<burn::tensor::wgpu::WgpuSetup> {
+    wgpu_device()?;
+    WGPU_SETUP
+        .get()
+        .cloned()
+        .ok_or_else(|| EngineError::Device("the wgpu runtime started without its setup".into()))
+}
+
 /// The wgpu device, initialized on first use. Fails with a message when no adapter exists.
 pub fn wgpu_device() -> Result<ComputeDevice> {
     WGPU.get_or_init(init_wgpu)
@@ -112,6 +125,8 @@ fn init_wgpu() -> std::result::Result<ComputeDevice, String> {
     match outcome {
         Ok(Ok((device, setup))) => {
             let a = setup.adapter.get_info();
+            // Set once: this function runs once, inside WGPU's OnceLock.
+            let _ = WGPU_SETUP.set(setup.clone());
             let driver = match (a.driver.is_empty(), a.driver_info.is_empty()) {
                 (true, _) => "unknown".to_string(),
                 (false, true) => a.driver.clone(),

@@ -7,6 +7,8 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod experiments;
+pub mod gpu;
+pub mod landscape;
 pub mod model;
 pub mod optim;
 pub mod report;

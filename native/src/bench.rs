@@ -2,7 +2,7 @@
 
 use crate::Failure;
 use clap::{Args, Subcommand};
-use sgdlab_engine::bench::bench_train_mlp;
+use sgdlab_engine::bench::{bench_particles, bench_smoothing_grid, bench_train_mlp};
 use sgdlab_engine::device::{BackendChoice, resolve_device};
 
 /// Benchmarks.
@@ -12,6 +12,10 @@ pub enum BenchCommand {
     TrainMlp(TrainMlpArgs),
     /// Gossip-PGA on logistic regression over a ring; print simulated node-steps per second.
     Gossip(GossipArgs),
+    /// Particle SGD on the 2-D heavy-tailed clipped workload; print particle steps per second.
+    Particles(ParticlesArgs),
+    /// The smoothed landscape on a 2-D grid; print landscape evaluations per second.
+    SmoothingGrid(SmoothingGridArgs),
 }
 
 /// Arguments of `sgdlab bench gossip`.
@@ -35,6 +39,48 @@ pub struct GossipArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// Arguments of `sgdlab bench particles`.
+#[derive(Args, Debug)]
+pub struct ParticlesArgs {
+    /// Compute backend: wgpu runs the WGSL kernel, cpu the multi-threaded Rust reference.
+    #[arg(long, default_value = "cpu", value_parser = clap::value_parser!(BackendChoice))]
+    backend: BackendChoice,
+    /// Particles.
+    #[arg(long, default_value_t = 65_536)]
+    particles: usize,
+    /// Timed steps per particle.
+    #[arg(long, default_value_t = 1000)]
+    steps: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `sgdlab bench smoothing-grid`.
+#[derive(Args, Debug)]
+pub struct SmoothingGridArgs {
+    /// Compute backend: wgpu runs the WGSL kernel, cpu the multi-threaded Rust reference.
+    #[arg(long, default_value = "cpu", value_parser = clap::value_parser!(BackendChoice))]
+    backend: BackendChoice,
+    /// Grid points per side.
+    #[arg(long, default_value_t = 256)]
+    grid: u32,
+    /// Noise samples per grid point.
+    #[arg(long, default_value_t = 256)]
+    samples: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(|e| Failure::Other(e.into()))?
+    );
+    Ok(())
 }
 
 /// Arguments of `sgdlab bench train-mlp`.
@@ -77,6 +123,34 @@ pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
                 );
             }
             Ok(())
+        }
+        BenchCommand::Particles(a) => {
+            let device = resolve_device(a.backend)?;
+            eprintln!("sgdlab: {}", device.info);
+            let r = bench_particles(&device, a.particles, a.steps)?;
+            if a.json {
+                print_json(&r)
+            } else {
+                println!(
+                    "particles ({}), {} particles x {} steps on the {} engine ({}): {:.3e} particle steps/s",
+                    r.workload, r.particles, r.steps, r.engine, r.device, r.particle_steps_per_sec
+                );
+                Ok(())
+            }
+        }
+        BenchCommand::SmoothingGrid(a) => {
+            let device = resolve_device(a.backend)?;
+            eprintln!("sgdlab: {}", device.info);
+            let r = bench_smoothing_grid(&device, a.grid, a.samples)?;
+            if a.json {
+                print_json(&r)
+            } else {
+                println!(
+                    "smoothing-grid {}x{} with {} samples on the {} engine ({}): {:.3e} grid evals/s",
+                    r.grid, r.grid, r.samples, r.engine, r.device, r.grid_evals_per_sec
+                );
+                Ok(())
+            }
         }
         BenchCommand::TrainMlp(a) => {
             let device = resolve_device(a.backend)?;

@@ -8,7 +8,8 @@ use sgdlab_engine::data::DatasetSpec;
 use sgdlab_engine::device::{BackendChoice, ComputeDevice, resolve_device};
 use sgdlab_engine::experiments::{
     EXPERIMENT_NAMES, Elimination, EliminationConfig, Experiment, Gossip, GossipConfig, Preset,
-    RandomLabels, RandomLabelsConfig, Rnn, RnnConfig, parse_config_over,
+    RandomLabels, RandomLabelsConfig, Rnn, RnnConfig, SharpMinima, SharpMinimaConfig,
+    SmoothingConfig, SmoothingExperiment, parse_config_over,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,6 +97,19 @@ fn build_experiment(args: &RunArgs) -> Result<Box<dyn Experiment>, Failure> {
             config.validate()?;
             let device = announce(resolve_device(args.backend)?);
             Ok(Box::new(Gossip::new(config, device)?))
+        }
+        "smoothing" => {
+            let config: SmoothingConfig = configure(SmoothingConfig::preset(args.preset), args)?;
+            config.validate()?;
+            let device = announce(resolve_device(args.backend)?);
+            Ok(Box::new(SmoothingExperiment::new(config, device)?))
+        }
+        "sharp-minima" => {
+            let config: SharpMinimaConfig =
+                configure(SharpMinimaConfig::preset(args.preset), args)?;
+            config.validate()?;
+            let device = announce(resolve_device(args.backend)?);
+            Ok(Box::new(SharpMinima::new(config, device)?))
         }
         other if EXPERIMENT_NAMES.contains(&other) => Err(Failure::BadInput(anyhow!(
             "experiment `{other}` is not available in this build yet"

@@ -342,12 +342,12 @@ pub struct GossipResults {
     /// Transient stage vs H at `nodes` nodes: algorithm → [(H, steps or null)].
     pub transient_vs_period: BTreeMap<String, Vec<(usize, Option<u64>)>>,
     /// The paper's signature, as measured (`null` until the sweeps have run).
-    pub signature: Option<Signature>,
+    pub signature: Option<GossipSignature>,
 }
 
 /// The claims the experiment checks.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Signature {
+pub struct GossipSignature {
     /// Gossip SGD's transient at the largest n over that at the smallest (∞ if not reached).
     pub gossip_growth: f64,
     /// Gossip-PGA's, likewise.
@@ -982,7 +982,7 @@ impl Gossip {
         {
             let gv = &by_n["gossip-sgd"];
             let pv = &by_n["gossip-pga"];
-            self.results.signature = Some(Signature {
+            self.results.signature = Some(GossipSignature {
                 gossip_growth: g,
                 pga_growth: p,
                 pga_not_worse_than_gossip: gv
@@ -1380,7 +1380,7 @@ impl Gossip {
             md.paragraph(&format!("- {a}: {line}"));
         }
         if let Some(s) = &r.signature {
-            md.heading(2, "Signature");
+            md.heading(2, "GossipSignature");
             md.paragraph(&format!(
                 "Gossip SGD's transient grows {:.1}× from the smallest to the largest n, \
                  Gossip-PGA's {:.1}× (∞ = parallel SGD not matched within the budget). \

@@ -7,12 +7,16 @@ mod elimination;
 mod gossip;
 mod random_labels;
 mod rnn;
+mod sharp_minima;
+mod smoothing;
 
 pub use config_io::*;
 pub use elimination::*;
 pub use gossip::*;
 pub use random_labels::*;
 pub use rnn::*;
+pub use sharp_minima::*;
+pub use smoothing::*;
 
 use crate::error::Result;
 use serde::{Deserialize, Serialize};

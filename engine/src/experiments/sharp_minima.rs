@@ -1,0 +1,723 @@
+//! Escape from sharp minima under truncated heavy-tailed noise (Wang, Oh, Rhee, "Eliminating
+//! Sharp Minima from SGD with Truncated Heavy-tailed Noise", 2021).
+//!
+//! `X_{j+1} = X_j + φ_b(−η∇f(X_j) + ηZ_{j+1})` with Pareto noise of tail index α on a line of
+//! wells `[wide][sharp][wide]`. The theory: with truncation, the first exit time from a basin of
+//! radius r scales as `η^{−(1 + l*(α−1))}`, `l* = ⌈r/b⌉`, so as η → 0 the sharp well (small l*)
+//! is left ever faster relative to the wide ones and its occupation falls to zero; without
+//! truncation every basin is left on the same `η^{−α}` scale and the occupation ratio stays put.
+//!
+//! For each clipping mode and learning rate, N particles start half at the sharp well's center
+//! and half at the wide wells' centers and run `steps(η) = min(max_steps, ⌈steps_scale · η^{−steps_power}⌉)`
+//! steps; the mean first exit time (censoring-corrected), the fraction of time in each well and
+//! the transition counts are recorded, and the log–log slope of exit time against 1/η is fitted.
+
+use super::{Experiment, Preset, Progress};
+use crate::device::{ComputeDevice, DeviceInfo};
+use crate::error::{EngineError, Result};
+use crate::gpu::ParticleRunner;
+use crate::landscape::{
+    Clip, Landscape, Noise, NoiseKind, ParticleState, ParticleSummary, StepRule, validate_particles,
+};
+use crate::report::{
+    CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, write_atomic, write_json_atomic,
+};
+use crate::rng::derive_seed;
+use burn::config::Config;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The configuration of `sgdlab run sharp-minima`.
+#[derive(Config, Debug, PartialEq)]
+pub struct SharpMinimaConfig {
+    /// Seed of the counter-based noise.
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Particles per run.
+    #[config(default = 4096)]
+    pub particles: usize,
+    /// Radius of the sharp well's basin.
+    #[config(default = 0.5)]
+    pub sharp_radius: f32,
+    /// Radius of each wide well's basin.
+    #[config(default = 1.0)]
+    pub wide_radius: f32,
+    /// Depth of every well.
+    #[config(default = 1.0)]
+    pub depth: f32,
+    /// Learning rates η, largest first.
+    #[config(default = "vec![0.08, 0.04, 0.02, 0.01]")]
+    pub lrs: Vec<f32>,
+    /// The heavy-tailed noise (Pareto with α > 1, or α-stable with α in (0, 2]).
+    #[config(default = "NoiseKind::Pareto")]
+    pub noise: NoiseKind,
+    /// Noise scale σ.
+    #[config(default = 1.0)]
+    pub sigma: f32,
+    /// Tail index α.
+    #[config(default = 1.5)]
+    pub alpha: f32,
+    /// Truncation threshold b of the clipped runs.
+    #[config(default = 0.4)]
+    pub truncation: f32,
+    /// `steps(η) = ⌈steps_scale · η^{−steps_power}⌉`, capped at `max_steps`.
+    #[config(default = 2.0)]
+    pub steps_scale: f64,
+    /// See `steps_scale`.
+    #[config(default = 2.5)]
+    pub steps_power: f64,
+    /// Cap on the steps of one run.
+    #[config(default = 200_000)]
+    pub max_steps: u32,
+    /// Steps per `step()` call (the unit of interleaving with a UI).
+    #[config(default = 4096)]
+    pub steps_per_call: u32,
+}
+
+impl SharpMinimaConfig {
+    /// The named preset.
+    pub fn preset(preset: Preset) -> Self {
+        match preset {
+            Preset::Paper => Self::new(),
+            Preset::Quick => Self::new()
+                .with_particles(512)
+                .with_lrs(vec![0.08, 0.04, 0.02])
+                .with_max_steps(40_000),
+        }
+    }
+
+    /// Checks every field; errors name it and the accepted range.
+    pub fn validate(&self) -> Result<()> {
+        validate_particles(self.particles, "particles")?;
+        if self.lrs.is_empty() || self.lrs.len() > 16 {
+            return Err(EngineError::config(
+                "lrs",
+                format!("expected 1 to 16 learning rates, found {}", self.lrs.len()),
+            ));
+        }
+        for (i, &lr) in self.lrs.iter().enumerate() {
+            if !(lr.is_finite() && lr > 0.0 && lr <= 1.0) {
+                return Err(EngineError::config(
+                    format!("lrs[{i}]"),
+                    format!("expected a learning rate in (0, 1], found {lr}"),
+                ));
+            }
+        }
+        if !matches!(self.noise, NoiseKind::Pareto | NoiseKind::Stable) {
+            return Err(EngineError::config(
+                "noise",
+                format!(
+                    "expected pareto or stable (heavy-tailed), found {}",
+                    self.noise.name()
+                ),
+            ));
+        }
+        Noise::new(self.noise, self.sigma, self.alpha).validate("<root>")?;
+        Clip::Truncate { b: self.truncation }.validate("truncation")?;
+        self.landscape().validate("landscape")?;
+        if self.sharp_radius >= self.wide_radius {
+            return Err(EngineError::config(
+                "sharp_radius",
+                format!(
+                    "expected a sharp radius below wide_radius = {}, found {}",
+                    self.wide_radius, self.sharp_radius
+                ),
+            ));
+        }
+        if !(self.steps_scale > 0.0 && self.steps_scale.is_finite()) {
+            return Err(EngineError::config(
+                "steps_scale",
+                format!("expected a finite value > 0, found {}", self.steps_scale),
+            ));
+        }
+        if !(0.0..=4.0).contains(&self.steps_power) {
+            return Err(EngineError::config(
+                "steps_power",
+                format!("expected a power in [0, 4], found {}", self.steps_power),
+            ));
+        }
+        if self.max_steps == 0 || self.max_steps > 100_000_000 {
+            return Err(EngineError::config(
+                "max_steps",
+                format!("expected 1 to 100000000, found {}", self.max_steps),
+            ));
+        }
+        if self.steps_per_call == 0 {
+            return Err(EngineError::config(
+                "steps_per_call",
+                "expected at least 1, found 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The landscape `[wide][sharp][wide]`.
+    pub fn landscape(&self) -> Landscape {
+        Landscape::sharp_and_wide_1d(self.sharp_radius, self.wide_radius, self.depth)
+    }
+
+    /// Steps of the run at learning rate `lr`.
+    pub fn steps_for(&self, lr: f32) -> u32 {
+        let s = (self.steps_scale * f64::from(lr).powf(-self.steps_power)).ceil();
+        s.min(f64::from(self.max_steps)).max(1.0) as u32
+    }
+
+    /// The theory's exit-time exponent for a basin of radius `r`: `1 + ⌈r/b⌉(α−1)` truncated,
+    /// `α` unclipped.
+    pub fn theory_exponent(&self, r: f32, truncated: bool) -> f64 {
+        let a = f64::from(self.alpha);
+        if truncated {
+            1.0 + (f64::from(r) / f64::from(self.truncation)).ceil() * (a - 1.0)
+        } else {
+            a
+        }
+    }
+}
+
+/// The clipping modes compared, in report order.
+pub const CLIP_MODES: [&str; 2] = ["unclipped", "truncated"];
+
+/// One run: a clipping mode at one learning rate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SharpRun {
+    /// `unclipped` or `truncated`.
+    pub clip: String,
+    /// The learning rate η.
+    pub lr: f64,
+    /// Steps per particle.
+    pub steps: u32,
+    /// Mean first exit time (steps) from the sharp well, censoring-corrected.
+    pub exit_time_sharp: f64,
+    /// Mean first exit time (steps) from the wide wells, censoring-corrected.
+    pub exit_time_wide: f64,
+    /// Fraction of particles started in the sharp well that left it.
+    pub exited_sharp: f64,
+    /// Fraction of particles started in a wide well that left it.
+    pub exited_wide: f64,
+    /// Fraction of particle-steps in the sharp well.
+    pub occupation_sharp: f64,
+    /// Fraction of particle-steps in the wide wells.
+    pub occupation_wide: f64,
+    /// Transition counts `[from][to]` between wells 0 (wide), 1 (sharp), 2 (wide).
+    pub transitions: Vec<Vec<u64>>,
+    /// Particles that diverged.
+    pub diverged: usize,
+}
+
+/// A fitted log–log slope next to the theory's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlopeFit {
+    /// `unclipped` or `truncated`.
+    pub clip: String,
+    /// `sharp` or `wide`.
+    pub well: String,
+    /// Least-squares slope of log(exit time) against log(1/η) over runs with finite exit times.
+    pub fitted: f64,
+    /// The theory: `1 + ⌈r/b⌉(α−1)` truncated, `α` unclipped.
+    pub theory: f64,
+    /// Learning rates used in the fit.
+    pub points: usize,
+}
+
+/// The typed summary written to results.json.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SharpMinimaResults {
+    /// Always `sharp-minima`.
+    pub experiment: String,
+    /// `complete` or `running`.
+    pub status: String,
+    /// Backend and adapter used.
+    pub device: DeviceInfo,
+    /// Whether particles ran in the WGSL kernel (`gpu`) or the CPU reference (`cpu`).
+    pub engine: String,
+    /// `⌈r/b⌉` for the sharp well.
+    pub l_star_sharp: u32,
+    /// `⌈r/b⌉` for the wide wells.
+    pub l_star_wide: u32,
+    /// Every run, by clipping mode then learning rate.
+    pub runs: Vec<SharpRun>,
+    /// Slopes per clipping mode and well.
+    pub slopes: Vec<SlopeFit>,
+    /// Whether the sharp well's occupation falls monotonically as η falls, per clipping mode
+    /// (a small monotone drift counts too: read it with `sharp_occupation_ratio`).
+    pub sharp_occupation_falls: Vec<(String, bool)>,
+    /// The sharp well's occupation at the smallest η over that at the largest η, per clipping
+    /// mode: near 1 means no elimination, near 0 means the sharp minimum is eliminated.
+    pub sharp_occupation_ratio: Vec<(String, f64)>,
+}
+
+/// The experiment's state machine.
+pub struct SharpMinima {
+    config: SharpMinimaConfig,
+    device: ComputeDevice,
+    jobs: Vec<(usize, usize)>,
+    next_job: usize,
+    active: Option<(usize, ParticleRunner, u32)>,
+    results: SharpMinimaResults,
+}
+
+impl SharpMinima {
+    /// Prepares the runs. Fails on an invalid config.
+    pub fn new(config: SharpMinimaConfig, device: ComputeDevice) -> Result<Self> {
+        config.validate()?;
+        let jobs = (0..CLIP_MODES.len())
+            .flat_map(|c| (0..config.lrs.len()).map(move |l| (c, l)))
+            .collect();
+        let b = config.truncation;
+        let results = SharpMinimaResults {
+            experiment: "sharp-minima".into(),
+            status: "running".into(),
+            device: device.info.clone(),
+            engine: if device.info.backend == "wgpu" {
+                "gpu"
+            } else {
+                "cpu"
+            }
+            .into(),
+            l_star_sharp: (config.sharp_radius / b).ceil() as u32,
+            l_star_wide: (config.wide_radius / b).ceil() as u32,
+            ..SharpMinimaResults::default()
+        };
+        Ok(Self {
+            config,
+            device,
+            jobs,
+            next_job: 0,
+            active: None,
+            results,
+        })
+    }
+
+    fn rule(&self, job: (usize, usize)) -> StepRule {
+        let c = &self.config;
+        StepRule {
+            lr: c.lrs[job.1],
+            noise: Noise::new(c.noise, c.sigma, c.alpha),
+            clip: if job.0 == 1 {
+                Clip::Truncate { b: c.truncation }
+            } else {
+                Clip::None
+            },
+            diverge_radius: 1e6,
+            seed: derive_seed(c.seed, &format!("sharp-minima {} {}", job.0, job.1)),
+        }
+    }
+
+    fn start(&self, job: (usize, usize)) -> Result<ParticleRunner> {
+        let land = self.config.landscape().packed();
+        let w = self.config.wide_radius + self.config.sharp_radius;
+        // Half at the sharp center, the rest alternating between the two wide centers.
+        let pos = (0..self.config.particles)
+            .map(|i| match i % 4 {
+                0 | 2 => [0.0, 0.0],
+                1 => [-w, 0.0],
+                _ => [w, 0.0],
+            })
+            .collect();
+        let state = ParticleState::new(&land, pos);
+        ParticleRunner::new(&self.device, land, self.rule(job), state)
+    }
+
+    fn record(&mut self, job: (usize, usize), s: &ParticleSummary) {
+        let wide_started = s.started[0] + s.started[2];
+        let wide_exit_sum = s.exit_time_sum[0] + s.exit_time_sum[2];
+        let wide_exited = s.exited[0] + s.exited[2];
+        let exit_wide = if wide_exited == 0 {
+            f64::INFINITY
+        } else {
+            wide_exit_sum as f64 / wide_exited as f64
+        };
+        let frac = |a: usize, b: usize| {
+            if b == 0 {
+                f64::NAN
+            } else {
+                a as f64 / b as f64
+            }
+        };
+        self.results.runs.push(SharpRun {
+            clip: CLIP_MODES[job.0].into(),
+            lr: f64::from(self.config.lrs[job.1]),
+            steps: s.steps,
+            exit_time_sharp: s.mean_exit_time(1),
+            exit_time_wide: exit_wide,
+            exited_sharp: frac(s.exited[1], s.started[1]),
+            exited_wide: frac(wide_exited, wide_started),
+            occupation_sharp: s.occupation_fraction(1),
+            occupation_wide: s.occupation_fraction(0) + s.occupation_fraction(2),
+            transitions: s.transitions[..3]
+                .iter()
+                .map(|row| row[..3].to_vec())
+                .collect(),
+            diverged: s.diverged,
+        });
+    }
+
+    fn finish(&mut self) {
+        let mut slopes = Vec::new();
+        let mut falls = Vec::new();
+        let mut ratios = Vec::new();
+        for (ci, clip) in CLIP_MODES.iter().enumerate() {
+            let runs: Vec<&SharpRun> = self
+                .results
+                .runs
+                .iter()
+                .filter(|r| r.clip == *clip)
+                .collect();
+            for (well, r) in [
+                ("sharp", self.config.sharp_radius),
+                ("wide", self.config.wide_radius),
+            ] {
+                let pts: Vec<(f64, f64)> = runs
+                    .iter()
+                    .map(|r| {
+                        let t = if well == "sharp" {
+                            r.exit_time_sharp
+                        } else {
+                            r.exit_time_wide
+                        };
+                        ((1.0 / r.lr).ln(), t.ln())
+                    })
+                    .filter(|p| p.1.is_finite())
+                    .collect();
+                slopes.push(SlopeFit {
+                    clip: clip.to_string(),
+                    well: well.into(),
+                    fitted: ls_slope(&pts),
+                    theory: self.config.theory_exponent(r, ci == 1),
+                    points: pts.len(),
+                });
+            }
+            // Runs are in the config's order of learning rates; sort by η descending.
+            let mut by_lr: Vec<(f64, f64)> =
+                runs.iter().map(|r| (r.lr, r.occupation_sharp)).collect();
+            by_lr.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let monotone = by_lr.windows(2).all(|w| w[1].1 < w[0].1);
+            falls.push((clip.to_string(), monotone && by_lr.len() > 1));
+            if let (Some(first), Some(last)) = (by_lr.first(), by_lr.last()) {
+                ratios.push((clip.to_string(), last.1 / first.1));
+            }
+        }
+        self.results.slopes = slopes;
+        self.results.sharp_occupation_falls = falls;
+        self.results.sharp_occupation_ratio = ratios;
+        self.results.status = "complete".into();
+    }
+
+    fn total_units(&self) -> u64 {
+        self.jobs
+            .iter()
+            .map(|&(_, l)| u64::from(self.config.steps_for(self.config.lrs[l])))
+            .sum()
+    }
+
+    fn units_done(&self) -> u64 {
+        let steps_of = |j: usize| u64::from(self.config.steps_for(self.config.lrs[self.jobs[j].1]));
+        match &self.active {
+            Some((j, runner, _)) => {
+                (0..*j).map(steps_of).sum::<u64>() + u64::from(runner.steps_done())
+            }
+            None => (0..self.next_job.min(self.jobs.len())).map(steps_of).sum(),
+        }
+    }
+
+    fn metrics_table(&self) -> CsvTable {
+        let mut t = CsvTable::new(&[
+            "clip",
+            "lr",
+            "steps",
+            "exit_time_sharp",
+            "exit_time_wide",
+            "exited_sharp",
+            "exited_wide",
+            "occupation_sharp",
+            "occupation_wide",
+            "transitions_sharp_to_wide",
+            "transitions_wide_to_sharp",
+            "diverged",
+        ]);
+        for r in &self.results.runs {
+            let t01 = |i: usize, j: usize| {
+                r.transitions
+                    .get(i)
+                    .and_then(|row| row.get(j))
+                    .copied()
+                    .unwrap_or(0)
+            };
+            t.push_row(vec![
+                r.clip.clone(),
+                fmt_f64(r.lr),
+                r.steps.to_string(),
+                fmt_f64(r.exit_time_sharp),
+                fmt_f64(r.exit_time_wide),
+                fmt_f64(r.exited_sharp),
+                fmt_f64(r.exited_wide),
+                fmt_f64(r.occupation_sharp),
+                fmt_f64(r.occupation_wide),
+                (t01(1, 0) + t01(1, 2)).to_string(),
+                (t01(0, 1) + t01(2, 1)).to_string(),
+                r.diverged.to_string(),
+            ]);
+        }
+        t
+    }
+
+    fn report(&self, files: &[String]) -> ReportMd {
+        let r = &self.results;
+        let c = &self.config;
+        let mut md = ReportMd::new("Escape from sharp minima with truncated heavy-tailed noise");
+        md.paragraph(
+            "Wang, Oh, Rhee (2021): SGD with heavy-tailed noise truncated at b leaves a basin of \
+             radius r after about η^-(1 + l*(α-1)) steps, l* = ⌈r/b⌉, so as η → 0 it spends \
+             vanishing time in sharp (narrow) minima; without truncation every basin is left on \
+             the same η^-α scale.",
+        );
+        md.paragraph(&format!(
+            "Status: **{}**. Landscape: wells [wide r = {}][sharp r = {}][wide r = {}], depth {}; \
+             noise {} with σ = {}, α = {}; truncation b = {} (l* = {} sharp, {} wide); {} \
+             particles per run on the {} engine; device: {}.",
+            r.status,
+            c.wide_radius,
+            c.sharp_radius,
+            c.wide_radius,
+            c.depth,
+            c.noise.name(),
+            c.sigma,
+            c.alpha,
+            c.truncation,
+            r.l_star_sharp,
+            r.l_star_wide,
+            c.particles,
+            r.engine,
+            r.device
+        ));
+        md.heading(2, "Exit-time slopes (log exit time against log 1/η)");
+        let rows: Vec<Vec<String>> = r
+            .slopes
+            .iter()
+            .map(|s| {
+                vec![
+                    s.clip.clone(),
+                    s.well.clone(),
+                    format!("{:.2}", s.fitted),
+                    format!("{:.2}", s.theory),
+                    s.points.to_string(),
+                ]
+            })
+            .collect();
+        md.table(
+            &["clipping", "well", "fitted slope", "theory", "points"],
+            &rows,
+        );
+        md.heading(2, "Runs");
+        let rows: Vec<Vec<String>> = r
+            .runs
+            .iter()
+            .map(|x| {
+                vec![
+                    x.clip.clone(),
+                    format!("{}", x.lr),
+                    x.steps.to_string(),
+                    format!("{:.1}", x.exit_time_sharp),
+                    format!("{:.1}", x.exit_time_wide),
+                    format!("{:.3}", x.occupation_sharp),
+                    format!("{:.3}", x.occupation_wide),
+                    x.diverged.to_string(),
+                ]
+            })
+            .collect();
+        md.table(
+            &[
+                "clipping",
+                "η",
+                "steps",
+                "mean exit (sharp)",
+                "mean exit (wide)",
+                "time in sharp",
+                "time in wide",
+                "diverged",
+            ],
+            &rows,
+        );
+        for (clip, falls) in &r.sharp_occupation_falls {
+            md.paragraph(&format!(
+                "{clip}: the sharp well's share of time {} as η falls.",
+                if *falls {
+                    "falls at every step"
+                } else {
+                    "does not fall monotonically"
+                }
+            ));
+        }
+        md.heading(2, "Plots");
+        for f in files.iter().filter(|f| f.ends_with(".png")) {
+            md.image(f, f);
+        }
+        md
+    }
+}
+
+/// Least-squares slope of y on x (NaN with fewer than two points).
+pub fn ls_slope(pts: &[(f64, f64)]) -> f64 {
+    if pts.len() < 2 {
+        return f64::NAN;
+    }
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    sxy / sxx
+}
+
+impl Experiment for SharpMinima {
+    fn name(&self) -> &'static str {
+        "sharp-minima"
+    }
+
+    fn step(&mut self) -> Result<Progress> {
+        if self.is_done() {
+            return Ok(self.progress());
+        }
+        let (j, mut runner, target) = match self.active.take() {
+            Some(a) => a,
+            None => {
+                let job = self.jobs[self.next_job];
+                let runner = self.start(job)?;
+                self.next_job += 1;
+                (
+                    self.next_job - 1,
+                    runner,
+                    self.config.steps_for(self.config.lrs[job.1]),
+                )
+            }
+        };
+        let k = self.config.steps_per_call.min(target - runner.steps_done());
+        runner.step(k);
+        if runner.steps_done() >= target {
+            let state = runner.read()?;
+            self.record(self.jobs[j], &state.summary());
+            if self.is_done() {
+                self.finish();
+            }
+        } else {
+            runner.wait()?;
+            self.active = Some((j, runner, target));
+        }
+        Ok(self.progress())
+    }
+
+    fn is_done(&self) -> bool {
+        self.active.is_none() && self.next_job >= self.jobs.len()
+    }
+
+    fn progress(&self) -> Progress {
+        let phase = match &self.active {
+            Some((j, _, _)) => {
+                let (c, l) = self.jobs[*j];
+                format!("{} · η = {}", CLIP_MODES[c], self.config.lrs[l])
+            }
+            None if self.is_done() => "done".into(),
+            None => "starting".into(),
+        };
+        Progress {
+            phase,
+            done: self.units_done(),
+            total: self.total_units(),
+            epoch: self.next_job,
+            loss: f64::NAN,
+            accuracy: f64::NAN,
+        }
+    }
+
+    fn config_json(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(&self.config)
+            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+    }
+
+    fn results_json(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(&self.results)
+            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+    }
+
+    fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        let p = dir.join("config.json");
+        write_json_atomic(&p, &self.config)?;
+        written.push(p);
+        let p = dir.join("results.json");
+        write_json_atomic(&p, &self.results)?;
+        written.push(p);
+        let p = dir.join("metrics.csv");
+        self.metrics_table().write(&p)?;
+        written.push(p);
+        if !self.results.runs.is_empty() {
+            let mut exit = Vec::new();
+            let mut occ = Vec::new();
+            for clip in CLIP_MODES {
+                let runs: Vec<&SharpRun> = self
+                    .results
+                    .runs
+                    .iter()
+                    .filter(|r| r.clip == clip)
+                    .collect();
+                for well in ["sharp", "wide"] {
+                    exit.push(Series {
+                        name: format!("{clip}, {well} well"),
+                        points: runs
+                            .iter()
+                            .map(|r| {
+                                (
+                                    1.0 / r.lr,
+                                    if well == "sharp" {
+                                        r.exit_time_sharp
+                                    } else {
+                                        r.exit_time_wide
+                                    },
+                                )
+                            })
+                            .collect(),
+                        style: SeriesStyle::LinePoints,
+                    });
+                }
+                occ.push(Series {
+                    name: format!("{clip}: time in the sharp well"),
+                    points: runs
+                        .iter()
+                        .map(|r| (1.0 / r.lr, r.occupation_sharp))
+                        .collect(),
+                    style: SeriesStyle::LinePoints,
+                });
+            }
+            written.extend(
+                LinePlot {
+                    title: "Mean first exit time against 1/η".into(),
+                    x_label: "1/η".into(),
+                    y_label: "mean first exit time (steps)".into(),
+                    series: exit,
+                    log_x: true,
+                    log_y: true,
+                }
+                .render(dir, "exit_times")?,
+            );
+            written.extend(
+                LinePlot {
+                    title: "Fraction of time in the sharp well".into(),
+                    x_label: "1/η".into(),
+                    y_label: "fraction of particle-steps".into(),
+                    series: occ,
+                    log_x: true,
+                    log_y: false,
+                }
+                .render(dir, "sharp_occupation")?,
+            );
+        }
+        let names: Vec<String> = written
+            .iter()
+            .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+            .collect();
+        let p = dir.join("report.md");
+        write_atomic(&p, self.report(&names).finish().as_bytes())?;
+        written.push(p);
+        Ok(written)
+    }
+}

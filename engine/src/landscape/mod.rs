@@ -1,0 +1,21 @@
+//! Loss landscapes and particle SGD on them: test functions with gradients, minima and basins,
+//! step-noise models and clipping, the smoothed landscape `g_η`, and a CPU reference stepper for
+//! N independent particles whose GPU twin lives in `crate::gpu` and `sgdlab-shaders`.
+//!
+//! Papers: Kleinberg, Li, Yuan, "An Alternative View: When Does SGD Escape Local Minima?"
+//! (ICML 2018); Wang, Oh, Rhee, "Eliminating Sharp Minima from SGD with Truncated Heavy-tailed
+//! Noise" (2021).
+
+mod clip;
+mod counter_rng;
+mod noise;
+mod particles;
+mod smoothing;
+mod surface;
+
+pub use clip::*;
+pub use counter_rng::*;
+pub use noise::*;
+pub use particles::*;
+pub use smoothing::*;
+pub use surface::*;

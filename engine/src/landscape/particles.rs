@@ -1,0 +1,413 @@
+//! Particle SGD on a test landscape: N independent particles, each stepped by
+//! `x ← x + clip(−η (∇f(x) + ω))`, with per-particle basin bookkeeping (current basin, first exit
+//! step from the starting basin, occupation counts, basin-to-basin transitions).
+//!
+//! With Gaussian noise this is the SGD of Kleinberg, Li, Yuan (ICML 2018); with Pareto or
+//! α-stable noise and [`Clip::Truncate`] it is the truncated heavy-tailed SGD of Wang, Oh, Rhee
+//! (2021, eq. 1.3), whose first exit time from a basin of radius r scales as
+//! `η^{−(1 + l*(α−1))}` with `l* = ⌈r/b⌉`.
+//!
+//! [`step_particles_cpu`] is the plain Rust reference of the WGSL kernel
+//! `shaders/src/particle_sgd.wgsl`: the same draws, formulas and order, split over threads with
+//! `std::thread::scope`.
+
+use super::clip::{Clip, clip_norm};
+use super::counter_rng::CounterRng;
+use super::noise::Noise;
+use super::surface::{MAX_BASINS, NO_BASIN, PackedLandscape};
+use crate::error::{EngineError, Result};
+use serde::{Deserialize, Serialize};
+
+/// The `first_exit` value of a particle that never left its starting basin.
+pub const NEVER: u32 = u32::MAX;
+/// The label of a diverged particle (frozen; counted, never a crash).
+pub const DIVERGED: u32 = 5;
+/// Words per particle in [`ParticleState::stats`]: occupation counts for labels 0..=5
+/// (basins 0..3, no basin, diverged), then the 4×4 transition counts.
+pub const STAT_STRIDE: usize = 6 + MAX_BASINS * MAX_BASINS;
+/// The most particles one run takes (the kernel's 2-D dispatch and u32 indices bound it).
+pub const MAX_PARTICLES: usize = 1 << 26;
+
+/// How every particle steps.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepRule {
+    /// The learning rate η.
+    pub lr: f32,
+    /// The gradient noise ω.
+    pub noise: Noise,
+    /// Step or gradient clipping.
+    pub clip: Clip,
+    /// A particle with a coordinate beyond this magnitude (or NaN) is marked diverged.
+    pub diverge_radius: f32,
+    /// The seed of the counter-based draws.
+    pub seed: u64,
+}
+
+impl StepRule {
+    /// Checks the rule; errors name `field.<name>` and the accepted range.
+    pub fn validate(&self, field: &str) -> Result<()> {
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(EngineError::config(
+                format!("{field}.lr"),
+                format!("expected a learning rate in (0, inf), found {}", self.lr),
+            ));
+        }
+        self.noise.validate(&format!("{field}.noise"))?;
+        self.clip.validate(&format!("{field}.clip"))?;
+        if !(self.diverge_radius.is_finite() && self.diverge_radius > 0.0) {
+            return Err(EngineError::config(
+                format!("{field}.diverge_radius"),
+                format!(
+                    "expected a finite radius > 0, found {}",
+                    self.diverge_radius
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a particle count: 1 to [`MAX_PARTICLES`].
+pub fn validate_particles(n: usize, field: &str) -> Result<()> {
+    if n == 0 || n > MAX_PARTICLES {
+        return Err(EngineError::config(
+            field,
+            format!("expected 1 to {MAX_PARTICLES} particles, found {n}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The state of N particles: positions, bookkeeping and counts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParticleState {
+    /// Positions (`y` is 0 in one dimension).
+    pub pos: Vec<[f32; 2]>,
+    /// Per particle `[label, first_exit_step, start_label, last_basin]`.
+    pub meta: Vec<[u32; 4]>,
+    /// Per particle [`STAT_STRIDE`] counters.
+    pub stats: Vec<u32>,
+    /// Steps taken so far.
+    pub steps_done: u32,
+}
+
+impl ParticleState {
+    /// Particles at `pos`, labelled on `land`.
+    pub fn new(land: &PackedLandscape, pos: Vec<[f32; 2]>) -> Self {
+        let meta = pos
+            .iter()
+            .map(|&x| {
+                let l = land.label(x);
+                [l, NEVER, l, if l < NO_BASIN { l } else { NO_BASIN }]
+            })
+            .collect();
+        let stats = vec![0; pos.len() * STAT_STRIDE];
+        Self {
+            pos,
+            meta,
+            stats,
+            steps_done: 0,
+        }
+    }
+
+    /// Number of particles.
+    pub fn len(&self) -> usize {
+        self.pos.len()
+    }
+
+    /// Whether there are no particles.
+    pub fn is_empty(&self) -> bool {
+        self.pos.is_empty()
+    }
+
+    /// Aggregates over particles (integer sums: the same on every backend for the same counts).
+    pub fn summary(&self) -> ParticleSummary {
+        let mut s = ParticleSummary {
+            particles: self.len(),
+            steps: self.steps_done,
+            ..ParticleSummary::default()
+        };
+        for (i, m) in self.meta.iter().enumerate() {
+            let st = &self.stats[i * STAT_STRIDE..(i + 1) * STAT_STRIDE];
+            for (k, v) in st[..6].iter().enumerate() {
+                s.occupation[k] += u64::from(*v);
+            }
+            for (k, v) in st[6..].iter().enumerate() {
+                s.transitions[k / MAX_BASINS][k % MAX_BASINS] += u64::from(*v);
+            }
+            if m[0] == DIVERGED {
+                s.diverged += 1;
+            } else {
+                s.final_label[m[0] as usize] += 1;
+            }
+            let start = m[2] as usize;
+            s.started[start] += 1;
+            if m[1] != NEVER {
+                s.exited[start] += 1;
+                s.exit_time_sum[start] += u64::from(m[1]);
+            } else {
+                s.exit_time_sum[start] += u64::from(self.steps_done);
+            }
+        }
+        s
+    }
+}
+
+/// Aggregate basin statistics of a particle run. Index 0..3 are basins, 4 is "no basin".
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ParticleSummary {
+    /// Particles.
+    pub particles: usize,
+    /// Steps each took.
+    pub steps: u32,
+    /// Particle-steps spent per label (basins 0..3, no basin, diverged).
+    pub occupation: [u64; 6],
+    /// Basin-to-basin transitions `[from][to]`.
+    pub transitions: [[u64; MAX_BASINS]; MAX_BASINS],
+    /// Particles that diverged.
+    pub diverged: usize,
+    /// Particles per label at the end (basins 0..3, no basin).
+    pub final_label: [usize; 5],
+    /// Particles per starting label.
+    pub started: [usize; 5],
+    /// Particles per starting label that left it within the run.
+    pub exited: [usize; 5],
+    /// Sum over particles per starting label of `min(first exit step, steps)`.
+    pub exit_time_sum: [u64; 5],
+}
+
+impl ParticleSummary {
+    /// The mean first exit time from starting basin `k`, censoring-corrected: the maximum
+    /// likelihood estimate under an exponential exit law, `Σ min(τᵢ, T) / #exits`. Infinite when
+    /// no particle exited, NaN when none started there.
+    pub fn mean_exit_time(&self, k: usize) -> f64 {
+        if self.started[k] == 0 {
+            f64::NAN
+        } else if self.exited[k] == 0 {
+            f64::INFINITY
+        } else {
+            self.exit_time_sum[k] as f64 / self.exited[k] as f64
+        }
+    }
+
+    /// The fraction of particle-steps spent in label `k` (of all non-diverged particle-steps).
+    pub fn occupation_fraction(&self, k: usize) -> f64 {
+        let total: u64 = self.occupation[..5].iter().sum();
+        if total == 0 {
+            f64::NAN
+        } else {
+            self.occupation[k] as f64 / total as f64
+        }
+    }
+}
+
+/// Steps every particle `steps` times from global step `state.steps_done` (the reference of the
+/// particle kernel), on `threads` threads.
+pub fn step_particles_cpu(
+    land: &PackedLandscape,
+    rule: &StepRule,
+    state: &mut ParticleState,
+    steps: u32,
+    threads: usize,
+) {
+    let dim = land.0[1] as u32;
+    let offset = state.steps_done;
+    let n = state.len();
+    let chunk = n.div_ceil(threads.max(1)).max(1);
+    if threads <= 1 {
+        // No thread at all (the only option on wasm32).
+        for (j, (x, m)) in state.pos.iter_mut().zip(state.meta.iter_mut()).enumerate() {
+            let st = &mut state.stats[j * STAT_STRIDE..(j + 1) * STAT_STRIDE];
+            step_one(land, rule, dim, j as u32, offset, steps, x, m, st);
+        }
+        state.steps_done += steps;
+        return;
+    }
+    std::thread::scope(|scope| {
+        let parts = state
+            .pos
+            .chunks_mut(chunk)
+            .zip(state.meta.chunks_mut(chunk))
+            .zip(state.stats.chunks_mut(chunk * STAT_STRIDE));
+        for (c, ((pos, meta), stats)) in parts.enumerate() {
+            scope.spawn(move || {
+                for (j, (x, m)) in pos.iter_mut().zip(meta.iter_mut()).enumerate() {
+                    let st = &mut stats[j * STAT_STRIDE..(j + 1) * STAT_STRIDE];
+                    step_one(
+                        land,
+                        rule,
+                        dim,
+                        (c * chunk + j) as u32,
+                        offset,
+                        steps,
+                        x,
+                        m,
+                        st,
+                    );
+                }
+            });
+        }
+    });
+    state.steps_done += steps;
+}
+
+#[allow(clippy::too_many_arguments)] // mirrors the kernel's per-invocation state
+#[inline]
+fn step_one(
+    land: &PackedLandscape,
+    rule: &StepRule,
+    dim: u32,
+    particle: u32,
+    offset: u32,
+    steps: u32,
+    x: &mut [f32; 2],
+    m: &mut [u32; 4],
+    st: &mut [u32],
+) {
+    let (clip_kind, clip) = rule.clip.code();
+    for s in 0..steps {
+        let step = offset + s;
+        if m[0] == DIVERGED {
+            st[DIVERGED as usize] += 1;
+            continue;
+        }
+        let r = CounterRng {
+            seed: rule.seed,
+            particle,
+            step,
+        };
+        let z = rule.noise.sample(&r, dim);
+        let gf = land.grad(*x);
+        let mut g = [gf[0] + z[0], gf[1] + z[1]];
+        if clip_kind == 2 {
+            g = clip_norm(g, clip);
+        }
+        let mut w = [-rule.lr * g[0], -rule.lr * g[1]];
+        if clip_kind == 1 {
+            w = clip_norm(w, clip);
+        }
+        *x = [x[0] + w[0], x[1] + w[1]];
+        // Written so that NaN counts as outside.
+        let inside = x[0].abs() < rule.diverge_radius && x[1].abs() < rule.diverge_radius;
+        if !inside {
+            m[0] = DIVERGED;
+            if m[1] == NEVER {
+                m[1] = step + 1;
+            }
+            st[DIVERGED as usize] += 1;
+            continue;
+        }
+        let l = land.label(*x);
+        m[0] = l;
+        if l != m[2] && m[1] == NEVER {
+            m[1] = step + 1;
+        }
+        if l < NO_BASIN {
+            if m[3] < NO_BASIN && m[3] != l {
+                st[6 + (m[3] * 4 + l) as usize] += 1;
+            }
+            m[3] = l;
+        }
+        st[l as usize] += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::landscape::{Landscape, NoiseKind};
+
+    fn rule(noise: Noise, clip: Clip, lr: f32) -> StepRule {
+        StepRule {
+            lr,
+            noise,
+            clip,
+            diverge_radius: 1e6,
+            seed: 5,
+        }
+    }
+
+    #[test]
+    fn gradient_descent_on_a_quadratic_contracts_geometrically() {
+        let land = Landscape::Ripple {
+            dim: 2,
+            a: 1.0,
+            amp: 0.0,
+            omega: 1.0,
+        }
+        .packed();
+        let mut st = ParticleState::new(&land, vec![[1.0, -2.0]]);
+        step_particles_cpu(&land, &rule(Noise::NONE, Clip::None, 0.1), &mut st, 10, 1);
+        let k = 0.9f32.powi(10);
+        assert!((st.pos[0][0] - k).abs() < 1e-5 && (st.pos[0][1] + 2.0 * k).abs() < 1e-5);
+    }
+
+    #[test]
+    fn truncation_bounds_every_step() {
+        let land = Landscape::sharp_and_wide_1d(0.5, 2.0, 1.0).packed();
+        let r = rule(
+            Noise::new(NoiseKind::Pareto, 1.0, 1.2),
+            Clip::Truncate { b: 0.3 },
+            0.5,
+        );
+        let mut st = ParticleState::new(&land, vec![[0.0, 0.0]; 64]);
+        for _ in 0..50 {
+            let before = st.pos.clone();
+            step_particles_cpu(&land, &r, &mut st, 1, 2);
+            for (a, b) in before.iter().zip(&st.pos) {
+                assert!((a[0] - b[0]).abs() <= 0.3 + 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn split_runs_and_thread_counts_agree_exactly() {
+        let land = Landscape::sharp_and_wide_2d(0.5, 2.0, 1.0).packed();
+        let r = rule(
+            Noise::new(NoiseKind::Stable, 0.5, 1.5),
+            Clip::Truncate { b: 0.5 },
+            0.2,
+        );
+        let init: Vec<[f32; 2]> = (0..37).map(|i| [i as f32 * 0.1 - 1.8, 0.0]).collect();
+        let mut a = ParticleState::new(&land, init.clone());
+        step_particles_cpu(&land, &r, &mut a, 200, 1);
+        let mut b = ParticleState::new(&land, init);
+        step_particles_cpu(&land, &r, &mut b, 120, 3);
+        step_particles_cpu(&land, &r, &mut b, 80, 2);
+        assert_eq!(a, b);
+        let s = a.summary();
+        let total: u64 = s.occupation.iter().sum();
+        assert_eq!(total, 37 * 200);
+    }
+
+    #[test]
+    fn a_diverging_particle_is_counted_not_a_crash() {
+        let land = Landscape::Ripple {
+            dim: 1,
+            a: 1.0,
+            amp: 0.0,
+            omega: 1.0,
+        }
+        .packed();
+        // lr · a = 3 > 2: gradient descent on the quadratic blows up.
+        let mut st = ParticleState::new(&land, vec![[1.0, 0.0], [0.0, 0.0]]);
+        step_particles_cpu(&land, &rule(Noise::NONE, Clip::None, 3.0), &mut st, 100, 1);
+        let s = st.summary();
+        assert_eq!(s.diverged, 1);
+        assert_eq!(st.meta[1][0], 0, "the particle at the minimum stays");
+        assert!(s.occupation[DIVERGED as usize] > 0);
+    }
+
+    #[test]
+    fn censored_exit_time_estimate() {
+        let mut s = ParticleSummary {
+            steps: 100,
+            ..ParticleSummary::default()
+        };
+        s.started[1] = 3;
+        s.exited[1] = 2;
+        s.exit_time_sum[1] = 10 + 30 + 100;
+        assert!((s.mean_exit_time(1) - 70.0).abs() < 1e-12);
+        assert!(s.mean_exit_time(0).is_nan());
+    }
+}

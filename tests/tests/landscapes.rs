@@ -1,0 +1,504 @@
+//! Landscapes, particle SGD and the two landscape experiments end to end: the WGSL kernels
+//! against their Rust references on the same seeds (on lavapipe here), the experiments' signatures
+//! with fixed seeds, and every bad-input path of `sgdlab run smoothing|sharp-minima` and
+//! `sgdlab bench particles|smoothing-grid` exiting with code 2 and naming the parameter.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use serde_json::Value;
+use sgdlab_engine::gpu::{GpuContext, GpuParticles, smooth_grid_gpu};
+use sgdlab_engine::landscape::{
+    Clip, Grid, Landscape, Noise, NoiseKind, ParticleState, Smoothing, StepRule, smooth_grid_cpu,
+    step_particles_cpu,
+};
+use sgdlab_tests::{sgdlab_bin, wgpu_or_skip};
+use std::process::{Command, Output};
+
+fn starts(n: usize, dim: u32, range: f32) -> Vec<[f32; 2]> {
+    let mut rng = sgdlab_engine::rng::SplitMix64::new(42);
+    (0..n)
+        .map(|_| {
+            let x = (2.0 * rng.next_f32() - 1.0) * range;
+            let y = (2.0 * rng.next_f32() - 1.0) * range;
+            [x, if dim == 2 { y } else { 0.0 }]
+        })
+        .collect()
+}
+
+/// The cases the kernel is checked on: every noise kind and clipping mode appears once.
+fn cases() -> Vec<(&'static str, Landscape, StepRule)> {
+    let rule = |lr, noise, clip| StepRule {
+        lr,
+        noise,
+        clip,
+        diverge_radius: 1e6,
+        seed: 0xdead_beef_1234,
+    };
+    vec![
+        (
+            "1-D wells, Pareto, truncated",
+            Landscape::sharp_and_wide_1d(0.5, 1.0, 1.0),
+            rule(
+                0.05,
+                Noise::new(NoiseKind::Pareto, 1.0, 1.5),
+                Clip::Truncate { b: 0.4 },
+            ),
+        ),
+        (
+            "2-D spiky bowl, Gaussian",
+            Landscape::spiky_bowl_2d(),
+            rule(0.05, Noise::new(NoiseKind::Gaussian, 2.0, 2.0), Clip::None),
+        ),
+        (
+            "2-D wells, stable, gradient clipping",
+            Landscape::sharp_and_wide_2d(0.5, 1.0, 1.0),
+            rule(
+                0.05,
+                Noise::new(NoiseKind::Stable, 0.5, 1.3),
+                Clip::GradNorm { c: 5.0 },
+            ),
+        ),
+        (
+            "2-D Gaussian mixture, uniform ball",
+            Landscape::gaussian_mixture_2d(),
+            // lr below 2 / curvature of the narrow component (h / r² = 53), so that the
+            // deterministic part is not chaotic and ulp differences do not grow.
+            rule(
+                0.02,
+                Noise::new(NoiseKind::UniformBall, 3.0, 2.0),
+                Clip::None,
+            ),
+        ),
+    ]
+}
+
+/// Tolerance: after 64 steps at least 99% of particles agree to 1e-3 (relative to 1 + |x|) and
+/// carry the same label; transcendental functions differ by a few ulps between Rust's libm and
+/// the driver, and a rare particle near a basin edge or a heavy-tailed jump may amplify that.
+/// Over 2000 steps the occupation fractions per basin agree within 0.02.
+#[test]
+fn particle_kernel_matches_the_cpu_reference() {
+    let Some(_dev) = wgpu_or_skip("particle_kernel_matches_the_cpu_reference") else {
+        return;
+    };
+    let ctx = GpuContext::shared().unwrap();
+    for (name, land, rule) in cases() {
+        let packed = land.packed();
+        let n = 4096;
+        let init = ParticleState::new(&packed, starts(n, land.dim(), 2.0));
+        let mut cpu = init.clone();
+        let mut gpu = GpuParticles::new(&ctx, &packed, &rule, &init).unwrap();
+        step_particles_cpu(&packed, &rule, &mut cpu, 64, 2);
+        gpu.step(64);
+        let g = gpu.read().unwrap();
+        assert_eq!(g.steps_done, 64);
+        let close = (0..n)
+            .filter(|&i| {
+                let (a, b) = (cpu.pos[i], g.pos[i]);
+                (0..2).all(|k| (a[k] - b[k]).abs() <= 1e-3 * (1.0 + a[k].abs()))
+                    && cpu.meta[i][0] == g.meta[i][0]
+            })
+            .count();
+        assert!(
+            close * 100 >= n * 99,
+            "{name}: only {close}/{n} particles agree after 64 steps"
+        );
+        step_particles_cpu(&packed, &rule, &mut cpu, 1936, 2);
+        gpu.step(1936);
+        let (sc, sg) = (cpu.summary(), gpu.read().unwrap().summary());
+        assert_eq!(sg.steps, 2000);
+        for k in 0..5 {
+            let (a, b) = (sc.occupation_fraction(k), sg.occupation_fraction(k));
+            assert!(
+                (a - b).abs() < 0.02,
+                "{name}: basin {k} occupation cpu {a} vs gpu {b}"
+            );
+        }
+        assert_eq!(sc.diverged, sg.diverged, "{name}: diverged counts");
+    }
+}
+
+/// Same grid, same draws: the kernel's smoothed values agree with the reference to 1e-4 relative.
+#[test]
+fn smooth_grid_kernel_matches_the_cpu_reference() {
+    let Some(_dev) = wgpu_or_skip("smooth_grid_kernel_matches_the_cpu_reference") else {
+        return;
+    };
+    let ctx = GpuContext::shared().unwrap();
+    for (land, noise) in [
+        (
+            Landscape::spiky_bowl_2d(),
+            Noise::new(NoiseKind::Gaussian, 3.0, 2.0),
+        ),
+        (
+            Landscape::gaussian_mixture_2d(),
+            Noise::new(NoiseKind::Pareto, 0.5, 1.5),
+        ),
+        (
+            Landscape::spiky_bowl_1d(),
+            Noise::new(NoiseKind::Stable, 1.0, 1.7),
+        ),
+    ] {
+        let packed = land.packed();
+        let s = Smoothing {
+            noise,
+            lr: 0.05,
+            samples: 128,
+            seed: 77,
+        };
+        let grid = if land.dim() == 1 {
+            Grid::line(301, -3.0, 3.0)
+        } else {
+            Grid {
+                nx: 40,
+                ny: 30,
+                x: (-3.0, 3.0),
+                y: (-2.0, 2.0),
+            }
+        };
+        let a = smooth_grid_cpu(&packed, &s, land.dim(), &grid, 2);
+        let b = smooth_grid_gpu(&ctx, &packed, &s, &grid).unwrap();
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-4 * (1.0 + x.abs()),
+                "{land:?} point {i}: cpu {x} vs gpu {y}"
+            );
+        }
+    }
+}
+
+fn sgdlab(args: &[&str]) -> Output {
+    Command::new(sgdlab_bin())
+        .args(args)
+        .output()
+        .expect("spawn sgdlab")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn run_json(experiment: &str, backend: &str, config: Option<&str>, dir: &std::path::Path) -> Value {
+    let out = dir.join("out");
+    let mut args = vec![
+        "run",
+        experiment,
+        "--preset",
+        "quick",
+        "--backend",
+        backend,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    let cfg = dir.join("config.json");
+    if let Some(c) = config {
+        std::fs::write(&cfg, c).unwrap();
+        args.extend(["--config", cfg.to_str().unwrap()]);
+    }
+    let o = sgdlab(&args);
+    assert!(o.status.success(), "exit {:?}: {}", o.status, stderr(&o));
+    let run = out.join(experiment);
+    for f in ["config.json", "results.json", "metrics.csv", "report.md"] {
+        assert!(run.join(f).is_file(), "missing {f}");
+    }
+    serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap()
+}
+
+fn run_by(results: &Value, clip: &str, lr: f64) -> Value {
+    results["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["clip"] == clip && (r["lr"].as_f64().unwrap() - lr).abs() < 1e-6)
+        .unwrap()
+        .clone()
+}
+
+/// Wang, Oh, Rhee's signature with a fixed seed (quick preset: 512 particles, η = 0.08 → 0.02):
+/// with truncation the sharp well's share of time falls by at least 30% as η falls fourfold, and
+/// the wide well's exit-time slope exceeds the unclipped one; without truncation the share stays
+/// within 15% of where it started. (Measured: truncated 0.106 → 0.050, unclipped 0.127 → 0.128.)
+fn check_sharp_minima_signature(r: &Value) {
+    assert_eq!(r["status"], "complete");
+    let occ = |clip, lr| run_by(r, clip, lr)["occupation_sharp"].as_f64().unwrap();
+    let (t_hi, t_lo) = (occ("truncated", 0.08), occ("truncated", 0.02));
+    let (u_hi, u_lo) = (occ("unclipped", 0.08), occ("unclipped", 0.02));
+    assert!(
+        t_lo < 0.7 * t_hi,
+        "truncated sharp occupation {t_hi} -> {t_lo}"
+    );
+    assert!(
+        (u_lo / u_hi - 1.0).abs() < 0.15,
+        "unclipped sharp occupation {u_hi} -> {u_lo}"
+    );
+    let slope = |clip: &str, well: &str| {
+        r["slopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["clip"] == clip && s["well"] == well)
+            .unwrap()["fitted"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(slope("truncated", "wide") > slope("unclipped", "wide") + 0.1);
+    assert!(slope("truncated", "wide") > slope("truncated", "sharp"));
+    assert_eq!(r["l_star_sharp"], 2);
+    assert_eq!(r["l_star_wide"], 3);
+    let ratio = |clip: &str| {
+        r["sharp_occupation_ratio"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x[0] == clip)
+            .unwrap()[1]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((ratio("truncated") - t_lo / t_hi).abs() < 1e-9);
+    assert!(ratio("unclipped") > 0.85 && ratio("truncated") < 0.7);
+}
+
+#[test]
+fn sharp_minima_quick_run_shows_the_signature_on_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_json("sharp-minima", "cpu", None, dir.path());
+    assert_eq!(r["engine"], "cpu");
+    check_sharp_minima_signature(&r);
+    for f in [
+        "exit_times.png",
+        "exit_times.svg",
+        "sharp_occupation.png",
+        "sharp_occupation.svg",
+    ] {
+        assert!(
+            dir.path().join("out/sharp-minima").join(f).is_file(),
+            "missing {f}"
+        );
+    }
+}
+
+#[test]
+fn sharp_minima_quick_run_shows_the_signature_on_wgpu() {
+    if wgpu_or_skip("sharp_minima_quick_run_shows_the_signature_on_wgpu").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_json("sharp-minima", "wgpu", None, dir.path());
+    assert_eq!(r["engine"], "gpu");
+    check_sharp_minima_signature(&r);
+}
+
+/// Kleinberg, Li, Yuan's signature with a fixed seed (quick preset, 600 runs per level): GD ends
+/// near x* rarely, a middle level (σ = 2 or 6, not the largest) most often, by a margin of 0.2,
+/// and the largest level less often than the best; in 1-D, g at σ = 6 and 20 is unimodal.
+/// (Measured in 1-D: GD 0.12, σ = 2 0.72, σ = 20 0.13; in 2-D: 0.015, 0.50, 0.015.)
+fn check_smoothing_signature(r: &Value) {
+    assert_eq!(r["status"], "complete");
+    for s in r["signatures"].as_array().unwrap() {
+        assert_eq!(s["holds"], true, "{s}");
+        let best = s["best_near_fraction"].as_f64().unwrap();
+        assert!(best > s["gd_near_fraction"].as_f64().unwrap() + 0.2, "{s}");
+        assert!(
+            best > s["largest_sigma_near_fraction"].as_f64().unwrap() + 0.2,
+            "{s}"
+        );
+    }
+    assert_eq!(r["signatures"].as_array().unwrap().len(), 2);
+    let levels = r["levels"].as_array().unwrap();
+    let minima = |sigma: f64| {
+        levels
+            .iter()
+            .find(|l| l["dim"] == 1 && l["sigma"].as_f64().unwrap() == sigma)
+            .unwrap()["g_local_minima"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(minima(0.0) > 5, "f has spurious minima");
+    assert_eq!(minima(6.0), 1);
+    assert_eq!(minima(20.0), 1);
+}
+
+#[test]
+fn smoothing_quick_run_shows_the_signature_on_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_json("smoothing", "cpu", None, dir.path());
+    check_smoothing_signature(&r);
+    for f in [
+        "endpoints_1d.png",
+        "endpoints_2d.svg",
+        "smoothed_1d.png",
+        "smoothed_2d.png",
+    ] {
+        assert!(
+            dir.path().join("out/smoothing").join(f).is_file(),
+            "missing {f}"
+        );
+    }
+}
+
+#[test]
+fn smoothing_quick_run_shows_the_signature_on_wgpu() {
+    if wgpu_or_skip("smoothing_quick_run_shows_the_signature_on_wgpu").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_json("smoothing", "wgpu", None, dir.path());
+    assert_eq!(r["engine"], "gpu");
+    check_smoothing_signature(&r);
+}
+
+fn expect_bad_input(args: &[&str], config: Option<&str>, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.json");
+    let mut all: Vec<&str> = args.to_vec();
+    if let Some(c) = config {
+        std::fs::write(&cfg, c).unwrap();
+        all.extend(["--config", cfg.to_str().unwrap()]);
+    }
+    let out = dir.path().join("out");
+    if args[0] == "run" {
+        all.extend(["--out", out.to_str().unwrap(), "--quiet"]);
+    }
+    let o = sgdlab(&all);
+    assert_eq!(o.status.code(), Some(2), "{all:?}: {}", stderr(&o));
+    let e = stderr(&o);
+    for n in needles {
+        assert!(e.contains(n), "{all:?}: `{n}` not in: {e}");
+    }
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_parameter_and_range() {
+    let sharp = [
+        "run",
+        "sharp-minima",
+        "--preset",
+        "quick",
+        "--backend",
+        "cpu",
+    ];
+    expect_bad_input(&sharp, Some(r#"{"alpha": 1.0}"#), &["alpha", "(1, inf)"]);
+    expect_bad_input(
+        &sharp,
+        Some(r#"{"noise": "stable", "alpha": 2.5}"#),
+        &["alpha", "(0, 2]"],
+    );
+    expect_bad_input(
+        &sharp,
+        Some(r#"{"truncation": -0.5}"#),
+        &["truncation.b", "(0, inf)"],
+    );
+    expect_bad_input(
+        &sharp,
+        Some(r#"{"particles": 0}"#),
+        &["particles", "expected 1 to"],
+    );
+    expect_bad_input(
+        &sharp,
+        Some(r#"{"lrs": [0.1, -1.0]}"#),
+        &["lrs[1]", "(0, 1]"],
+    );
+    let smooth = ["run", "smoothing", "--preset", "quick", "--backend", "cpu"];
+    expect_bad_input(
+        &smooth,
+        Some(r#"{"starts": 0}"#),
+        &["starts", "expected 1 to"],
+    );
+    expect_bad_input(
+        &smooth,
+        Some(r#"{"sigmas": [0.0, -2.0]}"#),
+        &["sigmas[1].sigma", ">= 0"],
+    );
+    expect_bad_input(
+        &["bench", "particles", "--backend", "cpu", "--particles", "0"],
+        None,
+        &["--particles", "expected 1 to"],
+    );
+    expect_bad_input(
+        &[
+            "bench",
+            "smoothing-grid",
+            "--backend",
+            "cpu",
+            "--grid",
+            "20000",
+        ],
+        None,
+        &["--grid", "1 to 16384"],
+    );
+}
+
+/// A grid larger than the device's storage-buffer limit is refused up front with the range that
+/// fits, not a driver error.
+#[test]
+fn a_grid_too_large_for_the_device_exits_2() {
+    if wgpu_or_skip("a_grid_too_large_for_the_device_exits_2").is_none() {
+        return;
+    }
+    expect_bad_input(
+        &[
+            "bench",
+            "smoothing-grid",
+            "--backend",
+            "wgpu",
+            "--grid",
+            "16384",
+            "--samples",
+            "1",
+        ],
+        None,
+        &["--grid", "storage buffers hold at most", "expected 1 to"],
+    );
+}
+
+#[test]
+fn bench_particles_prints_json_on_both_engines() {
+    let o = sgdlab(&[
+        "bench",
+        "particles",
+        "--backend",
+        "cpu",
+        "--particles",
+        "2000",
+        "--steps",
+        "50",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["particle_steps_per_sec"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["engine"], "cpu");
+    if wgpu_or_skip("bench_particles_prints_json_on_both_engines").is_some() {
+        let o = sgdlab(&[
+            "bench",
+            "particles",
+            "--backend",
+            "wgpu",
+            "--particles",
+            "2000",
+            "--steps",
+            "50",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["engine"], "gpu");
+        let o = sgdlab(&[
+            "bench",
+            "smoothing-grid",
+            "--backend",
+            "wgpu",
+            "--grid",
+            "32",
+            "--samples",
+            "16",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(v["grid_evals_per_sec"].as_f64().unwrap() > 0.0);
+    }
+}
