@@ -18,14 +18,13 @@
 //! neurons removed, and the paper's failure mode — the loss decreasing along a path to infinity,
 //! seen as b → −∞ or ‖w‖ growing while a·exp(wᵀx + b) stays bounded.
 
-use super::{Experiment, Preset, Progress};
+use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
 use crate::model::{EXPONENT_CAP, exp_neuron_output, exp_neuron_regularizer};
 use crate::optim::{Sgd, SgdConfig};
 use crate::report::{
     CsvTable, Histogram, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, write_atomic,
-    write_json_atomic,
 };
 use crate::rng::SplitMix64;
 use burn::config::Config;
@@ -751,26 +750,15 @@ impl Experiment for Elimination {
     }
 
     fn config_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.config)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.config)
     }
 
     fn results_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.results)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.results)
     }
 
     fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        let p = dir.join("config.json");
-        write_json_atomic(&p, &self.config)?;
-        written.push(p);
-        let p = dir.join("results.json");
-        write_json_atomic(&p, &self.results)?;
-        written.push(p);
-        let p = dir.join("metrics.csv");
-        self.metrics_table().write(&p)?;
-        written.push(p);
+        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
         if !self.results.wrapped.is_empty() {
             written.extend(self.histogram().render(dir, "final_loss_distribution")?);
         }

@@ -9,7 +9,7 @@
 //! measures the transient stage as n and H change, and trains an MLP on MNIST-10k split across
 //! nodes by label.
 
-use super::{Experiment, Preset, Progress};
+use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
 use crate::data::mnist10k;
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
@@ -19,7 +19,6 @@ use crate::optim::gossip::{
 };
 use crate::report::{
     BarPlot, BarSeries, CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, write_atomic,
-    write_json_atomic,
 };
 use crate::rng::{SplitMix64, derive_seed};
 use burn::config::Config;
@@ -1522,26 +1521,15 @@ impl Experiment for Gossip {
     }
 
     fn config_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.config)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.config)
     }
 
     fn results_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.results)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.results)
     }
 
     fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        let p = dir.join("config.json");
-        write_json_atomic(&p, &self.config)?;
-        written.push(p);
-        let p = dir.join("results.json");
-        write_json_atomic(&p, &self.results)?;
-        written.push(p);
-        let p = dir.join("metrics.csv");
-        self.metrics_table().write(&p)?;
-        written.push(p);
+        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
         let has = |mnist: bool| {
             self.rows.iter().any(|r| {
                 r.key.mnist == mnist

@@ -18,7 +18,8 @@ pub use rnn::*;
 pub use sharp_minima::*;
 pub use smoothing::*;
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
+use crate::report::{CsvTable, write_json_atomic};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -95,4 +96,28 @@ pub trait Experiment {
     /// Writes `config.json`, `results.json`, `metrics.csv`, plots and `report.md` into `dir`,
     /// atomically file by file; works on partial results too. Returns the files written.
     fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>>;
+}
+
+/// Serializes a config or a summary for [`Experiment::config_json`] and
+/// [`Experiment::results_json`].
+pub fn to_json_value<T: Serialize>(value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value)
+        .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+}
+
+/// Writes the three files every run has, `config.json`, `results.json` and `metrics.csv`, into
+/// `dir` (each atomically) and returns their paths; experiments add their plots and report.
+pub fn write_run_files<C: Serialize, R: Serialize>(
+    dir: &Path,
+    config: &C,
+    results: &R,
+    metrics: &CsvTable,
+) -> Result<Vec<PathBuf>> {
+    let config_path = dir.join("config.json");
+    write_json_atomic(&config_path, config)?;
+    let results_path = dir.join("results.json");
+    write_json_atomic(&results_path, results)?;
+    let metrics_path = dir.join("metrics.csv");
+    metrics.write(&metrics_path)?;
+    Ok(vec![config_path, results_path, metrics_path])
 }

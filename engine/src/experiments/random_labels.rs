@@ -10,7 +10,7 @@
 //! random-label pretraining (a positive gap, baseline minus pretrained), the regularized arm's
 //! does not.
 
-use super::{Experiment, Preset, Progress};
+use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
 use crate::data::{Augment, Dataset, DatasetSpec, InputShape};
 use crate::device::ComputeDevice;
 use crate::error::{EngineError, Result};
@@ -18,7 +18,7 @@ use crate::model::{InputStats, MlpConfig, Network, NetworkConfig};
 use crate::optim::SgdConfig;
 use crate::report::{
     BarPlot, BarSeries, CsvTable, Heatmap, HeatmapGrid, LinePlot, ReportMd, Series, SeriesStyle,
-    fmt_f64, mean_ci95, write_atomic, write_json_atomic,
+    fmt_f64, mean_ci95, write_atomic,
 };
 use crate::rng::SplitMix64;
 use crate::train::{TrainRun, evaluate, flatten_params, l2_distance, l2_norm, predict};
@@ -1093,26 +1093,15 @@ impl Experiment for RandomLabels {
     }
 
     fn config_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.config)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.config)
     }
 
     fn results_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.results)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.results)
     }
 
     fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        let p = dir.join("config.json");
-        write_json_atomic(&p, &self.config)?;
-        written.push(p);
-        let p = dir.join("results.json");
-        write_json_atomic(&p, &self.results)?;
-        written.push(p);
-        let p = dir.join("metrics.csv");
-        self.metrics_table().write(&p)?;
-        written.push(p);
+        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
         if !self.metrics.is_empty() {
             written.extend(self.curves_plot().render(dir, "accuracy_curves")?);
         }

@@ -15,15 +15,13 @@
 //! Plain SGD uses mini-batches (a few sequences per step) rather than the paper's single
 //! sequence, to keep the per-step overhead affordable on a CPU.
 
-use super::{Experiment, Preset, Progress};
+use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
 use crate::data::{RecurrentConcept, RecurrentConceptConfig, SequenceData};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
 use crate::model::{ElmanRnn, ElmanRnnConfig};
 use crate::optim::{Sgd, SgdConfig};
-use crate::report::{
-    CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, write_atomic, write_json_atomic,
-};
+use crate::report::{CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, write_atomic};
 use crate::rng::{SplitMix64, derive_seed};
 use burn::config::Config;
 use burn::module::Module;
@@ -996,26 +994,15 @@ impl Experiment for Rnn {
     }
 
     fn config_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.config)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.config)
     }
 
     fn results_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.results)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.results)
     }
 
     fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        let p = dir.join("config.json");
-        write_json_atomic(&p, &self.config)?;
-        written.push(p);
-        let p = dir.join("results.json");
-        write_json_atomic(&p, &self.results)?;
-        written.push(p);
-        let p = dir.join("metrics.csv");
-        self.metrics_table().write(&p)?;
-        written.push(p);
+        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
         if !self.results.runs.is_empty() {
             for (plot, stem) in self.plots() {
                 written.extend(plot.render(dir, stem)?);

@@ -12,16 +12,14 @@
 //! steps; the mean first exit time (censoring-corrected), the fraction of time in each well and
 //! the transition counts are recorded, and the log–log slope of exit time against 1/η is fitted.
 
-use super::{Experiment, Preset, Progress};
+use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
 use crate::gpu::ParticleRunner;
 use crate::landscape::{
     Clip, Landscape, Noise, NoiseKind, ParticleState, ParticleSummary, StepRule, validate_particles,
 };
-use crate::report::{
-    CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, write_atomic, write_json_atomic,
-};
+use crate::report::{CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, write_atomic};
 use crate::rng::derive_seed;
 use burn::config::Config;
 use serde::{Deserialize, Serialize};
@@ -630,26 +628,15 @@ impl Experiment for SharpMinima {
     }
 
     fn config_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.config)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.config)
     }
 
     fn results_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.results)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.results)
     }
 
     fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        let p = dir.join("config.json");
-        write_json_atomic(&p, &self.config)?;
-        written.push(p);
-        let p = dir.join("results.json");
-        write_json_atomic(&p, &self.results)?;
-        written.push(p);
-        let p = dir.join("metrics.csv");
-        self.metrics_table().write(&p)?;
-        written.push(p);
+        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
         if !self.results.runs.is_empty() {
             let mut exit = Vec::new();
             let mut occ = Vec::new();

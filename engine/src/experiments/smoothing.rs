@@ -8,7 +8,7 @@
 //! concentrate near x*; too much noise spreads them again. Shown on a line and in the plane,
 //! with `g_η` drawn over `f` for every noise level.
 
-use super::{Experiment, Preset, Progress};
+use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
 use crate::gpu::{GpuContext, ParticleRunner, smooth_grid_gpu};
@@ -18,7 +18,7 @@ use crate::landscape::{
 };
 use crate::report::{
     CsvTable, Heatmap, HeatmapGrid, Histogram, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64,
-    write_atomic, write_json_atomic,
+    write_atomic,
 };
 use crate::rng::{SplitMix64, derive_seed};
 use burn::config::Config;
@@ -619,26 +619,15 @@ impl Experiment for SmoothingExperiment {
     }
 
     fn config_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.config)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.config)
     }
 
     fn results_json(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(&self.results)
-            .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
+        to_json_value(&self.results)
     }
 
     fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        let p = dir.join("config.json");
-        write_json_atomic(&p, &self.config)?;
-        written.push(p);
-        let p = dir.join("results.json");
-        write_json_atomic(&p, &self.results)?;
-        written.push(p);
-        let p = dir.join("metrics.csv");
-        self.metrics_table().write(&p)?;
-        written.push(p);
+        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
         for dim in [1u32, 2] {
             let series: Vec<(String, Vec<f64>)> = self
                 .results
