@@ -70,6 +70,8 @@ fn quick_run_writes_every_output() {
         "accuracy_curves.svg",
         "test_accuracy.png",
         "test_accuracy.svg",
+        "gap.png",
+        "gap.svg",
     ] {
         assert!(run.join(f).is_file(), "missing {f}");
     }
