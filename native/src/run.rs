@@ -182,7 +182,7 @@ fn drive(experiment: &mut dyn Experiment, dir: &Path, quiet: bool) -> Result<(),
         let bar = ProgressBar::new(experiment.progress().total);
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} epochs (eta {eta}) {msg}",
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {prefix} (eta {eta}) {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
@@ -201,6 +201,7 @@ fn drive(experiment: &mut dyn Experiment, dir: &Path, quiet: bool) -> Result<(),
         match experiment.step() {
             Ok(p) => {
                 bar.set_length(p.total);
+                bar.set_prefix(p.unit.clone());
                 bar.set_position(p.done);
                 bar.set_message(format!(
                     "{} · epoch {} · loss {:.4} · acc {:.2}%",

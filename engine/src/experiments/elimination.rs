@@ -743,6 +743,7 @@ impl Experiment for Elimination {
             ),
             done: self.steps_done as u64,
             total: self.config.steps as u64,
+            unit: "steps".into(),
             epoch: self.steps_done,
             loss: self.last_loss,
             accuracy: f64::NAN,

@@ -1460,6 +1460,7 @@ impl Gossip {
             phase,
             done: self.iterations_done.min(self.total_units()),
             total: self.total_units(),
+            unit: "steps".into(),
             epoch: self.next_job,
             loss,
             accuracy: f64::NAN,

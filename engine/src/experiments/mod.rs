@@ -64,6 +64,9 @@ pub struct Progress {
     pub done: u64,
     /// Units of work in total (an upper bound: runs that finish early skip the rest).
     pub total: u64,
+    /// What `done` and `total` count (e.g. `epochs`, `steps`), for progress bars.
+    #[serde(default)]
+    pub unit: String,
     /// Epoch within the current run.
     pub epoch: usize,
     /// Most recent training loss.

@@ -1193,6 +1193,7 @@ impl Experiment for RandomLabels {
                         nx: n,
                         ny: n,
                         values: v.clone(),
+                        value_label: "P(class 1)".into(),
                         points,
                     });
                 }
@@ -1242,6 +1243,7 @@ impl RandomLabels {
             phase,
             done: self.epochs_done.min(self.total_units()),
             total: self.total_units(),
+            unit: "epochs".into(),
             epoch,
             loss,
             accuracy,

@@ -1045,6 +1045,7 @@ impl Rnn {
             phase,
             done: self.steps_done,
             total: self.total_steps(),
+            unit: "steps".into(),
             epoch,
             loss,
             accuracy: f64::NAN,

@@ -621,6 +621,7 @@ impl Experiment for SharpMinima {
             phase,
             done: self.units_done(),
             total: self.total_units(),
+            unit: "particle steps".into(),
             epoch: self.next_job,
             loss: f64::NAN,
             accuracy: f64::NAN,

@@ -612,6 +612,7 @@ impl Experiment for SmoothingExperiment {
             phase,
             done,
             total: self.jobs.len() as u64 * per,
+            unit: "steps".into(),
             epoch: self.next_job,
             loss: f64::NAN,
             accuracy: f64::NAN,
@@ -718,6 +719,7 @@ impl Experiment for SmoothingExperiment {
                             .iter()
                             .map(|v| (v - lo) / (hi - lo).max(1e-12))
                             .collect(),
+                        value_label: "g (normalized)".into(),
                         points: pts,
                     }
                 })

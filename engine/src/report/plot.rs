@@ -683,6 +683,8 @@ pub struct Heatmap {
     /// row 0 is the bottom row (smallest y) and each row runs from the smallest x. Values outside
     /// [0, 1] are clamped; non-finite ones are drawn grey.
     pub values: Vec<f64>,
+    /// What the values are, for the colour bar (e.g. `P(class 1)`); empty shows `value`.
+    pub value_label: String,
     /// Scatter overlay `(x, y, class)`: class 0 dark blue, class 1 dark red, others from the
     /// series palette. Points outside the ranges or non-finite are skipped.
     pub points: Vec<(f64, f64, u32)>,
@@ -804,7 +806,7 @@ impl Figure for Heatmap {
         let (w, _) = area.dim_in_pixel();
         let (panel, bar) = area.split_horizontally(w.saturating_sub(COLORBAR_WIDTH));
         self.draw_panel(&panel, None)?;
-        draw_colorbar(&bar)
+        draw_colorbar(&bar, &self.value_label)
     }
 }
 
@@ -855,7 +857,8 @@ impl Figure for HeatmapGrid {
         for (cell, panel) in panels.split_evenly((rows, cols)).iter().zip(&self.panels) {
             panel.draw_panel(cell, Some(18))?;
         }
-        draw_colorbar(&bar)
+        let label = self.panels.first().map_or("", |p| p.value_label.as_str());
+        draw_colorbar(&bar, label)
     }
 }
 
@@ -890,7 +893,7 @@ fn class_color(class: u32) -> RGBColor {
 }
 
 /// Draws a vertical colour bar for [`prob_color`] with ticks at 0, 0.5 and 1.
-fn draw_colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> DrawResult {
+fn draw_colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, label: &str) -> DrawResult {
     let (_, h) = area.dim_in_pixel();
     let (top, bottom) = (40, (h as i32 - 60).max(100));
     let (left, right) = (14, 36);
@@ -922,7 +925,7 @@ fn draw_colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> DrawResul
         .map_err(de)?;
     }
     area.draw(&Text::new(
-        "P(class 1)",
+        if label.is_empty() { "value" } else { label },
         (left - 6, top - 22),
         font(14).pos(Pos::new(HPos::Left, VPos::Center)),
     ))
@@ -1240,6 +1243,7 @@ mod tests {
             nx: nx as usize,
             ny: ny as usize,
             values,
+            value_label: "P(class 1)".into(),
             points,
         }
     }
