@@ -1337,10 +1337,16 @@ impl Gossip {
             r.status, r.topology, r.device
         ));
         md.heading(2, "β = ‖W − 11ᵀ/n‖₂");
+        // The configured topology's rows, then the built-in table without the rows that repeat
+        // them (same topology name and node count).
         let rows: Vec<Vec<String>> = r
             .beta
             .iter()
-            .chain(&r.beta_table)
+            .chain(r.beta_table.iter().filter(|t| {
+                !r.beta
+                    .iter()
+                    .any(|b| b.topology == t.topology && b.nodes == t.nodes)
+            }))
             .map(|b| {
                 vec![
                     b.topology.clone(),
