@@ -2,6 +2,7 @@
 
 use sgdlab_engine::device::{ComputeDevice, wgpu_device};
 use std::path::PathBuf;
+use std::process::{Command, Output};
 
 /// The wgpu device, or `None` with a printed reason when this machine has no adapter.
 ///
@@ -35,4 +36,17 @@ pub fn sgdlab_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// Runs the `sgdlab` binary with `args` and collects its output.
+pub fn sgdlab(args: &[&str]) -> Output {
+    Command::new(sgdlab_bin())
+        .args(args)
+        .output()
+        .expect("spawn sgdlab")
+}
+
+/// A process's standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -4,21 +4,9 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use serde_json::Value;
-use sgdlab_tests::sgdlab_bin;
+use sgdlab_tests::{sgdlab, stderr};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn sgdlab(args: &[&str]) -> Output {
-    Command::new(sgdlab_bin())
-        .args(args)
-        .output()
-        .expect("spawn sgdlab")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A tiny random-labels config (CPU, seconds) used by several tests.
 fn tiny_config(dir: &Path) -> std::path::PathBuf {

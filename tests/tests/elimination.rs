@@ -7,20 +7,8 @@
 use serde_json::Value;
 use sgdlab_engine::device::{ComputeDevice, cpu_device};
 use sgdlab_engine::experiments::{Elimination, EliminationConfig, Experiment};
-use sgdlab_tests::{sgdlab_bin, wgpu_or_skip};
+use sgdlab_tests::{sgdlab, stderr, wgpu_or_skip};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn sgdlab(args: &[&str]) -> Output {
-    Command::new(sgdlab_bin())
-        .args(args)
-        .output()
-        .expect("spawn sgdlab")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn write_config(dir: &Path, json: &str) -> String {
     let p = dir.join("c.json");

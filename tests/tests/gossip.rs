@@ -10,20 +10,8 @@ use sgdlab_engine::optim::gossip::{
     consensus_distance,
 };
 use sgdlab_engine::rng::SplitMix64;
-use sgdlab_tests::{sgdlab_bin, wgpu_or_skip};
+use sgdlab_tests::{sgdlab, stderr, wgpu_or_skip};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn sgdlab(args: &[&str]) -> Output {
-    Command::new(sgdlab_bin())
-        .args(args)
-        .output()
-        .expect("spawn sgdlab")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn quick_run_writes_every_output_and_shows_the_signature() {

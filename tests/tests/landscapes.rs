@@ -11,8 +11,7 @@ use sgdlab_engine::landscape::{
     Clip, Grid, Landscape, Noise, NoiseKind, ParticleState, Smoothing, StepRule, smooth_grid_cpu,
     step_particles_cpu,
 };
-use sgdlab_tests::{sgdlab_bin, wgpu_or_skip};
-use std::process::{Command, Output};
+use sgdlab_tests::{sgdlab, stderr, wgpu_or_skip};
 
 fn starts(n: usize, dim: u32, range: f32) -> Vec<[f32; 2]> {
     let mut rng = sgdlab_engine::rng::SplitMix64::new(42);
@@ -166,17 +165,6 @@ fn smooth_grid_kernel_matches_the_cpu_reference() {
             );
         }
     }
-}
-
-fn sgdlab(args: &[&str]) -> Output {
-    Command::new(sgdlab_bin())
-        .args(args)
-        .output()
-        .expect("spawn sgdlab")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn run_json(experiment: &str, backend: &str, config: Option<&str>, dir: &std::path::Path) -> Value {
