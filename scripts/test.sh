@@ -35,10 +35,11 @@ cargo fmt --all -- --check
 step "build + clippy -D warnings (all targets)"
 export RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)"
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
-cargo test --workspace --all-targets --no-run
-# The CLI tests run target/debug/sgdlab, which `cargo test` does not build (the `sgdlab` package has
-# no integration tests of its own), so build it here or they would run a stale binary.
-cargo build --workspace --bins
+# `build --all-targets` (not `test --no-run` plus a separate `build --bins`) so that the sgdlab
+# binary the CLI tests run is built in the same invocation, with the same dependency features as
+# the test targets: a separate `cargo build --bins` resolves features without dev-dependencies
+# and recompiled gemm/burn-flex and everything above them (measured on a cold build).
+cargo build --workspace --all-targets
 
 step "tests"
 # Under CI=true a missing wgpu adapter fails the wgpu tests instead of skipping them.

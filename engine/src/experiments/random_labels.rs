@@ -601,11 +601,9 @@ impl RandomLabels {
                     &self.config.regularized
                 };
                 let model = match job.kind {
-                    JobKind::Retrain(_) => self
-                        .pretrained
-                        .get(&job.seed_index)
-                        .cloned()
-                        .ok_or_else(|| EngineError::Device("phase A model missing".into()))?,
+                    JobKind::Retrain(_) => self.pretrained.get(&job.seed_index).cloned().expect(
+                        "jobs are ordered so phase A of a seed finishes before its retraining",
+                    ),
                     _ => fresh(),
                 };
                 let labels = Arc::new(self.train.labels.clone());
