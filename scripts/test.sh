@@ -14,6 +14,13 @@ step "system packages"
 missing=()
 ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
 ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || missing+=(libvulkan1)
+# The desktop app's window test runs under a virtual X server; winit loads these at run time.
+command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+ldconfig -p 2>/dev/null | grep -q 'libxkbcommon-x11.so.0' || missing+=(libxkbcommon-x11-0)
+ldconfig -p 2>/dev/null | grep -q 'libX11-xcb.so.1' || missing+=(libx11-xcb1)
+ldconfig -p 2>/dev/null | grep -q 'libXcursor.so.1' || missing+=(libxcursor1)
+ldconfig -p 2>/dev/null | grep -q 'libXi.so.6' || missing+=(libxi6)
+ldconfig -p 2>/dev/null | grep -q 'libXrandr.so.2' || missing+=(libxrandr2)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=""
@@ -21,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  echo "present: mesa-vulkan-drivers (lavapipe), libvulkan1"
+  echo "present: mesa-vulkan-drivers (lavapipe), libvulkan1, xvfb and the X11 libraries winit loads"
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt

@@ -16,6 +16,38 @@ pub enum BenchCommand {
     Particles(ParticlesArgs),
     /// The smoothed landscape on a 2-D grid; print landscape evaluations per second.
     SmoothingGrid(SmoothingGridArgs),
+    /// Frame time of the lab's sharp-minima view, rendered offscreen with wgpu.
+    UiFrame(UiFrameArgs),
+}
+
+/// Arguments of `sgdlab bench ui-frame`.
+#[derive(Args, Debug)]
+pub struct UiFrameArgs {
+    /// Compute backend of the particles (auto: the GPU kernel when there is an adapter).
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(BackendChoice))]
+    backend: BackendChoice,
+    /// Particles.
+    #[arg(long, default_value_t = 100_000)]
+    particles: usize,
+    /// Timed frames.
+    #[arg(long, default_value_t = 120)]
+    frames: usize,
+    /// Untimed warm-up frames.
+    #[arg(long, default_value_t = 10)]
+    warmup: usize,
+    /// Step the lab inline in each frame (as the browser does) instead of on a worker thread
+    /// (as the desktop app does).
+    #[arg(long)]
+    inline: bool,
+    /// Frame width in pixels.
+    #[arg(long, default_value_t = 1280)]
+    width: u32,
+    /// Frame height in pixels.
+    #[arg(long, default_value_t = 800)]
+    height: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `sgdlab bench gossip`.
@@ -105,6 +137,46 @@ pub struct TrainMlpArgs {
 
 pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
     match cmd {
+        BenchCommand::UiFrame(a) => {
+            if a.particles == 0 || a.particles > 4_000_000 || a.frames == 0 {
+                return Err(Failure::BadInput(anyhow::anyhow!(
+                    "--particles: expected 1 to 4000000 and --frames at least 1, found {} and {}",
+                    a.particles,
+                    a.frames
+                )));
+            }
+            let r = crate::bench_ui::bench_ui_frame(
+                a.backend,
+                a.particles,
+                a.frames,
+                a.warmup,
+                !a.inline,
+                [a.width.clamp(64, 8192), a.height.clamp(64, 8192)],
+            )?;
+            if a.json {
+                print_json(&r)
+            } else {
+                println!(
+                    "ui-frame {} with {} particles, {}x{} px, {} ({}), rendered on {}: p50 {:.2} ms, p95 {:.2} ms, mean {:.2} ms; {} SGD steps while timed",
+                    r.lab,
+                    r.particles,
+                    r.size[0],
+                    r.size[1],
+                    r.backend,
+                    if r.threaded {
+                        "worker thread"
+                    } else {
+                        "inline"
+                    },
+                    r.render_adapter,
+                    r.frame_ms_p50,
+                    r.frame_ms_p95,
+                    r.frame_ms_mean,
+                    r.sgd_steps
+                );
+                Ok(())
+            }
+        }
         BenchCommand::Gossip(a) => {
             let device = resolve_device(a.backend)?;
             eprintln!("sgdlab: {}", device.info);

@@ -1,9 +1,12 @@
-//! `sgdlab`: run the experiments, benchmark the engine (and, later, open the desktop lab).
+//! `sgdlab`: open the desktop lab (no subcommand, or `app`), run the experiments headless,
+//! benchmark the engine.
 //!
 //! Exit codes: 0 success; 2 bad input (usage, config, data, device); 3 training diverged (what
 //! was computed so far is saved); 130 interrupted (likewise saved); 1 anything else.
 
+mod app;
 mod bench;
+mod bench_ui;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -13,12 +16,15 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "sgdlab", version, about, long_about = None)]
 struct Cli {
+    /// What to do; without one, the lab window opens.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Open the interactive lab window (the default).
+    App(app::AppArgs),
     /// Run an experiment and write config.json, results.json, metrics.csv, plots and report.md.
     Run(run::RunArgs),
     /// Measure throughput.
@@ -53,8 +59,14 @@ impl From<sgdlab_engine::EngineError> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Bench(cmd) => bench::bench(cmd),
+        None => app::app(app::AppArgs {
+            exports: "sgdlab-exports".into(),
+            screenshot_after: 5.0,
+            ..app::AppArgs::default()
+        }),
+        Some(Command::App(args)) => app::app(args),
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Bench(cmd)) => bench::bench(cmd),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

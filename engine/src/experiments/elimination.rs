@@ -270,16 +270,26 @@ pub struct EliminationResults {
     pub wrapped: Vec<WrappedRun>,
 }
 
+/// Every run's diagnostics at one step. Runs `0..inits` are the plain networks, runs
+/// `inits..2·inits` the same inits wrapped with the exponential neuron.
 #[derive(Clone, Debug, PartialEq)]
-struct Snapshot {
-    step: usize,
-    loss: Vec<f64>,
-    original: Vec<f64>,
-    a: Vec<f64>,
-    b: Vec<f64>,
-    w_norm: Vec<f64>,
-    neuron_max: Vec<f64>,
-    max_exponent: Vec<f64>,
+pub struct EliminationSnapshot {
+    /// Gradient steps taken.
+    pub step: usize,
+    /// The objective each run minimizes (plain: ½·mean (f − y)²; wrapped: with f̃ and + (λ/2)a²).
+    pub loss: Vec<f64>,
+    /// ½·mean (f − y)² of the original network (the neuron removed).
+    pub original: Vec<f64>,
+    /// The neuron's output weight a (0 for plain runs).
+    pub a: Vec<f64>,
+    /// The neuron's bias b.
+    pub b: Vec<f64>,
+    /// ‖w‖ of the neuron's input weights.
+    pub w_norm: Vec<f64>,
+    /// Largest |a·exp(wᵀx + b)| over the training points.
+    pub neuron_max: Vec<f64>,
+    /// Largest exponent wᵀx + b over the training points.
+    pub max_exponent: Vec<f64>,
 }
 
 /// The experiment's state machine.
@@ -292,7 +302,7 @@ pub struct Elimination {
     mask: Tensor<3>,
     steps_done: usize,
     last_loss: f64,
-    snapshots: Vec<Snapshot>,
+    snapshots: Vec<EliminationSnapshot>,
     results: EliminationResults,
 }
 
@@ -352,7 +362,12 @@ impl Elimination {
         })
     }
 
-    /// The typed summary so far.
+    /// Diagnostics recorded so far, every `eval_every` steps.
+    pub fn snapshots(&self) -> &[EliminationSnapshot] {
+        &self.snapshots
+    }
+
+    /// The summary so far.
     pub fn results(&self) -> &EliminationResults {
         &self.results
     }
@@ -420,7 +435,7 @@ impl Elimination {
             });
         }
         self.last_loss = loss.iter().sum::<f64>() / loss.len().max(1) as f64;
-        self.snapshots.push(Snapshot {
+        self.snapshots.push(EliminationSnapshot {
             step: self.steps_done,
             loss,
             original,
@@ -562,20 +577,23 @@ impl Elimination {
 
     fn curves(&self) -> LinePlot {
         let inits = self.config.inits;
-        let mean = |s: &Snapshot, range: std::ops::Range<usize>, f: fn(&Snapshot, usize) -> f64| {
+        let mean = |s: &EliminationSnapshot,
+                    range: std::ops::Range<usize>,
+                    f: fn(&EliminationSnapshot, usize) -> f64| {
             let n = range.len().max(1) as f64;
             range.map(|r| f(s, r)).sum::<f64>() / n
         };
-        let series =
-            |name: &str, range: std::ops::Range<usize>, f: fn(&Snapshot, usize) -> f64| Series {
-                name: name.into(),
-                points: self
-                    .snapshots
-                    .iter()
-                    .map(|s| (s.step as f64, mean(s, range.clone(), f)))
-                    .collect(),
-                style: SeriesStyle::Line,
-            };
+        let series = |name: &str,
+                      range: std::ops::Range<usize>,
+                      f: fn(&EliminationSnapshot, usize) -> f64| Series {
+            name: name.into(),
+            points: self
+                .snapshots
+                .iter()
+                .map(|s| (s.step as f64, mean(s, range.clone(), f)))
+                .collect(),
+            style: SeriesStyle::Line,
+        };
         LinePlot {
             title: "Mean loss over inits, and the added neurons' b and ‖w‖".into(),
             x_label: "gradient step".into(),

@@ -364,6 +364,23 @@ pub struct RandomLabelsResults {
     pub arms: BTreeMap<String, ArmResults>,
 }
 
+/// One point of a learning curve, for live views.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RandomLabelsPoint {
+    /// The seed of the repetition.
+    pub seed: u64,
+    /// `-` (phase A), `vanilla` or `regularized`.
+    pub arm: String,
+    /// `random-labels`, `baseline` or `pretrained`.
+    pub run: String,
+    /// Epoch within the run.
+    pub epoch: usize,
+    /// Training accuracy on the labels being fit.
+    pub train_acc: f64,
+    /// Test accuracy on the true labels.
+    pub test_acc: f64,
+}
+
 /// One row of metrics.csv.
 #[derive(Clone, Debug, PartialEq)]
 struct MetricRow {
@@ -527,6 +544,21 @@ impl RandomLabels {
             boundary_box,
             failure: None,
         })
+    }
+
+    /// Every run's learning curve so far (one point per evaluated epoch).
+    pub fn curves(&self) -> Vec<RandomLabelsPoint> {
+        self.metrics
+            .iter()
+            .map(|m| RandomLabelsPoint {
+                seed: m.seed,
+                arm: m.arm.to_string(),
+                run: m.run.to_string(),
+                epoch: m.epoch,
+                train_acc: m.train_acc,
+                test_acc: m.test_acc,
+            })
+            .collect()
     }
 
     /// The config.

@@ -344,6 +344,25 @@ struct Active {
     last_loss: f64,
 }
 
+/// One point of a run's learning curve, for live views.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RnnCurvePoint {
+    /// Which sweep the run belongs to.
+    pub sweep: RnnSweep,
+    /// Sequence length L.
+    pub seq_len: usize,
+    /// Hidden width m.
+    pub width: usize,
+    /// Training samples N.
+    pub samples: usize,
+    /// Epoch.
+    pub epoch: usize,
+    /// Training loss.
+    pub train_loss: f64,
+    /// Relative test error.
+    pub test_rel_error: f64,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 struct MetricRow {
     job: usize,
@@ -482,7 +501,26 @@ impl Rnn {
         })
     }
 
-    /// The typed summary so far.
+    /// Every run's learning curve so far (one point per epoch).
+    pub fn curves(&self) -> Vec<RnnCurvePoint> {
+        self.metrics
+            .iter()
+            .map(|m| {
+                let j = &self.jobs[m.job];
+                RnnCurvePoint {
+                    sweep: j.sweep,
+                    seq_len: j.seq_len,
+                    width: j.width,
+                    samples: j.samples,
+                    epoch: m.epoch,
+                    train_loss: m.train_loss,
+                    test_rel_error: m.test_rel_error,
+                }
+            })
+            .collect()
+    }
+
+    /// The summary so far.
     pub fn results(&self) -> &RnnResults {
         &self.results
     }

@@ -20,6 +20,15 @@ pub struct GpuContext {
 }
 
 impl GpuContext {
+    /// A context over wgpu handles someone else set up (the browser build's burn device).
+    pub fn from_setup(setup: &burn::tensor::wgpu::WgpuSetup) -> Self {
+        Self {
+            device: setup.device.clone(),
+            queue: setup.queue.clone(),
+            limits: setup.device.limits(),
+        }
+    }
+
     /// The context of burn's wgpu device (initializing it on first use).
     pub fn shared() -> Result<Self> {
         let setup = wgpu_setup()?;
@@ -56,6 +65,22 @@ impl GpuContext {
             label: Some(label),
             size: (bytes.len().max(4) as u64).next_multiple_of(4),
             usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.queue.write_buffer(&buf, 0, bytes);
+        buf
+    }
+
+    /// A storage buffer like [`Self::storage`] that can also be bound as a vertex buffer (for
+    /// drawing what a kernel computed without reading it back).
+    pub fn storage_vertex(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (bytes.len().max(4) as u64).next_multiple_of(4),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::VERTEX
                 | wgpu::BufferUsages::COPY_SRC
                 | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,

@@ -49,9 +49,9 @@ impl GpuParticles {
         let pipeline = ctx.pipeline("particle_sgd", &sgdlab_shaders::particle_sgd_source());
         let land_buf = ctx.storage("landscape", &f32_bytes(&land.0));
         let pos_words: Vec<f32> = state.pos.iter().flat_map(|p| [p[0], p[1]]).collect();
-        let pos = ctx.storage("positions", &f32_bytes(&pos_words));
+        let pos = ctx.storage_vertex("positions", &f32_bytes(&pos_words));
         let meta_words: Vec<u32> = state.meta.iter().flatten().copied().collect();
-        let meta = ctx.storage("meta", &u32_bytes(&meta_words));
+        let meta = ctx.storage_vertex("meta", &u32_bytes(&meta_words));
         let stats = ctx.storage("stats", &u32_bytes(&state.stats));
         let params = ctx.uniform("particle params", 64);
         let layout = pipeline.get_bind_group_layout(0);
@@ -85,6 +85,62 @@ impl GpuParticles {
     /// Steps taken so far.
     pub fn steps_done(&self) -> u32 {
         self.steps_done
+    }
+
+    /// Changes the step rule from the next step on (η, noise, clipping, seed).
+    pub fn set_rule(&mut self, rule: StepRule) {
+        self.rule = rule;
+    }
+
+    /// The positions buffer (`[f32; 2]` per particle; also a vertex buffer), for drawing the
+    /// particles where they are instead of reading them back.
+    pub fn positions(&self) -> &wgpu::Buffer {
+        &self.pos
+    }
+
+    /// The per-particle `[label, first_exit, start_label, last_basin]` buffer (also a vertex
+    /// buffer).
+    pub fn meta(&self) -> &wgpu::Buffer {
+        &self.meta
+    }
+
+    /// Number of particles.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether there are no particles.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Reads only positions and per-particle bookkeeping back (not the per-particle counters):
+    /// 24 bytes a particle, for live views. `stats` of the result is empty.
+    pub fn read_light_async(
+        &self,
+    ) -> impl std::future::Future<Output = Result<ParticleState>> + use<> {
+        let n = self.n as u64;
+        let pos = self.ctx.read_bytes(&self.pos, n * 8);
+        let meta = self.ctx.read_bytes(&self.meta, n * 16);
+        let steps_done = self.steps_done;
+        async move {
+            let pos = bytes_to_f32(&pos.await?);
+            let meta = bytes_to_u32(&meta.await?);
+            Ok(ParticleState {
+                pos: pos.chunks_exact(2).map(|c| [c[0], c[1]]).collect(),
+                meta: meta
+                    .chunks_exact(4)
+                    .map(|c| [c[0], c[1], c[2], c[3]])
+                    .collect(),
+                stats: Vec::new(),
+                steps_done,
+            })
+        }
+    }
+
+    /// The device context the particles live on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
     }
 
     /// Queues `steps` more steps (in dispatches of at most [`STEPS_PER_DISPATCH`]); returns at

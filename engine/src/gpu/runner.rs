@@ -47,6 +47,65 @@ impl ParticleRunner {
         }
     }
 
+    /// Starts particles on an explicit GPU context, or on the CPU with `threads` threads when
+    /// `ctx` is `None` (the browser passes 1: no threads there).
+    pub fn with_context(
+        ctx: Option<&GpuContext>,
+        land: PackedLandscape,
+        rule: StepRule,
+        state: ParticleState,
+        threads: usize,
+    ) -> Result<Self> {
+        match ctx {
+            Some(ctx) => Ok(Self::Gpu(Box::new(GpuParticles::new(
+                ctx, &land, &rule, &state,
+            )?))),
+            None => Ok(Self::Cpu {
+                land,
+                rule,
+                state,
+                threads: threads.max(1),
+            }),
+        }
+    }
+
+    /// Changes the step rule from the next step on.
+    pub fn set_rule(&mut self, new: StepRule) {
+        match self {
+            Self::Cpu { rule, .. } => *rule = new,
+            Self::Gpu(g) => g.set_rule(new),
+        }
+    }
+
+    /// The particles themselves on the CPU path (no copy); `None` on the GPU.
+    pub fn cpu_state(&self) -> Option<&ParticleState> {
+        match self {
+            Self::Cpu { state, .. } => Some(state),
+            Self::Gpu(_) => None,
+        }
+    }
+
+    /// The GPU particles, on the GPU path.
+    pub fn gpu(&self) -> Option<&GpuParticles> {
+        match self {
+            Self::Cpu { .. } => None,
+            Self::Gpu(g) => Some(g),
+        }
+    }
+
+    /// Number of particles.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Cpu { state, .. } => state.len(),
+            Self::Gpu(g) => g.len(),
+        }
+    }
+
+    /// Whether there are no particles.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Steps every particle `steps` times (the GPU path queues the work and returns).
     pub fn step(&mut self, steps: u32) {
         match self {

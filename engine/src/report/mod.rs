@@ -15,7 +15,7 @@ pub use atomic::{write_atomic, write_json_atomic};
 pub use csv::{CsvTable, fmt_f64};
 pub use markdown::ReportMd;
 pub use plot::{
-    BarPlot, BarSeries, Heatmap, HeatmapGrid, Histogram, LinePlot, Series, SeriesStyle,
+    BarPlot, BarSeries, DEJAVU_SANS, Heatmap, HeatmapGrid, Histogram, LinePlot, Series, SeriesStyle,
 };
 
 /// Two-sided 97.5% quantiles of Student's t distribution for 1..=30 degrees of freedom.

@@ -25,8 +25,9 @@ const DEFAULT_SIZE: (u32, u32) = (1000, 640);
 /// The font family every text element uses; it is bound to the embedded DejaVu Sans.
 const FONT: &str = "sans-serif";
 
-/// DejaVu Sans (Bitstream Vera licence, see `assets/fonts/LICENSE-DejaVu.txt`).
-static DEJAVU_SANS: &[u8] = include_bytes!(concat!(
+/// DejaVu Sans (Bitstream Vera licence, see `assets/fonts/LICENSE-DejaVu.txt`), also the lab's
+/// fallback font for the math symbols egui's default font lacks.
+pub static DEJAVU_SANS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/assets/fonts/DejaVuSans.ttf"
 ));

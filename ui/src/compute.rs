@@ -1,0 +1,75 @@
+//! What the lab computes on: burn's device (CPU or wgpu), the wgpu handles the WGSL kernels
+//! share with it, and why the lab fell back to the CPU when it did.
+
+use sgdlab_engine::device::{ComputeDevice, DeviceInfo, cpu_device};
+use sgdlab_engine::gpu::GpuContext;
+
+/// The compute side of the lab, cloned into every experiment's worker.
+#[derive(Clone, Debug)]
+pub struct Compute {
+    /// burn's device for the experiments' models (the wgpu one when there is a GPU).
+    pub device: ComputeDevice,
+    /// The same device's wgpu handles, for the particle and landscape kernels; `None` on the CPU.
+    pub gpu: Option<GpuContext>,
+    /// Threads the CPU reference kernels may use (1 in a browser: no threads there).
+    pub threads: usize,
+    /// Why the lab runs on the CPU although a GPU was wanted (shown as a banner).
+    pub fallback: Option<String>,
+}
+
+impl Compute {
+    /// burn's CPU backend; `fallback` says why, when it is one.
+    pub fn cpu(fallback: Option<String>) -> Self {
+        #[cfg(target_arch = "wasm32")]
+        let threads = 1;
+        #[cfg(not(target_arch = "wasm32"))]
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut device = cpu_device();
+        if cfg!(target_arch = "wasm32") {
+            device.info.adapter = "burn-flex (WebAssembly, one thread)".into();
+        }
+        Self {
+            device,
+            gpu: None,
+            threads,
+            fallback,
+        }
+    }
+
+    /// burn's wgpu device with the handles of its setup.
+    pub fn wgpu(device: ComputeDevice, gpu: GpuContext) -> Self {
+        Self {
+            device,
+            gpu: Some(gpu),
+            threads: 1,
+            fallback: None,
+        }
+    }
+
+    /// The backend and adapter, for the readout.
+    pub fn info(&self) -> &DeviceInfo {
+        &self.device.info
+    }
+
+    /// A CPU twin of this compute, for the small models whose per-step kernel launches would
+    /// cost more than their arithmetic on a GPU (the 2-D toy network) and, in a browser, for
+    /// experiments that read results back synchronously.
+    pub fn cpu_twin(&self) -> Self {
+        let mut c = Self::cpu(None);
+        c.threads = self.threads.max(1);
+        if cfg!(target_arch = "wasm32") {
+            c.threads = 1;
+        }
+        c
+    }
+
+    /// The device the tensor experiments (elimination, gossip, RNN, MNIST random labels) use:
+    /// natively the lab's device, in a browser the CPU (they read back synchronously).
+    pub fn for_tensor_experiments(&self) -> Self {
+        if cfg!(target_arch = "wasm32") {
+            self.cpu_twin()
+        } else {
+            self.clone()
+        }
+    }
+}

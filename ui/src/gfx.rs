@@ -1,0 +1,475 @@
+//! Drawing helpers: particles through an egui-wgpu paint callback (straight from the GPU
+//! buffers the particle kernel writes, or from CPU positions uploaded once per frame), with an
+//! egui-mesh fallback when the renderer is not wgpu; heatmap textures and a colormap.
+
+use egui::{Color32, Pos2, Rect, Shape, Vec2};
+use egui_wgpu::wgpu;
+use sgdlab_engine::landscape::ParticleState;
+use std::sync::Arc;
+
+/// What the views draw with.
+#[derive(Clone, Default)]
+pub struct Gfx {
+    /// eframe's wgpu render state (the same device burn uses), when rendering with wgpu.
+    pub render: Option<egui_wgpu::RenderState>,
+}
+
+/// Colors of the particle labels (basins 0..3, no basin, diverged).
+pub const LABEL_COLORS: [Color32; 6] = [
+    Color32::from_rgb(86, 180, 233),
+    Color32::from_rgb(230, 80, 60),
+    Color32::from_rgb(0, 170, 120),
+    Color32::from_rgb(240, 228, 66),
+    Color32::from_rgb(235, 235, 235),
+    Color32::from_rgb(120, 120, 120),
+];
+
+/// Where particles come from.
+#[derive(Clone)]
+pub enum ParticleSource {
+    /// Buffers on the render device: positions (`[f32; 2]`) and meta (`[u32; 4]`) per particle.
+    Gpu {
+        /// Positions.
+        pos: wgpu::Buffer,
+        /// Labels and bookkeeping.
+        meta: wgpu::Buffer,
+        /// Count.
+        n: u32,
+    },
+    /// Positions and labels on the CPU.
+    Cpu(Arc<ParticleState>),
+}
+
+impl ParticleSource {
+    /// Number of particles.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Gpu { n, .. } => *n as usize,
+            Self::Cpu(s) => s.pos.len(),
+        }
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Draws `source` into `rect`, which shows plot coordinates `x` × `y` (y up). One-dimensional
+/// runs pass `y_of` to place particles (e.g. on the curve) — only on the CPU path.
+pub fn draw_particles(
+    ui: &egui::Ui,
+    gfx: &Gfx,
+    rect: Rect,
+    x: (f64, f64),
+    y: (f64, f64),
+    source: &ParticleSource,
+    point_px: f32,
+) {
+    if source.is_empty() {
+        return;
+    }
+    if gfx.render.is_some() {
+        let cb = ParticleCallback {
+            source: source.clone(),
+            bounds: [x.0 as f32, x.1 as f32, y.0 as f32, y.1 as f32],
+            size_px: [
+                rect.width() * ui.ctx().pixels_per_point(),
+                rect.height() * ui.ctx().pixels_per_point(),
+            ],
+            point_px: point_px * ui.ctx().pixels_per_point(),
+        };
+        ui.painter()
+            .with_clip_rect(rect)
+            .add(egui_wgpu::Callback::new_paint_callback(rect, cb));
+        return;
+    }
+    // No wgpu renderer: an egui mesh of small squares, at most 20,000 of them.
+    let ParticleSource::Cpu(state) = source else {
+        return;
+    };
+    let (pos, meta) = (&state.pos, &state.meta);
+    let stride = pos.len().div_ceil(20_000).max(1);
+    let mut mesh = egui::Mesh::default();
+    let r = point_px * 0.5;
+    let to_screen = |p: [f32; 2]| {
+        Pos2::new(
+            rect.left() + ((f64::from(p[0]) - x.0) / (x.1 - x.0)) as f32 * rect.width(),
+            rect.bottom() - ((f64::from(p[1]) - y.0) / (y.1 - y.0)) as f32 * rect.height(),
+        )
+    };
+    for (i, p) in pos.iter().enumerate().step_by(stride) {
+        let c = LABEL_COLORS[(meta.get(i).map_or(4, |m| m[0]) as usize).min(5)];
+        let s = to_screen(*p);
+        if rect.contains(s) {
+            mesh.add_colored_rect(Rect::from_center_size(s, Vec2::splat(2.0 * r)), c);
+        }
+    }
+    ui.painter().with_clip_rect(rect).add(Shape::mesh(mesh));
+}
+
+struct ParticleCallback {
+    source: ParticleSource,
+    bounds: [f32; 4],
+    size_px: [f32; 2],
+    point_px: f32,
+}
+
+/// The pipeline and buffers, kept in egui-wgpu's callback resources.
+struct ParticlePipeline {
+    pipeline: wgpu::RenderPipeline,
+    uniform: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    cpu_pos: Option<wgpu::Buffer>,
+    cpu_meta: Option<wgpu::Buffer>,
+    cpu_len: u32,
+}
+
+/// The particle shader (instanced quads, one per particle).
+pub const SHADER: &str = r"
+struct U {
+    bounds: vec4<f32>,   // xmin, xmax, ymin, ymax
+    size: vec4<f32>,     // viewport width, height (px), point size (px), 0
+    colors: array<vec4<f32>, 6>,
+};
+@group(0) @binding(0) var<uniform> u: U;
+
+struct Out {
+    @builtin(position) pos: vec4<f32>,
+    @location(0) color: vec4<f32>,
+    @location(1) local: vec2<f32>,
+};
+
+@vertex
+fn vs(@builtin(vertex_index) vi: u32, @location(0) p: vec2<f32>, @location(1) info: vec4<u32>) -> Out {
+    var corners = array<vec2<f32>, 6>(
+        vec2(-1.0, -1.0), vec2(1.0, -1.0), vec2(1.0, 1.0),
+        vec2(-1.0, -1.0), vec2(1.0, 1.0), vec2(-1.0, 1.0));
+    let c = corners[vi];
+    let nx = (p.x - u.bounds.x) / (u.bounds.y - u.bounds.x) * 2.0 - 1.0;
+    let ny = (p.y - u.bounds.z) / (u.bounds.w - u.bounds.z) * 2.0 - 1.0;
+    let half = vec2(u.size.z / u.size.x, u.size.z / u.size.y);
+    var o: Out;
+    o.pos = vec4(nx + c.x * half.x, ny + c.y * half.y, 0.0, 1.0);
+    o.color = u.colors[min(info.x, 5u)];
+    o.local = c;
+    return o;
+}
+
+@fragment
+fn fs(i: Out) -> @location(0) vec4<f32> {
+    let d = dot(i.local, i.local);
+    if d > 1.0 { discard; }
+    let a = i.color.a * (1.0 - smoothstep(0.6, 1.0, d));
+    return vec4(i.color.rgb * a, a);
+}
+";
+
+fn pipeline_for(device: &wgpu::Device, format: wgpu::TextureFormat) -> ParticlePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("sgdlab particles"),
+        source: wgpu::ShaderSource::Wgsl(SHADER.into()),
+    });
+    let uniform = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("sgdlab particles uniform"),
+        size: UNIFORM_BYTES,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("sgdlab particles"),
+        entries: &[wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::VERTEX,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }],
+    });
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("sgdlab particles"),
+        layout: &bgl,
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.as_entire_binding(),
+        }],
+    });
+    let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some("sgdlab particles"),
+        bind_group_layouts: &[Some(&bgl)],
+        immediate_size: 0,
+    });
+    let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+        label: Some("sgdlab particles"),
+        layout: Some(&layout),
+        vertex: wgpu::VertexState {
+            module: &module,
+            entry_point: Some("vs"),
+            compilation_options: Default::default(),
+            buffers: &[
+                Some(wgpu::VertexBufferLayout {
+                    array_stride: 8,
+                    step_mode: wgpu::VertexStepMode::Instance,
+                    attributes: &[wgpu::VertexAttribute {
+                        format: wgpu::VertexFormat::Float32x2,
+                        offset: 0,
+                        shader_location: 0,
+                    }],
+                }),
+                Some(wgpu::VertexBufferLayout {
+                    array_stride: 16,
+                    step_mode: wgpu::VertexStepMode::Instance,
+                    attributes: &[wgpu::VertexAttribute {
+                        format: wgpu::VertexFormat::Uint32x4,
+                        offset: 0,
+                        shader_location: 1,
+                    }],
+                }),
+            ],
+        },
+        fragment: Some(wgpu::FragmentState {
+            module: &module,
+            entry_point: Some("fs"),
+            compilation_options: Default::default(),
+            targets: &[Some(wgpu::ColorTargetState {
+                format,
+                blend: Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+                write_mask: wgpu::ColorWrites::ALL,
+            })],
+        }),
+        primitive: wgpu::PrimitiveState::default(),
+        depth_stencil: None,
+        multisample: wgpu::MultisampleState::default(),
+        multiview_mask: None,
+        cache: None,
+    });
+    ParticlePipeline {
+        pipeline,
+        uniform,
+        bind_group,
+        cpu_pos: None,
+        cpu_meta: None,
+        cpu_len: 0,
+    }
+}
+
+const UNIFORM_BYTES: u64 = 16 + 16 + 6 * 16;
+
+/// Registers the particle pipeline with eframe's renderer (call once at startup).
+pub fn register(render: &egui_wgpu::RenderState) {
+    let p = pipeline_for(&render.device, render.target_format);
+    render.renderer.write().callback_resources.insert(p);
+}
+
+fn upload(device: &wgpu::Device, queue: &wgpu::Queue, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+    let buf = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: (bytes.len().max(16) as u64).next_multiple_of(16),
+        usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    queue.write_buffer(&buf, 0, bytes);
+    buf
+}
+
+impl egui_wgpu::CallbackTrait for ParticleCallback {
+    fn prepare(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        _screen: &egui_wgpu::ScreenDescriptor,
+        _encoder: &mut wgpu::CommandEncoder,
+        resources: &mut egui_wgpu::CallbackResources,
+    ) -> Vec<wgpu::CommandBuffer> {
+        let Some(p) = resources.get_mut::<ParticlePipeline>() else {
+            return Vec::new();
+        };
+        let mut u: Vec<u8> = Vec::with_capacity(UNIFORM_BYTES as usize);
+        for f in self.bounds {
+            u.extend_from_slice(&f.to_le_bytes());
+        }
+        for f in [
+            self.size_px[0].max(1.0),
+            self.size_px[1].max(1.0),
+            self.point_px,
+            0.0,
+        ] {
+            u.extend_from_slice(&f.to_le_bytes());
+        }
+        for c in LABEL_COLORS {
+            for v in [c.r(), c.g(), c.b()] {
+                u.extend_from_slice(&(f32::from(v) / 255.0).to_le_bytes());
+            }
+            u.extend_from_slice(&0.85f32.to_le_bytes());
+        }
+        queue.write_buffer(&p.uniform, 0, &u);
+        if let ParticleSource::Cpu(state) = &self.source {
+            let (pos, meta) = (&state.pos, &state.meta);
+            let pb: Vec<u8> = pos
+                .iter()
+                .flat_map(|q| [q[0].to_le_bytes(), q[1].to_le_bytes()])
+                .flatten()
+                .collect();
+            let mb: Vec<u8> = (0..pos.len())
+                .flat_map(|i| meta.get(i).copied().unwrap_or([4, 0, 0, 0]))
+                .flat_map(u32::to_le_bytes)
+                .collect();
+            let fits = p
+                .cpu_pos
+                .as_ref()
+                .is_some_and(|b| b.size() >= pb.len() as u64);
+            if fits {
+                if let (Some(bp), Some(bm)) = (&p.cpu_pos, &p.cpu_meta) {
+                    queue.write_buffer(bp, 0, &pb);
+                    queue.write_buffer(bm, 0, &mb);
+                }
+            } else {
+                p.cpu_pos = Some(upload(device, queue, "sgdlab particle positions", &pb));
+                p.cpu_meta = Some(upload(device, queue, "sgdlab particle meta", &mb));
+            }
+            p.cpu_len = pos.len() as u32;
+        }
+        Vec::new()
+    }
+
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        pass: &mut wgpu::RenderPass<'static>,
+        resources: &egui_wgpu::CallbackResources,
+    ) {
+        let Some(p) = resources.get::<ParticlePipeline>() else {
+            return;
+        };
+        pass.set_pipeline(&p.pipeline);
+        pass.set_bind_group(0, &p.bind_group, &[]);
+        match &self.source {
+            ParticleSource::Gpu { pos, meta, n } => {
+                pass.set_vertex_buffer(0, pos.slice(..));
+                pass.set_vertex_buffer(1, meta.slice(..));
+                pass.draw(0..6, 0..*n);
+            }
+            ParticleSource::Cpu(_) => {
+                if let (Some(bp), Some(bm)) = (&p.cpu_pos, &p.cpu_meta) {
+                    pass.set_vertex_buffer(0, bp.slice(..));
+                    pass.set_vertex_buffer(1, bm.slice(..));
+                    pass.draw(0..6, 0..p.cpu_len);
+                }
+            }
+        }
+    }
+}
+
+/// A perceptually ordered colormap (viridis, 9 stops, linear in between), `t` in [0, 1].
+pub fn viridis(t: f32) -> Color32 {
+    const STOPS: [[u8; 3]; 9] = [
+        [68, 1, 84],
+        [71, 44, 122],
+        [59, 81, 139],
+        [44, 113, 142],
+        [33, 144, 141],
+        [39, 173, 129],
+        [92, 200, 99],
+        [170, 220, 50],
+        [253, 231, 37],
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let x = t * (STOPS.len() - 1) as f32;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let f = x - i as f32;
+    let a = STOPS[i];
+    let b = STOPS[i + 1];
+    let mix = |k: usize| (f32::from(a[k]) * (1.0 - f) + f32::from(b[k]) * f).round() as u8;
+    Color32::from_rgb(mix(0), mix(1), mix(2))
+}
+
+/// A diverging red–white–blue map for class probabilities, `t` in [0, 1].
+pub fn diverging(t: f32) -> Color32 {
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
+    let lerp = |a: f32, b: f32, f: f32| (a * (1.0 - f) + b * f).round() as u8;
+    if t < 0.5 {
+        let f = t / 0.5;
+        Color32::from_rgb(
+            lerp(200.0, 245.0, f),
+            lerp(60.0, 245.0, f),
+            lerp(50.0, 245.0, f),
+        )
+    } else {
+        let f = (t - 0.5) / 0.5;
+        Color32::from_rgb(
+            lerp(245.0, 50.0, f),
+            lerp(245.0, 110.0, f),
+            lerp(245.0, 200.0, f),
+        )
+    }
+}
+
+/// A heatmap image of `values` (`nx` × `ny`, row-major, row 0 at the bottom), colored by `map`
+/// after scaling to [lo, hi] (log-scaled when `log`).
+pub fn heatmap_image(
+    values: &[f32],
+    nx: usize,
+    ny: usize,
+    lo: f32,
+    hi: f32,
+    map: fn(f32) -> Color32,
+) -> egui::ColorImage {
+    let mut pixels = Vec::with_capacity(nx * ny);
+    let span = (hi - lo).max(1e-12);
+    for row in (0..ny).rev() {
+        for col in 0..nx {
+            let v = values.get(row * nx + col).copied().unwrap_or(f32::NAN);
+            pixels.push(map((v - lo) / span));
+        }
+    }
+    egui::ColorImage::new([nx, ny], pixels)
+}
+
+/// Robust color limits: the 2nd and 98th percentiles of the finite values.
+pub fn limits(values: &[f32]) -> (f32, f32) {
+    let mut v: Vec<f32> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return (0.0, 1.0);
+    }
+    v.sort_by(f32::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    let (lo, hi) = (at(0.02), at(0.98));
+    if hi > lo { (lo, hi) } else { (lo, lo + 1.0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_particle_shader_parses_and_validates() {
+        let module = naga::front::wgsl::parse_str(SHADER).expect("WGSL parses");
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        )
+        .validate(&module)
+        .expect("WGSL validates");
+    }
+
+    #[test]
+    fn colormaps_cover_their_ends_and_clamp() {
+        assert_eq!(viridis(0.0), Color32::from_rgb(68, 1, 84));
+        assert_eq!(viridis(1.0), Color32::from_rgb(253, 231, 37));
+        assert_eq!(viridis(7.0), viridis(1.0));
+        assert_eq!(viridis(f32::NAN), viridis(0.0));
+        assert_eq!(diverging(0.5), Color32::from_rgb(245, 245, 245));
+        let (lo, hi) = limits(&[f32::NAN, 1.0, 2.0, 3.0, f32::INFINITY]);
+        assert!(lo < hi && lo >= 1.0 && hi <= 3.0);
+    }
+}

@@ -1,0 +1,238 @@
+//! A live cloud of SGD particles on a test landscape, on the GPU kernel or the CPU reference,
+//! shared by the smoothing and sharp-minima labs. GPU particles are drawn from their buffers;
+//! statistics come from a light asynchronous readback a few times a second.
+
+use crate::compute::Compute;
+use crate::gfx::ParticleSource;
+use sgdlab_engine::EngineError;
+use sgdlab_engine::gpu::{GpuContext, ParticleRunner};
+use sgdlab_engine::landscape::{NEVER, PackedLandscape, ParticleState, StepRule};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+
+type Pending = Pin<Box<dyn Future<Output = Result<ParticleState, EngineError>> + Send>>;
+
+/// Ticks that may be queued on the GPU before the field waits for them.
+const MAX_IN_FLIGHT: u64 = 2;
+
+/// N particles stepping on a landscape.
+pub struct Field {
+    /// The landscape.
+    pub land: PackedLandscape,
+    runner: ParticleRunner,
+    ctx: Option<GpuContext>,
+    pending: Option<Pending>,
+    light: Option<ParticleState>,
+    submitted: u64,
+    completed: Arc<AtomicU64>,
+    ticks_since_read: u32,
+    ticks: u64,
+    ticks_at_snapshot: u64,
+}
+
+/// What a view needs of a field.
+#[derive(Clone)]
+pub struct FieldSnap {
+    /// What to draw.
+    pub source: ParticleSource,
+    /// Positions and labels on the CPU (the GPU path's latest readback), for statistics.
+    pub light: Option<Arc<ParticleState>>,
+    /// Steps each particle has taken.
+    pub steps: u32,
+}
+
+impl Field {
+    /// Particles at `start` on `compute` (the GPU kernel when it has one).
+    pub fn new(
+        land: PackedLandscape,
+        rule: StepRule,
+        start: Vec<[f32; 2]>,
+        compute: &Compute,
+    ) -> Result<Self, String> {
+        let state = ParticleState::new(&land, start);
+        let runner = ParticleRunner::with_context(
+            compute.gpu.as_ref(),
+            land.clone(),
+            rule,
+            state,
+            compute.threads,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Self {
+            land,
+            runner,
+            ctx: compute.gpu.clone(),
+            pending: None,
+            light: None,
+            submitted: 0,
+            completed: Arc::new(AtomicU64::new(0)),
+            ticks_since_read: u32::MAX,
+            ticks: 0,
+            ticks_at_snapshot: 0,
+        })
+    }
+
+    /// Changes η, noise or clipping from the next step on.
+    pub fn set_rule(&mut self, rule: StepRule) {
+        self.runner.set_rule(rule);
+    }
+
+    /// Number of particles.
+    pub fn len(&self) -> usize {
+        self.runner.len()
+    }
+
+    /// Steps taken.
+    pub fn steps(&self) -> u32 {
+        self.runner.steps_done()
+    }
+
+    /// Queues `steps` steps. On the GPU at most [`MAX_IN_FLIGHT`] ticks wait in the queue:
+    /// natively the field then waits for the oldest, in a browser it returns `false` (no work
+    /// done this time; the next frame tries again).
+    pub fn tick(&mut self, steps: u32) -> bool {
+        if let Some(ctx) = &self.ctx {
+            let _ = ctx.device.poll(wgpu_poll());
+            if self.submitted - self.completed.load(Ordering::Acquire) >= MAX_IN_FLIGHT {
+                #[cfg(target_arch = "wasm32")]
+                return false;
+                #[cfg(not(target_arch = "wasm32"))]
+                {
+                    let _ = ctx.device.poll(wgpu_wait());
+                }
+            }
+            self.runner.step(steps);
+            let done = self.completed.clone();
+            ctx.queue.on_submitted_work_done(move || {
+                done.fetch_add(1, Ordering::AcqRel);
+            });
+            self.submitted += 1;
+        } else {
+            self.runner.step(steps);
+        }
+        self.ticks_since_read = self.ticks_since_read.saturating_add(1);
+        self.ticks += 1;
+        true
+    }
+
+    /// The latest state to draw; on the GPU also starts or polls the light readback.
+    pub fn snapshot(&mut self) -> FieldSnap {
+        if let Some(state) = self.runner.cpu_state() {
+            let light = Arc::new(ParticleState {
+                pos: state.pos.clone(),
+                meta: state.meta.clone(),
+                stats: Vec::new(),
+                steps_done: state.steps_done,
+            });
+            return FieldSnap {
+                source: ParticleSource::Cpu(light.clone()),
+                light: Some(light),
+                steps: state.steps_done,
+            };
+        }
+        let Some(g) = self.runner.gpu() else {
+            return FieldSnap {
+                source: ParticleSource::Cpu(Arc::new(ParticleState {
+                    pos: Vec::new(),
+                    meta: Vec::new(),
+                    stats: Vec::new(),
+                    steps_done: 0,
+                })),
+                light: None,
+                steps: 0,
+            };
+        };
+        if let Some(ctx) = &self.ctx {
+            let _ = ctx.device.poll(wgpu_poll());
+        }
+        if let Some(p) = self.pending.as_mut() {
+            let mut cx = Context::from_waker(Waker::noop());
+            if let Poll::Ready(r) = p.as_mut().poll(&mut cx) {
+                self.pending = None;
+                if let Ok(s) = r {
+                    self.light = Some(s);
+                }
+            }
+        }
+        // Read back a few times a second while running, and once more when paused so the
+        // statistics catch up with the last step.
+        let paused = self.ticks == self.ticks_at_snapshot;
+        self.ticks_at_snapshot = self.ticks;
+        let stale = self.light.as_ref().map(|l| l.steps_done) != Some(g.steps_done());
+        if self.pending.is_none() && stale && (self.ticks_since_read >= 4 || paused) {
+            self.pending = Some(Box::pin(g.read_light_async()));
+            self.ticks_since_read = 0;
+        }
+        FieldSnap {
+            source: ParticleSource::Gpu {
+                pos: g.positions().clone(),
+                meta: g.meta().clone(),
+                n: g.len() as u32,
+            },
+            light: self.light.clone().map(Arc::new),
+            steps: g.steps_done(),
+        }
+    }
+}
+
+fn wgpu_poll() -> egui_wgpu::wgpu::PollType {
+    egui_wgpu::wgpu::PollType::Poll
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn wgpu_wait() -> egui_wgpu::wgpu::PollType {
+    egui_wgpu::wgpu::PollType::wait_indefinitely()
+}
+
+/// Particles per label (basins 0..3, no basin, diverged).
+pub fn label_counts(s: &ParticleState) -> [usize; 6] {
+    let mut c = [0usize; 6];
+    for m in &s.meta {
+        c[(m[0] as usize).min(5)] += 1;
+    }
+    c
+}
+
+/// First exit steps of the particles that started in `start` and have left it.
+pub fn exit_times(s: &ParticleState, start: u32) -> Vec<u32> {
+    s.meta
+        .iter()
+        .filter(|m| m[2] == start && m[1] != NEVER)
+        .map(|m| m[1])
+        .collect()
+}
+
+/// `n` starting points spread evenly (a deterministic lattice with jitter from `seed`) in a box.
+pub fn spread(n: usize, lo: [f32; 2], hi: [f32; 2], dim: u32, seed: u64) -> Vec<[f32; 2]> {
+    let mut rng = sgdlab_engine::rng::SplitMix64::for_purpose(seed, "lab particle starts");
+    (0..n)
+        .map(|_| {
+            let x = lo[0] + (hi[0] - lo[0]) * rng.next_f32();
+            let y = if dim == 1 {
+                0.0
+            } else {
+                lo[1] + (hi[1] - lo[1]) * rng.next_f32()
+            };
+            [x, y]
+        })
+        .collect()
+}
+
+/// `n` points in a small Gaussian cloud of radius `r` around `c`.
+pub fn cloud(n: usize, c: [f32; 2], r: f32, dim: u32, seed: u64) -> Vec<[f32; 2]> {
+    let mut rng = sgdlab_engine::rng::SplitMix64::for_purpose(seed, "lab particle drop");
+    (0..n)
+        .map(|_| {
+            let x = c[0] + r * rng.normal() as f32;
+            let y = if dim == 1 {
+                0.0
+            } else {
+                c[1] + r * rng.normal() as f32
+            };
+            [x, y]
+        })
+        .collect()
+}

@@ -1,0 +1,367 @@
+//! Drives a live experiment ([`Sim`]): natively on a named worker thread that sends snapshots
+//! to the UI, or inline, a bounded slice of work per frame (the browser, tests, benchmarks).
+
+use crate::compute::Compute;
+use web_time::{Duration, Instant};
+
+/// A live experiment: a state machine with a bounded step and a snapshot to draw.
+pub trait Sim: Send + Sized + 'static {
+    /// What the controls edit (serializable: configs, URLs).
+    type Params: Clone + Send + 'static;
+    /// What the view draws.
+    type Snap: Clone + Send + Default + 'static;
+    /// Something the user does to the running experiment (e.g. drop particles at a point).
+    type Action: Send + 'static;
+
+    /// Builds the experiment; the error names what is wrong.
+    fn new(params: &Self::Params, compute: &Compute) -> Result<Self, String>;
+    /// Takes new parameters without a reset (what can change mid-run changes).
+    fn set_params(&mut self, params: &Self::Params);
+    /// Applies a user action.
+    fn act(&mut self, action: Self::Action);
+    /// One bounded unit of work (milliseconds, not seconds).
+    fn step(&mut self) -> Result<(), String>;
+    /// Whether there is nothing left to do.
+    fn done(&self) -> bool {
+        false
+    }
+    /// Units of work done.
+    fn steps(&self) -> u64;
+    /// The state to draw (may poll an asynchronous readback; never blocks).
+    fn snapshot(&mut self) -> Self::Snap;
+}
+
+/// Where a runner stands.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunStatus {
+    /// Units of work done.
+    pub steps: u64,
+    /// Whether it is running (not paused).
+    pub running: bool,
+    /// Whether the experiment has finished.
+    pub done: bool,
+    /// What stopped it (construction or a step failed); what it computed stays on screen.
+    pub error: Option<String>,
+}
+
+enum Cmd<S: Sim> {
+    Reset(S::Params),
+    Params(S::Params),
+    Act(S::Action),
+    Run(bool),
+    Step,
+    Stop,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+struct Shared<S: Sim> {
+    snap: Option<S::Snap>,
+    status: RunStatus,
+}
+
+enum Inner<S: Sim> {
+    Inline {
+        sim: Option<S>,
+        compute: Compute,
+        queue: Vec<Cmd<S>>,
+    },
+    #[cfg(not(target_arch = "wasm32"))]
+    Thread {
+        tx: std::sync::mpsc::Sender<Cmd<S>>,
+        shared: std::sync::Arc<std::sync::Mutex<Shared<S>>>,
+        handle: Option<std::thread::JoinHandle<()>>,
+    },
+}
+
+/// Runs a [`Sim`] and keeps its latest snapshot.
+pub struct Runner<S: Sim> {
+    inner: Inner<S>,
+    /// The latest snapshot.
+    pub snap: S::Snap,
+    /// The latest status.
+    pub status: RunStatus,
+}
+
+/// How much work an inline runner does per frame.
+pub const FRAME_BUDGET: Duration = Duration::from_millis(12);
+/// How often a worker thread publishes a snapshot while running.
+#[cfg(not(target_arch = "wasm32"))]
+const PUBLISH_EVERY: Duration = Duration::from_millis(30);
+
+fn apply<S: Sim>(
+    sim: &mut Option<S>,
+    status: &mut RunStatus,
+    compute: &Compute,
+    cmd: Cmd<S>,
+) -> bool {
+    match cmd {
+        Cmd::Reset(p) => {
+            *sim = None;
+            status.steps = 0;
+            status.done = false;
+            status.error = None;
+            match S::new(&p, compute) {
+                Ok(s) => *sim = Some(s),
+                Err(e) => {
+                    status.error = Some(e);
+                    status.running = false;
+                }
+            }
+        }
+        Cmd::Params(p) => {
+            if let Some(s) = sim {
+                s.set_params(&p);
+            }
+        }
+        Cmd::Act(a) => {
+            if let Some(s) = sim {
+                s.act(a);
+            }
+        }
+        Cmd::Run(r) => status.running = r && sim.is_some() && status.error.is_none(),
+        Cmd::Step => {
+            if let Some(s) = sim {
+                step_one(s, status);
+            }
+        }
+        Cmd::Stop => return false,
+    }
+    true
+}
+
+fn step_one<S: Sim>(sim: &mut S, status: &mut RunStatus) {
+    if sim.done() {
+        status.done = true;
+        status.running = false;
+        return;
+    }
+    if let Err(e) = sim.step() {
+        status.error = Some(e);
+        status.running = false;
+    }
+    status.steps = sim.steps();
+    status.done = sim.done();
+    if status.done {
+        status.running = false;
+    }
+}
+
+impl<S: Sim> Runner<S> {
+    /// Starts `params` inline (stepped by [`Runner::poll`]).
+    pub fn inline(params: S::Params, compute: Compute) -> Self {
+        Self {
+            inner: Inner::Inline {
+                sim: None,
+                compute,
+                queue: vec![Cmd::Reset(params)],
+            },
+            snap: S::Snap::default(),
+            status: RunStatus::default(),
+        }
+    }
+
+    /// Starts `params` on a worker thread named `sgdlab-<name>` (native only); it asks `ctx`
+    /// for a repaint whenever it publishes a snapshot.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn threaded(
+        name: &str,
+        params: S::Params,
+        compute: Compute,
+        ctx: egui::Context,
+    ) -> Result<Self, String> {
+        use std::sync::mpsc::RecvTimeoutError;
+        use std::sync::{Arc, Mutex, PoisonError};
+        let (tx, rx) = std::sync::mpsc::channel::<Cmd<S>>();
+        let shared = Arc::new(Mutex::new(Shared::<S> {
+            snap: None,
+            status: RunStatus::default(),
+        }));
+        let out = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("sgdlab-{name}"))
+            .spawn(move || {
+                let mut sim: Option<S> = None;
+                let mut status = RunStatus::default();
+                let mut last_publish = Instant::now();
+                let mut dirty = true;
+                loop {
+                    // Paused: wait for a command (with a timeout, to keep publishing readbacks
+                    // that complete asynchronously). Running: take what has arrived.
+                    let first = if status.running {
+                        rx.try_recv().ok()
+                    } else {
+                        match rx.recv_timeout(Duration::from_millis(100)) {
+                            Ok(c) => Some(c),
+                            Err(RecvTimeoutError::Timeout) => None,
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        }
+                    };
+                    let mut next = first;
+                    while let Some(cmd) = next {
+                        if !apply(&mut sim, &mut status, &compute, cmd) {
+                            return;
+                        }
+                        dirty = true;
+                        next = rx.try_recv().ok();
+                    }
+                    if status.running
+                        && let Some(s) = sim.as_mut()
+                    {
+                        let t0 = Instant::now();
+                        while status.running && t0.elapsed() < FRAME_BUDGET {
+                            step_one(s, &mut status);
+                        }
+                        dirty = true;
+                    }
+                    if dirty && (last_publish.elapsed() >= PUBLISH_EVERY || !status.running) {
+                        let snap = sim.as_mut().map(|s| s.snapshot());
+                        let mut sh = out.lock().unwrap_or_else(PoisonError::into_inner);
+                        if snap.is_some() {
+                            sh.snap = snap;
+                        }
+                        sh.status = status.clone();
+                        drop(sh);
+                        last_publish = Instant::now();
+                        dirty = status.running;
+                        ctx.request_repaint();
+                    } else if !status.running && sim.is_some() {
+                        // A paused GPU run may still have a readback in flight: poll it.
+                        if let Some(s) = sim.as_mut() {
+                            let snap = s.snapshot();
+                            out.lock().unwrap_or_else(PoisonError::into_inner).snap = Some(snap);
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the worker thread for {name}: {e}"))?;
+        let r = Self {
+            inner: Inner::Thread {
+                tx,
+                shared,
+                handle: Some(handle),
+            },
+            snap: S::Snap::default(),
+            status: RunStatus::default(),
+        };
+        r.send(Cmd::Reset(params));
+        Ok(r)
+    }
+
+    fn send(&self, cmd: Cmd<S>) {
+        match &self.inner {
+            Inner::Inline { .. } => {}
+            #[cfg(not(target_arch = "wasm32"))]
+            Inner::Thread { tx, .. } => {
+                // A worker that ended (it only ends on Stop) has nothing left to do.
+                let _ = tx.send(cmd);
+            }
+        }
+    }
+
+    fn push(&mut self, cmd: Cmd<S>) {
+        match &mut self.inner {
+            Inner::Inline { queue, .. } => queue.push(cmd),
+            #[cfg(not(target_arch = "wasm32"))]
+            Inner::Thread { .. } => self.send(cmd),
+        }
+    }
+
+    /// Rebuilds the experiment from `params` (keeps running if it was).
+    pub fn reset(&mut self, params: S::Params) {
+        let running = self.status.running;
+        self.push(Cmd::Reset(params));
+        self.push(Cmd::Run(running));
+    }
+
+    /// Passes new parameters to the running experiment.
+    pub fn set_params(&mut self, params: S::Params) {
+        self.push(Cmd::Params(params));
+    }
+
+    /// Applies a user action.
+    pub fn act(&mut self, action: S::Action) {
+        self.push(Cmd::Act(action));
+    }
+
+    /// Starts or pauses.
+    pub fn set_running(&mut self, running: bool) {
+        self.status.running = running;
+        self.push(Cmd::Run(running));
+    }
+
+    /// One unit of work, then pause.
+    pub fn step_once(&mut self) {
+        self.status.running = false;
+        self.push(Cmd::Run(false));
+        self.push(Cmd::Step);
+    }
+
+    /// Inline: applies queued commands and works for up to `budget`, then snapshots. Threaded:
+    /// picks up the worker's latest snapshot. Returns whether it is still running.
+    pub fn poll(&mut self, budget: Duration) -> bool {
+        match &mut self.inner {
+            Inner::Inline {
+                sim,
+                compute,
+                queue,
+            } => {
+                let mut changed = false;
+                for cmd in std::mem::take(queue) {
+                    apply(sim, &mut self.status, compute, cmd);
+                    changed = true;
+                }
+                if self.status.running
+                    && let Some(s) = sim.as_mut()
+                {
+                    let t0 = Instant::now();
+                    loop {
+                        step_one(s, &mut self.status);
+                        if !self.status.running || t0.elapsed() >= budget {
+                            break;
+                        }
+                    }
+                    changed = true;
+                }
+                if let Some(s) = sim.as_mut() {
+                    // Snapshots may poll readbacks in flight, so take one every frame.
+                    let _ = changed;
+                    self.snap = s.snapshot();
+                }
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            Inner::Thread { shared, .. } => {
+                let mut sh = shared
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(s) = sh.snap.take() {
+                    self.snap = s;
+                }
+                // The UI's own running flag wins until the worker has seen the command.
+                let running = self.status.running;
+                self.status = sh.status.clone();
+                if self.status.error.is_none() && !self.status.done && running {
+                    self.status.running = true;
+                }
+            }
+        }
+        self.status.running
+    }
+
+    /// Whether the runner steps on a worker thread.
+    pub fn is_threaded(&self) -> bool {
+        !matches!(self.inner, Inner::Inline { .. })
+    }
+}
+
+impl<S: Sim> Drop for Runner<S> {
+    fn drop(&mut self) {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Inner::Thread { tx, handle, .. } = &mut self.inner {
+            let _ = tx.send(Cmd::Stop);
+            if let Some(h) = handle.take() {
+                // The worker finishes its current slice (milliseconds) and exits.
+                let _ = h.join();
+            }
+        }
+    }
+}
