@@ -39,6 +39,9 @@ pub struct UiFrameArgs {
     /// (as the desktop app does).
     #[arg(long)]
     inline: bool,
+    /// Draw the particles without stepping them (the cost of drawing alone).
+    #[arg(long)]
+    paused: bool,
     /// Frame width in pixels.
     #[arg(long, default_value_t = 1280)]
     width: u32,
@@ -151,6 +154,7 @@ pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
                 a.frames,
                 a.warmup,
                 !a.inline,
+                !a.paused,
                 [a.width.clamp(64, 8192), a.height.clamp(64, 8192)],
             )?;
             if a.json {

@@ -22,6 +22,8 @@ pub struct UiFrameReport {
     pub render_adapter: String,
     /// Whether the lab stepped on a worker thread (the desktop app) or inline.
     pub threaded: bool,
+    /// Whether the particles were stepping (false: drawing alone).
+    pub running: bool,
     /// Frame size in pixels.
     pub size: [u32; 2],
     /// Timed frames.
@@ -43,6 +45,7 @@ pub fn bench_ui_frame(
     frames: usize,
     warmup: usize,
     threaded: bool,
+    running: bool,
     size: [u32; 2],
 ) -> Result<UiFrameReport, Failure> {
     let compute = crate::app::compute_for(backend)?;
@@ -78,7 +81,7 @@ pub fn bench_ui_frame(
             threaded,
             platform: Box::new(MemoryPlatform::default()),
             fragment: Some(format!("lab=sharp-minima&particles={particles}")),
-            autostart: true,
+            autostart: running,
         },
     );
     if let Some(n) = app.notices().first() {
@@ -120,13 +123,13 @@ pub fn bench_ui_frame(
             time: Some(started.elapsed().as_secs_f64()),
             ..Default::default()
         };
-        let out = ctx.run_ui(input, |ui| app.ui(ui));
+        let mut out = ctx.run_ui(input, |ui| app.ui(ui));
         let prims = ctx.tessellate(out.shapes, out.pixels_per_point);
         {
             let mut r = render.renderer.write();
-            for (id, deltas) in &out.textures_delta.set {
-                for delta in deltas {
-                    r.update_texture(&render.device, &render.queue, *id, delta);
+            for (id, deltas) in out.textures_delta.set.drain() {
+                for delta in &deltas {
+                    r.update_texture(&render.device, &render.queue, id, delta);
                 }
             }
             let mut enc = render
@@ -157,8 +160,8 @@ pub fn bench_ui_frame(
             }
             cmds.push(enc.finish());
             render.queue.submit(cmds);
-            for id in &out.textures_delta.free {
-                r.free_texture(id);
+            for id in out.textures_delta.free.drain() {
+                r.free_texture(&id);
             }
         }
         render
@@ -186,6 +189,7 @@ pub fn bench_ui_frame(
             render.adapter.get_info().backend
         ),
         threaded,
+        running,
         size,
         frames,
         frame_ms_p50: q(0.5),

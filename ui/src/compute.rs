@@ -63,10 +63,17 @@ impl Compute {
         c
     }
 
-    /// The device the tensor experiments (elimination, gossip, RNN, MNIST random labels) use:
-    /// natively the lab's device, in a browser the CPU (they read back synchronously).
+    /// Whether the GPU is a software rasterizer on the CPU (lavapipe, llvmpipe, SwiftShader):
+    /// burn's CPU backend beats it on anything but the particle kernels.
+    pub fn is_software_gpu(&self) -> bool {
+        self.gpu.is_some() && self.device.info.adapter.ends_with("(Cpu)")
+    }
+
+    /// The device of the larger tensor experiments (MNIST random labels): natively the lab's
+    /// GPU when it is a real one; the CPU in a browser (those experiments read results back
+    /// synchronously) and on software GPUs.
     pub fn for_tensor_experiments(&self) -> Self {
-        if cfg!(target_arch = "wasm32") {
+        if cfg!(target_arch = "wasm32") || self.is_software_gpu() {
             self.cpu_twin()
         } else {
             self.clone()

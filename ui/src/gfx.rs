@@ -437,13 +437,19 @@ pub fn heatmap_image(
 
 /// Robust color limits: the 2nd and 98th percentiles of the finite values.
 pub fn limits(values: &[f32]) -> (f32, f32) {
+    limits_q(values, 0.02, 0.98)
+}
+
+/// Color limits at quantiles `lo` and `hi` of the finite values (a narrow range shows detail
+/// in the low part of a landscape, where the minima are).
+pub fn limits_q(values: &[f32], lo: f64, hi: f64) -> (f32, f32) {
     let mut v: Vec<f32> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return (0.0, 1.0);
     }
     v.sort_by(f32::total_cmp);
     let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    let (lo, hi) = (at(0.02), at(0.98));
+    let (lo, hi) = (at(lo.clamp(0.0, 1.0)), at(hi.clamp(0.0, 1.0)));
     if hi > lo { (lo, hi) } else { (lo, lo + 1.0) }
 }
 

@@ -84,8 +84,7 @@ impl Sim for EliminationSim {
             .with_steps(p.steps as usize)
             .with_eval_every(50)
             .with_steps_per_call(25);
-        let exp = Elimination::new(c, compute.for_tensor_experiments().device)
-            .map_err(|e| e.to_string())?;
+        let exp = Elimination::new(c, compute.cpu_twin().device).map_err(|e| e.to_string())?;
         Ok(Self { exp, steps: 0 })
     }
     fn set_params(&mut self, _p: &EliminationParams) {}

@@ -153,7 +153,7 @@ impl Sim for GossipSim {
 
     fn new(p: &GossipParams, compute: &Compute) -> Result<Self, String> {
         p.validate()?;
-        let dev = compute.for_tensor_experiments().device.device;
+        let dev = compute.cpu_twin().device.device;
         let n = p.nodes as usize;
         let topo = p.topology.config();
         let mixing = MixingMatrix::build(&topo, WeightScheme::Uniform, n, "topology")

@@ -176,6 +176,13 @@ pub struct RandomLabelsSim {
 }
 
 const GRID: usize = 56;
+
+/// The batch-order seed of phase B: the CLI's seed for the vanilla arm (index 0) or the
+/// regularized one (index 1), so the lab's runs match `sgdlab run`'s where their settings do.
+fn arm_seed(p: &RandomLabelsParams) -> u64 {
+    let arm = u64::from(p.weight_decay || p.momentum);
+    p.seed ^ 0x5eed_0000 ^ (arm + 1)
+}
 const BATCHES_PER_STEP: usize = 8;
 
 fn grid_dataset(bbox: [f64; 4]) -> Dataset {
@@ -203,14 +210,16 @@ impl Toy {
             ToyData::TwoClusters => DatasetSpec::TwoClusters,
             ToyData::Moons => DatasetSpec::Moons,
         };
+        // The CLI's toy preset (`sgdlab run random-labels --dataset two-clusters`): 300 points,
+        // a seeded 80/20 split, MLP 2-256-256-2, batch 16, the same seeds.
         let loaded = spec.load(300, 12345).map_err(|e| e.to_string())?;
-        let (train, test) = loaded.train.split(0.3, 12345).map_err(|e| e.to_string())?;
+        let (train, test) = loaded.train.split(0.2, 12345).map_err(|e| e.to_string())?;
         let mut rng = SplitMix64::for_purpose(p.seed, "random labels");
         let random: Vec<u32> = (0..train.len())
             .map(|_| rng.below(train.num_classes) as u32)
             .collect();
         let stats = InputStats::of(&train.features);
-        let network = NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![128, 128]));
+        let network = NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![256, 256]));
         let device = compute.cpu_twin().device;
         let model = network.init(
             train.shape,
@@ -281,7 +290,7 @@ impl Toy {
             dev,
             16,
             None,
-            p.seed ^ 0xb,
+            arm_seed(p),
             "phase B (after random labels)",
         );
         let fresh = self.network.init(
@@ -299,7 +308,7 @@ impl Toy {
             dev,
             16,
             None,
-            p.seed ^ 0xb,
+            arm_seed(p),
             "from scratch",
         ));
         self.phase = Phase::B;
@@ -533,7 +542,14 @@ fn boundary_plot(
     ui.vertical(|ui| {
         ui.label(title);
         if values.is_empty() {
-            ui.allocate_space(egui::vec2(w, h));
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(w, h), egui::Sense::hover());
+            ui.painter().text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "starts with phase B, from the same initialization",
+                egui::FontId::proportional(14.0),
+                ui.visuals().weak_text_color(),
+            );
             return;
         }
         let tex = super::cached_texture(ui, id, s.version, || {
@@ -591,8 +607,8 @@ impl LabSpec for RandomLabelsSim {
             seed: 0,
             mode: Mode::Toy,
             data: ToyData::TwoClusters,
-            random_epochs: 300,
-            true_epochs: 60,
+            random_epochs: 1500,
+            true_epochs: 200,
             weight_decay: false,
             momentum: false,
             lr: 0.1,
@@ -718,7 +734,7 @@ impl LabSpec for RandomLabelsSim {
                 });
                 Plot::new("rl-curves")
                     .height(ui.available_height().max(120.0))
-                    .legend(Legend::default())
+                    .legend(Legend::default().position(egui_plot::Corner::LeftBottom))
                     .include_y(0.0)
                     .include_y(1.0)
                     .x_axis_label("epoch (phase A, then phase B)")

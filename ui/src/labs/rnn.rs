@@ -86,8 +86,7 @@ impl Sim for RnnSim {
             .with_epochs(p.epochs as usize)
             .with_optim(SgdConfig::new().with_lr(p.lr))
             .with_batches_per_step(2);
-        let exp =
-            Rnn::new(c, compute.for_tensor_experiments().device).map_err(|e| e.to_string())?;
+        let exp = Rnn::new(c, compute.cpu_twin().device).map_err(|e| e.to_string())?;
         Ok(Self { exp, steps: 0 })
     }
     fn set_params(&mut self, _p: &RnnParams) {}

@@ -4,7 +4,7 @@
 use super::field::{Field, FieldSnap, cloud, spread};
 use super::{cached_texture, plot_click, series};
 use crate::compute::Compute;
-use crate::gfx::{Gfx, draw_particles, heatmap_image, limits, viridis};
+use crate::gfx::{Gfx, draw_particles, heatmap_image, limits_q, viridis};
 use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range};
 use crate::runner::Sim;
 use egui_plot::{Legend, Line, Plot, PlotImage, PlotPoint};
@@ -494,7 +494,8 @@ impl LabSpec for SmoothingSim {
                 actions.push(SmoothingAction::DropAt([pt.x as f32, 0.0]));
             }
         } else {
-            let (lo, hi) = limits(&s.f);
+            // The low half of f's values: the bowl's floor with its spikes, where SGD lives.
+            let (lo, hi) = limits_q(&s.f, 0.0, 0.45);
             let w = (avail.x / 2.0 - 8.0).max(150.0);
             ui.horizontal(|ui| {
                 for (name, values, id) in [("f", &s.f, "smoothing-f"), ("g_η", &s.g, "smoothing-g")]
