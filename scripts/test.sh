@@ -50,6 +50,6 @@ cargo build --workspace --all-targets
 
 step "tests"
 # Under CI=true a missing wgpu adapter fails the wgpu tests instead of skipping them.
-cargo test --workspace --all-targets -- --test-threads=2
+cargo test --workspace --all-targets --no-fail-fast -- --test-threads=2
 
 step "done"

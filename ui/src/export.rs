@@ -29,11 +29,14 @@ impl Platform for FolderPlatform {
     }
 }
 
+/// Files saved in memory: name and bytes.
+pub type SavedFiles = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// Keeps saved files in memory (tests).
 #[derive(Default)]
 pub struct MemoryPlatform {
-    /// What was saved: name and bytes.
-    pub saved: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
+    /// What was saved.
+    pub saved: SavedFiles,
 }
 
 impl Platform for MemoryPlatform {

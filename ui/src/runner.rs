@@ -61,8 +61,8 @@ struct Shared<S: Sim> {
 
 enum Inner<S: Sim> {
     Inline {
-        sim: Option<S>,
-        compute: Compute,
+        sim: Option<Box<S>>,
+        compute: Box<Compute>,
         queue: Vec<Cmd<S>>,
     },
     #[cfg(not(target_arch = "wasm32"))]
@@ -89,7 +89,7 @@ pub const FRAME_BUDGET: Duration = Duration::from_millis(12);
 const PUBLISH_EVERY: Duration = Duration::from_millis(30);
 
 fn apply<S: Sim>(
-    sim: &mut Option<S>,
+    sim: &mut Option<Box<S>>,
     status: &mut RunStatus,
     compute: &Compute,
     cmd: Cmd<S>,
@@ -101,7 +101,7 @@ fn apply<S: Sim>(
             status.done = false;
             status.error = None;
             match S::new(&p, compute) {
-                Ok(s) => *sim = Some(s),
+                Ok(s) => *sim = Some(Box::new(s)),
                 Err(e) => {
                     status.error = Some(e);
                     status.running = false;
@@ -121,7 +121,7 @@ fn apply<S: Sim>(
         Cmd::Run(r) => status.running = r && sim.is_some() && status.error.is_none(),
         Cmd::Step => {
             if let Some(s) = sim {
-                step_one(s, status);
+                step_one(&mut **s, status);
             }
         }
         Cmd::Stop => return false,
@@ -152,7 +152,7 @@ impl<S: Sim> Runner<S> {
         Self {
             inner: Inner::Inline {
                 sim: None,
-                compute,
+                compute: Box::new(compute),
                 queue: vec![Cmd::Reset(params)],
             },
             snap: S::Snap::default(),
@@ -180,7 +180,7 @@ impl<S: Sim> Runner<S> {
         let handle = std::thread::Builder::new()
             .name(format!("sgdlab-{name}"))
             .spawn(move || {
-                let mut sim: Option<S> = None;
+                let mut sim: Option<Box<S>> = None;
                 let mut status = RunStatus::default();
                 let mut last_publish = Instant::now();
                 let mut dirty = true;
@@ -209,7 +209,7 @@ impl<S: Sim> Runner<S> {
                     {
                         let t0 = Instant::now();
                         while status.running && t0.elapsed() < FRAME_BUDGET {
-                            step_one(s, &mut status);
+                            step_one(&mut **s, &mut status);
                         }
                         dirty = true;
                     }
@@ -315,7 +315,7 @@ impl<S: Sim> Runner<S> {
                 {
                     let t0 = Instant::now();
                     loop {
-                        step_one(s, &mut self.status);
+                        step_one(&mut **s, &mut self.status);
                         if !self.status.running || t0.elapsed() >= budget {
                             break;
                         }

@@ -129,7 +129,7 @@ fn each_lab_renders_and_steps_change_what_it_shows() {
             "{}: the first frame is nearly blank",
             kind.name()
         );
-        h.snapshot_options(&format!("lab_{}", kind.name()), &snapshot_options());
+        h.snapshot_options(format!("lab_{}", kind.name()), &snapshot_options());
         snapshots.extend(h.take_snapshot_results());
         let s0 = state(&app);
         assert_eq!(s0["lab"], kind.name());

@@ -85,6 +85,11 @@ impl Field {
         self.runner.len()
     }
 
+    /// Whether there are no particles.
+    pub fn is_empty(&self) -> bool {
+        self.runner.is_empty()
+    }
+
     /// Steps taken.
     pub fn steps(&self) -> u32 {
         self.runner.steps_done()

@@ -110,8 +110,13 @@ impl Sim for RnnSim {
     }
 }
 
+/// Final relative test error per (L, N) of the sample sweep.
+type Finals = Vec<(usize, usize, f64)>;
+/// Samples needed to reach the threshold, per L.
+type Needed = Vec<(usize, Option<f64>)>;
+
 /// Final test error per (L, N) of the sample sweep, and samples needed per L.
-fn finals(s: &RnnSnap) -> (Vec<(usize, usize, f64)>, Vec<(usize, Option<f64>)>) {
+fn finals(s: &RnnSnap) -> (Finals, Needed) {
     let mut last: Vec<(usize, usize, usize, f64)> = Vec::new();
     for q in s.curves.iter().filter(|q| q.sweep == RnnSweep::Samples) {
         match last
@@ -220,10 +225,11 @@ impl LabSpec for RnnSim {
             });
         let (fin, needed) = finals(s);
         let w = (ui.available_width() / 2.0 - 8.0).max(150.0);
+        let bottom = (ui.available_height() - 8.0).max(120.0);
         ui.horizontal(|ui| {
             Plot::new("rnn-final")
                 .width(w)
-                .height(ui.available_height().max(120.0))
+                .height(bottom)
                 .legend(Legend::default())
                 .x_axis_label("log2 samples N")
                 .y_axis_label("final relative test error")
@@ -244,7 +250,7 @@ impl LabSpec for RnnSim {
                 });
             Plot::new("rnn-needed")
                 .width(w)
-                .height(ui.available_height().max(120.0))
+                .height(bottom)
                 .x_axis_label("sequence length L")
                 .y_axis_label("samples needed")
                 .show(ui, |pu| {
