@@ -144,7 +144,10 @@ fn draw_png<F: Figure>(fig: &F, path: &Path, size: (u32, u32)) -> DrawResult {
 /// into); the browser build exports its figures itself.
 #[cfg(target_arch = "wasm32")]
 fn draw_png<F: Figure>(_fig: &F, _path: &Path, _size: (u32, u32)) -> DrawResult {
-    Err("PNG files are not drawn by the browser build (plotters cannot encode them on wasm32)".into())
+    Err(
+        "PNG files are not drawn by the browser build (plotters cannot encode them on wasm32)"
+            .into(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
