@@ -5,6 +5,7 @@
 
 mod bench;
 mod run;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Serve the browser lab (web/dist, built by web/build.sh) on http://127.0.0.1:PORT/.
+    Serve(serve::ServeArgs),
 }
 
 /// How a command failed, mapped to the documented exit codes.
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Bench(cmd) => bench::bench(cmd),
+        Command::Serve(args) => serve::serve(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
