@@ -86,6 +86,7 @@ impl Placeholder {
 
     /// One bounded slice of work, then the record for the hook.
     fn step(&mut self) {
+        let started = now_ms();
         step_particles_cpu(
             &self.packed,
             &self.rule,
@@ -107,7 +108,10 @@ impl Placeholder {
         );
         s.frames += 1;
         if s.first_frame_ms.is_none() {
-            s.first_frame_ms = now_ms();
+            s.first_frame_ms = started;
+        }
+        if let (Some(a), Some(b)) = (started, now_ms()) {
+            s.metrics.insert("step_ms".into(), (b - a).into());
         }
         self.hook.publish(s.to_json());
     }
