@@ -70,6 +70,7 @@ impl Placeholder {
             seed: rule.seed,
             params,
             self_check: compute.self_check.clone(),
+            rayon_threads: rayon::current_num_threads(),
             ..LabState::default()
         };
         hook.publish(state.to_json());

@@ -143,9 +143,13 @@ fn navigator_has_gpu() -> bool {
     })
 }
 
-/// The hand-worked gradient of [`SelfCheck`], computed with autodiff on `device` and read back
-/// asynchronously (a browser cannot block on a GPU readback).
+/// The hand-worked results of [`SelfCheck`], computed on `device` (the gradient with autodiff)
+/// and read back asynchronously (a browser cannot block on a GPU readback).
 async fn self_check(device: &Device) -> SelfCheck {
+    let large_ok = match large_results(device).await {
+        Ok(ok) => ok,
+        Err(e) => return SelfCheck::failed(e),
+    };
     let x = Tensor::<2>::from_floats(SelfCheck::INPUT, &device.clone().autodiff()).require_grad();
     let f = x.clone().matmul(x.clone()).sum();
     let grads = f.backward();
@@ -159,8 +163,31 @@ async fn self_check(device: &Device) -> SelfCheck {
         Err(e) => return SelfCheck::failed(format!("reading f back failed: {e:?}")),
     };
     match grad.into_data_async().await.map(|d| d.try_to_vec::<f32>()) {
-        Ok(Ok(g)) => SelfCheck::from_result(value, g),
+        Ok(Ok(g)) => SelfCheck::from_result(value, g, large_ok),
         Ok(Err(e)) => SelfCheck::failed(format!("the gradient is not f32: {e:?}")),
         Err(e) => SelfCheck::failed(format!("reading the gradient back failed: {e:?}")),
     }
+}
+
+/// The large computations of [`SelfCheck`]: whether their results are exact.
+async fn large_results(device: &Device) -> Result<bool, String> {
+    let n = SelfCheck::LARGE_MATMUL;
+    let ones = Tensor::<2>::ones([n, n], device);
+    let product = ones.clone().matmul(ones);
+    let elementwise = Tensor::<2>::ones(SelfCheck::LARGE_ELEMENTWISE, device)
+        .mul_scalar(3.0)
+        .sum();
+    let read = |what: &'static str| {
+        move |r: Result<burn::tensor::TensorData, _>| -> Result<Vec<f32>, String> {
+            r.map_err(|e| format!("reading the {what} back failed: {e:?}"))?
+                .try_to_vec::<f32>()
+                .map_err(|e| format!("the {what} is not f32: {e:?}"))
+        }
+    };
+    let product = read("large matmul")(product.into_data_async().await)?;
+    let sum = read("large sum")(elementwise.into_data_async().await)?;
+    Ok(SelfCheck::large_results_ok(
+        &product,
+        sum.first().copied().unwrap_or(f32::NAN),
+    ))
 }

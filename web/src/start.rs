@@ -45,6 +45,7 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
             renderer: compute.renderer_name().into(),
             fallback_reason: compute.fallback_reason.clone(),
             self_check: compute.self_check.clone(),
+            rayon_threads: rayon::current_num_threads(),
             ..LabState::default()
         }
         .to_json(),

@@ -33,21 +33,30 @@ pub struct LabState {
     pub first_frame_ms: Option<f64>,
     /// The startup self-check: a small autodiff computation on the compute device.
     pub self_check: SelfCheck,
+    /// Threads in rayon's global pool, which burn-flex parallelizes on (1 in a browser, where
+    /// rayon falls back to the current thread).
+    pub rayon_threads: usize,
 }
 
-/// A gradient worked out by hand, computed on the compute device at startup.
+/// Results worked out by hand, computed on the compute device at startup.
 ///
-/// For `f(X) = Σᵢⱼ (X·X)ᵢⱼ` with `X = [[1, 2], [3, 4]]`: `f = 54` and
+/// Small: for `f(X) = Σᵢⱼ (X·X)ᵢⱼ` with `X = [[1, 2], [3, 4]]`, `f = 54` and
 /// `∂f/∂X_ab = Σⱼ X_bj + Σᵢ X_ia` (row sum b plus column sum a) `= [[7, 11], [9, 13]]`.
+///
+/// Large: a 256×256 by 256×256 matmul of ones (every entry 256) and `Σ 3·1` over 512×1024
+/// ones (1,572,864): sizes above burn-flex's parallel thresholds, so on the CPU backend they
+/// take its rayon paths (single-threaded in a browser). Both are exact in f32.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SelfCheck {
     /// `f` as computed.
     pub value: Option<f32>,
     /// The gradient as computed, row-major.
     pub grad: Vec<f32>,
-    /// Whether value and gradient match the hand-worked numbers within [`SelfCheck::TOLERANCE`].
+    /// Whether the large computations gave their exact results.
+    pub large_ok: bool,
+    /// Whether everything matches the hand-worked numbers within [`SelfCheck::TOLERANCE`].
     pub ok: bool,
-    /// The error, when the computation failed.
+    /// The error, when a computation failed.
     pub error: Option<String>,
 }
 
@@ -61,10 +70,25 @@ impl SelfCheck {
     /// Absolute tolerance: small integers in f32, exact on every backend in practice.
     pub const TOLERANCE: f32 = 1e-4;
 
-    /// The check of a computed value and gradient.
-    pub fn from_result(value: f32, grad: Vec<f32>) -> Self {
+    /// Side of the large matmul.
+    pub const LARGE_MATMUL: usize = 256;
+    /// Shape of the large elementwise operand.
+    pub const LARGE_ELEMENTWISE: [usize; 2] = [512, 1024];
+
+    /// Whether a large matmul's entries and the large elementwise sum are exact.
+    pub fn large_results_ok(matmul: &[f32], elementwise_sum: f32) -> bool {
+        let n = Self::LARGE_MATMUL;
+        let [rows, cols] = Self::LARGE_ELEMENTWISE;
+        matmul.len() == n * n
+            && matmul.iter().all(|&v| v == n as f32)
+            && elementwise_sum == (3 * rows * cols) as f32
+    }
+
+    /// The check of a computed value and gradient, and of the large computations.
+    pub fn from_result(value: f32, grad: Vec<f32>, large_ok: bool) -> Self {
         let close = |a: f32, b: f32| (a - b).abs() <= Self::TOLERANCE;
-        let ok = close(value, Self::EXPECTED_VALUE)
+        let ok = large_ok
+            && close(value, Self::EXPECTED_VALUE)
             && grad.len() == Self::EXPECTED_GRAD.len()
             && grad
                 .iter()
@@ -73,6 +97,7 @@ impl SelfCheck {
         Self {
             value: Some(value),
             grad,
+            large_ok,
             ok,
             error: None,
         }
@@ -103,11 +128,24 @@ mod tests {
 
     #[test]
     fn the_hand_worked_gradient_passes_and_a_wrong_one_fails() {
-        assert!(SelfCheck::from_result(54.0, vec![7.0, 11.0, 9.0, 13.0]).ok);
-        assert!(!SelfCheck::from_result(54.0, vec![7.0, 11.0, 13.0, 9.0]).ok);
-        assert!(!SelfCheck::from_result(53.0, vec![7.0, 11.0, 9.0, 13.0]).ok);
-        assert!(!SelfCheck::from_result(54.0, vec![7.0, 11.0, 9.0]).ok);
+        let grad = || vec![7.0, 11.0, 9.0, 13.0];
+        assert!(SelfCheck::from_result(54.0, grad(), true).ok);
+        assert!(!SelfCheck::from_result(54.0, grad(), false).ok);
+        assert!(!SelfCheck::from_result(54.0, vec![7.0, 11.0, 13.0, 9.0], true).ok);
+        assert!(!SelfCheck::from_result(53.0, grad(), true).ok);
+        assert!(!SelfCheck::from_result(54.0, vec![7.0, 11.0, 9.0], true).ok);
         assert!(!SelfCheck::failed("no device".into()).ok);
+    }
+
+    #[test]
+    fn the_large_results_are_exact_or_rejected() {
+        let good = vec![256.0; 256 * 256];
+        assert!(SelfCheck::large_results_ok(&good, 1_572_864.0));
+        assert!(!SelfCheck::large_results_ok(&good, 1_572_863.0));
+        assert!(!SelfCheck::large_results_ok(&good[1..], 1_572_864.0));
+        let mut bad = good.clone();
+        bad[12_345] = 255.0;
+        assert!(!SelfCheck::large_results_ok(&bad, 1_572_864.0));
     }
 
     #[test]
@@ -134,6 +172,7 @@ mod tests {
             "frames",
             "first_frame_ms",
             "self_check",
+            "rayon_threads",
         ] {
             assert!(v.get(key).is_some(), "missing {key} in {v}");
         }

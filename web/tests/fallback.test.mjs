@@ -43,8 +43,12 @@ for (const scenario of SCENARIOS) {
       assert.match(state.fallback_reason ?? '', scenario.reason);
     });
 
-    test('the self-check computed the hand-worked gradient on the CPU', () => {
+    test('the self-check computed the hand-worked results on the CPU, rayon on one thread', () => {
       assert.equal(state.self_check.ok, true, JSON.stringify(state.self_check));
+      // The large matmul and sum go through burn-flex's rayon paths: rayon's global pool fell
+      // back to the page's one thread instead of failing to spawn workers.
+      assert.equal(state.self_check.large_ok, true);
+      assert.equal(state.rayon_threads, 1);
     });
 
     test('the banner is visible and says why', async () => {

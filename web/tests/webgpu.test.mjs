@@ -32,6 +32,7 @@ test('the startup self-check computed the hand-worked gradient on the GPU', () =
   assert.equal(c.ok, true, JSON.stringify(c));
   assert.equal(c.value, 54);
   assert.deepEqual(c.grad, [7, 11, 9, 13]);
+  assert.equal(c.large_ok, true);
 });
 
 test('the hook reports a lab that steps and records its first frame', async () => {
