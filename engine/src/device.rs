@@ -123,25 +123,7 @@ fn init_wgpu() -> std::result::Result<ComputeDevice, String> {
     // Adapter acquisition can panic inside drivers on broken installs; keep that a clean error.
     let outcome = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
     match outcome {
-        Ok(Ok((device, setup))) => {
-            let a = setup.adapter.get_info();
-            // Set once: this function runs once, inside WGPU's OnceLock.
-            let _ = WGPU_SETUP.set(setup.clone());
-            let driver = match (a.driver.is_empty(), a.driver_info.is_empty()) {
-                (true, _) => "unknown".to_string(),
-                (false, true) => a.driver.clone(),
-                (false, false) => format!("{} {}", a.driver, a.driver_info),
-            };
-            Ok(ComputeDevice {
-                device,
-                info: DeviceInfo {
-                    backend: "wgpu".into(),
-                    adapter: format!("{} ({:?})", a.name, a.device_type),
-                    driver,
-                    api: format!("{:?}", a.backend),
-                },
-            })
-        }
+        Ok(Ok((device, setup))) => Ok(adopt_wgpu(device, setup)),
         Ok(Err(e)) => Err(format!("no usable wgpu adapter: {e}")),
         Err(_) => Err("no usable wgpu adapter: the wgpu runtime panicked while starting".into()),
     }
@@ -149,7 +131,44 @@ fn init_wgpu() -> std::result::Result<ComputeDevice, String> {
 
 #[cfg(target_family = "wasm")]
 fn init_wgpu() -> std::result::Result<ComputeDevice, String> {
-    Err("in a browser, initialize wgpu asynchronously (the web build does this)".into())
+    Err("in a browser, initialize wgpu asynchronously first (`wgpu_device_async`)".into())
+}
+
+/// Keeps the handles of a freshly initialized wgpu runtime for [`wgpu_setup`] and describes it.
+fn adopt_wgpu(device: Device, setup: burn::tensor::wgpu::WgpuSetup) -> ComputeDevice {
+    let a = setup.adapter.get_info();
+    // Set once: callers run inside WGPU's initialization, which succeeds at most once.
+    let _ = WGPU_SETUP.set(setup);
+    let driver = match (a.driver.is_empty(), a.driver_info.is_empty()) {
+        (true, _) => "unknown".to_string(),
+        (false, true) => a.driver.clone(),
+        (false, false) => format!("{} {}", a.driver, a.driver_info),
+    };
+    ComputeDevice {
+        device,
+        info: DeviceInfo {
+            backend: "wgpu".into(),
+            adapter: format!("{} ({:?})", a.name, a.device_type),
+            driver,
+            api: format!("{:?}", a.backend),
+        },
+    }
+}
+
+/// The wgpu device, initialized asynchronously on first use: the only way in a browser, where
+/// burn acquires a WebGPU adapter with `await`. Afterwards [`wgpu_device`] and [`wgpu_setup`]
+/// return the same device on every target. Natively this is [`wgpu_device`].
+pub async fn wgpu_device_async() -> Result<ComputeDevice> {
+    #[cfg(target_family = "wasm")]
+    if WGPU.get().is_none() {
+        let outcome = match Device::wgpu_options().init_with_setup_async().await {
+            Ok((device, setup)) => Ok(adopt_wgpu(device, setup)),
+            Err(e) => Err(format!("no usable wgpu adapter: {e}")),
+        };
+        // A browser page has one thread: nothing initialized WGPU during the await.
+        let _ = WGPU.set(outcome);
+    }
+    wgpu_device()
 }
 
 /// Resolves a backend choice to a device. `auto` falls back to the CPU without an adapter.

@@ -8,6 +8,7 @@ mod app;
 mod bench;
 mod bench_ui;
 mod run;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Serve the browser lab (web/dist, built by web/build.sh) on http://127.0.0.1:PORT/.
+    Serve(serve::ServeArgs),
 }
 
 /// How a command failed, mapped to the documented exit codes.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Some(Command::App(args)) => app::app(args),
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Bench(cmd)) => bench::bench(cmd),
+        Some(Command::Serve(args)) => serve::serve(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

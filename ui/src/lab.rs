@@ -300,7 +300,11 @@ impl<S: LabSpec> Lab for Shell<S> {
         }
     }
     fn params_json(&self) -> Value {
-        serde_json::to_value(&self.params).unwrap_or(Value::Null)
+        // Through text, so that f32 fields read as written (0.01, not 0.009999999776482582).
+        serde_json::to_string(&self.params)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null)
     }
     fn load_params_json(&mut self, v: &Value) -> Result<(), String> {
         let p: S::Params = serde_path_to_error_like(v)?;

@@ -168,10 +168,10 @@ fn controls_act_through_the_ui() {
     h.run_steps(2);
     assert_eq!(state(&app)["lab"], "sharp-minima");
     // A preset button changes the parameters.
-    assert_eq!(state(&app)["params"]["clip"], "truncate");
+    assert_eq!(state(&app)["params"]["clip"].as_f64(), Some(0.4));
     h.get_by_label("heavy tails, no clipping").click();
     h.run_steps(2);
-    assert_eq!(state(&app)["params"]["clip"], "none");
+    assert_eq!(state(&app)["params"]["clip"].as_f64(), Some(0.0));
     // Start runs it, Pause stops it.
     h.get_by_label("Start").click();
     h.run_steps(3);
@@ -203,7 +203,7 @@ fn a_link_restores_state_and_a_tampered_one_is_ignored_piece_by_piece() {
     let (mut h, app) = harness(
         compute.clone(),
         rs.clone(),
-        "#lab=sharp-minima&seed=7&eta=0.01&alpha=1.7&clip=grad-norm&b=0.5",
+        "#lab=sharp-minima&seed=7&eta=0.01&alpha=1.7&clip_mode=grad-norm&clip=0.5",
     );
     h.run_steps(2);
     let s = state(&app);
@@ -213,7 +213,8 @@ fn a_link_restores_state_and_a_tampered_one_is_ignored_piece_by_piece() {
         (s["params"]["eta"].as_f64().unwrap_or(0.0) - 0.01).abs() < 1e-6,
         "{s}"
     );
-    assert_eq!(s["params"]["clip"], "grad-norm");
+    assert_eq!(s["params"]["clip_mode"], "grad-norm");
+    assert!((s["params"]["clip"].as_f64().unwrap_or(0.0) - 0.5).abs() < 1e-6, "{s}");
     assert_eq!(s["notices"].as_array().map(Vec::len), Some(0), "{s}");
     // The fragment round-trips.
     let frag = s["fragment"].as_str().unwrap_or_default().to_string();
@@ -224,14 +225,14 @@ fn a_link_restores_state_and_a_tampered_one_is_ignored_piece_by_piece() {
     let (mut h3, app3) = harness(
         compute,
         rs,
-        "#lab=sharp-minima&seed=banana&eta=-3&alpha=NaN&clip=sideways&bogus=1&b=0.3&%E0%A4",
+        "#lab=sharp-minima&seed=banana&eta=-3&alpha=NaN&clip_mode=sideways&bogus=1&clip=0.3&%E0%A4",
     );
     h3.run_steps(2);
     let s = state(&app3);
     assert_eq!(s["lab"], "sharp-minima");
     assert_eq!(s["seed"], 0, "a bad seed is ignored");
     assert!(
-        (s["params"]["b"].as_f64().unwrap_or(0.0) - 0.3).abs() < 1e-6,
+        (s["params"]["clip"].as_f64().unwrap_or(0.0) - 0.3).abs() < 1e-6,
         "good pieces apply: {s}"
     );
     assert!(
@@ -250,7 +251,7 @@ fn a_link_restores_state_and_a_tampered_one_is_ignored_piece_by_piece() {
         "seed=banana",
         "eta=-3",
         "alpha=NaN",
-        "clip=sideways",
+        "clip_mode=sideways",
         "bogus",
     ] {
         assert!(
@@ -262,32 +263,37 @@ fn a_link_restores_state_and_a_tampered_one_is_ignored_piece_by_piece() {
     h3.get_by_label_contains("ignored `bogus`");
 }
 
+/// The sharp-minima run every backend must reproduce (the browser tests read it too).
+const FIXTURE: &str = include_str!("../../web/tests/fixtures/sharp-minima.json");
+
 #[test]
 fn the_cpu_backend_computes_the_same_particles_as_the_gpu_kernel() {
-    // Same seed, same steps: the sharp-minima shares agree between the WGSL kernel and the CPU
-    // reference to within 1% of the particles (float rounding can flip a particle near a
-    // basin edge).
-    let Some((gpu_compute, rs)) = gpu() else {
-        return;
-    };
+    // Same seed, same steps: the native CPU reference gives exactly the fixture's counts, and
+    // the WGSL kernel agrees with it to within 1% of the particles (float rounding in the
+    // noise transforms can flip a particle near a basin edge).
+    let fixture: Value = serde_json::from_str(FIXTURE).expect("fixture JSON");
+    let link = fixture["link"].as_str().expect("fixture link").to_string();
+    let steps = fixture["stop_at"].as_f64().expect("fixture steps");
+    let want = fixture["native_cpu"]["sharp_share"].as_f64().expect("fixture share");
+    let Some((gpu_compute, rs)) = gpu() else { return };
     let mut shares = Vec::new();
     for compute in [Compute::cpu(None), gpu_compute] {
-        let (mut h, app) = harness(
-            compute,
-            rs.clone(),
-            "lab=sharp-minima&particles=4096&speed=50",
-        );
-        step(&mut h, &app, 10);
-        // GPU statistics arrive by an asynchronous readback: give it frames to land.
-        for _ in 0..50 {
-            if state(&app)["metrics"]["stats_steps"].as_f64() == Some(500.0) {
+        let (mut h, app) = harness(compute, rs.clone(), &link);
+        app.borrow_mut().set_running(true);
+        // Runs to `stop_at`; GPU statistics arrive by an asynchronous readback.
+        for _ in 0..400 {
+            if state(&app)["metrics"]["stats_steps"].as_f64() == Some(steps) {
                 break;
             }
             h.step();
         }
         let m = state(&app)["metrics"].clone();
-        assert_eq!(m["stats_steps"].as_f64(), Some(500.0), "{m}");
+        assert_eq!(m["stats_steps"].as_f64(), Some(steps), "{m}");
         shares.push(m["sharp_share"].as_f64().unwrap_or(f64::NAN));
     }
+    assert_eq!(
+        shares[0], want,
+        "the CPU reference moved: update web/tests/fixtures/sharp-minima.json ({shares:?})"
+    );
     assert!((shares[0] - shares[1]).abs() <= 0.01, "{shares:?}");
 }

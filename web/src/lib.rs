@@ -1,3 +1,24 @@
-//! sgdlab-web: the wasm32 build of the lab (eframe's WebRunner on WebGPU with a CPU fallback).
+//! sgdlab-web: the lab in a browser tab (wasm32).
 //!
-//! Empty until the browser issue fills it; a workspace member now so the layout is fixed.
+//! [`start`] initializes burn on the browser's WebGPU and hands the same device to eframe, so the
+//! lab's tensors, its WGSL kernels and its drawing share one GPU device. Where WebGPU is missing
+//! or gives no adapter, burn runs on its CPU backend inside the wasm module and eframe renders
+//! with WebGL; the page then shows a banner that says so. `window.sgdlab.state()` is a read-only
+//! test hook that reports what runs (see [`state`]).
+//!
+//! The browser parts are compiled only for `wasm32`; natively this crate holds the pure pieces
+//! (the hook's record), so `cargo test --workspace` covers them.
+
+pub mod state;
+
+#[cfg(target_arch = "wasm32")]
+mod app;
+#[cfg(target_arch = "wasm32")]
+mod compute;
+#[cfg(target_arch = "wasm32")]
+mod hook;
+#[cfg(target_arch = "wasm32")]
+mod start;
+
+#[cfg(target_arch = "wasm32")]
+pub use start::start;

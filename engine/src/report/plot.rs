@@ -7,12 +7,14 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+#[cfg(not(target_arch = "wasm32"))]
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+#[cfg(not(target_arch = "wasm32"))]
 use plotters::style::{FontStyle, register_font};
 
 use crate::error::{EngineError, Result};
@@ -63,6 +65,7 @@ fn de<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> String 
 }
 
 /// Registers the embedded font as `sans-serif` (once per process).
+#[cfg(not(target_arch = "wasm32"))]
 fn ensure_font() -> DrawResult {
     static REGISTERED: OnceLock<DrawResult> = OnceLock::new();
     REGISTERED
@@ -71,6 +74,12 @@ fn ensure_font() -> DrawResult {
                 .map_err(|_| "the embedded DejaVu Sans font could not be parsed".to_owned())
         })
         .clone()
+}
+
+/// In a browser plotters measures text with the page's fonts (it has no `register_font` there).
+#[cfg(target_arch = "wasm32")]
+fn ensure_font() -> DrawResult {
+    Ok(())
 }
 
 /// A text style in the embedded font.
@@ -103,13 +112,7 @@ fn render_figure<F: Figure>(fig: &F, dir: &Path, stem: &str) -> Result<Vec<PathB
 
     // The PNG encoder picks the format from the extension, so the temporary file keeps `.png`.
     let tmp = tmp_sibling(&png, ".tmp.png");
-    let drawn = (|| {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        root.fill(&WHITE).map_err(de)?;
-        fig.draw(&root)?;
-        root.present().map_err(de)
-    })();
-    if let Err(detail) = drawn {
+    if let Err(detail) = draw_png(fig, &tmp, size) {
         let _ = fs::remove_file(&tmp);
         return Err(plot_err(&png)(detail));
     }
@@ -126,6 +129,25 @@ fn render_figure<F: Figure>(fig: &F, dir: &Path, stem: &str) -> Result<Vec<PathB
     }
     write_atomic(&svg, text.as_bytes())?;
     Ok(vec![png, svg])
+}
+
+/// Draws `fig` into the PNG file `path`.
+#[cfg(not(target_arch = "wasm32"))]
+fn draw_png<F: Figure>(fig: &F, path: &Path, size: (u32, u32)) -> DrawResult {
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE).map_err(de)?;
+    fig.draw(&root)?;
+    root.present().map_err(de)
+}
+
+/// plotters has no file-based PNG backend on wasm32 (nor has a browser a file system to write
+/// into); the browser build exports its figures itself.
+#[cfg(target_arch = "wasm32")]
+fn draw_png<F: Figure>(_fig: &F, _path: &Path, _size: (u32, u32)) -> DrawResult {
+    Err(
+        "PNG files are not drawn by the browser build (plotters cannot encode them on wasm32)"
+            .into(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

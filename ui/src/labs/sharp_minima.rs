@@ -29,12 +29,10 @@ pub enum NoiseChoice {
     Stable,
 }
 
-/// Clipping.
+/// What the clipping threshold applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ClipChoice {
-    /// No clipping.
-    None,
+pub enum ClipMode {
     /// Truncate the whole step at norm b (the paper's φ_b).
     Truncate,
     /// Clip the stochastic gradient's norm at b before multiplying by η.
@@ -55,16 +53,18 @@ pub struct SharpParams {
     pub sigma: f32,
     /// Learning rate η.
     pub eta: f32,
-    /// Clipping.
-    pub clip: ClipChoice,
-    /// Clipping threshold b.
-    pub b: f32,
+    /// Clipping threshold b; 0 turns clipping off.
+    pub clip: f32,
+    /// What is clipped: the step or the gradient.
+    pub clip_mode: ClipMode,
     /// Radius of the sharp well.
     pub sharp_radius: f32,
     /// Particles.
     pub particles: u32,
     /// Steps per tick.
     pub speed: u32,
+    /// Stop after this many steps per particle (0: run until paused).
+    pub stop_at: u32,
 }
 
 impl LabParams for SharpParams {
@@ -82,10 +82,13 @@ impl LabParams for SharpParams {
         }
         check_range("sigma", f64::from(self.sigma), 0.0, 10.0)?;
         check_range("eta", f64::from(self.eta), 1e-4, 1.0)?;
-        check_range("b", f64::from(self.b), 0.01, 10.0)?;
+        if self.clip != 0.0 {
+            check_range("clip", f64::from(self.clip), 0.01, 10.0)?;
+        }
         check_range("sharp_radius", f64::from(self.sharp_radius), 0.1, 0.9)?;
         check_count("particles", u64::from(self.particles), 3, 4_000_000)?;
-        check_count("speed", u64::from(self.speed), 1, 10_000)
+        check_count("speed", u64::from(self.speed), 1, 10_000)?;
+        check_count("stop_at", u64::from(self.stop_at), 0, 100_000_000)
     }
 }
 
@@ -105,10 +108,10 @@ impl SharpParams {
         StepRule {
             lr: self.eta,
             noise: Noise::new(kind, self.sigma, self.alpha),
-            clip: match self.clip {
-                ClipChoice::None => Clip::None,
-                ClipChoice::Truncate => Clip::Truncate { b: self.b },
-                ClipChoice::GradNorm => Clip::GradNorm { c: self.b },
+            clip: match self.clip_mode {
+                _ if self.clip == 0.0 => Clip::None,
+                ClipMode::Truncate => Clip::Truncate { b: self.clip },
+                ClipMode::GradNorm => Clip::GradNorm { c: self.clip },
             },
             diverge_radius: 1e4,
             seed: self.seed,
@@ -240,10 +243,18 @@ impl Sim for SharpSim {
     fn act(&mut self, (): ()) {}
 
     fn step(&mut self) -> Result<(), String> {
-        if self.field.tick(self.params.speed) {
+        let mut k = self.params.speed;
+        if self.params.stop_at > 0 {
+            k = k.min(self.params.stop_at.saturating_sub(self.field.steps()));
+        }
+        if k > 0 && self.field.tick(k) {
             self.ticks += 1;
         }
         Ok(())
+    }
+
+    fn done(&self) -> bool {
+        self.params.stop_at > 0 && self.field.steps() >= self.params.stop_at
     }
 
     fn steps(&self) -> u64 {
@@ -311,7 +322,7 @@ fn log_histogram(times: &[u32], bins_per_decade: usize, max_decades: usize) -> V
 impl LabSpec for SharpSim {
     const KIND: LabKind = LabKind::SharpMinima;
     const CLAIM: &'static str = "With heavy-tailed noise and truncated steps, leaving a basin takes \
-        ceil(r/b) large jumps, so exit times scale like η^−(1+l*(α−1)): as η shrinks the narrow \
+        ⌈r/b⌉ large jumps, so exit times scale like η^−(1+l*(α−1)): as η shrinks the narrow \
         (sharp) well is left ever faster than the wide ones and empties. Without truncation every \
         well is left on the same η^−α scale and the shares stay put.";
     const PAPER: &'static str = "Wang, Oh, Rhee: Eliminating Sharp Minima from SGD with Truncated Heavy-tailed Noise (2021)";
@@ -323,11 +334,12 @@ impl LabSpec for SharpSim {
             alpha: 1.5,
             sigma: 1.0,
             eta: 0.04,
-            clip: ClipChoice::Truncate,
-            b: 0.4,
+            clip: 0.4,
+            clip_mode: ClipMode::Truncate,
             sharp_radius: 0.5,
             particles: 16_384,
             speed: 20,
+            stop_at: 0,
         }
     }
 
@@ -341,7 +353,7 @@ impl LabSpec for SharpSim {
             (
                 "heavy tails, no clipping",
                 SharpParams {
-                    clip: ClipChoice::None,
+                    clip: 0.0,
                     ..d.clone()
                 },
             ),
@@ -382,16 +394,17 @@ impl LabSpec for SharpSim {
         });
         ui.horizontal(|ui| {
             ui.label("clipping");
+            let mut on = p.clip > 0.0;
+            if ui.checkbox(&mut on, "on").changed() {
+                p.clip = if on { 0.4 } else { 0.0 };
+                c = c.live(true);
+            }
             c = c.live(
-                ui.selectable_value(&mut p.clip, ClipChoice::None, "none")
+                ui.selectable_value(&mut p.clip_mode, ClipMode::Truncate, "truncate step")
                     .changed(),
             );
             c = c.live(
-                ui.selectable_value(&mut p.clip, ClipChoice::Truncate, "truncate step")
-                    .changed(),
-            );
-            c = c.live(
-                ui.selectable_value(&mut p.clip, ClipChoice::GradNorm, "clip gradient")
+                ui.selectable_value(&mut p.clip_mode, ClipMode::GradNorm, "clip gradient")
                     .changed(),
             );
         });
@@ -422,15 +435,17 @@ impl LabSpec for SharpSim {
             )
             .changed(),
         );
-        c = c.live(
-            ui.add(egui::Slider::new(&mut p.b, 0.05..=2.0).text("clip b"))
-                .changed(),
-        );
-        ui.label(format!(
-            "jumps to leave: sharp ceil(r/b) = {}, wide ceil(R/b) = {}",
-            (p.sharp_radius / p.b).ceil(),
-            (WIDE / p.b).ceil()
-        ));
+        if p.clip > 0.0 {
+            c = c.live(
+                ui.add(egui::Slider::new(&mut p.clip, 0.05..=2.0).text("clip b"))
+                    .changed(),
+            );
+            ui.label(format!(
+                "jumps to leave: sharp ⌈r/b⌉ = {}, wide ⌈R/b⌉ = {}",
+                (p.sharp_radius / p.clip).ceil(),
+                (WIDE / p.clip).ceil()
+            ));
+        }
         c = c.reset(
             ui.add(egui::Slider::new(&mut p.sharp_radius, 0.2..=0.8).text("sharp radius r"))
                 .changed(),

@@ -1,0 +1,347 @@
+//! `sgdlab serve`: the browser lab (`web/dist`, built by `web/build.sh`) on
+//! `http://127.0.0.1:PORT/`, for whoever has no other static server at hand.
+//!
+//! A small static file server: loopback only, GET and HEAD, one thread per connection, one
+//! request per connection, no directory listings. Paths that climb out of the served directory
+//! (`..`, encoded or not, or a symlink pointing outside) are refused with 403.
+
+use crate::Failure;
+use anyhow::{Context, anyhow};
+use clap::Args;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Arguments of `sgdlab serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 (0 takes any free port; the URL is printed either way).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The directory to serve: the output of `web/build.sh`.
+    #[arg(long, default_value = "web/dist")]
+    dir: PathBuf,
+}
+
+/// The longest request head read (request line and headers); longer ones get 431.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// How long a connection may stay silent before it is dropped.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `args.dir` until the process is stopped.
+pub fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let root = site_root(&args.dir).map_err(Failure::BadInput)?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, args.port))
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))
+        .map_err(Failure::BadInput)?;
+    let addr = listener
+        .local_addr()
+        .context("the listening socket has no address")
+        .map_err(Failure::Other)?;
+    println!(
+        "serving {} on http://{addr}/ (Ctrl-C stops)",
+        root.display()
+    );
+    // The URL line is what scripts and tests wait for; don't leave it in a buffer.
+    std::io::stdout().flush().ok();
+    for stream in listener.incoming() {
+        match stream {
+            Ok(stream) => {
+                let root = root.clone();
+                std::thread::spawn(move || {
+                    if let Err(e) = handle(stream, &root) {
+                        eprintln!("serve: {e:#}");
+                    }
+                });
+            }
+            Err(e) => eprintln!("serve: accepting a connection failed: {e}"),
+        }
+    }
+    Ok(())
+}
+
+/// The canonical directory to serve, or why it cannot be served.
+fn site_root(dir: &Path) -> anyhow::Result<PathBuf> {
+    let hint = "build the browser lab first with `web/build.sh` (from the repository root), \
+                or pass --dir with the directory it wrote";
+    let root = dir
+        .canonicalize()
+        .map_err(|e| anyhow!("{} not found ({e}): {hint}", dir.display()))?;
+    if !root.join("index.html").is_file() {
+        return Err(anyhow!("{} has no index.html: {hint}", dir.display()));
+    }
+    Ok(root)
+}
+
+/// One response: status, content type and body.
+struct Response {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn text(status: u16, message: &str) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: format!("{status} {}: {message}\n", reason(status)).into_bytes(),
+        }
+    }
+}
+
+/// Reads one request from `stream` and answers it.
+fn handle(mut stream: TcpStream, root: &Path) -> anyhow::Result<()> {
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let (response, head_only) = match read_head(&mut stream)? {
+        Some(head) => respond(&head, root),
+        None => (
+            Response::text(431, "request head too large or incomplete"),
+            false,
+        ),
+    };
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
+         Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n",
+        response.status,
+        reason(response.status),
+        response.content_type,
+        response.body.len()
+    );
+    if response.status == 405 {
+        out.push_str("Allow: GET, HEAD\r\n");
+    }
+    out.push_str("\r\n");
+    stream.write_all(out.as_bytes())?;
+    if !head_only {
+        stream.write_all(&response.body)?;
+    }
+    stream.flush()?;
+    Ok(())
+}
+
+/// The request head (up to the blank line), or `None` when it is too long or cut off.
+fn read_head(stream: &mut TcpStream) -> anyhow::Result<Option<String>> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if head.len() > MAX_HEAD_BYTES {
+            return Ok(None);
+        }
+        let n = stream.read(&mut buf).context("reading the request")?;
+        if n == 0 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    Ok(Some(String::from_utf8_lossy(&head).into_owned()))
+}
+
+/// The response to a request head, and whether only the headers go out (HEAD).
+fn respond(head: &str, root: &Path) -> (Response, bool) {
+    let mut parts = head.lines().next().unwrap_or("").split(' ');
+    let (method, target) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(m), Some(t), Some(v)) if v.starts_with("HTTP/") => (m, t),
+        _ => return (Response::text(400, "malformed request line"), false),
+    };
+    let head_only = method == "HEAD";
+    if method != "GET" && !head_only {
+        return (Response::text(405, "only GET and HEAD"), false);
+    }
+    let response = match resolve(root, target) {
+        Ok(path) => match std::fs::read(&path) {
+            Ok(body) => Response {
+                status: 200,
+                content_type: mime_type(&path),
+                body,
+            },
+            Err(e) => Response::text(500, &format!("reading {target}: {e}")),
+        },
+        Err(status) => Response::text(status, target),
+    };
+    (response, head_only)
+}
+
+/// The file a request target names inside `root`, or the status that refuses it: 400 for a
+/// malformed target, 403 for one that leaves `root`, 404 for one that does not exist.
+fn resolve(root: &Path, target: &str) -> Result<PathBuf, u16> {
+    let path = target.split(['?', '#']).next().unwrap_or("");
+    if !path.starts_with('/') {
+        return Err(400);
+    }
+    let decoded = percent_decode(path).ok_or(400u16)?;
+    if decoded.contains(['\\', '\0']) {
+        return Err(400);
+    }
+    let mut file = root.to_path_buf();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => return Err(403),
+            s => file.push(s),
+        }
+    }
+    if file.is_dir() {
+        file.push("index.html");
+    }
+    let file = file.canonicalize().map_err(|_| 404u16)?;
+    // A symlink inside root may point anywhere; only what really lies under root is served.
+    if !file.starts_with(root) {
+        return Err(403);
+    }
+    if !file.is_file() {
+        return Err(404);
+    }
+    Ok(file)
+}
+
+/// `%XX`-decodes a URL path; `None` for a bad escape or bytes that are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The Content-Type of a file, by extension (browsers insist on `application/wasm` for
+/// streaming compilation and on a JavaScript type for modules).
+fn mime_type(path: &Path) -> &'static str {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("json" | "map") => "application/json",
+        Some("txt" | "md") => "text/plain; charset=utf-8",
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        Some("ttf") => "font/ttf",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The reason phrase of the statuses this server sends.
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        _ => "Internal Server Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("index.html"), "<!doctype html>").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/a b.js"), "1").unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        (dir, root)
+    }
+
+    #[test]
+    fn resolves_files_directories_and_escapes() {
+        let (_dir, root) = site();
+        assert_eq!(resolve(&root, "/"), Ok(root.join("index.html")));
+        assert_eq!(
+            resolve(&root, "/index.html?x=1#y"),
+            Ok(root.join("index.html"))
+        );
+        assert_eq!(resolve(&root, "/sub/a%20b.js"), Ok(root.join("sub/a b.js")));
+        assert_eq!(
+            resolve(&root, "/./sub//a%20b.js"),
+            Ok(root.join("sub/a b.js"))
+        );
+        assert_eq!(resolve(&root, "/missing.js"), Err(404));
+        assert_eq!(resolve(&root, "/sub/"), Err(404)); // no index.html there, no listing
+    }
+
+    #[test]
+    fn refuses_paths_out_of_the_root() {
+        let (_dir, root) = site();
+        for target in [
+            "/../x",
+            "/sub/../../x",
+            "/%2e%2e/x",
+            "/sub/%2E%2E/%2e%2e/x",
+            "/..",
+        ] {
+            assert_eq!(resolve(&root, target), Err(403), "{target}");
+        }
+        for target in ["x", "/a%5c..%5cx", "/a%00", "/%zz", "/%e2%82"] {
+            assert_eq!(resolve(&root, target), Err(400), "{target}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_a_symlink_out_of_the_root() {
+        let (dir, root) = site();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+        assert_eq!(resolve(&root, "/link"), Err(403));
+    }
+
+    #[test]
+    fn names_the_types_browsers_need() {
+        assert_eq!(mime_type(Path::new("a.wasm")), "application/wasm");
+        assert_eq!(
+            mime_type(Path::new("a.JS")),
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(
+            mime_type(Path::new("index.html")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(mime_type(Path::new("noext")), "application/octet-stream");
+    }
+
+    #[test]
+    fn answers_methods_and_malformed_requests() {
+        let (_dir, root) = site();
+        let (r, head_only) = respond("HEAD / HTTP/1.1\r\n\r\n", &root);
+        assert_eq!((r.status, head_only), (200, true));
+        assert_eq!(respond("POST / HTTP/1.1\r\n\r\n", &root).0.status, 405);
+        assert_eq!(respond("GET /\r\n\r\n", &root).0.status, 400);
+        assert_eq!(respond("GET /nope HTTP/1.1\r\n\r\n", &root).0.status, 404);
+    }
+
+    #[test]
+    fn a_directory_without_index_html_is_refused_with_the_build_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = site_root(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("web/build.sh"), "{e}");
+        let e = site_root(&dir.path().join("absent"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("web/build.sh") && e.contains("not found"), "{e}");
+    }
+}

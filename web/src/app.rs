@@ -1,0 +1,161 @@
+//! The lab on the page: `sgdlab_ui::LabApp`, stepped inline between frames, with the page's
+//! URL fragment as its shareable state and downloads for its exports; each frame publishes the
+//! record `window.sgdlab.state()` returns.
+
+use crate::compute::{Compute, Renderer};
+use crate::hook::StateHook;
+use serde_json::{Value, json};
+use sgdlab_engine::gpu::GpuContext;
+use sgdlab_ui::export::Platform;
+use sgdlab_ui::{LabApp, LabOptions};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
+/// Builds the app eframe runs on the page.
+pub fn make_app(
+    cc: &eframe::CreationContext<'_>,
+    compute: Compute,
+    hook: StateHook,
+) -> Box<dyn eframe::App> {
+    cc.egui_ctx.set_theme(egui::Theme::Dark);
+    let ui_compute = match &compute.renderer {
+        Renderer::SharedWebGpu(setup) => {
+            sgdlab_ui::Compute::wgpu(compute.device.clone(), GpuContext::from_setup(setup))
+        }
+        Renderer::WebGl => sgdlab_ui::Compute::cpu(compute.fallback_reason.clone()),
+    };
+    let fragment = location_hash();
+    let app = LabApp::new(
+        &cc.egui_ctx,
+        cc.wgpu_render_state.clone(),
+        ui_compute,
+        LabOptions {
+            threaded: false,
+            platform: Box::new(WebPlatform),
+            fragment: Some(fragment),
+            autostart: true,
+        },
+    );
+    // A fragment edited by hand (or a pasted link) applies without a reload.
+    let pending: Rc<RefCell<Option<String>>> = Rc::default();
+    let slot = pending.clone();
+    let ctx = cc.egui_ctx.clone();
+    let on_hash = Closure::<dyn FnMut()>::new(move || {
+        *slot.borrow_mut() = Some(location_hash());
+        ctx.request_repaint();
+    });
+    if let Some(w) = web_sys::window() {
+        // The listener lives as long as the page.
+        let _ = w.add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
+    }
+    on_hash.forget();
+    Box::new(WebApp {
+        app,
+        hook,
+        renderer: compute.renderer_name(),
+        fallback_reason: compute.fallback_reason.clone(),
+        self_check: compute.self_check.to_json(),
+        rayon_threads: rayon::current_num_threads(),
+        first_frame_ms: None,
+        pending,
+        own_fragment: String::new(),
+    })
+}
+
+struct WebApp {
+    app: LabApp,
+    hook: StateHook,
+    renderer: &'static str,
+    fallback_reason: Option<String>,
+    self_check: Value,
+    rayon_threads: usize,
+    first_frame_ms: Option<f64>,
+    pending: Rc<RefCell<Option<String>>>,
+    own_fragment: String,
+}
+
+impl eframe::App for WebApp {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let hash = self.pending.borrow_mut().take();
+        if let Some(h) = hash {
+            // Our own replaceState does not fire hashchange; a different fragment is the user's.
+            if h.trim_start_matches('#') != self.own_fragment {
+                self.app.apply_fragment(&h);
+            }
+        }
+        eframe::App::ui(&mut self.app, ui, frame);
+        self.own_fragment = self.app.fragment();
+        if self.first_frame_ms.is_none() {
+            self.first_frame_ms = now_ms();
+        }
+        let mut s = self.app.state_json();
+        if let Some(o) = s.as_object_mut() {
+            o.insert("renderer".into(), json!(self.renderer));
+            o.insert("fallback_reason".into(), json!(self.fallback_reason));
+            o.insert("self_check".into(), self.self_check.clone());
+            o.insert("rayon_threads".into(), json!(self.rayon_threads));
+            o.insert("first_frame_ms".into(), json!(self.first_frame_ms));
+        }
+        self.hook.publish(s);
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(&mut *self)
+    }
+}
+
+/// Downloads for exports; the URL fragment kept in step with the state.
+struct WebPlatform;
+
+impl Platform for WebPlatform {
+    fn save(&self, name: &str, mime: &str, bytes: Vec<u8>) -> Result<String, String> {
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
+        let array = js_sys::Uint8Array::from(bytes.as_slice());
+        let parts = js_sys::Array::of1(&array);
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type(mime);
+        let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+            .map_err(|e| format!("{e:?}"))?;
+        let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+        let a = document
+            .create_element("a")
+            .map_err(|e| format!("{e:?}"))?
+            .dyn_into::<web_sys::HtmlAnchorElement>()
+            .map_err(|_| "not an anchor")?;
+        a.set_href(&url);
+        a.set_download(name);
+        a.click();
+        // The click has started the download; the object URL is no longer needed.
+        let _ = web_sys::Url::revoke_object_url(&url);
+        Ok(format!("{name} (a download)"))
+    }
+
+    fn set_fragment(&self, fragment: &str) {
+        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+            // replaceState keeps one history entry per visit and fires no hashchange.
+            let _ = history.replace_state_with_url(
+                &wasm_bindgen::JsValue::NULL,
+                "",
+                Some(&format!("#{fragment}")),
+            );
+        }
+    }
+}
+
+/// The page's fragment, with its `#`.
+fn location_hash() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default()
+}
+
+/// `performance.now()`: milliseconds since navigation start.
+fn now_ms() -> Option<f64> {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+}

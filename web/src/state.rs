@@ -1,0 +1,183 @@
+//! The record behind `window.sgdlab.state()`: what the page runs and where it stands.
+//!
+//! The app writes one record per frame into a shared slot; the hook serializes the slot when
+//! JavaScript asks. Field names are part of the browser tests' contract (`web/tests/`).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// What `window.sgdlab.state()` returns.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LabState {
+    /// The lab shown (a CLI experiment name, or `placeholder` until the views exist).
+    pub lab: String,
+    /// The compute backend: `wgpu` (burn on WebGPU) or `cpu` (burn-flex in wasm).
+    pub backend: String,
+    /// The adapter burn computes on (the CPU backend's description on the fallback).
+    pub adapter: String,
+    /// What eframe draws with: `webgpu` (burn's device) or `webgl`.
+    pub renderer: String,
+    /// Why the page fell back to the CPU, shown in the banner; `None` on WebGPU.
+    pub fallback_reason: Option<String>,
+    /// The seed of the running lab.
+    pub seed: u64,
+    /// Steps the running lab has taken.
+    pub steps: u64,
+    /// The lab's parameters (as the URL fragment will spell them).
+    pub params: Map<String, Value>,
+    /// A few metrics of the running lab.
+    pub metrics: Map<String, Value>,
+    /// Frames the app has drawn.
+    pub frames: u64,
+    /// `performance.now()` when the first frame was drawn: milliseconds since navigation start.
+    pub first_frame_ms: Option<f64>,
+    /// The startup self-check: a small autodiff computation on the compute device.
+    pub self_check: SelfCheck,
+    /// Threads in rayon's global pool, which burn-flex parallelizes on (1 in a browser, where
+    /// rayon falls back to the current thread).
+    pub rayon_threads: usize,
+}
+
+/// Results worked out by hand, computed on the compute device at startup.
+///
+/// Small: for `f(X) = Σᵢⱼ (X·X)ᵢⱼ` with `X = [[1, 2], [3, 4]]`, `f = 54` and
+/// `∂f/∂X_ab = Σⱼ X_bj + Σᵢ X_ia` (row sum b plus column sum a) `= [[7, 11], [9, 13]]`.
+///
+/// Large: a 256×256 by 256×256 matmul of ones (every entry 256) and `Σ 3·1` over 512×1024
+/// ones (1,572,864): sizes above burn-flex's parallel thresholds, so on the CPU backend they
+/// take its rayon paths (single-threaded in a browser). Both are exact in f32.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SelfCheck {
+    /// `f` as computed.
+    pub value: Option<f32>,
+    /// The gradient as computed, row-major.
+    pub grad: Vec<f32>,
+    /// Whether the large computations gave their exact results.
+    pub large_ok: bool,
+    /// Whether everything matches the hand-worked numbers within [`SelfCheck::TOLERANCE`].
+    pub ok: bool,
+    /// The error, when a computation failed.
+    pub error: Option<String>,
+}
+
+impl SelfCheck {
+    /// The input `X`, row-major.
+    pub const INPUT: [[f32; 2]; 2] = [[1.0, 2.0], [3.0, 4.0]];
+    /// `f(X)` worked out by hand.
+    pub const EXPECTED_VALUE: f32 = 54.0;
+    /// `∂f/∂X` worked out by hand, row-major.
+    pub const EXPECTED_GRAD: [f32; 4] = [7.0, 11.0, 9.0, 13.0];
+    /// Absolute tolerance: small integers in f32, exact on every backend in practice.
+    pub const TOLERANCE: f32 = 1e-4;
+
+    /// Side of the large matmul.
+    pub const LARGE_MATMUL: usize = 256;
+    /// Shape of the large elementwise operand.
+    pub const LARGE_ELEMENTWISE: [usize; 2] = [512, 1024];
+
+    /// Whether a large matmul's entries and the large elementwise sum are exact.
+    pub fn large_results_ok(matmul: &[f32], elementwise_sum: f32) -> bool {
+        let n = Self::LARGE_MATMUL;
+        let [rows, cols] = Self::LARGE_ELEMENTWISE;
+        matmul.len() == n * n
+            && matmul.iter().all(|&v| v == n as f32)
+            && elementwise_sum == (3 * rows * cols) as f32
+    }
+
+    /// The check of a computed value and gradient, and of the large computations.
+    pub fn from_result(value: f32, grad: Vec<f32>, large_ok: bool) -> Self {
+        let close = |a: f32, b: f32| (a - b).abs() <= Self::TOLERANCE;
+        let ok = large_ok
+            && close(value, Self::EXPECTED_VALUE)
+            && grad.len() == Self::EXPECTED_GRAD.len()
+            && grad
+                .iter()
+                .zip(Self::EXPECTED_GRAD)
+                .all(|(&g, e)| close(g, e));
+        Self {
+            value: Some(value),
+            grad,
+            large_ok,
+            ok,
+            error: None,
+        }
+    }
+
+    /// A check whose computation failed.
+    pub fn failed(error: String) -> Self {
+        Self {
+            error: Some(error),
+            ..Self::default()
+        }
+    }
+}
+
+impl LabState {
+    /// The record as JSON (what the hook hands to JavaScript).
+    pub fn to_json(&self) -> Value {
+        // Serializing plain fields, strings and finite-or-null floats into a `Value` cannot fail.
+        serde_json::to_value(self).unwrap_or_else(
+            |e| serde_json::json!({ "error": format!("state not serializable: {e}") }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hand_worked_gradient_passes_and_a_wrong_one_fails() {
+        let grad = || vec![7.0, 11.0, 9.0, 13.0];
+        assert!(SelfCheck::from_result(54.0, grad(), true).ok);
+        assert!(!SelfCheck::from_result(54.0, grad(), false).ok);
+        assert!(!SelfCheck::from_result(54.0, vec![7.0, 11.0, 13.0, 9.0], true).ok);
+        assert!(!SelfCheck::from_result(53.0, grad(), true).ok);
+        assert!(!SelfCheck::from_result(54.0, vec![7.0, 11.0, 9.0], true).ok);
+        assert!(!SelfCheck::failed("no device".into()).ok);
+    }
+
+    #[test]
+    fn the_large_results_are_exact_or_rejected() {
+        let good = vec![256.0; 256 * 256];
+        assert!(SelfCheck::large_results_ok(&good, 1_572_864.0));
+        assert!(!SelfCheck::large_results_ok(&good, 1_572_863.0));
+        assert!(!SelfCheck::large_results_ok(&good[1..], 1_572_864.0));
+        let mut bad = good.clone();
+        bad[12_345] = 255.0;
+        assert!(!SelfCheck::large_results_ok(&bad, 1_572_864.0));
+    }
+
+    #[test]
+    fn the_record_has_the_fields_the_browser_tests_read() {
+        let mut s = LabState {
+            lab: "placeholder".into(),
+            backend: "cpu".into(),
+            fallback_reason: Some("no WebGPU".into()),
+            first_frame_ms: Some(12.5),
+            ..LabState::default()
+        };
+        s.metrics.insert("sharp_fraction".into(), 0.5.into());
+        let v = s.to_json();
+        for key in [
+            "lab",
+            "backend",
+            "adapter",
+            "renderer",
+            "fallback_reason",
+            "seed",
+            "steps",
+            "params",
+            "metrics",
+            "frames",
+            "first_frame_ms",
+            "self_check",
+            "rayon_threads",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key} in {v}");
+        }
+        assert_eq!(v["metrics"]["sharp_fraction"], 0.5);
+        assert_eq!(v["fallback_reason"], "no WebGPU");
+        assert_eq!(LabState::default().to_json()["first_frame_ms"], Value::Null);
+    }
+}

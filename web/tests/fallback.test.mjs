@@ -1,0 +1,78 @@
+// Without WebGPU the lab runs burn's CPU backend inside the wasm module, eframe draws with
+// WebGL, and a banner says so: once with navigator.gpu missing, once with WebGPU present but
+// giving no adapter. (Launched without the WebGPU canvas flags, which turn WebGL2 off.)
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, labServer, openLab, waitForFrames } from './helpers.mjs';
+import { colourStats, decodePng } from './png.mjs';
+
+let server;
+before(async () => { server = await labServer(); });
+after(async () => { await server?.close(); });
+
+const SCENARIOS = [
+  {
+    name: 'navigator.gpu missing (no WebGPU flags, the property deleted)',
+    webgpu: false,
+    initScript: () => { delete Navigator.prototype.gpu; },
+    reason: /navigator\.gpu is missing/,
+  },
+  {
+    // Chromium without the WebGPU flags on a machine without a GPU: navigator.gpu exists but
+    // requestAdapter() resolves to null, so burn's own initialization fails.
+    name: 'WebGPU present but no adapter (Chromium without the WebGPU flags)',
+    webgpu: false,
+    reason: /WebGPU is present but unusable/,
+  },
+];
+
+for (const scenario of SCENARIOS) {
+  describe(scenario.name, () => {
+    let browser, lab, state;
+    before(async () => {
+      browser = await launch({ webgpu: scenario.webgpu });
+      lab = await openLab(browser, server.url, { initScript: scenario.initScript });
+      state = await waitForFrames(lab.page, lab.watch);
+    });
+    after(async () => { await browser?.close(); });
+
+    test('runs burn on the CPU and draws with WebGL', () => {
+      assert.equal(state.backend, 'cpu', JSON.stringify(state));
+      assert.match(state.adapter, /burn-flex/);
+      assert.equal(state.renderer, 'webgl');
+      assert.match(state.fallback_reason ?? '', scenario.reason);
+    });
+
+    test('the self-check computed the hand-worked results on the CPU, rayon on one thread', () => {
+      assert.equal(state.self_check.ok, true, JSON.stringify(state.self_check));
+      // The large matmul and sum go through burn-flex's rayon paths: rayon's global pool fell
+      // back to the page's one thread instead of failing to spawn workers.
+      assert.equal(state.self_check.large_ok, true);
+      assert.equal(state.rayon_threads, 1);
+    });
+
+    test('the banner is visible and says why', async () => {
+      const banner = lab.page.locator('#sgdlab-banner');
+      assert.equal(await banner.isVisible(), true);
+      const text = await banner.textContent();
+      assert.match(text, /WebGPU is not available/);
+      assert.match(text, /CPU/);
+      assert.match(text, scenario.reason);
+    });
+
+    test('the lab steps and the canvas is not blank', async () => {
+      await lab.page.waitForFunction((s) => window.sgdlab.state().steps > s, state.steps, { timeout: 30_000 });
+      const png = decodePng(await lab.page.locator('#lab-canvas').screenshot());
+      const { distinct, dominantShare } = colourStats(png);
+      assert.ok(distinct >= 16, `only ${distinct} distinct colours`);
+      assert.ok(dominantShare < 0.97, `one colour covers ${(100 * dominantShare).toFixed(1)}%`);
+    });
+
+    test('no console errors, no uncaught exceptions, no request off the origin', () => {
+      const { watch } = lab;
+      assert.deepEqual(watch.consoleErrors, [], watch.consoleLog.join('\n'));
+      assert.deepEqual(watch.pageErrors, []);
+      assert.deepEqual(watch.offOrigin, []);
+    });
+  });
+}

@@ -1,0 +1,75 @@
+// The lab on WebGPU (SwiftShader): burn and eframe share one adapter, the startup self-check
+// computes the hand-worked gradient on it, the lab steps, the canvas shows something, and the
+// page stays quiet (no console errors, no request off the page's origin).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, labServer, openLab, waitForFrames } from './helpers.mjs';
+import { colourStats, decodePng } from './png.mjs';
+
+let server, browser, lab, first;
+
+before(async () => {
+  server = await labServer();
+  browser = await launch({ webgpu: true });
+  lab = await openLab(browser, server.url);
+  first = await waitForFrames(lab.page, lab.watch);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('reports burn on WebGPU with the SwiftShader adapter, rendering on the same device', () => {
+  assert.equal(first.backend, 'wgpu', JSON.stringify(first));
+  assert.match(first.adapter, /swiftshader/i);
+  assert.equal(first.renderer, 'webgpu');
+  assert.equal(first.fallback_reason, null);
+});
+
+test('the startup self-check computed the hand-worked gradient on the GPU', () => {
+  const c = first.self_check;
+  assert.equal(c.ok, true, JSON.stringify(c));
+  assert.equal(c.value, 54);
+  assert.deepEqual(c.grad, [7, 11, 9, 13]);
+  assert.equal(c.large_ok, true);
+});
+
+test('the hook reports a lab that steps and records its first frame', async () => {
+  assert.equal(typeof first.seed, 'number');
+  assert.equal(typeof first.params, 'object');
+  assert.ok(first.first_frame_ms > 0, `first_frame_ms ${first.first_frame_ms}`);
+  await lab.page.waitForFunction((s) => window.sgdlab.state().steps > s, first.steps, { timeout: 30_000 });
+  const later = await lab.page.evaluate(() => window.sgdlab.state());
+  assert.ok(later.frames > first.frames);
+  assert.ok(later.metrics.sharp_fraction >= 0 && later.metrics.sharp_fraction <= 1);
+  // Read-only: changing the returned object changes nothing in the page.
+  const steps = await lab.page.evaluate(() => {
+    const s = window.sgdlab.state();
+    s.steps = -1;
+    return window.sgdlab.state().steps;
+  });
+  assert.ok(steps >= later.steps);
+});
+
+test('the loading screen is gone, no banner, no error page', async () => {
+  const { page } = lab;
+  assert.equal(await page.locator('#loading').isVisible(), false);
+  assert.equal(await page.locator('#error').isVisible(), false);
+  assert.equal(await page.locator('#sgdlab-banner').isVisible(), false);
+});
+
+test('the canvas is not blank', async () => {
+  const png = decodePng(await lab.page.locator('#lab-canvas').screenshot());
+  const { distinct, dominantShare } = colourStats(png);
+  assert.ok(png.width > 500 && png.height > 400, `canvas ${png.width}x${png.height}`);
+  assert.ok(distinct >= 16, `only ${distinct} distinct colours`);
+  assert.ok(dominantShare < 0.97, `one colour covers ${(100 * dominantShare).toFixed(1)}%`);
+});
+
+test('no console errors, no uncaught exceptions, no request off the origin', () => {
+  const { watch } = lab;
+  assert.deepEqual(watch.consoleErrors, [], watch.consoleLog.join('\n'));
+  assert.deepEqual(watch.pageErrors, []);
+  assert.deepEqual(watch.offOrigin, []);
+});
