@@ -52,4 +52,14 @@ step "tests"
 # Under CI=true a missing wgpu adapter fails the wgpu tests instead of skipping them.
 cargo test --workspace --all-targets --no-fail-fast -- --test-threads=2
 
+# The browser lab: chromium (apt), npm packages, the wasm target and wasm-bindgen-cli when
+# missing; the release wasm build; the Playwright tests in headless Chromium (WebGPU on
+# SwiftShader, and the CPU/WebGL fallback). SGDLAB_SKIP_WEB=1 skips it for a quick native run.
+if [ "${SGDLAB_SKIP_WEB:-0}" = 1 ]; then
+  step "browser lab: skipped (SGDLAB_SKIP_WEB=1)"
+else
+  step "browser lab (web/test.sh)"
+  SGDLAB_BIN="$CARGO_TARGET_DIR/debug/sgdlab" bash web/test.sh
+fi
+
 step "done"

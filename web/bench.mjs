@@ -3,8 +3,7 @@
 //   first_frame_ms              navigation start to the lab's first frame (performance.now()
 //                               at the app's first frame: the clock starts at navigation)
 //   frame_ms_p50, frame_ms_p95  requestAnimationFrame intervals over BENCH_SECONDS (default 5)
-//   step_ms_p50                 the app's own work per frame (state().metrics.step_ms), sampled
-//                               at each animation frame: what is left of a frame is drawing
+// of the sharp-minima view with 16,384 particles (BENCH_PARTICLES), running,
 // in headless Chromium on WebGPU (SwiftShader), or with --cpu on the CPU fallback.
 // Usage: web/build.sh && node web/bench.mjs [--cpu]   (SGDLAB_URL to use a running server)
 import { readFile } from 'node:fs/promises';
@@ -24,26 +23,25 @@ const wasm = await readFile(join(DIST, 'sgdlab_web_bg.wasm'));
 const server = await labServer();
 const browser = await launch({ webgpu: !cpu });
 try {
-  const { page, watch } = await openLab(browser, server.url, {
+  const particles = Number(process.env.BENCH_PARTICLES ?? 16384);
+  const { page, watch } = await openLab(browser, `${server.url}#lab=sharp-minima&particles=${particles}`, {
     initScript: cpu ? () => { delete Navigator.prototype.gpu; } : undefined,
   });
   const state = await waitForFrames(page, watch, 1);
   // Let compilation and the first uploads settle before timing frames.
   await page.waitForTimeout(1000);
-  const { intervals, steps } = await page.evaluate((ms) => new Promise((done) => {
+  const before = await page.evaluate(() => window.sgdlab.state());
+  const { intervals } = await page.evaluate((ms) => new Promise((done) => {
     const stamps = [];
-    const steps = [];
     const tick = (t) => {
       stamps.push(t);
-      steps.push(window.sgdlab.state().metrics.step_ms);
       if (t - stamps[0] < ms) requestAnimationFrame(tick);
-      else done({ intervals: stamps.slice(1).map((s, i) => s - stamps[i]), steps });
+      else done({ intervals: stamps.slice(1).map((s, i) => s - stamps[i]) });
     };
     requestAnimationFrame(tick);
   }), seconds * 1000);
   const end = await page.evaluate(() => window.sgdlab.state());
   const sorted = [...intervals].sort((a, b) => a - b);
-  const stepSorted = steps.filter((x) => typeof x === 'number').sort((a, b) => a - b);
   const round = (x) => Math.round(x * 100) / 100;
   console.log(JSON.stringify({
     wasm_bytes: wasm.length,
@@ -51,14 +49,14 @@ try {
     first_frame_ms: round(state.first_frame_ms),
     frame_ms_p50: round(percentile(sorted, 50)),
     frame_ms_p95: round(percentile(sorted, 95)),
-    step_ms_p50: stepSorted.length ? round(percentile(stepSorted, 50)) : null,
     frames_timed: intervals.length,
-    lab_frames_during: end.frames - state.frames,
+    lab_frames_during: end.frames - before.frames,
+    sgd_steps_per_s: round((end.metrics.sgd_steps - before.metrics.sgd_steps) / seconds),
+    particles,
     backend: end.backend,
     adapter: end.adapter,
     renderer: end.renderer,
     lab: end.lab,
-    note: 'placeholder app (2048 CPU particles per frame), not yet the sharp-minima view with 16,384 particles',
   }, null, 2));
 } finally {
   await browser.close();

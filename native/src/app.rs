@@ -94,7 +94,15 @@ pub fn app(args: AppArgs) -> Result<(), Failure> {
         }
         fragment = format!("lab={lab}&{}", fragment.trim_start_matches('#'));
     }
-    let compute = compute_for(args.backend)?;
+    let mut compute = compute_for(args.backend)?;
+    if compute.info().api == "Gl" {
+        // wgpu's GL backend cannot share a device made without the window's display with
+        // eframe's surface: compute on the CPU and let eframe open GL on its own.
+        compute = Compute::cpu(Some(format!(
+            "the only GPU adapter is OpenGL ({}); the lab computes on the CPU and draws with OpenGL",
+            compute.info().adapter
+        )));
+    }
     let mut options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("sgdlab")

@@ -214,7 +214,10 @@ fn a_link_restores_state_and_a_tampered_one_is_ignored_piece_by_piece() {
         "{s}"
     );
     assert_eq!(s["params"]["clip_mode"], "grad-norm");
-    assert!((s["params"]["clip"].as_f64().unwrap_or(0.0) - 0.5).abs() < 1e-6, "{s}");
+    assert!(
+        (s["params"]["clip"].as_f64().unwrap_or(0.0) - 0.5).abs() < 1e-6,
+        "{s}"
+    );
     assert_eq!(s["notices"].as_array().map(Vec::len), Some(0), "{s}");
     // The fragment round-trips.
     let frag = s["fragment"].as_str().unwrap_or_default().to_string();
@@ -274,8 +277,12 @@ fn the_cpu_backend_computes_the_same_particles_as_the_gpu_kernel() {
     let fixture: Value = serde_json::from_str(FIXTURE).expect("fixture JSON");
     let link = fixture["link"].as_str().expect("fixture link").to_string();
     let steps = fixture["stop_at"].as_f64().expect("fixture steps");
-    let want = fixture["native_cpu"]["sharp_share"].as_f64().expect("fixture share");
-    let Some((gpu_compute, rs)) = gpu() else { return };
+    let want = fixture["native_cpu"]["sharp_share"]
+        .as_f64()
+        .expect("fixture share");
+    let Some((gpu_compute, rs)) = gpu() else {
+        return;
+    };
     let mut shares = Vec::new();
     for compute in [Compute::cpu(None), gpu_compute] {
         let (mut h, app) = harness(compute, rs.clone(), &link);

