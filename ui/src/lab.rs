@@ -426,3 +426,20 @@ pub fn check_count(name: &str, v: u64, lo: u64, hi: u64) -> Result<(), String> {
         ))
     }
 }
+
+/// A row of mutually exclusive choices after `label`; returns whether the value changed.
+pub fn choices<T: PartialEq + Copy>(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut T,
+    options: &[(T, &str)],
+) -> bool {
+    let mut changed = false;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(label);
+        for (v, name) in options {
+            changed |= ui.selectable_value(value, *v, *name).changed();
+        }
+    });
+    changed
+}

@@ -124,17 +124,12 @@ impl GpuParticles {
         let meta = self.ctx.read_bytes(&self.meta, n * 16);
         let steps_done = self.steps_done;
         async move {
-            let pos = bytes_to_f32(&pos.await?);
-            let meta = bytes_to_u32(&meta.await?);
-            Ok(ParticleState {
-                pos: pos.chunks_exact(2).map(|c| [c[0], c[1]]).collect(),
-                meta: meta
-                    .chunks_exact(4)
-                    .map(|c| [c[0], c[1], c[2], c[3]])
-                    .collect(),
-                stats: Vec::new(),
+            Ok(particle_state(
+                &pos.await?,
+                &meta.await?,
+                Vec::new(),
                 steps_done,
-            })
+            ))
         }
     }
 
@@ -210,18 +205,9 @@ impl GpuParticles {
         let pos = self.ctx.read_bytes(&self.pos, n * 8);
         let meta = self.ctx.read_bytes(&self.meta, n * 16);
         let stats = self.ctx.read_bytes(&self.stats, n * STAT_STRIDE as u64 * 4);
-        let pos = bytes_to_f32(&pos.await?);
-        let meta = bytes_to_u32(&meta.await?);
+        let (pos, meta) = (pos.await?, meta.await?);
         let stats = bytes_to_u32(&stats.await?);
-        Ok(ParticleState {
-            pos: pos.chunks_exact(2).map(|c| [c[0], c[1]]).collect(),
-            meta: meta
-                .chunks_exact(4)
-                .map(|c| [c[0], c[1], c[2], c[3]])
-                .collect(),
-            stats,
-            steps_done: self.steps_done,
-        })
+        Ok(particle_state(&pos, &meta, stats, self.steps_done))
     }
 
     /// Reads the particles back, blocking on a device-poll loop (native).
@@ -236,6 +222,21 @@ impl GpuParticles {
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
             .map_err(|e| crate::EngineError::Device(format!("waiting for the GPU: {e}")))
+    }
+}
+
+/// Particles from the bytes of the positions and meta buffers.
+fn particle_state(pos: &[u8], meta: &[u8], stats: Vec<u32>, steps_done: u32) -> ParticleState {
+    let pos = bytes_to_f32(pos);
+    let meta = bytes_to_u32(meta);
+    ParticleState {
+        pos: pos.chunks_exact(2).map(|c| [c[0], c[1]]).collect(),
+        meta: meta
+            .chunks_exact(4)
+            .map(|c| [c[0], c[1], c[2], c[3]])
+            .collect(),
+        stats,
+        steps_done,
     }
 }
 

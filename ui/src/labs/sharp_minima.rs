@@ -7,7 +7,7 @@ use super::smoothing::finite;
 use super::{cached_texture, series};
 use crate::compute::Compute;
 use crate::gfx::{Gfx, LABEL_COLORS, draw_particles, heatmap_image, limits, viridis};
-use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range};
+use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range, choices};
 use crate::runner::Sim;
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotImage, PlotPoint};
 use serde::{Deserialize, Serialize};
@@ -377,21 +377,16 @@ impl LabSpec for SharpSim {
 
     fn controls(p: &mut SharpParams, ui: &mut egui::Ui) -> Change {
         let mut c = Change::None;
-        ui.horizontal(|ui| {
-            ui.label("noise");
-            c = c.live(
-                ui.selectable_value(&mut p.noise, NoiseChoice::Gaussian, "Gaussian")
-                    .changed(),
-            );
-            c = c.live(
-                ui.selectable_value(&mut p.noise, NoiseChoice::Pareto, "Pareto")
-                    .changed(),
-            );
-            c = c.live(
-                ui.selectable_value(&mut p.noise, NoiseChoice::Stable, "α-stable")
-                    .changed(),
-            );
-        });
+        c = c.live(choices(
+            ui,
+            "noise",
+            &mut p.noise,
+            &[
+                (NoiseChoice::Gaussian, "Gaussian"),
+                (NoiseChoice::Pareto, "Pareto"),
+                (NoiseChoice::Stable, "α-stable"),
+            ],
+        ));
         ui.horizontal(|ui| {
             ui.label("clipping");
             let mut on = p.clip > 0.0;

@@ -5,7 +5,7 @@ use super::field::{Field, FieldSnap, cloud, spread};
 use super::{cached_texture, plot_click, series};
 use crate::compute::Compute;
 use crate::gfx::{Gfx, draw_particles, heatmap_image, limits_q, viridis};
-use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range};
+use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range, choices};
 use crate::runner::Sim;
 use egui_plot::{Legend, Line, Plot, PlotImage, PlotPoint};
 use serde::{Deserialize, Serialize};
@@ -369,32 +369,30 @@ impl LabSpec for SmoothingSim {
 
     fn controls(p: &mut SmoothingParams, ui: &mut egui::Ui) -> Change {
         let mut c = Change::None;
-        ui.horizontal(|ui| {
-            ui.label("surface");
-            c = c.reset(
-                ui.selectable_value(&mut p.surface, Surface::SpikyBowl, "spiky bowl")
-                    .changed(),
-            );
-            c = c.reset(
-                ui.selectable_value(&mut p.surface, Surface::Rastrigin, "Rastrigin")
-                    .changed(),
-            );
-            ui.separator();
-            ui.label("dimension");
-            c = c.reset(ui.selectable_value(&mut p.dim, 1, "1-D").changed());
-            c = c.reset(ui.selectable_value(&mut p.dim, 2, "2-D").changed());
-        });
-        ui.horizontal(|ui| {
-            ui.label("kernel");
-            c = c.live(
-                ui.selectable_value(&mut p.kernel, Kernel::Gaussian, "Gaussian")
-                    .changed(),
-            );
-            c = c.live(
-                ui.selectable_value(&mut p.kernel, Kernel::UniformBall, "uniform ball")
-                    .changed(),
-            );
-        });
+        c = c.reset(choices(
+            ui,
+            "surface",
+            &mut p.surface,
+            &[
+                (Surface::SpikyBowl, "spiky bowl"),
+                (Surface::Rastrigin, "Rastrigin"),
+            ],
+        ));
+        c = c.reset(choices(
+            ui,
+            "dimension",
+            &mut p.dim,
+            &[(1, "1-D"), (2, "2-D")],
+        ));
+        c = c.live(choices(
+            ui,
+            "kernel",
+            &mut p.kernel,
+            &[
+                (Kernel::Gaussian, "Gaussian"),
+                (Kernel::UniformBall, "uniform ball"),
+            ],
+        ));
         c = c.live(
             ui.add(egui::Slider::new(&mut p.sigma, 0.0..=20.0).text("noise σ"))
                 .on_hover_text("scale of the gradient noise ω")
