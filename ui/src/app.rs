@@ -324,7 +324,7 @@ impl LabApp {
             self.platform.set_fragment(&frag);
             self.last_fragment = frag;
         }
-        if running && !self.lab().status().done {
+        if running {
             ui.ctx().request_repaint();
         }
     }

@@ -29,6 +29,11 @@ pub trait Sim: Send + Sized + 'static {
     fn steps(&self) -> u64;
     /// The state to draw (may poll an asynchronous readback; never blocks).
     fn snapshot(&mut self) -> Self::Snap;
+    /// Whether a readback is in flight or the statistics lag the state (so a paused or finished
+    /// run still wants frames until they catch up).
+    fn pending(&self) -> bool {
+        false
+    }
 }
 
 /// Where a runner stands.
@@ -50,6 +55,8 @@ enum Cmd<S: Sim> {
     Act(S::Action),
     Run(bool),
     Step,
+    /// Ends a worker thread (there are none in a browser).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     Stop,
 }
 
@@ -226,9 +233,12 @@ impl<S: Sim> Runner<S> {
                         ctx.request_repaint();
                     } else if !status.running && sim.is_some() {
                         // A paused GPU run may still have a readback in flight: poll it.
-                        if let Some(s) = sim.as_mut() {
+                        if let Some(s) = sim.as_mut()
+                            && s.pending()
+                        {
                             let snap = s.snapshot();
                             out.lock().unwrap_or_else(PoisonError::into_inner).snap = Some(snap);
+                            ctx.request_repaint();
                         }
                     }
                 }
@@ -247,9 +257,10 @@ impl<S: Sim> Runner<S> {
         Ok(r)
     }
 
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     fn send(&self, cmd: Cmd<S>) {
         match &self.inner {
-            Inner::Inline { .. } => {}
+            Inner::Inline { .. } => drop(cmd),
             #[cfg(not(target_arch = "wasm32"))]
             Inner::Thread { tx, .. } => {
                 // A worker that ended (it only ends on Stop) has nothing left to do.
@@ -297,7 +308,8 @@ impl<S: Sim> Runner<S> {
     }
 
     /// Inline: applies queued commands and works for up to `budget`, then snapshots. Threaded:
-    /// picks up the worker's latest snapshot. Returns whether it is still running.
+    /// picks up the worker's latest snapshot. Returns whether it wants another frame soon
+    /// (running, or a readback still to land).
     pub fn poll(&mut self, budget: Duration) -> bool {
         match &mut self.inner {
             Inner::Inline {
@@ -326,6 +338,9 @@ impl<S: Sim> Runner<S> {
                     // Snapshots may poll readbacks in flight, so take one every frame.
                     let _ = changed;
                     self.snap = s.snapshot();
+                    if s.pending() {
+                        return true;
+                    }
                 }
             }
             #[cfg(not(target_arch = "wasm32"))]

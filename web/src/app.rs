@@ -56,7 +56,7 @@ pub fn make_app(
         hook,
         renderer: compute.renderer_name(),
         fallback_reason: compute.fallback_reason.clone(),
-        self_check: compute.self_check.to_json(),
+        self_check: serde_json::to_value(&compute.self_check).unwrap_or_default(),
         rayon_threads: rayon::current_num_threads(),
         first_frame_ms: None,
         pending,

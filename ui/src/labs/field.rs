@@ -75,6 +75,15 @@ impl Field {
         })
     }
 
+    /// Whether the statistics lag the particles (a readback in flight or still to start).
+    pub fn pending(&self) -> bool {
+        self.pending.is_some()
+            || self
+                .runner
+                .gpu()
+                .is_some_and(|g| self.light.as_ref().map(|l| l.steps_done) != Some(g.steps_done()))
+    }
+
     /// Changes η, noise or clipping from the next step on.
     pub fn set_rule(&mut self, rule: StepRule) {
         self.runner.set_rule(rule);

@@ -221,16 +221,22 @@ impl Sim for SharpSim {
                 f.push(land.value([x, y]));
             }
         }
-        let field = Field::new(land, p.rule(), starts(p), compute)?;
+        // The shares at step 0, from the starting positions (statistics of later steps come
+        // from readbacks).
+        let start = ParticleState::new(&land, starts(p));
+        let c0 = label_counts(&start);
+        let n0 = start.len().max(1) as f64;
+        let history = vec![[0.0, c0[1] as f64 / n0, (c0[0] + c0[2]) as f64 / n0]];
+        let field = Field::new(land, p.rule(), start.pos, compute)?;
         Ok(Self {
             params: p.clone(),
             field,
             f: Arc::new(f),
             nx,
             ny,
-            history: Vec::new(),
+            history,
             last: SharpSnap::default(),
-            last_light_steps: u32::MAX,
+            last_light_steps: 0,
             ticks: 0,
         })
     }
@@ -259,6 +265,10 @@ impl Sim for SharpSim {
 
     fn steps(&self) -> u64 {
         self.ticks
+    }
+
+    fn pending(&self) -> bool {
+        self.field.pending()
     }
 
     fn snapshot(&mut self) -> SharpSnap {

@@ -202,6 +202,7 @@ impl Sim for SmoothingSim {
         let f: Vec<f32> = (0..grid.len()).map(|i| land.value(grid.point(i))).collect();
         let h = p.half_width();
         let start = spread(p.particles as usize, [-h, -h], [h, h], p.dim, p.seed);
+        let history = vec![cloud_stats(&land, &start, p.basin_radius(), 0)];
         let field = Field::new(land.clone(), p.rule(), start, compute)?;
         let mut s = Self {
             params: p.clone(),
@@ -213,8 +214,8 @@ impl Sim for SmoothingSim {
             grid,
             version: 0,
             dirty_g: true,
-            history: Vec::new(),
-            last_light_steps: u32::MAX,
+            history,
+            last_light_steps: 0,
             ticks: 0,
         };
         s.smooth();
@@ -245,10 +246,11 @@ impl Sim for SmoothingSim {
             self.params.dim,
             self.params.seed ^ self.ticks,
         );
+        let first = cloud_stats(&self.land, &pts, self.params.basin_radius(), 0);
         if let Ok(f) = Field::new(self.land.clone(), self.params.rule(), pts, &self.compute) {
             self.field = f;
-            self.history.clear();
-            self.last_light_steps = u32::MAX;
+            self.history = vec![first];
+            self.last_light_steps = 0;
         }
     }
 
@@ -263,27 +265,22 @@ impl Sim for SmoothingSim {
         self.ticks
     }
 
+    fn pending(&self) -> bool {
+        self.field.pending()
+    }
+
     fn snapshot(&mut self) -> SmoothingSnap {
         let field = self.field.snapshot();
         if let Some(light) = &field.light
             && light.steps_done != self.last_light_steps
         {
             self.last_light_steps = light.steps_done;
-            let r = self.params.basin_radius();
-            let n = light.pos.len().max(1) as f64;
-            let (mut sf, mut inside, mut sr) = (0.0f64, 0usize, 0.0f64);
-            for &x in &light.pos {
-                sf += f64::from(self.land.value(x));
-                let d = (x[0] * x[0] + x[1] * x[1]).sqrt();
-                inside += usize::from(d < r);
-                sr += f64::from(d);
-            }
-            self.history.push([
-                f64::from(light.steps_done),
-                sf / n,
-                inside as f64 / n,
-                sr / n,
-            ]);
+            self.history.push(cloud_stats(
+                &self.land,
+                &light.pos,
+                self.params.basin_radius(),
+                light.steps_done,
+            ));
             if self.history.len() > 4000 {
                 // Keep the curve bounded: drop every other early point.
                 let keep: Vec<[f64; 4]> = self
@@ -589,6 +586,19 @@ impl LabSpec for SmoothingSim {
         m.insert("mean_dist".into(), json!(finite(last[3])));
         m
     }
+}
+
+/// `[step, mean f(x), fraction within r of the global minimum (0), mean |x|]` of a cloud.
+fn cloud_stats(land: &PackedLandscape, pos: &[[f32; 2]], r: f32, step: u32) -> [f64; 4] {
+    let n = pos.len().max(1) as f64;
+    let (mut sf, mut inside, mut sr) = (0.0f64, 0usize, 0.0f64);
+    for &x in pos {
+        sf += f64::from(land.value(x));
+        let d = (x[0] * x[0] + x[1] * x[1]).sqrt();
+        inside += usize::from(d < r);
+        sr += f64::from(d);
+    }
+    [f64::from(step), sf / n, inside as f64 / n, sr / n]
 }
 
 /// NaN and infinities as JSON null.
