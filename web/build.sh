@@ -77,9 +77,19 @@ trap 'rm -rf "$staging"' EXIT
 step "wasm-opt"
 wasm="$staging/sgdlab_web_bg.wasm"
 wasm_opt=""
+# Binaryen older than the pinned npm version is not used: Debian's 108 produced a module that
+# fails to instantiate ("WebAssembly.Table.set(): Argument 1 is invalid for table"); 132 is the
+# version the browser tests passed with.
+min_binaryen=132
+path_version() { wasm-opt --version 2>/dev/null | sed -n 's/^wasm-opt version \([0-9]*\).*/\1/p'; }
 if [ "$optimize" = 1 ]; then
-  if command -v wasm-opt >/dev/null; then
+  if command -v wasm-opt >/dev/null && [ "$(path_version)" -ge "$min_binaryen" ] 2>/dev/null; then
     wasm_opt=$(command -v wasm-opt)
+  elif command -v wasm-opt >/dev/null; then
+    echo "ignoring $(command -v wasm-opt) (binaryen $(path_version), older than $min_binaryen)"
+  fi
+  if [ -n "$wasm_opt" ]; then
+    :
   elif [ -x web/node_modules/.bin/wasm-opt ]; then
     wasm_opt=web/node_modules/.bin/wasm-opt
   elif command -v npm >/dev/null; then
