@@ -58,6 +58,7 @@ pub fn make_app(
         fallback_reason: compute.fallback_reason.clone(),
         self_check: serde_json::to_value(&compute.self_check).unwrap_or_default(),
         rayon_threads: rayon::current_num_threads(),
+        compute_ready_ms: compute.ready_ms,
         first_frame_ms: None,
         pending,
         own_fragment: String::new(),
@@ -71,6 +72,7 @@ struct WebApp {
     fallback_reason: Option<String>,
     self_check: Value,
     rayon_threads: usize,
+    compute_ready_ms: Option<f64>,
     first_frame_ms: Option<f64>,
     pending: Rc<RefCell<Option<String>>>,
     own_fragment: String,
@@ -96,6 +98,7 @@ impl eframe::App for WebApp {
             o.insert("fallback_reason".into(), json!(self.fallback_reason));
             o.insert("self_check".into(), self.self_check.clone());
             o.insert("rayon_threads".into(), json!(self.rayon_threads));
+            o.insert("compute_ready_ms".into(), json!(self.compute_ready_ms));
             o.insert("first_frame_ms".into(), json!(self.first_frame_ms));
         }
         self.hook.publish(s);

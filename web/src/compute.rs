@@ -23,6 +23,8 @@ pub struct Compute {
     pub fallback_reason: Option<String>,
     /// The startup self-check on `device`.
     pub self_check: SelfCheck,
+    /// `performance.now()` when device and self-check were ready.
+    pub ready_ms: Option<f64>,
 }
 
 impl Compute {
@@ -42,11 +44,15 @@ impl Compute {
                 device.info
             );
         }
+        let ready_ms = web_sys::window()
+            .and_then(|w| w.performance())
+            .map(|p| p.now());
         Self {
             device,
             renderer,
             fallback_reason,
             self_check,
+            ready_ms,
         }
     }
 

@@ -46,6 +46,7 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
             fallback_reason: compute.fallback_reason.clone(),
             self_check: compute.self_check.clone(),
             rayon_threads: rayon::current_num_threads(),
+            compute_ready_ms: compute.ready_ms,
             ..LabState::default()
         }
         .to_json(),

@@ -29,6 +29,9 @@ pub struct LabState {
     pub metrics: Map<String, Value>,
     /// Frames the app has drawn.
     pub frames: u64,
+    /// `performance.now()` when the compute device and its self-check were ready: milliseconds
+    /// since navigation start (download, compilation and device start-up before it).
+    pub compute_ready_ms: Option<f64>,
     /// `performance.now()` when the first frame was drawn: milliseconds since navigation start.
     pub first_frame_ms: Option<f64>,
     /// The startup self-check: a small autodiff computation on the compute device.
