@@ -5,6 +5,9 @@
 //                               at the app's first frame: the clock starts at navigation)
 //   frame_ms_p50, frame_ms_p95  requestAnimationFrame intervals over BENCH_SECONDS (default 5)
 // of the sharp-minima view with 16,384 particles (BENCH_PARTICLES), running,
+//   main_thread_ms_per_frame,   the page's main-thread busy time (CDP TaskDuration) and the part
+//   script_ms_per_frame         of it running script (wasm included), per lab frame; the rest
+//                               of a frame waits on the GPU process (SwiftShader here)
 // in headless Chromium on WebGPU (SwiftShader), or with --cpu on the CPU fallback.
 // Usage: web/build.sh && node web/bench.mjs [--cpu]   (SGDLAB_URL to use a running server)
 import { readFile } from 'node:fs/promises';
@@ -31,6 +34,11 @@ try {
   const state = await waitForFrames(page, watch, 1);
   // Let compilation and the first uploads settle before timing frames.
   await page.waitForTimeout(1000);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const metrics = async () => Object.fromEntries(
+    (await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+  const cdpBefore = await metrics();
   const before = await page.evaluate(() => window.sgdlab.state());
   const { intervals } = await page.evaluate((ms) => new Promise((done) => {
     const stamps = [];
@@ -42,8 +50,11 @@ try {
     requestAnimationFrame(tick);
   }), seconds * 1000);
   const end = await page.evaluate(() => window.sgdlab.state());
+  const cdpAfter = await metrics();
   const sorted = [...intervals].sort((a, b) => a - b);
   const round = (x) => Math.round(x * 100) / 100;
+  const labFrames = Math.max(1, end.frames - before.frames);
+  const perFrame = (key) => round((1000 * (cdpAfter[key] - cdpBefore[key])) / labFrames);
   console.log(JSON.stringify({
     wasm_bytes: wasm.length,
     wasm_gz_bytes: gzipSync(wasm, { level: 9 }).length,
@@ -51,6 +62,8 @@ try {
     first_frame_ms: round(state.first_frame_ms),
     frame_ms_p50: round(percentile(sorted, 50)),
     frame_ms_p95: round(percentile(sorted, 95)),
+    main_thread_ms_per_frame: perFrame('TaskDuration'),
+    script_ms_per_frame: perFrame('ScriptDuration'),
     frames_timed: intervals.length,
     lab_frames_during: end.frames - before.frames,
     sgd_steps_per_s: round((end.metrics.sgd_steps - before.metrics.sgd_steps) / seconds),
