@@ -55,12 +55,7 @@ impl Compute {
     /// cost more than their arithmetic on a GPU (the 2-D toy network) and, in a browser, for
     /// experiments that read results back synchronously.
     pub fn cpu_twin(&self) -> Self {
-        let mut c = Self::cpu(None);
-        c.threads = self.threads.max(1);
-        if cfg!(target_arch = "wasm32") {
-            c.threads = 1;
-        }
-        c
+        Self::cpu(None)
     }
 
     /// Whether the GPU is a software rasterizer on the CPU (lavapipe, llvmpipe, SwiftShader):

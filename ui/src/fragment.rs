@@ -103,14 +103,8 @@ pub fn to_fragment(lab: &str, params: &Value) -> String {
             }
             let s = match v {
                 Value::String(s) => encode(s),
-                Value::Number(n) => match n.as_f64() {
-                    // f32 parameters widened to f64 print as their shortest f32 form (0.4, not
-                    // 0.4000000059604645); the value read back is the same f32.
-                    Some(f) if !n.is_u64() && !n.is_i64() && f64::from(f as f32) == f => {
-                        (f as f32).to_string()
-                    }
-                    _ => n.to_string(),
-                },
+                // Params come through `Lab::params_json`, which already writes f32s as written.
+                Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 _ => continue,
             };

@@ -122,6 +122,9 @@ struct ParticlePipeline {
     cpu_pos: Option<wgpu::Buffer>,
     cpu_meta: Option<wgpu::Buffer>,
     cpu_len: u32,
+    /// The snapshot last uploaded (held, so that its address is not reused), so an unchanged
+    /// one is not uploaded again.
+    cpu_uploaded: Option<Arc<ParticleState>>,
 }
 
 /// The particle shader (instanced quads, one per particle).
@@ -252,6 +255,7 @@ fn pipeline_for(device: &wgpu::Device, format: wgpu::TextureFormat) -> ParticleP
         cpu_pos: None,
         cpu_meta: None,
         cpu_len: 0,
+        cpu_uploaded: None,
     }
 }
 
@@ -305,7 +309,13 @@ impl egui_wgpu::CallbackTrait for ParticleCallback {
             u.extend_from_slice(&0.85f32.to_le_bytes());
         }
         queue.write_buffer(&p.uniform, 0, &u);
-        if let ParticleSource::Cpu(state) = &self.source {
+        if let ParticleSource::Cpu(state) = &self.source
+            && !p
+                .cpu_uploaded
+                .as_ref()
+                .is_some_and(|u| Arc::ptr_eq(u, state))
+        {
+            p.cpu_uploaded = Some(state.clone());
             let (pos, meta) = (&state.pos, &state.meta);
             let pb: Vec<u8> = pos
                 .iter()

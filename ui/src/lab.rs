@@ -307,7 +307,7 @@ impl<S: LabSpec> Lab for Shell<S> {
             .unwrap_or(Value::Null)
     }
     fn load_params_json(&mut self, v: &Value) -> Result<(), String> {
-        let p: S::Params = serde_path_to_error_like(v)?;
+        let p: S::Params = serde_json::from_value(v.clone()).map_err(|e| format!("config: {e}"))?;
         p.validate()?;
         self.params = p;
         self.rebuild();
@@ -369,10 +369,6 @@ impl<S: LabSpec> Lab for Shell<S> {
     fn metrics(&self) -> Map<String, Value> {
         S::metrics(&self.runner.snap)
     }
-}
-
-fn serde_path_to_error_like<T: DeserializeOwned>(v: &Value) -> Result<T, String> {
-    serde_json::from_value(v.clone()).map_err(|e| format!("config: {e}"))
 }
 
 /// Parses `raw` as a value of the same JSON type as `old` (number, bool or string; an enum

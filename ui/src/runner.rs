@@ -335,10 +335,13 @@ impl<S: Sim> Runner<S> {
                     changed = true;
                 }
                 if let Some(s) = sim.as_mut() {
-                    // Snapshots may poll readbacks in flight, so take one every frame.
-                    let _ = changed;
-                    self.snap = s.snapshot();
-                    if s.pending() {
+                    // A new snapshot when something happened, or to poll a readback in flight;
+                    // an idle paused run copies nothing.
+                    let pending = s.pending();
+                    if changed || pending {
+                        self.snap = s.snapshot();
+                    }
+                    if pending {
                         return true;
                     }
                 }

@@ -60,6 +60,9 @@ pub struct EliminationSnap {
     pub tolerance: f64,
     /// Status line.
     pub status: String,
+    /// Per recorded step: step, best loss, share of plain and of wrapped runs above best +
+    /// tolerance, max |a| (computed once per snapshot, not per frame).
+    pub summary: Arc<Vec<[f64; 5]>>,
 }
 
 /// The live experiment.
@@ -101,9 +104,11 @@ impl Sim for EliminationSim {
     }
     fn snapshot(&mut self) -> EliminationSnap {
         let r = self.exp.results();
+        let history = self.exp.snapshots();
         EliminationSnap {
             inits: r.inits,
-            history: Arc::new(self.exp.snapshots().to_vec()),
+            summary: Arc::new(summary(history, r.inits, r.tolerance)),
+            history: Arc::new(history.to_vec()),
             tolerance: r.tolerance,
             status: self.exp.progress().phase,
         }
@@ -111,11 +116,10 @@ impl Sim for EliminationSim {
 }
 
 /// Per snapshot: best loss, fraction of plain runs above best + tol, of wrapped runs, max |a|.
-fn summary(s: &EliminationSnap) -> Vec<[f64; 5]> {
-    s.history
+fn summary(history: &[EliminationSnapshot], n: usize, tolerance: f64) -> Vec<[f64; 5]> {
+    history
         .iter()
         .map(|h| {
-            let n = s.inits;
             let best = h
                 .loss
                 .iter()
@@ -123,7 +127,7 @@ fn summary(s: &EliminationSnap) -> Vec<[f64; 5]> {
                 .copied()
                 .fold(f64::INFINITY, f64::min);
             let above = |v: &[f64]| {
-                v.iter().filter(|&&l| l > best + s.tolerance).count() as f64 / v.len().max(1) as f64
+                v.iter().filter(|&&l| l > best + tolerance).count() as f64 / v.len().max(1) as f64
             };
             let plain = above(&h.loss[..n.min(h.loss.len())]);
             let wrapped = above(&h.loss[n.min(h.loss.len())..]);
@@ -202,7 +206,7 @@ impl LabSpec for EliminationSim {
         _a: &mut Vec<()>,
     ) {
         ui.strong(&s.status);
-        let rows = summary(s);
+        let rows = &s.summary;
         let h = (ui.available_height() / 2.0 - 10.0).max(120.0);
         let w = (ui.available_width() / 2.0 - 8.0).max(150.0);
         ui.horizontal(|ui| {
@@ -273,7 +277,7 @@ impl LabSpec for EliminationSim {
     fn csv(s: &EliminationSnap) -> String {
         let mut out =
             String::from("step,best_loss,plain_suboptimal,wrapped_suboptimal,max_abs_a\n");
-        for r in summary(s) {
+        for r in s.summary.iter() {
             out.push_str(&format!("{},{},{},{},{}\n", r[0], r[1], r[2], r[3], r[4]));
         }
         out
@@ -281,7 +285,7 @@ impl LabSpec for EliminationSim {
 
     fn metrics(s: &EliminationSnap) -> Map<String, Value> {
         let mut m = Map::new();
-        if let Some(r) = summary(s).last() {
+        if let Some(r) = s.summary.last() {
             m.insert("step".into(), json!(r[0]));
             m.insert("best_loss".into(), json!(finite(r[1])));
             m.insert("plain_suboptimal".into(), json!(finite(r[2])));

@@ -201,6 +201,32 @@ fn wgpu_wait() -> egui_wgpu::wgpu::PollType {
     egui_wgpu::wgpu::PollType::wait_indefinitely()
 }
 
+/// The particle-count slider (rebuilds the run) and the steps-per-tick slider (applies live).
+pub fn particle_sliders(
+    ui: &mut egui::Ui,
+    particles: &mut u32,
+    min_particles: u32,
+    speed: &mut u32,
+    max_speed: u32,
+) -> crate::lab::Change {
+    let c = crate::lab::Change::None.reset(
+        ui.add(
+            egui::Slider::new(particles, min_particles..=1_000_000)
+                .logarithmic(true)
+                .text("particles"),
+        )
+        .changed(),
+    );
+    c.live(
+        ui.add(
+            egui::Slider::new(speed, 1..=max_speed)
+                .logarithmic(true)
+                .text("steps/tick"),
+        )
+        .changed(),
+    )
+}
+
 /// Particles per label (basins 0..3, no basin, diverged).
 pub fn label_counts(s: &ParticleState) -> [usize; 6] {
     let mut c = [0usize; 6];

@@ -2,7 +2,7 @@
 //! wide ones, under Gaussian or heavy-tailed noise, with or without truncation. Live bars of the
 //! share of particles in each well and a histogram of first exit times.
 
-use super::field::{Field, FieldSnap, exit_times, label_counts};
+use super::field::{Field, FieldSnap, exit_times, label_counts, particle_sliders};
 use super::smoothing::finite;
 use super::{cached_texture, series};
 use crate::compute::Compute;
@@ -455,23 +455,13 @@ impl LabSpec for SharpSim {
             ui.add(egui::Slider::new(&mut p.sharp_radius, 0.2..=0.8).text("sharp radius r"))
                 .changed(),
         );
-        c = c.reset(
-            ui.add(
-                egui::Slider::new(&mut p.particles, 3..=1_000_000)
-                    .logarithmic(true)
-                    .text("particles"),
-            )
-            .changed(),
-        );
-        c = c.live(
-            ui.add(
-                egui::Slider::new(&mut p.speed, 1..=2000)
-                    .logarithmic(true)
-                    .text("steps/tick"),
-            )
-            .changed(),
-        );
-        c
+        c.max(particle_sliders(
+            ui,
+            &mut p.particles,
+            3,
+            &mut p.speed,
+            2000,
+        ))
     }
 
     fn view(s: &SharpSnap, _p: &SharpParams, ui: &mut egui::Ui, gfx: &Gfx, _a: &mut Vec<()>) {

@@ -1,7 +1,7 @@
 //! Smoothing lab (Kleinberg, Li, Yuan 2018): f and the smoothed g_η = E f(· − ηω) on a line or
 //! a plane, and a cloud of SGD particles that settles where g, not f, has its minimum.
 
-use super::field::{Field, FieldSnap, cloud, spread};
+use super::field::{Field, FieldSnap, cloud, particle_sliders, spread};
 use super::{cached_texture, plot_click, series};
 use crate::compute::Compute;
 use crate::gfx::{Gfx, draw_particles, heatmap_image, limits_q, viridis};
@@ -404,23 +404,7 @@ impl LabSpec for SmoothingSim {
             .changed(),
         );
         ui.label(format!("kernel width ησ = {:.3}", p.eta * p.sigma));
-        c = c.reset(
-            ui.add(
-                egui::Slider::new(&mut p.particles, 1..=1_000_000)
-                    .logarithmic(true)
-                    .text("particles"),
-            )
-            .changed(),
-        );
-        c = c.live(
-            ui.add(
-                egui::Slider::new(&mut p.speed, 1..=500)
-                    .logarithmic(true)
-                    .text("steps/tick"),
-            )
-            .changed(),
-        );
-        c
+        c.max(particle_sliders(ui, &mut p.particles, 1, &mut p.speed, 500))
     }
 
     fn view(
