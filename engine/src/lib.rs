@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod landscape;
 pub mod model;
 pub mod optim;
+pub mod probe;
 pub mod report;
 pub mod rng;
 pub mod train;

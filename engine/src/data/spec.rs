@@ -91,6 +91,21 @@ impl DatasetSpec {
         })
     }
 
+    /// Loads the data set and returns (train, test): the source's own split when it has one,
+    /// else a seeded split with `test_fraction` of the examples held out.
+    pub fn load_train_test(
+        &self,
+        synthetic_n: usize,
+        test_fraction: f64,
+        seed: u64,
+    ) -> Result<(Dataset, Dataset)> {
+        let loaded = self.load(synthetic_n, seed)?;
+        match loaded.test {
+            Some(test) => Ok((loaded.train, test)),
+            None => loaded.train.split(test_fraction, seed),
+        }
+    }
+
     /// Whether this is one of the 2-D synthetic sets (whose decision boundary can be drawn).
     pub fn is_two_d(&self) -> bool {
         matches!(self, Self::TwoClusters | Self::Moons | Self::Spirals)

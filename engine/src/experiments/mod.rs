@@ -5,6 +5,8 @@
 mod config_io;
 mod elimination;
 mod gossip;
+mod heavy_tail_net;
+mod one_point;
 mod random_labels;
 mod rnn;
 mod sharp_minima;
@@ -13,6 +15,8 @@ mod smoothing;
 pub use config_io::*;
 pub use elimination::*;
 pub use gossip::*;
+pub use heavy_tail_net::*;
+pub use one_point::*;
 pub use random_labels::*;
 pub use rnn::*;
 pub use sharp_minima::*;

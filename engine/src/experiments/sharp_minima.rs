@@ -12,7 +12,10 @@
 //! steps; the mean first exit time (censoring-corrected), the fraction of time in each well and
 //! the transition counts are recorded, and the log–log slope of exit time against 1/η is fitted.
 
-use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
+use super::{
+    Experiment, HeavyTailNet, HeavyTailNetConfig, HeavyTailNetResults, Preset, Progress,
+    to_json_value, write_run_files,
+};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
 use crate::gpu::ParticleRunner;
@@ -70,6 +73,9 @@ pub struct SharpMinimaConfig {
     /// Steps per `step()` call (the unit of interleaving with a UI).
     #[config(default = 4096)]
     pub steps_per_call: u32,
+    /// Heavy-tailed noise in network training, run after the particles; `null` skips it.
+    #[config(default = "Some(HeavyTailNetConfig::new())")]
+    pub network: Option<HeavyTailNetConfig>,
 }
 
 impl SharpMinimaConfig {
@@ -80,7 +86,8 @@ impl SharpMinimaConfig {
             Preset::Quick => Self::new()
                 .with_particles(512)
                 .with_lrs(vec![0.08, 0.04, 0.02])
-                .with_max_steps(40_000),
+                .with_max_steps(40_000)
+                .with_network(Some(HeavyTailNetConfig::quick())),
         }
     }
 
@@ -145,6 +152,9 @@ impl SharpMinimaConfig {
                 "steps_per_call",
                 "expected at least 1, found 0",
             ));
+        }
+        if let Some(n) = &self.network {
+            n.validate("network")?;
         }
         Ok(())
     }
@@ -242,6 +252,8 @@ pub struct SharpMinimaResults {
     /// The sharp well's occupation at the smallest η over that at the largest η, per clipping
     /// mode: near 1 means no elimination, near 0 means the sharp minimum is eliminated.
     pub sharp_occupation_ratio: Vec<(String, f64)>,
+    /// Heavy-tailed noise in network training (absent when the config skips it).
+    pub network: Option<HeavyTailNetResults>,
 }
 
 /// The experiment's state machine.
@@ -252,6 +264,7 @@ pub struct SharpMinima {
     next_job: usize,
     active: Option<(usize, ParticleRunner, u32)>,
     results: SharpMinimaResults,
+    net: Option<HeavyTailNet>,
 }
 
 impl SharpMinima {
@@ -276,6 +289,10 @@ impl SharpMinima {
             l_star_wide: (config.wide_radius / b).ceil() as u32,
             ..SharpMinimaResults::default()
         };
+        let net = match &config.network {
+            Some(n) => Some(HeavyTailNet::new(n.clone(), &device.device, "network")?),
+            None => None,
+        };
         Ok(Self {
             config,
             device,
@@ -283,6 +300,7 @@ impl SharpMinima {
             next_job: 0,
             active: None,
             results,
+            net,
         })
     }
 
@@ -398,24 +416,30 @@ impl SharpMinima {
         self.results.slopes = slopes;
         self.results.sharp_occupation_falls = falls;
         self.results.sharp_occupation_ratio = ratios;
-        self.results.status = "complete".into();
+    }
+
+    /// Whether every particle run is done (the network part may still be running).
+    fn particles_done(&self) -> bool {
+        self.active.is_none() && self.next_job >= self.jobs.len()
     }
 
     fn total_units(&self) -> u64 {
         self.jobs
             .iter()
             .map(|&(_, l)| u64::from(self.config.steps_for(self.config.lrs[l])))
-            .sum()
+            .sum::<u64>()
+            + self.net.as_ref().map_or(0, HeavyTailNet::total_units)
     }
 
     fn units_done(&self) -> u64 {
         let steps_of = |j: usize| u64::from(self.config.steps_for(self.config.lrs[self.jobs[j].1]));
-        match &self.active {
+        let particles = match &self.active {
             Some((j, runner, _)) => {
                 (0..*j).map(steps_of).sum::<u64>() + u64::from(runner.steps_done())
             }
             None => (0..self.next_job.min(self.jobs.len())).map(steps_of).sum(),
-        }
+        };
+        particles + self.net.as_ref().map_or(0, HeavyTailNet::units_done)
     }
 
     fn metrics_table(&self) -> CsvTable {
@@ -546,6 +570,9 @@ impl SharpMinima {
                 }
             ));
         }
+        if let Some(net) = &self.net {
+            net.report(&mut md);
+        }
         md.heading(2, "Plots");
         for f in files.iter().filter(|f| f.ends_with(".png")) {
             md.image(f, f);
@@ -576,6 +603,17 @@ impl Experiment for SharpMinima {
         if self.is_done() {
             return Ok(self.progress());
         }
+        if self.particles_done() {
+            if let Some(net) = &mut self.net {
+                let stepped = net.step();
+                self.results.network = Some(net.results.clone());
+                stepped?;
+            }
+            if self.is_done() {
+                self.results.status = "complete".into();
+            }
+            return Ok(self.progress());
+        }
         let (j, mut runner, target) = match self.active.take() {
             Some(a) => a,
             None => {
@@ -594,8 +632,11 @@ impl Experiment for SharpMinima {
         if runner.steps_done() >= target {
             let state = runner.read()?;
             self.record(self.jobs[j], &state.summary());
-            if self.is_done() {
+            if self.particles_done() {
                 self.finish();
+                if self.is_done() {
+                    self.results.status = "complete".into();
+                }
             }
         } else {
             runner.wait()?;
@@ -605,26 +646,31 @@ impl Experiment for SharpMinima {
     }
 
     fn is_done(&self) -> bool {
-        self.active.is_none() && self.next_job >= self.jobs.len()
+        self.particles_done() && self.net.as_ref().is_none_or(HeavyTailNet::is_done)
     }
 
     fn progress(&self) -> Progress {
-        let phase = match &self.active {
-            Some((j, _, _)) => {
+        let (mut loss, mut accuracy) = (f64::NAN, f64::NAN);
+        let phase = match (&self.active, &self.net) {
+            (Some((j, _, _)), _) => {
                 let (c, l) = self.jobs[*j];
                 format!("{} · η = {}", CLIP_MODES[c], self.config.lrs[l])
             }
-            None if self.is_done() => "done".into(),
-            None => "starting".into(),
+            _ if self.is_done() => "done".into(),
+            (None, Some(net)) if self.particles_done() => {
+                (loss, accuracy) = net.latest();
+                net.phase()
+            }
+            (None, _) => "starting".into(),
         };
         Progress {
             phase,
             done: self.units_done(),
             total: self.total_units(),
-            unit: "particle steps".into(),
+            unit: "steps (particle batches, then SGD)".into(),
             epoch: self.next_job,
-            loss: f64::NAN,
-            accuracy: f64::NAN,
+            loss,
+            accuracy,
         }
     }
 
@@ -698,6 +744,12 @@ impl Experiment for SharpMinima {
                 }
                 .render(dir, "sharp_occupation")?,
             );
+        }
+        if let Some(net) = &self.net {
+            let p = dir.join("network_runs.csv");
+            net.metrics_table().write(&p)?;
+            written.push(p);
+            written.extend(net.write_plots(dir)?);
         }
         let names: Vec<String> = written
             .iter()

@@ -8,7 +8,10 @@
 //! concentrate near x*; too much noise spreads them again. Shown on a line and in the plane,
 //! with `g_η` drawn over `f` for every noise level.
 
-use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
+use super::{
+    Experiment, OnePointCheck, OnePointConfig, OnePointResults, Preset, Progress, to_json_value,
+    write_run_files,
+};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
 use crate::gpu::{GpuContext, ParticleRunner, smooth_grid_gpu};
@@ -64,6 +67,10 @@ pub struct SmoothingConfig {
     /// Steps per `step()` call.
     #[config(default = 1000)]
     pub steps_per_call: u32,
+    /// The network check (one-point convexity along SGD on MNIST), run after the landscapes;
+    /// `null` skips it.
+    #[config(default = "Some(OnePointConfig::new())")]
+    pub nn_check: Option<OnePointConfig>,
 }
 
 impl SmoothingConfig {
@@ -75,7 +82,8 @@ impl SmoothingConfig {
                 .with_starts(600)
                 .with_steps(1500)
                 .with_grid_2d(48)
-                .with_samples_2d(64),
+                .with_samples_2d(64)
+                .with_nn_check(Some(OnePointConfig::quick())),
         }
     }
 
@@ -145,6 +153,9 @@ impl SmoothingConfig {
                 "steps_per_call",
                 "expected at least 1, found 0",
             ));
+        }
+        if let Some(n) = &self.nn_check {
+            n.validate("nn_check")?;
         }
         Ok(())
     }
@@ -219,8 +230,9 @@ pub struct SmoothingResults {
     pub levels: Vec<LevelResult>,
     /// The signature per dimension.
     pub signatures: Vec<Signature>,
-    /// The NN check of the paper (one-point convexity along MNIST training); not implemented.
-    pub nn_check: String,
+    /// The network check of the paper (one-point convexity along SGD on MNIST); absent when
+    /// the config skips it.
+    pub nn_check: Option<OnePointResults>,
 }
 
 /// The experiment's state machine.
@@ -233,6 +245,7 @@ pub struct SmoothingExperiment {
     results: SmoothingResults,
     g_curves: Vec<(f64, Vec<(f64, f64)>)>,
     g_grids: Vec<(f64, Vec<f64>)>,
+    nn: Option<OnePointCheck>,
 }
 
 impl SmoothingExperiment {
@@ -253,10 +266,14 @@ impl SmoothingExperiment {
                 "cpu"
             }
             .into(),
-            nn_check: "not implemented in this build".into(),
             ..SmoothingResults::default()
         };
+        let nn = match &config.nn_check {
+            Some(c) => Some(OnePointCheck::new(c.clone(), &device.device, "nn_check")?),
+            None => None,
+        };
         Ok(Self {
+            nn,
             config,
             device,
             jobs,
@@ -443,8 +460,12 @@ impl SmoothingExperiment {
                     && best.near_fraction > largest.near_fraction,
             });
         }
-        self.results.status = "complete".into();
         Ok(())
+    }
+
+    /// Whether every landscape run is done (the network check may still be running).
+    fn particles_done(&self) -> bool {
+        self.active.is_none() && self.next_job >= self.jobs.len()
     }
 
     fn metrics_table(&self) -> CsvTable {
@@ -540,10 +561,9 @@ impl SmoothingExperiment {
                 s.largest_sigma_near_fraction
             ));
         }
-        md.paragraph(&format!(
-            "NN check (one-point convexity along MNIST training): {}.",
-            r.nn_check
-        ));
+        if let Some(nn) = &self.nn {
+            nn.report(&mut md);
+        }
         md.heading(2, "Plots");
         for f in files.iter().filter(|f| f.ends_with(".png")) {
             md.image(f, f);
@@ -559,6 +579,17 @@ impl Experiment for SmoothingExperiment {
 
     fn step(&mut self) -> Result<Progress> {
         if self.is_done() {
+            return Ok(self.progress());
+        }
+        if self.particles_done() {
+            if let Some(nn) = &mut self.nn {
+                let stepped = nn.step();
+                self.results.nn_check = Some(nn.results.clone());
+                stepped?;
+            }
+            if self.is_done() {
+                self.results.status = "complete".into();
+            }
             return Ok(self.progress());
         }
         let (j, mut runner) = match self.active.take() {
@@ -579,6 +610,9 @@ impl Experiment for SmoothingExperiment {
             self.record(self.jobs[j], &state);
             if self.next_job >= self.jobs.len() {
                 self.finish()?;
+                if self.is_done() {
+                    self.results.status = "complete".into();
+                }
             }
         } else {
             runner.wait()?;
@@ -588,7 +622,7 @@ impl Experiment for SmoothingExperiment {
     }
 
     fn is_done(&self) -> bool {
-        self.active.is_none() && self.next_job >= self.jobs.len()
+        self.particles_done() && self.nn.as_ref().is_none_or(OnePointCheck::is_done)
     }
 
     fn progress(&self) -> Progress {
@@ -597,25 +631,31 @@ impl Experiment for SmoothingExperiment {
             Some((j, r)) => *j as u64 * per + u64::from(r.steps_done()),
             None => self.next_job as u64 * per,
         };
-        let phase = match &self.active {
-            Some((j, _)) => {
+        let (mut loss, mut accuracy) = (f64::NAN, f64::NAN);
+        let phase = match (&self.active, &self.nn) {
+            (Some((j, _)), _) => {
                 let (dim, l) = self.jobs[*j];
                 format!(
                     "{dim}-D · {}",
                     Self::level_name(f64::from(self.config.sigmas[l]))
                 )
             }
-            None if self.is_done() => "done".into(),
-            None => "starting".into(),
+            _ if self.is_done() => "done".into(),
+            (None, Some(nn)) if self.particles_done() => {
+                (loss, accuracy) = nn.latest();
+                nn.phase()
+            }
+            (None, _) => "starting".into(),
         };
         Progress {
             phase,
-            done,
-            total: self.jobs.len() as u64 * per,
-            unit: "steps".into(),
+            done: done + self.nn.as_ref().map_or(0, OnePointCheck::units_done),
+            total: self.jobs.len() as u64 * per
+                + self.nn.as_ref().map_or(0, OnePointCheck::total_units),
+            unit: "steps (particle batches, then SGD)".into(),
             epoch: self.next_job,
-            loss: f64::NAN,
-            accuracy: f64::NAN,
+            loss,
+            accuracy,
         }
     }
 
@@ -732,6 +772,12 @@ impl Experiment for SmoothingExperiment {
                 }
                 .render(dir, "smoothed_2d")?,
             );
+        }
+        if let Some(nn) = &self.nn {
+            let p = dir.join("one_point.csv");
+            nn.metrics_table().write(&p)?;
+            written.push(p);
+            written.extend(nn.write_plots(dir)?);
         }
         let names: Vec<String> = written
             .iter()
