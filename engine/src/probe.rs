@@ -80,7 +80,9 @@ impl FlatNet {
 
     /// The network at its current parameters.
     pub fn model(&self) -> &Network {
-        self.model.as_ref().expect("the model is only taken out in set()")
+        self.model
+            .as_ref()
+            .expect("the model is only taken out in set()")
     }
 
     /// The current parameters, flattened.

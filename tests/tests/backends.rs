@@ -8,6 +8,7 @@ use sgdlab_engine::device::{ComputeDevice, cpu_device};
 use sgdlab_engine::experiments::{Experiment, RandomLabels, RandomLabelsConfig};
 use sgdlab_engine::model::{InputStats, MlpConfig, NetworkConfig};
 use sgdlab_engine::optim::SgdConfig;
+use sgdlab_engine::probe::{Batch, FlatNet, perturbation_sharpness, top_hessian_eigenvalue};
 use sgdlab_engine::train::{TrainRun, evaluate, flatten_params};
 use sgdlab_tests::wgpu_or_skip;
 use std::sync::Arc;
@@ -213,4 +214,69 @@ fn cnn_trains_on_digits_on_every_backend() {
             "CNN parameters differ between CPU and wgpu by {d} after 4 epochs"
         );
     }
+}
+
+/// What the loss probes of `sharp-minima` and `smoothing` read at one point.
+struct Probes {
+    loss: f64,
+    grad: Vec<f32>,
+    lambda_max: f64,
+    perturb: f64,
+}
+
+fn probes(device: &ComputeDevice) -> Probes {
+    let data = digits().expect("embedded digits");
+    let net = NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![32]));
+    let stats = InputStats::of(&data.features);
+    let model = net.init(data.shape, 10, stats, 5, &device.device.clone().autodiff());
+    let idx: Vec<usize> = (0..500).collect();
+    let batch = Batch::new(&data, &idx, &data.labels, &device.device);
+    let mut flat = FlatNet::new(model);
+    let w = flat.params();
+    let (loss, grad) = flat.loss_grad(&batch);
+    Probes {
+        loss,
+        grad,
+        lambda_max: top_hessian_eigenvalue(&mut flat, &w, &batch, 20, 1e-3, 0).unwrap(),
+        perturb: perturbation_sharpness(&mut flat, &w, &batch, 0.05, 5, 0)
+            .unwrap()
+            .0,
+    }
+}
+
+/// The network probes agree across backends: loss within 1e-4 relative, every gradient entry
+/// within 1e-4 + 1e-3 relative, λ_max (finite differences of f32 gradients, 20 power
+/// iterations) within 2%, the perturbation loss increase within 1e-3 absolute.
+#[test]
+fn loss_probes_agree_on_cpu_and_wgpu() {
+    let Some(gpu) = wgpu_or_skip("loss_probes_agree_on_cpu_and_wgpu") else {
+        return;
+    };
+    let c = probes(&cpu_device());
+    let g = probes(&gpu);
+    assert!(
+        (c.loss - g.loss).abs() < 1e-4 * c.loss,
+        "{} vs {}",
+        c.loss,
+        g.loss
+    );
+    for (i, (a, b)) in c.grad.iter().zip(&g.grad).enumerate() {
+        assert!(
+            (a - b).abs() < 1e-4 + 1e-3 * a.abs(),
+            "gradient entry {i}: cpu {a} vs wgpu {b}"
+        );
+    }
+    assert!(c.lambda_max > 0.0);
+    assert!(
+        (c.lambda_max - g.lambda_max).abs() < 0.02 * c.lambda_max,
+        "λ_max cpu {} vs wgpu {}",
+        c.lambda_max,
+        g.lambda_max
+    );
+    assert!(
+        (c.perturb - g.perturb).abs() < 1e-3,
+        "{} vs {}",
+        c.perturb,
+        g.perturb
+    );
 }

@@ -249,17 +249,92 @@ fn check_sharp_minima_signature(r: &Value) {
     assert!(ratio("unclipped") > 0.85 && ratio("truncated") < 0.7);
 }
 
+/// Gradient-norm clipping at a fixed c bounds every jump by ηc, so as η falls the particles stop
+/// leaving any well: the sharp well keeps its starting share instead of losing it. (Measured,
+/// quick preset: exits from the sharp well at η = 0.08 / 0.04 / 0.02: 80.7 / 3,624 steps / none;
+/// time in the sharp well 0.098 → 0.500, its starting share.)
+fn check_grad_clipping_does_not_eliminate(r: &Value) {
+    let occ = |lr| {
+        run_by(r, "grad-clipped", lr)["occupation_sharp"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        occ(0.02) > 0.4,
+        "grad-clipped sharp occupation at η = 0.02: {}",
+        occ(0.02)
+    );
+    let truncated = run_by(r, "truncated", 0.02)["occupation_sharp"]
+        .as_f64()
+        .unwrap();
+    assert!(occ(0.02) > 4.0 * truncated);
+    let exited = run_by(r, "grad-clipped", 0.02)["exited_sharp"]
+        .as_f64()
+        .unwrap();
+    assert!(exited < 0.05, "grad-clipped exits at η = 0.02: {exited}");
+}
+
+/// Wang, Oh, Rhee's network claim with fixed seeds (quick preset: MLP 784-128-10, 1,000 MNIST
+/// examples with 20% of labels corrupted, 30 epochs, seeds 0 and 1): truncated heavy-tailed
+/// noise ends flatter than SGD (lower loss increase under weight perturbation for every seed,
+/// lower mean λ_max), memorizes fewer corrupted labels, and tests better on average.
+/// (Measured: perturbation 0.0214 / 0.0208 vs 0.0310 / 0.0314; λ_max mean 6.9 vs 13.1;
+/// corrupted labels fitted 0.43 vs 0.58; test accuracy 0.797 vs 0.781.)
+fn check_heavy_tailed_network(r: &Value) {
+    let net = &r["network"];
+    let runs = net["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6);
+    let run = |arm: &str, seed: u64| {
+        runs.iter()
+            .find(|x| x["arm"] == arm && x["seed"] == seed)
+            .unwrap()
+    };
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    for seed in [0, 1] {
+        let (sgd, trunc) = (run("sgd", seed), run("truncated", seed));
+        assert!(sgd["diverged_at"].is_null() && trunc["diverged_at"].is_null());
+        assert_eq!(f(sgd, "clipped_fraction"), 0.0);
+        let clipped = f(trunc, "clipped_fraction");
+        assert!(clipped > 0.02 && clipped < 0.5, "truncated {clipped}");
+        assert!(
+            f(trunc, "perturb_increase") < 0.85 * f(sgd, "perturb_increase"),
+            "seed {seed}: {trunc} vs {sgd}"
+        );
+        assert!(f(trunc, "corrupted_fit") < f(sgd, "corrupted_fit"));
+        assert!(f(sgd, "lambda_max") > 0.0);
+        assert_eq!(run("sgd", seed)["curve"].as_array().unwrap().len(), 30);
+    }
+    let arm = |a: &str, k: &str| {
+        net["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["arm"] == a)
+            .unwrap()[k][0]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(arm("truncated", "test_acc") > arm("sgd", "test_acc") + 0.005);
+    assert!(arm("truncated", "lambda_max") < arm("sgd", "lambda_max"));
+}
+
 #[test]
 fn sharp_minima_quick_run_shows_the_signature_on_the_cpu() {
     let dir = tempfile::tempdir().unwrap();
     let r = run_json("sharp-minima", "cpu", None, dir.path());
     assert_eq!(r["engine"], "cpu");
     check_sharp_minima_signature(&r);
+    check_grad_clipping_does_not_eliminate(&r);
+    check_heavy_tailed_network(&r);
     for f in [
         "exit_times.png",
         "exit_times.svg",
         "sharp_occupation.png",
         "sharp_occupation.svg",
+        "network_runs.csv",
+        "network_test_accuracy.png",
+        "network_lambda_max.png",
+        "network_perturbation.svg",
     ] {
         assert!(
             dir.path().join("out/sharp-minima").join(f).is_file(),
@@ -274,9 +349,17 @@ fn sharp_minima_quick_run_shows_the_signature_on_wgpu() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let r = run_json("sharp-minima", "wgpu", None, dir.path());
+    // The network part's backends are compared in backends.rs; here the kernels are checked.
+    let r = run_json(
+        "sharp-minima",
+        "wgpu",
+        Some(r#"{"network": null}"#),
+        dir.path(),
+    );
     assert_eq!(r["engine"], "gpu");
+    assert!(r["network"].is_null());
     check_sharp_minima_signature(&r);
+    check_grad_clipping_does_not_eliminate(&r);
 }
 
 /// Kleinberg, Li, Yuan's signature with a fixed seed (quick preset, 600 runs per level): GD ends
@@ -309,16 +392,38 @@ fn check_smoothing_signature(r: &Value) {
     assert_eq!(minima(20.0), 1);
 }
 
+/// Kleinberg, Li, Yuan's network check with a fixed seed (quick preset: MLP 784-64-10 on 1,000
+/// MNIST examples, 5 epochs): ⟨−∇L(x_t), x_T − x_t⟩ > 0 at every epoch and at every random point
+/// on the spheres of radius 0.5 around them, and SGD moves toward x_T (distance falls every
+/// epoch). (Measured: inner products 1.98, 1.29, 0.50, 0.21, 0.10; c ≥ 0.40.)
+fn check_one_point_convexity(r: &Value) {
+    let nn = &r["nn_check"];
+    let epochs = nn["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 5);
+    assert_eq!(nn["positive_along_trajectory"], true, "{nn}");
+    assert_eq!(nn["positive_in_balls"], true, "{nn}");
+    assert!(nn["min_c"].as_f64().unwrap() > 0.05, "{nn}");
+    let d: Vec<f64> = epochs
+        .iter()
+        .map(|e| e["distance_to_final"].as_f64().unwrap())
+        .collect();
+    assert!(d.windows(2).all(|w| w[1] < w[0]), "{d:?}");
+    assert!(nn["final_test_acc"].as_f64().unwrap() > 0.7);
+}
+
 #[test]
 fn smoothing_quick_run_shows_the_signature_on_the_cpu() {
     let dir = tempfile::tempdir().unwrap();
     let r = run_json("smoothing", "cpu", None, dir.path());
     check_smoothing_signature(&r);
+    check_one_point_convexity(&r);
     for f in [
         "endpoints_1d.png",
         "endpoints_2d.svg",
         "smoothed_1d.png",
         "smoothed_2d.png",
+        "one_point.csv",
+        "one_point_convexity.png",
     ] {
         assert!(
             dir.path().join("out/smoothing").join(f).is_file(),
@@ -333,8 +438,14 @@ fn smoothing_quick_run_shows_the_signature_on_wgpu() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let r = run_json("smoothing", "wgpu", None, dir.path());
+    let r = run_json(
+        "smoothing",
+        "wgpu",
+        Some(r#"{"nn_check": null}"#),
+        dir.path(),
+    );
     assert_eq!(r["engine"], "gpu");
+    assert!(r["nn_check"].is_null());
     check_smoothing_signature(&r);
 }
 
@@ -389,7 +500,37 @@ fn bad_input_exits_2_naming_the_parameter_and_range() {
         Some(r#"{"lrs": [0.1, -1.0]}"#),
         &["lrs[1]", "(0, 1]"],
     );
+    expect_bad_input(
+        &sharp,
+        Some(r#"{"grad_clip": 0.0}"#),
+        &["grad_clip.c", "(0, inf)"],
+    );
+    expect_bad_input(
+        &sharp,
+        Some(r#"{"network": {"alpha": 0.8}}"#),
+        &["network.alpha", "(1, 10]"],
+    );
+    expect_bad_input(
+        &sharp,
+        Some(r#"{"network": {"label_noise": 1.5}}"#),
+        &["network.label_noise", "[0, 1)"],
+    );
+    expect_bad_input(
+        &sharp,
+        Some(r#"{"network": {"truncation": -1}}"#),
+        &["network.truncation", "> 0"],
+    );
     let smooth = ["run", "smoothing", "--preset", "quick", "--backend", "cpu"];
+    expect_bad_input(
+        &smooth,
+        Some(r#"{"nn_check": {"ball_radius": -0.5}}"#),
+        &["nn_check.ball_radius", "> 0"],
+    );
+    expect_bad_input(
+        &smooth,
+        Some(r#"{"nn_check": {"epochs": 0}}"#),
+        &["nn_check.epochs", "1 to 10000"],
+    );
     expect_bad_input(
         &smooth,
         Some(r#"{"starts": 0}"#),

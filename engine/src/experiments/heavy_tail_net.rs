@@ -19,8 +19,7 @@ use crate::data::{Dataset, DatasetSpec};
 use crate::error::{EngineError, Result};
 use crate::model::{InputStats, MlpConfig, NetworkConfig};
 use crate::probe::{
-    Batch, FlatNet, norm, perturbation_sharpness, symmetric_lomax, top_hessian_eigenvalue,
-    truncate,
+    Batch, FlatNet, norm, perturbation_sharpness, symmetric_lomax, top_hessian_eigenvalue, truncate,
 };
 use crate::report::{
     BarPlot, BarSeries, CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, mean_ci95,
@@ -76,10 +75,10 @@ pub struct HeavyTailNetConfig {
     #[config(default = 1.5)]
     pub alpha: f64,
     /// Scale of the Lomax multiplier: `P(|Z| > x) = (1 + x/scale)^{−α}`.
-    #[config(default = 1.0)]
+    #[config(default = 0.5)]
     pub noise_scale: f64,
     /// Truncation threshold b of the `truncated` rule (norm of the whole step).
-    #[config(default = 0.1)]
+    #[config(default = 0.3)]
     pub truncation: f64,
     /// Power iterations for the top Hessian eigenvalue (twice as many when the first pass
     /// finds a negative eigenvalue).
@@ -103,13 +102,15 @@ pub struct HeavyTailNetConfig {
 }
 
 impl HeavyTailNetConfig {
-    /// A small version for tests and a first look (seconds on a CPU).
+    /// A small version for tests and a first look (seconds on a CPU). The effect needs the
+    /// regime where plain SGD starts to memorize the corrupted labels: with 1,000 examples that
+    /// is about 30 epochs (by 60 every rule has memorized them).
     pub fn quick() -> Self {
         Self::new()
             .with_train_size(1000)
-            .with_network(NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![64])))
+            .with_network(NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![128])))
             .with_seeds(2)
-            .with_epochs(6)
+            .with_epochs(30)
             .with_power_iters(30)
             .with_probe_size(500)
             .with_perturb_samples(5)
@@ -122,7 +123,10 @@ impl HeavyTailNetConfig {
         if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
             return bad(
                 "test_fraction",
-                format!("expected a fraction in (0, 1), found {}", self.test_fraction),
+                format!(
+                    "expected a fraction in (0, 1), found {}",
+                    self.test_fraction
+                ),
             );
         }
         if !(0.0..1.0).contains(&self.label_noise) {
@@ -453,8 +457,7 @@ impl HeavyTailNet {
         };
         let total = self.steps_per_run();
         let mut k = 0;
-        while k < self.config.steps_per_call && a.run.steps < total && a.run.diverged_at.is_none()
-        {
+        while k < self.config.steps_per_call && a.run.steps < total && a.run.diverged_at.is_none() {
             self.train_step(&mut a)?;
             k += 1;
         }
@@ -593,12 +596,8 @@ impl HeavyTailNet {
         self.results.arms = NET_ARMS
             .iter()
             .map(|arm| {
-                let runs: Vec<&NetRun> = self
-                    .results
-                    .runs
-                    .iter()
-                    .filter(|r| r.arm == *arm)
-                    .collect();
+                let runs: Vec<&NetRun> =
+                    self.results.runs.iter().filter(|r| r.arm == *arm).collect();
                 let ok: Vec<&NetRun> = runs
                     .iter()
                     .copied()

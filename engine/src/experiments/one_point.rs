@@ -77,11 +77,15 @@ impl OnePointConfig {
 
     /// Checks every field; `field` is this config's path. Errors name the field and the range.
     pub fn validate(&self, field: &str) -> Result<()> {
-        let bad = |name: &str, msg: String| Err(EngineError::config(format!("{field}.{name}"), msg));
+        let bad =
+            |name: &str, msg: String| Err(EngineError::config(format!("{field}.{name}"), msg));
         if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
             return bad(
                 "test_fraction",
-                format!("expected a fraction in (0, 1), found {}", self.test_fraction),
+                format!(
+                    "expected a fraction in (0, 1), found {}",
+                    self.test_fraction
+                ),
             );
         }
         for (name, v, lo, hi) in [
@@ -407,7 +411,10 @@ impl OnePointCheck {
     pub fn report(&self, md: &mut ReportMd) {
         let c = &self.config;
         let r = &self.results;
-        md.heading(2, "The network check: one-point convexity along SGD on MNIST");
+        md.heading(
+            2,
+            "The network check: one-point convexity along SGD on MNIST",
+        );
         md.paragraph(&format!(
             "{} trained by SGD (η = {}, batches of {}, {} epochs, seed {}) on {} examples of \
              {}. For each epoch's point x_t: ⟨−∇L(x_t), x_T − x_t⟩ toward the final point x_T, \
