@@ -413,6 +413,38 @@ mod tests {
         assert!(net.set(&w2[1..]).is_err());
     }
 
+    /// A CNN (4-D convolution weights) goes through the same flat interface.
+    #[test]
+    fn cnn_parameters_and_gradients_flatten() {
+        use crate::model::CnnConfig;
+        let device = Device::flex();
+        let data = crate::data::digits().unwrap().take(32);
+        let model = NetworkConfig::Cnn(
+            CnnConfig::new()
+                .with_conv1_channels(2)
+                .with_conv2_channels(3)
+                .with_hidden(8),
+        )
+        .init(
+            data.shape,
+            10,
+            InputStats::of(&data.features),
+            0,
+            &device.clone().autodiff(),
+        );
+        let idx: Vec<usize> = (0..32).collect();
+        let batch = Batch::new(&data, &idx, &data.labels, &device);
+        let mut net = FlatNet::new(model);
+        let w = net.params();
+        let (loss, g) = net.loss_grad(&batch);
+        assert_eq!(g.len(), w.len());
+        assert!(loss.is_finite() && g.iter().any(|&x| x != 0.0));
+        // One small gradient step lowers the loss.
+        let w2: Vec<f32> = w.iter().zip(&g).map(|(a, b)| a - 0.05 * b).collect();
+        assert!(net.loss_at(&w2, &batch).unwrap() < loss);
+        assert_eq!(net.params(), w2);
+    }
+
     /// The gradient against central differences of the loss along a few coordinates.
     #[test]
     fn gradient_matches_finite_differences() {
