@@ -258,12 +258,9 @@ pub fn top_hessian_eigenvalue(
     eps: f64,
     seed: u64,
 ) -> Result<f64> {
-    let l1 = power_iteration(net, w, batch, iters, eps, seed, 0.0)?;
-    let top = if l1 < 0.0 {
-        power_iteration(net, w, batch, iters, eps, seed, l1)? + l1
-    } else {
-        l1
-    };
+    let mut power = |shift| power_iteration(net, w, batch, iters, eps, seed, shift);
+    let l1 = power(0.0)?;
+    let top = if l1 < 0.0 { power(l1)? + l1 } else { l1 };
     net.set(w)?;
     Ok(top)
 }

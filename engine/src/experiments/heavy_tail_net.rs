@@ -178,6 +178,23 @@ impl HeavyTailNetConfig {
     }
 }
 
+/// Loads (train, test) for a network part of an experiment: the source's test split or a
+/// seeded one, the first `train_size` training examples, and `network` checked against their
+/// shape (errors name `{field}.network`).
+pub fn load_network_data(
+    dataset: &DatasetSpec,
+    train_size: usize,
+    test_fraction: f64,
+    split_seed: u64,
+    network: &NetworkConfig,
+    field: &str,
+) -> Result<(Dataset, Dataset)> {
+    let (train, test) = dataset.load_train_test(2, test_fraction, split_seed)?;
+    let train = train.take(train_size);
+    network.validate(train.shape, &format!("{field}.network"))?;
+    Ok((train, test))
+}
+
 /// Test accuracy and training loss after one epoch.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NetEpoch {
@@ -300,14 +317,14 @@ impl HeavyTailNet {
     /// Loads and corrupts the data and prepares the runs; `field` names the config in errors.
     pub fn new(config: HeavyTailNetConfig, device: &Device, field: &str) -> Result<Self> {
         config.validate(field)?;
-        let (train, test) =
-            config
-                .dataset
-                .load_train_test(2, config.test_fraction, config.split_seed)?;
-        let train = train.take(config.train_size);
-        config
-            .network
-            .validate(train.shape, &format!("{field}.network"))?;
+        let (train, test) = load_network_data(
+            &config.dataset,
+            config.train_size,
+            config.test_fraction,
+            config.split_seed,
+            &config.network,
+            field,
+        )?;
         let k = train.num_classes as u64;
         let mut rng = SplitMix64::for_purpose(config.split_seed, "label corruption");
         let perm = rng.permutation(train.len());

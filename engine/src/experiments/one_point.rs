@@ -6,6 +6,7 @@
 //! Positive values everywhere say that the trajectory and its neighbourhood see `x_T` as a
 //! one-point-convex target, the condition under which SGD on the smoothed loss converges.
 
+use super::load_network_data;
 use crate::data::DatasetSpec;
 use crate::error::{EngineError, Result};
 use crate::model::{InputStats, MlpConfig, Network, NetworkConfig};
@@ -56,9 +57,13 @@ pub struct OnePointConfig {
     /// Random points per epoch on the sphere around x_t.
     #[config(default = 10)]
     pub ball_points: usize,
-    /// Radius r of that sphere (in parameter space; compare with ‖x_T − x_t‖ in the results).
+    /// Radius of that sphere: a fraction of ‖x_T − x_t‖ when `ball_relative`, else an absolute
+    /// distance in parameter space.
     #[config(default = 0.5)]
     pub ball_radius: f64,
+    /// Whether `ball_radius` is relative to the distance to the final point.
+    #[config(default = true)]
+    pub ball_relative: bool,
     /// Mini-batches per `step()` call.
     #[config(default = 25)]
     pub steps_per_call: usize,
@@ -182,14 +187,14 @@ impl OnePointCheck {
     /// Loads the data and builds the network; `field` names the config in errors.
     pub fn new(config: OnePointConfig, device: &Device, field: &str) -> Result<Self> {
         config.validate(field)?;
-        let (train, test) =
-            config
-                .dataset
-                .load_train_test(2, config.test_fraction, config.split_seed)?;
-        let train = train.take(config.train_size);
-        config
-            .network
-            .validate(train.shape, &format!("{field}.network"))?;
+        let (train, test) = load_network_data(
+            &config.dataset,
+            config.train_size,
+            config.test_fraction,
+            config.split_seed,
+            &config.network,
+            field,
+        )?;
         let stats = InputStats::of(&train.features);
         let (shape, classes) = (train.shape, train.num_classes);
         let init = |seed| -> Network {
@@ -306,10 +311,16 @@ impl OnePointCheck {
             derive_seed(self.config.seed, "one-point sphere"),
             &format!("epoch {t}"),
         );
+        let distance = l2_distance(&x, &target);
+        let radius = if self.config.ball_relative {
+            self.config.ball_radius * distance
+        } else {
+            self.config.ball_radius
+        };
         let mut inners = Vec::with_capacity(self.config.ball_points);
         let mut cs = Vec::with_capacity(self.config.ball_points);
         for _ in 0..self.config.ball_points {
-            let p = on_sphere(&mut rng, &x, self.config.ball_radius);
+            let p = on_sphere(&mut rng, &x, radius);
             let q = one_point(&mut self.probe_net, &p, &target, &self.probe)?;
             inners.push(q.inner);
             cs.push(q.c);
@@ -319,7 +330,7 @@ impl OnePointCheck {
             epoch: t,
             train_loss: self.losses[t],
             test_acc: self.accs[t],
-            distance_to_final: l2_distance(&x, &target),
+            distance_to_final: distance,
             at_point,
             ball_min: inners.iter().copied().fold(f64::INFINITY, f64::min),
             ball_mean: inners.iter().sum::<f64>() / n,
@@ -388,7 +399,7 @@ impl OnePointCheck {
         let mut series = vec![line("at x_t", |x| x.at_point.inner)];
         if self.config.ball_points > 0 {
             series.push(line(
-                &format!("mean over the sphere r = {}", self.config.ball_radius),
+                &format!("mean over the sphere r = {}", self.radius_text()),
                 |x| x.ball_mean,
             ));
             series.push(line("min over the sphere", |x| x.ball_min));
@@ -405,6 +416,14 @@ impl OnePointCheck {
             log_y: false,
         }
         .render(dir, "one_point_convexity")
+    }
+
+    fn radius_text(&self) -> String {
+        if self.config.ball_relative {
+            format!("{}·‖x_T − x_t‖", self.config.ball_radius)
+        } else {
+            self.config.ball_radius.to_string()
+        }
     }
 
     /// The report section.
@@ -428,7 +447,7 @@ impl OnePointCheck {
             r.train_size,
             r.dataset,
             c.ball_points,
-            c.ball_radius,
+            self.radius_text(),
             r.probe_size,
             r.final_test_acc
         ));

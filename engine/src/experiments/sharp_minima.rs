@@ -593,13 +593,18 @@ impl SharpMinima {
             ],
             &rows,
         );
-        for (clip, falls) in &r.sharp_occupation_falls {
+        for ((clip, falls), (_, ratio)) in r
+            .sharp_occupation_falls
+            .iter()
+            .zip(&r.sharp_occupation_ratio)
+        {
             md.paragraph(&format!(
-                "{clip}: the sharp well's share of time {} as η falls.",
+                "{clip}: from the largest η to the smallest, the sharp well's share of time is \
+                 multiplied by {ratio:.2} ({}).",
                 if *falls {
-                    "falls at every step"
+                    "it falls at every step"
                 } else {
-                    "does not fall monotonically"
+                    "not monotonically"
                 }
             ));
         }
