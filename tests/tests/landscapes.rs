@@ -393,9 +393,9 @@ fn check_smoothing_signature(r: &Value) {
 }
 
 /// Kleinberg, Li, Yuan's network check with a fixed seed (quick preset: MLP 784-64-10 on 1,000
-/// MNIST examples, 5 epochs): ⟨−∇L(x_t), x_T − x_t⟩ > 0 at every epoch and at every random point
-/// on the spheres of radius 0.5·‖x_T − x_t‖ around them, and SGD moves toward x_T (distance falls every
-/// epoch). (Measured: inner products 1.98, 1.29, 0.50, 0.21, 0.10; c ≥ 0.40.)
+/// MNIST examples, 5 epochs): ⟨−∇L(x_t), x_T − x_t⟩ > 0 at every epoch and at every random
+/// point on the spheres of radius 0.5·‖x_T − x_t‖ around them, and SGD moves toward x_T (the
+/// distance falls every epoch). (Measured: inner products 1.98, 1.29, 0.50, 0.21, 0.10; c ≥ 0.40.)
 fn check_one_point_convexity(r: &Value) {
     let nn = &r["nn_check"];
     let epochs = nn["epochs"].as_array().unwrap();
