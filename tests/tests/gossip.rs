@@ -82,19 +82,36 @@ fn quick_run_writes_every_output_and_shows_the_signature() {
     assert!((comm("gossip-sgd") - 2.0).abs() < 1e-9);
     assert!((comm("parallel-sgd") - 30.0).abs() < 1e-9);
     assert!(comm("local-sgd") < comm("gossip-pga"));
-    // The paper's signature on a ring (fixed seed 0; see the issue for the claims).
+    // The paper's signature on a ring, from seed-mean error curves (quick preset: seed 0, 8
+    // seeds, n = 8, 16, 32 at H = 8; H = 4, 8, 16 at n = 16). Each claim is a boolean the
+    // engine computes with a stated margin (see `GossipSignature`), and each can fail: a
+    // unit test in the engine feeds it sweeps that break every one.
     let sig = &on_disk["signature"];
+    assert_eq!(sig["gossip_grows_fast"], true, "{sig}");
+    assert_eq!(sig["pga_matched_at_every_n"], true, "{sig}");
     assert_eq!(sig["pga_not_worse_than_gossip"], true, "{sig}");
     assert_eq!(sig["local_not_better_than_pga"], true, "{sig}");
-    // Gossip SGD's transient grows with n on the ring (null: never matched within the budget).
-    let g = on_disk["transient_vs_nodes"]["gossip-sgd"]
-        .as_array()
-        .unwrap();
-    let first = g[0][1].as_u64().unwrap();
-    assert!(
-        g[2][1].is_null() || g[2][1].as_u64().unwrap() > first,
-        "{g:?}"
-    );
+    let by_n = &on_disk["transient_vs_nodes"];
+    let t = |alg: &str, i: usize| by_n[alg].as_array().unwrap()[i][1].as_u64();
+    // Gossip SGD on the 32-node ring (1/(1 − β) ≈ 78 ≫ H) does not match parallel SGD within
+    // the horizon; Gossip-PGA does, within a third of the horizon.
+    assert_eq!(t("gossip-sgd", 2), None, "{by_n}");
+    let horizon = on_disk["runs"][0]["steps"].as_u64().unwrap();
+    let pga32 = t("gossip-pga", 2).unwrap();
+    assert!(3 * pga32 < horizon, "PGA transient {pga32} of {horizon}");
+    // Local SGD at the main H is slower than Gossip-PGA by a clear margin (2×, floored at H).
+    let by_h = &on_disk["transient_vs_period"];
+    let th = |alg: &str, i: usize| {
+        by_h[alg].as_array().unwrap()[i][1]
+            .as_u64()
+            .map_or(f64::INFINITY, |v| v.max(8) as f64)
+    };
+    assert!(th("local-sgd", 1) >= 2.0 * th("gossip-pga", 1), "{by_h}");
+    // Every logistic run reports two half-seed transients and its final ratio to parallel SGD.
+    for r in runs.iter().filter(|r| r["problem"] == "logistic") {
+        assert_eq!(r["transient_halves"].as_array().unwrap().len(), 2, "{r}");
+        assert!(r["final_ratio_to_parallel"].as_f64().unwrap() > 0.5, "{r}");
+    }
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert!(csv.starts_with("problem,algorithm,nodes,period,step"));
     assert!(csv.lines().count() > 100);

@@ -8,6 +8,12 @@
 //! algorithms of [`crate::optim::gossip`] on a heterogeneous logistic-regression problem (§7.1),
 //! measures the transient stage as n and H change, and trains an MLP on MNIST-10k split across
 //! nodes by label.
+//!
+//! The transient is measured on expected errors: each logistic run carries `seeds` independent
+//! mini-batch streams as column blocks of one (n × seeds·d) tensor (the same streams for every
+//! algorithm), and the seed-mean ‖x̄ − x*‖², smoothed over a trailing fraction of k, is compared
+//! with parallel SGD's ([`transient_stage`]). With the 1/k step size every method's extra error
+//! decays faster than parallel SGD's, so the ratio tends to 1 and the threshold is well posed.
 
 use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
 use crate::data::mnist10k;
@@ -52,8 +58,8 @@ pub struct GossipLogisticConfig {
     /// vanish, so every method eventually matches parallel SGD).
     #[config(default = 100.0)]
     pub lr_decay_steps: f64,
-    /// Steps per run.
-    #[config(default = 3000)]
+    /// Steps per run: the horizon within which a transient must end.
+    #[config(default = 8000)]
     pub steps: usize,
     /// Loss and gradient norm at x̄ are computed every this many steps.
     #[config(default = 10)]
@@ -98,6 +104,11 @@ pub struct GossipConfig {
     /// Seed of data, sampling and initial weights.
     #[config(default = 0)]
     pub seed: u64,
+    /// Independent mini-batch streams (replicas) of every logistic-regression run. Their error
+    /// curves are averaged before the transient stage is taken, so that the transient measures
+    /// the expected error the theory bounds rather than one noisy trajectory.
+    #[config(default = 16)]
+    pub seeds: usize,
     /// The communication graph.
     #[config(default = "TopologyConfig::Ring")]
     pub topology: TopologyConfig,
@@ -123,6 +134,11 @@ pub struct GossipConfig {
     /// factor of parallel SGD's.
     #[config(default = 1.1)]
     pub transient_factor: f64,
+    /// Before the transient is taken, the error at step k is replaced by its mean over the
+    /// trailing window [(1 − w)k, k] with this w: a fixed fraction of k, because the SGD
+    /// error at step k is correlated over a number of steps proportional to k (γ_k ∝ 1/k).
+    #[config(default = 0.25)]
+    pub smoothing_window: f64,
     /// The logistic-regression problem.
     #[config(default = "GossipLogisticConfig::new()")]
     pub logistic: GossipLogisticConfig,
@@ -140,11 +156,12 @@ impl GossipConfig {
         match preset {
             Preset::Paper => Self::new(),
             Preset::Quick => Self::new()
+                .with_seeds(8)
                 .with_nodes(16)
                 .with_period(8)
                 .with_node_sweep(vec![8, 16, 32])
                 .with_period_sweep(vec![4, 8, 16])
-                .with_logistic(GossipLogisticConfig::new().with_steps(1000))
+                .with_logistic(GossipLogisticConfig::new().with_steps(1500))
                 .with_mnist(Some(
                     GossipMnistConfig::new()
                         .with_train_size(2000)
@@ -169,6 +186,7 @@ impl GossipConfig {
             Ok(())
         };
         range("nodes", self.nodes, 2, 1024)?;
+        range("seeds", self.seeds, 1, 256)?;
         if self.period < 1 {
             return Err(EngineError::config(
                 "period",
@@ -187,6 +205,15 @@ impl GossipConfig {
         }
         for (i, &h) in self.period_sweep.iter().enumerate() {
             range(&format!("period_sweep[{i}]"), h, 1, 100_000)?;
+        }
+        if !(self.smoothing_window.is_finite() && (0.0..1.0).contains(&self.smoothing_window)) {
+            return Err(EngineError::config(
+                "smoothing_window",
+                format!(
+                    "expected a fraction in [0, 1), found {}",
+                    self.smoothing_window
+                ),
+            ));
         }
         if !(self.transient_factor.is_finite() && self.transient_factor > 1.0) {
             return Err(EngineError::config(
@@ -302,8 +329,14 @@ pub struct GossipRunSummary {
     pub bytes_per_node_step: f64,
     /// Exact global averages done.
     pub global_averages: u64,
-    /// Transient stage in steps (logistic; `null` when parallel SGD was not matched in time).
+    /// Transient stage in steps (logistic; `null` when parallel SGD was not matched in time),
+    /// measured on the seed-mean error curves.
     pub transient: Option<u64>,
+    /// The transient measured on the even-numbered and on the odd-numbered seeds alone (empty
+    /// with one seed): how far apart they are shows how much seed noise is left in `transient`.
+    pub transient_halves: Vec<Option<u64>>,
+    /// Smoothed seed-mean error over parallel SGD's at the last step (logistic; 1 = matched).
+    pub final_ratio_to_parallel: f64,
 }
 
 /// β of a topology for one node count.
@@ -344,17 +377,79 @@ pub struct GossipResults {
     pub signature: Option<GossipSignature>,
 }
 
-/// The claims the experiment checks.
+/// The claims the experiment checks, on transients measured from seed-mean error curves.
+///
+/// Transients are floored at the averaging period H of their sweep before they are compared:
+/// Gossip-PGA's first global average is at step H, so shorter transients say only "within the
+/// band from the start". A transient beyond the horizon counts as ∞ (`null` in JSON).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GossipSignature {
     /// Gossip SGD's transient at the largest n over that at the smallest (∞ if not reached).
     pub gossip_growth: f64,
     /// Gossip-PGA's, likewise.
     pub pga_growth: f64,
-    /// Gossip-PGA's transient is at most Gossip SGD's at every n of the sweep.
+    /// Gossip SGD's growth over the node sweep is at least [`GOSSIP_GROWTH_MIN`]×.
+    pub gossip_grows_fast: bool,
+    /// Gossip-PGA matched parallel SGD within the horizon at every n of the sweep.
+    pub pga_matched_at_every_n: bool,
+    /// At every n, Gossip-PGA's transient is at most [`SEED_NOISE_MARGIN`]× Gossip SGD's.
     pub pga_not_worse_than_gossip: bool,
-    /// Local SGD's transient is at least Gossip-PGA's at every H of the sweep.
+    /// At every H of the period sweep, Local SGD's transient is at least Gossip-PGA's.
     pub local_not_better_than_pga: bool,
+}
+
+/// The growth of Gossip SGD's transient over the node sweep that counts as "fast".
+pub const GOSSIP_GROWTH_MIN: f64 = 10.0;
+
+/// Slack for comparisons of nearly equal transients: on a well-connected graph (β small,
+/// 1/(1 − β) < H) Gossip SGD and Gossip-PGA are nearly the same algorithm, and the transients of
+/// two halves of the seeds differ by up to about this factor.
+pub const SEED_NOISE_MARGIN: f64 = 1.25;
+
+/// A transient sweep: algorithm → [(n or H, steps or `None` beyond the horizon)].
+pub type TransientSweep = BTreeMap<String, Vec<(usize, Option<u64>)>>;
+
+/// The signature from the node sweep (at period `period`) and the period sweep; `None` until
+/// both sweeps are complete for Gossip SGD, Local SGD and Gossip-PGA.
+pub fn signature_of(
+    by_nodes: &TransientSweep,
+    by_period: &TransientSweep,
+    node_sweep: &[usize],
+    period_sweep: &[usize],
+    period: usize,
+) -> Option<GossipSignature> {
+    let floored = |t: Option<u64>, h: usize| t.map_or(f64::INFINITY, |v| v.max(h as u64) as f64);
+    let full = |sweep: &TransientSweep, name: &str, len: usize| {
+        sweep
+            .get(name)
+            .filter(|v| v.len() == len && len >= 1)
+            .cloned()
+    };
+    let g = full(by_nodes, "gossip-sgd", node_sweep.len())?;
+    let p = full(by_nodes, "gossip-pga", node_sweep.len())?;
+    let l_h = full(by_period, "local-sgd", period_sweep.len())?;
+    let p_h = full(by_period, "gossip-pga", period_sweep.len())?;
+    let growth = |v: &[(usize, Option<u64>)]| -> f64 {
+        match (v.first(), v.last()) {
+            (Some(a), Some(b)) => floored(b.1, period) / floored(a.1, period),
+            _ => f64::NAN,
+        }
+    };
+    let gossip_growth = growth(&g);
+    Some(GossipSignature {
+        gossip_growth,
+        pga_growth: growth(&p),
+        gossip_grows_fast: node_sweep.len() >= 2 && gossip_growth >= GOSSIP_GROWTH_MIN,
+        pga_matched_at_every_n: p.iter().all(|x| x.1.is_some()),
+        pga_not_worse_than_gossip: g
+            .iter()
+            .zip(&p)
+            .all(|(g, p)| floored(p.1, period) <= SEED_NOISE_MARGIN * floored(g.1, period)),
+        local_not_better_than_pga: l_h
+            .iter()
+            .zip(&p_h)
+            .all(|(l, p)| floored(l.1, l.0) >= floored(p.1, p.0)),
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -381,10 +476,13 @@ struct Row {
 
 struct LogisticRun {
     key: RunKey,
+    /// Nodes × (replicas · d): replica r in columns r·d..(r+1)·d.
     x: Tensor<2>,
     mixer: Mixer,
-    rng: SplitMix64,
+    rngs: Vec<SplitMix64>,
+    /// ‖x̄_r − x*‖² per step, replica by replica (step-major: R values per step).
     errors: Vec<f64>,
+    /// Consensus distance per step, mean over replicas.
     consensus: Vec<f64>,
     last_loss: f64,
     last_grad_norm: f64,
@@ -425,7 +523,10 @@ pub struct Gossip {
     active: Option<Active>,
     problems: BTreeMap<usize, (LogisticProblem, Tensor<2>)>,
     mnist: Option<MnistData>,
+    /// Seed-mean error curves ‖x̄ − x*‖², smoothed.
     curves: BTreeMap<RunKey, Vec<f64>>,
+    /// The same from the even and from the odd replicas, for the transient's spread.
+    half_curves: BTreeMap<RunKey, [Vec<f64>; 2]>,
     consensus_curves: BTreeMap<RunKey, Vec<f64>>,
     rows: Vec<Row>,
     results: GossipResults,
@@ -551,6 +652,7 @@ impl Gossip {
             problems: BTreeMap::new(),
             mnist: None,
             curves: BTreeMap::new(),
+            half_curves: BTreeMap::new(),
             consensus_curves: BTreeMap::new(),
             rows: Vec::new(),
             results,
@@ -623,11 +725,23 @@ impl Gossip {
             slot.insert((p, xs));
         }
         let mixer = self.mixer(&k, l.dim)?;
+        // The same sample streams for every algorithm at a given n (common random numbers), so
+        // the ratio of two algorithms' errors is not swamped by sampling noise. Replica 0 keeps
+        // the single-stream name, so `seeds = 1` reproduces a one-seed run.
+        let rngs = (0..self.config.seeds)
+            .map(|r| {
+                let purpose = if r == 0 {
+                    format!("gossip batches n={}", k.nodes)
+                } else {
+                    format!("gossip batches n={} replica {r}", k.nodes)
+                };
+                SplitMix64::for_purpose(seed, &purpose)
+            })
+            .collect();
         Ok(Active::Logistic(Box::new(LogisticRun {
-            x: Tensor::zeros([k.nodes, l.dim], &dev),
+            x: Tensor::zeros([k.nodes, self.config.seeds * l.dim], &dev),
             mixer,
-            // The same sample stream for every algorithm at a given n (common random numbers).
-            rng: SplitMix64::for_purpose(seed, &format!("gossip batches n={}", k.nodes)),
+            rngs,
             key: k,
             errors: Vec::new(),
             consensus: Vec::new(),
@@ -703,23 +817,25 @@ impl Gossip {
             return Err(EngineError::config("nodes", "internal: problem missing"));
         };
         let n = run.key.nodes;
+        let replicas = run.rngs.len();
         for _ in 0..budget {
             let k = run.mixer.steps();
             if k >= total {
                 return Ok(true);
             }
             let lr = l.lr * l.lr_decay_steps / (l.lr_decay_steps + k as f64);
-            let g = p.stochastic_grad(run.x.clone(), l.batch, &mut run.rng);
+            let g = p.stochastic_grad_replicas(run.x.clone(), l.batch, &mut run.rngs);
             let y = run.x.clone() - g.mul_scalar(lr);
             run.x = run.mixer.mix(vec![y]).remove(0);
-            let xbar = run.x.clone().mean_dim(0);
-            let err = (xbar - xs.clone()).powf_scalar(2.0).sum();
+            let errs = p.errors_replicas(run.x.clone(), xs.clone(), replicas);
+            // Summed over the replicas' columns; divided by R below.
             let cons = consensus_distance(run.x.clone());
-            let both: Vec<f32> = Tensor::cat(vec![err, cons], 0)
+            let all: Vec<f32> = Tensor::cat(vec![errs, cons], 0)
                 .into_data()
                 .try_to_vec::<f32>()
                 .map_err(|e| EngineError::Device(format!("reading metrics back: {e:?}")))?;
-            let (err, cons) = (f64::from(both[0]), f64::from(both[1]));
+            let cons = f64::from(all[replicas]) / replicas as f64;
+            let err = all[..replicas].iter().map(|&e| f64::from(e)).sum::<f64>() / replicas as f64;
             let step = k + 1;
             if !err.is_finite() {
                 return Err(EngineError::Diverged {
@@ -728,11 +844,12 @@ impl Gossip {
                     loss: err,
                 });
             }
-            run.errors.push(err);
+            run.errors
+                .extend(all[..replicas].iter().map(|&e| f64::from(e)));
             run.consensus.push(cons);
             let evaluate = step.is_multiple_of(l.eval_every as u64) || step == total;
             if evaluate {
-                let (loss, gn) = p.at_average(run.x.clone());
+                let (loss, gn) = p.at_average_replicas(run.x.clone(), replicas);
                 run.last_loss = scalar(loss);
                 run.last_grad_norm = scalar(gn).sqrt();
                 run.mixer.observe_loss(run.last_loss);
@@ -843,8 +960,17 @@ impl Gossip {
         match active {
             Active::Logistic(run) => {
                 let steps = run.mixer.steps().max(1) as f64;
-                let smooth = smooth(&run.errors);
-                self.curves.insert(run.key.clone(), smooth);
+                let replicas = run.rngs.len();
+                let mean = replica_mean(&run.errors, replicas, |_| true);
+                let final_error = mean.last().copied().unwrap_or(f64::NAN);
+                let w = self.config.smoothing_window;
+                self.curves.insert(run.key.clone(), smooth(&mean, w));
+                if replicas >= 2 {
+                    let halves = [0, 1].map(|parity| {
+                        smooth(&replica_mean(&run.errors, replicas, |r| r % 2 == parity), w)
+                    });
+                    self.half_curves.insert(run.key.clone(), halves);
+                }
                 let keep = (10 * run.key.period).min(run.consensus.len());
                 self.consensus_curves
                     .insert(run.key.clone(), run.consensus[..keep].to_vec());
@@ -858,13 +984,15 @@ impl Gossip {
                     steps: run.mixer.steps(),
                     final_loss: run.last_loss,
                     final_grad_norm: run.last_grad_norm,
-                    final_error: run.errors.last().copied().unwrap_or(f64::NAN),
+                    final_error,
                     mean_consensus: mean_cons,
                     test_accuracy: f64::NAN,
                     messages_per_node_step: run.mixer.messages / steps,
                     bytes_per_node_step: run.mixer.bytes / steps,
                     global_averages: run.mixer.global_averages,
                     transient: None,
+                    transient_halves: Vec::new(),
+                    final_ratio_to_parallel: f64::NAN,
                 });
                 self.update_transients();
                 // Free a problem once no pending job needs it.
@@ -893,6 +1021,8 @@ impl Gossip {
                     bytes_per_node_step: run.mixer.bytes / steps,
                     global_averages: run.mixer.global_averages,
                     transient: None,
+                    transient_halves: Vec::new(),
+                    final_ratio_to_parallel: f64::NAN,
                 });
             }
         }
@@ -906,6 +1036,29 @@ impl Gossip {
             ..k.clone()
         })?;
         Some(transient_stage(curve, par, self.config.transient_factor))
+    }
+
+    /// The transient measured on the even and on the odd replicas separately (empty with one
+    /// seed), and the smoothed error's ratio to parallel SGD's at the last step.
+    fn transient_check(&self, k: &RunKey) -> Option<(Vec<Option<u64>>, f64)> {
+        let par_key = RunKey {
+            algorithm: Algorithm::ParallelSgd,
+            period: self.config.period,
+            ..k.clone()
+        };
+        let curve = self.curves.get(k)?;
+        let par = self.curves.get(&par_key)?;
+        let ratio = match (curve.last(), par.last()) {
+            (Some(a), Some(b)) => a / b,
+            _ => f64::NAN,
+        };
+        let halves = match (self.half_curves.get(k), self.half_curves.get(&par_key)) {
+            (Some(c), Some(p)) => (0..2)
+                .map(|i| transient_stage(&c[i], &p[i], self.config.transient_factor))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Some((halves, ratio))
     }
 
     fn update_transients(&mut self) {
@@ -940,7 +1093,8 @@ impl Gossip {
                 }
             }
         }
-        let transients: Vec<Option<Option<u64>>> = self
+        type Checked = (Option<u64>, Vec<Option<u64>>, f64);
+        let transients: Vec<Option<Checked>> = self
             .results
             .runs
             .iter()
@@ -951,46 +1105,31 @@ impl Gossip {
                 if r.problem != "logistic" {
                     return None;
                 }
-                self.transient_of(&RunKey {
+                let key = RunKey {
                     mnist: false,
                     nodes: r.nodes,
                     period: r.period,
                     algorithm: a,
-                })
+                };
+                let t = self.transient_of(&key)?;
+                let (halves, ratio) = self.transient_check(&key)?;
+                Some((t, halves, ratio))
             })
             .collect();
         for (r, t) in self.results.runs.iter_mut().zip(transients) {
-            r.transient = t.flatten();
-        }
-        let total = self.config.logistic.steps as f64;
-        let as_f = |t: Option<u64>| t.map_or(f64::INFINITY, |v| v as f64);
-        let growth = |name: &str| {
-            let v = by_n.get(name)?;
-            if v.len() != self.config.node_sweep.len() || v.len() < 2 {
-                return None;
+            if let Some((t, halves, ratio)) = t {
+                r.transient = t;
+                r.transient_halves = halves;
+                r.final_ratio_to_parallel = ratio;
             }
-            let first = as_f(v[0].1).max(1.0);
-            Some(as_f(v[v.len() - 1].1) / first)
-        };
-        let complete_h = by_h
-            .get("local-sgd")
-            .zip(by_h.get("gossip-pga"))
-            .filter(|(l, p)| l.len() == self.config.period_sweep.len() && p.len() == l.len());
-        if let (Some(g), Some(p), Some((l_h, p_h))) =
-            (growth("gossip-sgd"), growth("gossip-pga"), complete_h)
-        {
-            let gv = &by_n["gossip-sgd"];
-            let pv = &by_n["gossip-pga"];
-            self.results.signature = Some(GossipSignature {
-                gossip_growth: g,
-                pga_growth: p,
-                pga_not_worse_than_gossip: gv
-                    .iter()
-                    .zip(pv)
-                    .all(|(g, p)| as_f(p.1).min(total) <= as_f(g.1).min(total)),
-                local_not_better_than_pga: l_h.iter().zip(p_h).all(|(l, p)| as_f(l.1) >= as_f(p.1)),
-            });
         }
+        self.results.signature = signature_of(
+            &by_n,
+            &by_h,
+            &self.config.node_sweep,
+            &self.config.period_sweep,
+            self.config.period,
+        );
         self.results.transient_vs_nodes = by_n;
         self.results.transient_vs_period = by_h;
     }
@@ -1027,16 +1166,36 @@ fn mlp_accuracy(model: &BatchedMlp, x: Tensor<3>, labels: &[u32]) -> Result<f64>
     Ok(hits as f64 / m as f64)
 }
 
-/// The running mean of each error over the trailing window [0.9k, k], which smooths the
-/// mini-batch noise without delaying the curve by more than 10%.
-pub fn smooth(errors: &[f64]) -> Vec<f64> {
+/// A growth factor for the report: one decimal, or ∞.
+fn fmt_growth(g: f64) -> String {
+    if g.is_infinite() {
+        "∞".into()
+    } else {
+        format!("{g:.1}")
+    }
+}
+
+/// The per-step mean over the replicas `pick` selects of step-major replica errors (R values
+/// per step).
+fn replica_mean(errors: &[f64], replicas: usize, pick: impl Fn(usize) -> bool) -> Vec<f64> {
+    let chosen: Vec<usize> = (0..replicas).filter(|&r| pick(r)).collect();
+    errors
+        .chunks_exact(replicas)
+        .map(|step| chosen.iter().map(|&r| step[r]).sum::<f64>() / chosen.len().max(1) as f64)
+        .collect()
+}
+
+/// The running mean of each error over the trailing window [(1 − window)k, k] (steps counted
+/// from 1), which smooths the mini-batch noise while delaying the curve by at most that
+/// fraction of k.
+pub fn smooth(errors: &[f64], window: f64) -> Vec<f64> {
     let mut prefix = vec![0.0; errors.len() + 1];
     for (i, e) in errors.iter().enumerate() {
         prefix[i + 1] = prefix[i] + e;
     }
     (0..errors.len())
         .map(|k| {
-            let lo = (k * 9) / 10;
+            let lo = (((k + 1) as f64 * (1.0 - window)).floor() as usize).min(k);
             (prefix[k + 1] - prefix[lo]) / (k + 1 - lo) as f64
         })
         .collect()
@@ -1228,8 +1387,13 @@ impl Gossip {
                 points: pts.clone(),
                 style: SeriesStyle::LinePoints,
             });
-            // The theory's scaling, anchored at the first measured point.
-            if let Some(&(x0, y0)) = pts.first() {
+            // The theory's scaling, anchored at the first point that was matched within the
+            // horizon and is at least one period H long (shorter ones are not resolved).
+            let anchor = v.iter().find_map(|&(x, t)| {
+                let h = if by_nodes { self.config.period } else { x };
+                t.filter(|&t| t >= h as u64).map(|t| (x as f64, t as f64))
+            });
+            if let Some((x0, y0)) = anchor {
                 let theory = |x: f64| -> f64 {
                     let (n, h) = if by_nodes {
                         (x, self.config.period as f64)
@@ -1252,9 +1416,12 @@ impl Gossip {
                 let base = theory(x0);
                 series.push(Series {
                     name: format!("{} (theory, scaled)", a.name()),
+                    // Points past 10× the horizon are left out: Gossip SGD's β⁴n³/(1−β)⁴
+                    // reaches ~1e15 steps at n = 128, which would flatten every other line.
                     points: pts
                         .iter()
                         .map(|&(x, _)| (x, y0 * theory(x) / base))
+                        .filter(|&(_, y)| y.is_finite() && (0.5..=10.0 * total).contains(&y))
                         .collect(),
                     style: SeriesStyle::Line,
                 });
@@ -1324,13 +1491,43 @@ impl Gossip {
     fn report(&self, files: &[String]) -> ReportMd {
         let r = &self.results;
         let mut md = ReportMd::new("Gossip SGD with periodic global averaging");
+        let c = &self.config;
         md.paragraph(
-            "Chen, Yuan, Zhang, Pan, Xu, Yin (ICML 2021): Gossip SGD's transient stage grows like \
+            "Chen, Yuan, Zhang, Pan, Xu, Yin (ICML 2021): Gossip SGD's transient stage (the \
+             iterations before its convergence rate matches parallel SGD's) grows like \
              β⁴n³/(1−β)⁴; adding an exact global average every H steps (Gossip-PGA) bounds the \
-             topology's effect by H (β⁴n³H⁴), below Local SGD's n³H⁴. The transient stage here is \
-             the first step after which an algorithm's error ‖x̄ − x*‖² (running mean over the \
-             trailing 10% of steps) stays within the configured factor of parallel SGD's, with \
-             every algorithm drawing the same mini-batches.",
+             topology's effect by H: β⁴n³D⁴ with D = min(H, 1/(1−β)), below Local SGD's n³H⁴ \
+             (Table 1, non-convex). The n³ is the price of linear speedup and stays in both: \
+             what PGA removes is the 1/(1−β)⁴, which on a ring grows like n⁸.",
+        );
+        md.paragraph(&format!(
+            "How the transient is measured: every logistic-regression run is repeated on {} \
+             independent mini-batch streams (seeds), the same streams for every algorithm at a \
+             given n (common random numbers). The error ‖x̄ − x*‖² is averaged over the seeds, \
+             then each step's value is replaced by its mean over the trailing {:.0}% of steps. \
+             The transient is the first step after which this curve stays within {}× parallel \
+             SGD's up to the horizon of {} steps (\"> {}\": not within it at the end). The step \
+             size decays, γ_k = γ₀k₀/(k₀ + k) with γ₀ = {}, k₀ = {}, so every method's extra \
+             error (∝ γ_k²) vanishes faster than parallel SGD's (∝ γ_k) and the ratio tends to 1: \
+             the criterion is well posed (with a constant step the methods would settle at \
+             different error floors and a ratio threshold would measure those floors instead). \
+             Averaging curves before thresholding measures the expected error the theory bounds; \
+             a median of per-seed transients would instead be biased upwards, since the last \
+             crossing of a noisy curve comes late. The transient measured on the even and on the \
+             odd seeds alone is shown in brackets: their spread is the noise left.",
+            c.seeds,
+            100.0 * c.smoothing_window,
+            c.transient_factor,
+            c.logistic.steps,
+            c.logistic.steps,
+            c.logistic.lr,
+            c.logistic.lr_decay_steps,
+        ));
+        md.paragraph(
+            "Gossip-AGA's adaptive period is H_ℓ = ⌈H·√(F(x̄₀)/F(x̄_ℓ))⌉ (capped at \
+             `aga_max_period`), where F is the loss at the average model. This rule is our \
+             reconstruction of the paper's §6, not checked against its text (which could not be \
+             retrieved); read Gossip-AGA's results with that caveat.",
         );
         md.paragraph(&format!(
             "Status: **{}**. Topology {}, device: {}.",
@@ -1362,37 +1559,75 @@ impl Gossip {
                 v.to_string()
             })
         };
-        md.heading(2, "Transient stage vs n");
-        let mut rows = Vec::new();
-        for (a, v) in &r.transient_vs_nodes {
-            rows.push(
-                std::iter::once(a.clone())
-                    .chain(v.iter().map(|&(n, t)| format!("n={n}: {}", fmt_t(t))))
-                    .collect::<Vec<_>>()
-                    .join(" · "),
-            );
-        }
-        for line in rows {
-            md.paragraph(&format!("- {line}"));
-        }
-        md.heading(2, "Transient stage vs H");
-        for (a, v) in &r.transient_vs_period {
-            let line = v
+        let halves_of = |a: &str, n: usize, h: usize| -> String {
+            r.runs
                 .iter()
-                .map(|&(h, t)| format!("H={h}: {}", fmt_t(t)))
-                .collect::<Vec<_>>()
-                .join(" · ");
-            md.paragraph(&format!("- {a}: {line}"));
-        }
+                .find(|x| {
+                    x.problem == "logistic" && x.algorithm == a && x.nodes == n && x.period == h
+                })
+                .filter(|x| x.transient_halves.len() == 2)
+                .map_or(String::new(), |x| {
+                    format!(
+                        " ({} / {})",
+                        fmt_t(x.transient_halves[0]),
+                        fmt_t(x.transient_halves[1])
+                    )
+                })
+        };
+        let h = c.period;
+        md.heading(2, &format!("Transient stage vs n (H = {h})"));
+        let mut header = vec!["algorithm".to_string()];
+        header.extend(c.node_sweep.iter().map(|n| format!("n = {n}")));
+        let rows: Vec<Vec<String>> = r
+            .transient_vs_nodes
+            .iter()
+            .map(|(a, v)| {
+                std::iter::once(a.clone())
+                    .chain(
+                        v.iter()
+                            .map(|&(n, t)| format!("{}{}", fmt_t(t), halves_of(a, n, h))),
+                    )
+                    .collect()
+            })
+            .collect();
+        let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+        md.table(&header_refs, &rows);
+        md.heading(2, &format!("Transient stage vs H (n = {})", c.nodes));
+        let mut header = vec!["algorithm".to_string()];
+        header.extend(c.period_sweep.iter().map(|p| format!("H = {p}")));
+        let rows: Vec<Vec<String>> = r
+            .transient_vs_period
+            .iter()
+            .map(|(a, v)| {
+                std::iter::once(a.clone())
+                    .chain(v.iter().map(|&(p, t)| {
+                        // Parallel and Gossip SGD do not depend on H: their run is the one at H.
+                        let run_h = if a == "parallel-sgd" || a == "gossip-sgd" {
+                            h
+                        } else {
+                            p
+                        };
+                        format!("{}{}", fmt_t(t), halves_of(a, c.nodes, run_h))
+                    }))
+                    .collect()
+            })
+            .collect();
+        let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+        md.table(&header_refs, &rows);
         if let Some(s) = &r.signature {
             md.heading(2, "GossipSignature");
             md.paragraph(&format!(
-                "Gossip SGD's transient grows {:.1}× from the smallest to the largest n, \
-                 Gossip-PGA's {:.1}× (∞ = parallel SGD not matched within the budget). \
-                 Gossip-PGA no slower than Gossip SGD at every n: **{}**. Local SGD no faster than \
+                "Transients shorter than one period H are counted as H in these comparisons; ∞ = \
+                 parallel SGD not matched within the horizon. Gossip SGD's transient grows \
+                 {}× from the smallest to the largest n (at least {GOSSIP_GROWTH_MIN}×: \
+                 **{}**), Gossip-PGA's {}×. Gossip-PGA matches parallel SGD within the \
+                 horizon at every n: **{}**. Gossip-PGA no slower than Gossip SGD at every n \
+                 (within {SEED_NOISE_MARGIN}×, the seed noise): **{}**. Local SGD no faster than \
                  Gossip-PGA at every H: **{}**.",
-                s.gossip_growth,
-                s.pga_growth,
+                fmt_growth(s.gossip_growth),
+                s.gossip_grows_fast,
+                fmt_growth(s.pga_growth),
+                s.pga_matched_at_every_n,
                 s.pga_not_worse_than_gossip,
                 s.local_not_better_than_pga
             ));
@@ -1418,6 +1653,11 @@ impl Gossip {
                     format!("{:.2}", x.messages_per_node_step),
                     format!("{:.0}", x.bytes_per_node_step),
                     x.transient.map_or("-".into(), |t| t.to_string()),
+                    if x.final_ratio_to_parallel.is_finite() {
+                        format!("{:.3}", x.final_ratio_to_parallel)
+                    } else {
+                        "-".into()
+                    },
                 ]
             })
             .collect();
@@ -1434,6 +1674,7 @@ impl Gossip {
                 "msgs/node/step",
                 "bytes/node/step",
                 "transient",
+                "final ratio to parallel",
             ],
             &rows,
         );
@@ -1604,11 +1845,84 @@ mod tests {
 
     #[test]
     fn smoothing_averages_the_trailing_tenth() {
-        let s = smooth(&[1.0; 50]);
+        let s = smooth(&[1.0; 50], 0.1);
         assert!(s.iter().all(|v| (v - 1.0).abs() < 1e-12));
-        let s = smooth(&(0..100).map(f64::from).collect::<Vec<_>>());
-        // k = 99: mean of 89..=99 = 94.
-        assert!((s[99] - 94.0).abs() < 1e-12, "{}", s[99]);
+        let ramp: Vec<f64> = (0..100).map(f64::from).collect();
+        // Step 100 (index 99), window 0.1: indices 90..=99, mean 94.5.
+        let s = smooth(&ramp, 0.1);
+        assert!((s[99] - 94.5).abs() < 1e-12, "{}", s[99]);
+        // Window 0.25: indices 75..=99, mean 87.
+        let s = smooth(&ramp, 0.25);
+        assert!((s[99] - 87.0).abs() < 1e-12, "{}", s[99]);
+        // Window 0: no smoothing.
+        assert_eq!(smooth(&ramp, 0.0), ramp);
+    }
+
+    type Points<'a> = &'a [(usize, Option<u64>)];
+
+    fn sweep(rows: &[(&str, Points<'_>)]) -> TransientSweep {
+        rows.iter()
+            .map(|(a, v)| (a.to_string(), v.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn signature_holds_on_the_papers_pattern_and_fails_without_it() {
+        let ns = [8, 32, 128];
+        let hs = [4, 16];
+        let by_h = sweep(&[
+            ("local-sgd", &[(4, Some(100)), (16, None)]),
+            ("gossip-pga", &[(4, Some(1)), (16, Some(90))]),
+        ]);
+        let good = sweep(&[
+            ("gossip-sgd", &[(8, Some(120)), (32, None), (128, None)]),
+            (
+                "gossip-pga",
+                &[(8, Some(1)), (32, Some(90)), (128, Some(700))],
+            ),
+        ]);
+        let s = signature_of(&good, &by_h, &ns, &hs, 16).unwrap();
+        assert!(s.gossip_grows_fast && s.pga_matched_at_every_n, "{s:?}");
+        assert!(
+            s.pga_not_worse_than_gossip && s.local_not_better_than_pga,
+            "{s:?}"
+        );
+        assert!(s.gossip_growth.is_infinite());
+        // PGA floored at H = 16 at n = 8: 700 / 16.
+        assert!((s.pga_growth - 700.0 / 16.0).abs() < 1e-9);
+        // Gossip SGD that matches early everywhere does not "grow fast", and PGA slower than
+        // gossip beyond the noise margin breaks the ordering.
+        let flat = sweep(&[
+            (
+                "gossip-sgd",
+                &[(8, Some(100)), (32, Some(150)), (128, Some(200))],
+            ),
+            (
+                "gossip-pga",
+                &[(8, Some(100)), (32, Some(90)), (128, Some(700))],
+            ),
+        ]);
+        let s = signature_of(&flat, &by_h, &ns, &hs, 16).unwrap();
+        assert!(
+            !s.gossip_grows_fast && !s.pga_not_worse_than_gossip,
+            "{s:?}"
+        );
+        // PGA that never matches, and Local SGD faster than PGA.
+        let unmatched = sweep(&[
+            ("gossip-sgd", &[(8, Some(120)), (32, None), (128, None)]),
+            ("gossip-pga", &[(8, Some(1)), (32, Some(90)), (128, None)]),
+        ]);
+        let fast_local = sweep(&[
+            ("local-sgd", &[(4, Some(10)), (16, Some(50))]),
+            ("gossip-pga", &[(4, Some(1)), (16, Some(90))]),
+        ]);
+        let s = signature_of(&unmatched, &fast_local, &ns, &hs, 16).unwrap();
+        assert!(
+            !s.pga_matched_at_every_n && !s.local_not_better_than_pga,
+            "{s:?}"
+        );
+        // Incomplete sweeps give no signature.
+        assert!(signature_of(&good, &sweep(&[]), &ns, &hs, 16).is_none());
     }
 
     #[test]

@@ -9,8 +9,14 @@
 //! - Gossip-PGA: x_i ← ȳ every H steps, gossip otherwise;
 //! - Gossip-AGA: Gossip-PGA whose period adapts: after each global average the next period is
 //!   H_ℓ = ⌈H · √(F(x̄₀)/F(x̄_ℓ))⌉ (capped at `aga_max_period`), so averaging is frequent while
-//!   the loss (and with it the gradient dissimilarity) is large and rarer as it falls (§6 of
-//!   the paper; the square-root loss ratio is our reading of its rule).
+//!   the loss (and with it the gradient dissimilarity) is large and rarer as it falls.
+//!
+//!   Unverified: this rule was written from memory of the paper's §6 (it has the shape of
+//!   AdaComm's loss-ratio rule, Wang & Joshi 2019, with the period growing rather than shrinking
+//!   as the loss falls). A search of the stored public copies of the paper reached only its
+//!   abstract and introduction, not §6, so the exact rule (its exponent, any warm-up) is not
+//!   checked. When several seeds are simulated as column blocks of one tensor they share one
+//!   mixer, so the period follows the seed-mean loss.
 
 use super::MixingMatrix;
 use crate::error::{EngineError, Result};
@@ -329,6 +335,81 @@ impl LogisticProblem {
         self.grad_on(x, a, y).0
     }
 
+    /// Mini-batch gradients for `rngs.len()` independent replicas of the n nodes, stacked along
+    /// the columns: `x` is (n × R·d), node i of replica r in columns r·d..(r+1)·d of row i.
+    ///
+    /// Mixing acts on rows only, so one [`Mixer`] mixes all R replicas at once and the replicas
+    /// share every tensor operation (R seeds cost far less than R runs). Replica r draws its
+    /// batch indices from `rngs[r]` in the same order as [`Self::stochastic_grad`] would, so a
+    /// replica's stream does not depend on how many replicas run beside it.
+    pub fn stochastic_grad_replicas(
+        &self,
+        x: Tensor<2>,
+        batch: usize,
+        rngs: &mut [SplitMix64],
+    ) -> Tensor<2> {
+        let (n, r, d) = (self.n, rngs.len(), self.d);
+        let mut idx = vec![0i64; n * r * batch];
+        for (ri, rng) in rngs.iter_mut().enumerate() {
+            for i in 0..n {
+                for j in 0..batch {
+                    idx[(i * r + ri) * batch + j] = (i * self.m + rng.below(self.m)) as i64;
+                }
+            }
+        }
+        let idx: Tensor<1, Int> =
+            Tensor::from_data(TensorData::new(idx, [n * r * batch]), &self.device);
+        let a = self
+            .flat_features
+            .clone()
+            .select(0, idx.clone())
+            .reshape([n * r, batch, d]);
+        let y = self
+            .flat_labels
+            .clone()
+            .select(0, idx)
+            .reshape([n * r, batch, 1]);
+        self.grad_on(x.reshape([n * r, d]), a, y)
+            .0
+            .reshape([n, r * d])
+    }
+
+    /// ‖x̄_r − x*‖² for each of the R replicas stacked in `x` (n × R·d); `xstar` is (1 × d).
+    pub fn errors_replicas(&self, x: Tensor<2>, xstar: Tensor<2>, replicas: usize) -> Tensor<1> {
+        let d = self.d;
+        let xbar = x.mean_dim(0).reshape([replicas, d]);
+        (xbar - xstar.expand([replicas, d]))
+            .powf_scalar(2.0)
+            .sum_dim(1)
+            .reshape([replicas])
+    }
+
+    /// The replica means of f(x̄_r) and of ‖∇f(x̄_r)‖², for R replicas stacked in `x` (n × R·d).
+    pub fn at_average_replicas(&self, x: Tensor<2>, replicas: usize) -> (Tensor<1>, Tensor<1>) {
+        let (n, d, r) = (self.n, self.d, replicas);
+        let m = self.m;
+        // (d × R): column r is x̄_r.
+        let xbar = x.mean_dim(0).reshape([r, d]).transpose();
+        let z = self
+            .features
+            .clone()
+            .matmul(xbar.clone().unsqueeze_dim::<3>(0).expand([n, d, r])); // (n, m, R)
+        let y = self.labels.clone().expand([n, m, r]);
+        let loss = (activation::softplus(z.clone(), 1.0) - y.clone() * z.clone())
+            .sum()
+            .div_scalar((n * m * r) as f64)
+            + xbar
+                .clone()
+                .powf_scalar(2.0)
+                .sum()
+                .mul_scalar(0.5 * self.reg / r as f64);
+        let resid = (activation::sigmoid(z) - y).div_scalar(m as f64);
+        let g = self.features.clone().swap_dims(1, 2).matmul(resid); // (n, d, R)
+        let g = g.mean_dim(0).reshape([d, r]) + xbar.mul_scalar(self.reg);
+        let gn = g.powf_scalar(2.0).sum().div_scalar(r as f64);
+        (loss, gn)
+    }
+
     /// Full-data gradients of every f_i at its own x_i (n × d), and the mean loss (1/n)Σf_i(x_i).
     pub fn full_grad(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
         self.grad_on(x, self.features.clone(), self.labels.clone())
@@ -449,6 +530,64 @@ mod tests {
                 g[k]
             );
         }
+    }
+
+    #[test]
+    fn replicas_match_separate_runs() {
+        let dev = Device::flex();
+        let (n, d, r) = (4, 3, 3);
+        let p = LogisticProblem::generate(n, 10, d, 1.5, 0.05, 7, &dev);
+        let xs = p.solve(2000, 1e-6);
+        let seeds = [11u64, 12, 13];
+        let mut rngs: Vec<SplitMix64> = seeds.iter().map(|&s| SplitMix64::new(s)).collect();
+        // Distinct starting points per replica, so a mix-up of columns would show.
+        let start: Vec<f64> = (0..n * r * d).map(|i| (i as f64 * 0.37).sin()).collect();
+        let xr = matrix_tensor(&start, n, r * d, &dev);
+        let g_all = read(p.stochastic_grad_replicas(xr.clone(), 4, &mut rngs));
+        let err_all = p
+            .errors_replicas(xr.clone(), xs.clone(), r)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let (loss_all, gn_all) = p.at_average_replicas(xr, r);
+        let (mut loss_sum, mut gn_sum) = (0.0, 0.0);
+        for (ri, &s) in seeds.iter().enumerate() {
+            let x0: Vec<f64> = (0..n)
+                .flat_map(|i| (0..d).map(move |j| (i, j)))
+                .map(|(i, j)| start[i * r * d + ri * d + j])
+                .collect();
+            let x = matrix_tensor(&x0, n, d, &dev);
+            let g = read(p.stochastic_grad(x.clone(), 4, &mut SplitMix64::new(s)));
+            for i in 0..n {
+                for j in 0..d {
+                    let (a, b) = (g[i * d + j], g_all[i * r * d + ri * d + j]);
+                    assert!((a - b).abs() < 1e-5, "replica {ri} node {i}: {a} vs {b}");
+                }
+            }
+            let xbar = x.clone().mean_dim(0);
+            let e = f64::from(
+                (xbar - xs.clone())
+                    .powf_scalar(2.0)
+                    .sum()
+                    .into_scalar::<f32>(),
+            );
+            assert!((e - f64::from(err_all[ri])).abs() < 1e-5 * (1.0 + e));
+            let (l, gn) = p.at_average(x);
+            loss_sum += f64::from(l.into_scalar::<f32>());
+            gn_sum += f64::from(gn.into_scalar::<f32>());
+        }
+        let l = f64::from(loss_all.into_scalar::<f32>());
+        let gn = f64::from(gn_all.into_scalar::<f32>());
+        assert!(
+            (l - loss_sum / 3.0).abs() < 1e-5,
+            "{l} vs {}",
+            loss_sum / 3.0
+        );
+        assert!(
+            (gn - gn_sum / 3.0).abs() < 1e-5 * (1.0 + gn),
+            "{gn} vs {}",
+            gn_sum / 3.0
+        );
     }
 
     #[test]
