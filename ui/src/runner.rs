@@ -2,6 +2,7 @@
 //! to the UI, or inline, a bounded slice of work per frame (the browser, tests, benchmarks).
 
 use crate::compute::Compute;
+use sgdlab_engine::experiments::Experiment;
 use web_time::{Duration, Instant};
 
 /// A live experiment: a state machine with a bounded step and a snapshot to draw.
@@ -33,6 +34,54 @@ pub trait Sim: Send + Sized + 'static {
     /// run still wants frames until they catch up).
     fn pending(&self) -> bool {
         false
+    }
+}
+
+/// An engine experiment run live as it is, for labs with no live parameters and no actions: a
+/// [`Sim`] step is one [`Experiment::step`]. A lab implements this for its experiment and uses
+/// [`ExperimentSim`] of it as its `Sim`.
+pub trait LiveExperiment: Experiment + Send + Sized + 'static {
+    /// What the controls edit.
+    type Params: Clone + Send + 'static;
+    /// What the view draws.
+    type Snap: Clone + Send + Default + 'static;
+    /// Builds the experiment from the lab's parameters; the error names what is wrong.
+    fn build(params: &Self::Params, compute: &Compute) -> Result<Self, String>;
+    /// The state to draw.
+    fn snap(&self) -> Self::Snap;
+}
+
+/// The [`Sim`] of a [`LiveExperiment`].
+pub struct ExperimentSim<E> {
+    exp: E,
+    steps: u64,
+}
+
+impl<E: LiveExperiment> Sim for ExperimentSim<E> {
+    type Params = E::Params;
+    type Snap = E::Snap;
+    type Action = ();
+
+    fn new(params: &E::Params, compute: &Compute) -> Result<Self, String> {
+        Ok(Self {
+            exp: E::build(params, compute)?,
+            steps: 0,
+        })
+    }
+    fn set_params(&mut self, _params: &E::Params) {}
+    fn act(&mut self, (): ()) {}
+    fn step(&mut self) -> Result<(), String> {
+        self.steps += 1;
+        self.exp.step().map(|_| ()).map_err(|e| e.to_string())
+    }
+    fn done(&self) -> bool {
+        self.exp.is_done()
+    }
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+    fn snapshot(&mut self) -> E::Snap {
+        self.exp.snap()
     }
 }
 

@@ -3,8 +3,9 @@
 // giving no adapter. (Launched without the WebGPU canvas flags, which turn WebGL2 off.)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, labServer, openLab, waitForFrames } from './helpers.mjs';
-import { colourStats, decodePng } from './png.mjs';
+import {
+  assertCleanPage, canvasStats, launch, labServer, openLab, waitForFrames,
+} from './helpers.mjs';
 
 let server;
 before(async () => { server = await labServer(); });
@@ -62,17 +63,13 @@ for (const scenario of SCENARIOS) {
 
     test('the lab steps and the canvas is not blank', async () => {
       await lab.page.waitForFunction((s) => window.sgdlab.state().steps > s, state.steps, { timeout: 30_000 });
-      const png = decodePng(await lab.page.locator('#lab-canvas').screenshot());
-      const { distinct, dominantShare } = colourStats(png);
+      const { distinct, dominantShare } = await canvasStats(lab.page);
       assert.ok(distinct >= 16, `only ${distinct} distinct colours`);
       assert.ok(dominantShare < 0.97, `one colour covers ${(100 * dominantShare).toFixed(1)}%`);
     });
 
     test('no console errors, no uncaught exceptions, no request off the origin', () => {
-      const { watch } = lab;
-      assert.deepEqual(watch.consoleErrors, [], watch.consoleLog.join('\n'));
-      assert.deepEqual(watch.pageErrors, []);
-      assert.deepEqual(watch.offOrigin, []);
+      assertCleanPage(lab.watch);
     });
   });
 }

@@ -6,6 +6,8 @@ import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { colourStats, decodePng } from './png.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const DIST = resolve(fileURLToPath(new URL('../dist', import.meta.url)));
@@ -138,4 +140,19 @@ export async function waitForFrames(page, watch, frames = 3) {
       `page errors: ${watch.pageErrors.join('\n')}`);
   }
   return page.evaluate(() => window.sgdlab.state());
+}
+
+// The lab canvas as screenshot pixels, with its number of distinct colours and the share of the
+// most common one (a blank or one-colour canvas fails the tests that use it).
+export async function canvasStats(page) {
+  const png = decodePng(await page.locator('#lab-canvas').screenshot());
+  return { png, ...colourStats(png) };
+}
+
+// Nothing went wrong on the page: no console errors, no uncaught exceptions, and (unless
+// `offOrigin: false`) no request that left the origin.
+export function assertCleanPage(watch, { offOrigin = true } = {}) {
+  assert.deepEqual(watch.consoleErrors, [], watch.consoleLog.join('\n'));
+  assert.deepEqual(watch.pageErrors, []);
+  if (offOrigin) assert.deepEqual(watch.offOrigin, []);
 }

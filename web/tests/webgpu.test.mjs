@@ -3,8 +3,9 @@
 // page stays quiet (no console errors, no request off the page's origin).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, labServer, openLab, waitForFrames } from './helpers.mjs';
-import { colourStats, decodePng } from './png.mjs';
+import {
+  assertCleanPage, canvasStats, launch, labServer, openLab, waitForFrames,
+} from './helpers.mjs';
 
 let server, browser, lab, first;
 
@@ -61,16 +62,12 @@ test('the loading screen is gone, no banner, no error page', async () => {
 });
 
 test('the canvas is not blank', async () => {
-  const png = decodePng(await lab.page.locator('#lab-canvas').screenshot());
-  const { distinct, dominantShare } = colourStats(png);
+  const { png, distinct, dominantShare } = await canvasStats(lab.page);
   assert.ok(png.width > 500 && png.height > 400, `canvas ${png.width}x${png.height}`);
   assert.ok(distinct >= 16, `only ${distinct} distinct colours`);
   assert.ok(dominantShare < 0.97, `one colour covers ${(100 * dominantShare).toFixed(1)}%`);
 });
 
 test('no console errors, no uncaught exceptions, no request off the origin', () => {
-  const { watch } = lab;
-  assert.deepEqual(watch.consoleErrors, [], watch.consoleLog.join('\n'));
-  assert.deepEqual(watch.pageErrors, []);
-  assert.deepEqual(watch.offOrigin, []);
+  assertCleanPage(lab.watch);
 });

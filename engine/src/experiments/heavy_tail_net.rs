@@ -15,6 +15,7 @@
 //! expected loss increase under Gaussian weight perturbations. The paper's claim: truncated
 //! heavy-tailed noise ends in flatter minima that generalize better than SGD's.
 
+use super::NetworkPart;
 use crate::data::{Dataset, DatasetSpec};
 use crate::error::{EngineError, Result};
 use crate::model::{InputStats, MlpConfig, NetworkConfig};
@@ -303,7 +304,8 @@ pub struct HeavyTailNet {
     train: Dataset,
     test: Dataset,
     labels: Vec<u32>,
-    corrupted: Vec<bool>,
+    /// The corrupted training examples, labelled with their corrupted labels.
+    corrupted: Dataset,
     stats: InputStats,
     probe: Batch,
     jobs: Vec<(usize, usize)>,
@@ -330,12 +332,13 @@ impl HeavyTailNet {
         let perm = rng.permutation(train.len());
         let n_bad = (train.len() as f64 * config.label_noise).round() as usize;
         let mut labels = train.labels.clone();
-        let mut corrupted = vec![false; train.len()];
         for &i in &perm[..n_bad] {
             let shift = 1 + rng.below(k as usize - 1) as u32;
             labels[i] = (labels[i] + shift) % k as u32;
-            corrupted[i] = true;
         }
+        // The corrupted examples with their corrupted labels, for the memorization measure.
+        let mut corrupted = train.subset(&perm[..n_bad]);
+        corrupted.labels = perm[..n_bad].iter().map(|&i| labels[i]).collect();
         let probe_idx: Vec<usize> = (0..config.probe_size.min(train.len())).collect();
         let probe = Batch::new(&train, &probe_idx, &labels, device);
         let stats = InputStats::of(&train.features);
@@ -381,49 +384,6 @@ impl HeavyTailNet {
         (self.config.epochs * self.train.len().div_ceil(self.config.batch_size)) as u64
     }
 
-    /// Optimizer steps of all runs (the unit of progress).
-    pub fn total_units(&self) -> u64 {
-        self.jobs.len() as u64 * self.steps_per_run()
-    }
-
-    /// Optimizer steps done.
-    pub fn units_done(&self) -> u64 {
-        let per = self.steps_per_run();
-        match &self.active {
-            Some(a) => (self.next_job as u64 - 1) * per + a.run.steps,
-            None => self.next_job as u64 * per,
-        }
-    }
-
-    /// Whether every run is done.
-    pub fn is_done(&self) -> bool {
-        self.active.is_none() && self.next_job >= self.jobs.len()
-    }
-
-    /// What is running, for progress lines.
-    pub fn phase(&self) -> String {
-        match &self.active {
-            Some(a) => format!(
-                "network · seed {}/{} · {} · epoch {}/{}",
-                a.job.0 + 1,
-                self.config.seeds,
-                NET_ARMS[a.job.1],
-                a.run.curve.len(),
-                self.config.epochs
-            ),
-            None if self.is_done() => "network · done".into(),
-            None => "network · starting".into(),
-        }
-    }
-
-    /// The latest training loss and test accuracy, for progress lines.
-    pub fn latest(&self) -> (f64, f64) {
-        self.active
-            .as_ref()
-            .and_then(|a| a.run.curve.last())
-            .map_or((f64::NAN, f64::NAN), |e| (e.train_loss, e.test_acc))
-    }
-
     fn start(&self, job: (usize, usize)) -> Active {
         let seed = self.config.seed + job.0 as u64;
         let model = self.config.network.init(
@@ -457,36 +417,6 @@ impl HeavyTailNet {
             step_norm_sum: 0.0,
             clipped: 0,
         }
-    }
-
-    /// Runs up to `steps_per_call` optimizer steps (and, at the end of a run, its measures).
-    pub fn step(&mut self) -> Result<()> {
-        if self.is_done() {
-            return Ok(());
-        }
-        let mut a = match self.active.take() {
-            Some(a) => a,
-            None => {
-                let a = self.start(self.jobs[self.next_job]);
-                self.next_job += 1;
-                a
-            }
-        };
-        let total = self.steps_per_run();
-        let mut k = 0;
-        while k < self.config.steps_per_call && a.run.steps < total && a.run.diverged_at.is_none() {
-            self.train_step(&mut a)?;
-            k += 1;
-        }
-        if a.run.steps >= total || a.run.diverged_at.is_some() {
-            self.measure(a)?;
-            if self.is_done() {
-                self.summarize();
-            }
-        } else {
-            self.active = Some(a);
-        }
-        Ok(())
     }
 
     fn train_step(&mut self, a: &mut Active) -> Result<()> {
@@ -564,15 +494,10 @@ impl HeavyTailNet {
             let model = a.net.model();
             run.test_acc = evaluate(model, &self.test, None, &self.device).accuracy;
             run.train_acc = evaluate(model, &self.train, Some(&self.labels), &self.device).accuracy;
-            let bad: Vec<usize> = (0..self.train.len())
-                .filter(|&i| self.corrupted[i])
-                .collect();
-            run.corrupted_fit = if bad.is_empty() {
+            run.corrupted_fit = if self.corrupted.is_empty() {
                 f64::NAN
             } else {
-                let sub = self.train.subset(&bad);
-                let sub_labels: Vec<u32> = bad.iter().map(|&i| self.labels[i]).collect();
-                evaluate(model, &sub, Some(&sub_labels), &self.device).accuracy
+                evaluate(model, &self.corrupted, None, &self.device).accuracy
             };
             let seed = derive_seed(run.seed, "sharpness probes");
             run.lambda_max = top_hessian_eigenvalue(
@@ -636,9 +561,86 @@ impl HeavyTailNet {
             })
             .collect();
     }
+}
+
+impl NetworkPart for HeavyTailNet {
+    const CSV: &'static str = "network_runs.csv";
+
+    /// Optimizer steps of all runs (the unit of progress).
+    fn total_units(&self) -> u64 {
+        self.jobs.len() as u64 * self.steps_per_run()
+    }
+
+    /// Optimizer steps done.
+    fn units_done(&self) -> u64 {
+        let per = self.steps_per_run();
+        match &self.active {
+            Some(a) => (self.next_job as u64 - 1) * per + a.run.steps,
+            None => self.next_job as u64 * per,
+        }
+    }
+
+    /// Whether every run is done.
+    fn is_done(&self) -> bool {
+        self.active.is_none() && self.next_job >= self.jobs.len()
+    }
+
+    /// What is running, for progress lines.
+    fn phase(&self) -> String {
+        match &self.active {
+            Some(a) => format!(
+                "network · seed {}/{} · {} · epoch {}/{}",
+                a.job.0 + 1,
+                self.config.seeds,
+                NET_ARMS[a.job.1],
+                a.run.curve.len(),
+                self.config.epochs
+            ),
+            None if self.is_done() => "network · done".into(),
+            None => "network · starting".into(),
+        }
+    }
+
+    /// The latest training loss and test accuracy, for progress lines.
+    fn latest(&self) -> (f64, f64) {
+        self.active
+            .as_ref()
+            .and_then(|a| a.run.curve.last())
+            .map_or((f64::NAN, f64::NAN), |e| (e.train_loss, e.test_acc))
+    }
+
+    /// Runs up to `steps_per_call` optimizer steps (and, at the end of a run, its measures).
+    fn step(&mut self) -> Result<()> {
+        if self.is_done() {
+            return Ok(());
+        }
+        let mut a = match self.active.take() {
+            Some(a) => a,
+            None => {
+                let a = self.start(self.jobs[self.next_job]);
+                self.next_job += 1;
+                a
+            }
+        };
+        let total = self.steps_per_run();
+        let mut k = 0;
+        while k < self.config.steps_per_call && a.run.steps < total && a.run.diverged_at.is_none() {
+            self.train_step(&mut a)?;
+            k += 1;
+        }
+        if a.run.steps >= total || a.run.diverged_at.is_some() {
+            self.measure(a)?;
+            if self.is_done() {
+                self.summarize();
+            }
+        } else {
+            self.active = Some(a);
+        }
+        Ok(())
+    }
 
     /// Rows for metrics.csv: one per run.
-    pub fn metrics_table(&self) -> CsvTable {
+    fn metrics_table(&self) -> CsvTable {
         let mut t = CsvTable::new(&[
             "arm",
             "seed",
@@ -677,7 +679,7 @@ impl HeavyTailNet {
     }
 
     /// Plots: test accuracy per epoch (every run) and the end measures per rule.
-    pub fn write_plots(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+    fn write_plots(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         if self.results.runs.is_empty() {
             return Ok(written);
@@ -754,7 +756,7 @@ impl HeavyTailNet {
     }
 
     /// The report section.
-    pub fn report(&self, md: &mut ReportMd) {
+    fn report(&self, md: &mut ReportMd) {
         let c = &self.config;
         let r = &self.results;
         md.heading(2, "Heavy-tailed noise in network training");

@@ -23,7 +23,7 @@ pub use sharp_minima::*;
 pub use smoothing::*;
 
 use crate::error::{EngineError, Result};
-use crate::report::{CsvTable, write_json_atomic};
+use crate::report::{CsvTable, ReportMd, write_json_atomic};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -127,4 +127,39 @@ pub fn write_run_files<C: Serialize, R: Serialize>(
     let metrics_path = dir.join("metrics.csv");
     metrics.write(&metrics_path)?;
     Ok(vec![config_path, results_path, metrics_path])
+}
+
+/// A network run that an experiment drives after its particle runs (the one-point check of
+/// `smoothing`, the heavy-tailed training of `sharp-minima`): one life cycle, progress and set
+/// of outputs for both.
+pub trait NetworkPart {
+    /// The file [`NetworkPart::metrics_table`] is written to.
+    const CSV: &'static str;
+    /// Does a bounded amount of work.
+    fn step(&mut self) -> Result<()>;
+    /// Whether all work is done.
+    fn is_done(&self) -> bool;
+    /// Units of work in total (optimizer steps and their equivalents).
+    fn total_units(&self) -> u64;
+    /// Units of work done.
+    fn units_done(&self) -> u64;
+    /// What is running, for progress lines.
+    fn phase(&self) -> String;
+    /// The latest training loss and test accuracy, for progress lines.
+    fn latest(&self) -> (f64, f64);
+    /// Its table: one row per run or per epoch.
+    fn metrics_table(&self) -> CsvTable;
+    /// Its plots, written into `dir`.
+    fn write_plots(&self, dir: &Path) -> Result<Vec<PathBuf>>;
+    /// Its section of report.md.
+    fn report(&self, md: &mut ReportMd);
+}
+
+/// Writes a part's table ([`NetworkPart::CSV`]) and plots into `dir`; returns the files.
+pub fn write_network_part<P: NetworkPart>(part: &P, dir: &Path) -> Result<Vec<PathBuf>> {
+    let p = dir.join(P::CSV);
+    part.metrics_table().write(&p)?;
+    let mut written = vec![p];
+    written.extend(part.write_plots(dir)?);
+    Ok(written)
 }

@@ -6,7 +6,7 @@
 //! Positive values everywhere say that the trajectory and its neighbourhood see `x_T` as a
 //! one-point-convex target, the condition under which SGD on the smoothed loss converges.
 
-use super::load_network_data;
+use super::{NetworkPart, load_network_data};
 use crate::data::DatasetSpec;
 use crate::error::{EngineError, Result};
 use crate::model::{InputStats, MlpConfig, Network, NetworkConfig};
@@ -245,24 +245,36 @@ impl OnePointCheck {
         self.train.epochs() >= self.config.epochs
     }
 
+    fn radius_text(&self) -> String {
+        if self.config.ball_relative {
+            format!("{}·‖x_T − x_t‖", self.config.ball_radius)
+        } else {
+            self.config.ball_radius.to_string()
+        }
+    }
+}
+
+impl NetworkPart for OnePointCheck {
+    const CSV: &'static str = "one_point.csv";
+
     /// Whether training and every probe are done.
-    pub fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         self.training_done() && self.next_probe >= self.config.epochs
     }
 
     /// Units of work: training batches, then one epoch's worth per probed point.
-    pub fn total_units(&self) -> u64 {
+    fn total_units(&self) -> u64 {
         2 * (self.config.epochs * self.train.batches_per_epoch()) as u64
     }
 
     /// Units done.
-    pub fn units_done(&self) -> u64 {
+    fn units_done(&self) -> u64 {
         let bpe = self.train.batches_per_epoch() as u64;
         self.train.optim.steps() + self.next_probe as u64 * bpe
     }
 
     /// What is running, for progress lines.
-    pub fn phase(&self) -> String {
+    fn phase(&self) -> String {
         if !self.training_done() {
             format!(
                 "MNIST check · training epoch {}/{}",
@@ -280,7 +292,7 @@ impl OnePointCheck {
     }
 
     /// The latest training loss and test accuracy.
-    pub fn latest(&self) -> (f64, f64) {
+    fn latest(&self) -> (f64, f64) {
         (
             self.losses.last().copied().unwrap_or(f64::NAN),
             self.accs.last().copied().unwrap_or(f64::NAN),
@@ -288,7 +300,7 @@ impl OnePointCheck {
     }
 
     /// Trains up to `steps_per_call` mini-batches, or probes one point of the trajectory.
-    pub fn step(&mut self) -> Result<()> {
+    fn step(&mut self) -> Result<()> {
         if self.is_done() {
             return Ok(());
         }
@@ -353,7 +365,7 @@ impl OnePointCheck {
     }
 
     /// Rows for `one_point.csv`.
-    pub fn metrics_table(&self) -> CsvTable {
+    fn metrics_table(&self) -> CsvTable {
         let mut t = CsvTable::new(&[
             "epoch",
             "train_loss",
@@ -386,7 +398,7 @@ impl OnePointCheck {
     }
 
     /// The inner products per epoch.
-    pub fn write_plots(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+    fn write_plots(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         let e = &self.results.epochs;
         if e.is_empty() {
             return Ok(Vec::new());
@@ -418,16 +430,8 @@ impl OnePointCheck {
         .render(dir, "one_point_convexity")
     }
 
-    fn radius_text(&self) -> String {
-        if self.config.ball_relative {
-            format!("{}·‖x_T − x_t‖", self.config.ball_radius)
-        } else {
-            self.config.ball_radius.to_string()
-        }
-    }
-
     /// The report section.
-    pub fn report(&self, md: &mut ReportMd) {
+    fn report(&self, md: &mut ReportMd) {
         let c = &self.config;
         let r = &self.results;
         md.heading(

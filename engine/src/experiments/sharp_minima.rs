@@ -16,8 +16,8 @@
 //! Then the network part ([`HeavyTailNet`]) trains an MLP with heavy-tailed and truncated noise.
 
 use super::{
-    Experiment, HeavyTailNet, HeavyTailNetConfig, HeavyTailNetResults, Preset, Progress,
-    to_json_value, write_run_files,
+    Experiment, HeavyTailNet, HeavyTailNetConfig, HeavyTailNetResults, NetworkPart, Preset,
+    Progress, to_json_value, write_network_part, write_run_files,
 };
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
@@ -516,8 +516,21 @@ impl SharpMinima {
         t
     }
 
-    fn report(&self, files: &[String]) -> ReportMd {
-        let r = &self.results;
+    /// The results so far: the particle runs, the network part's, and the status.
+    fn summary(&self) -> SharpMinimaResults {
+        SharpMinimaResults {
+            status: if self.is_done() {
+                "complete"
+            } else {
+                "running"
+            }
+            .into(),
+            network: self.net.as_ref().map(|n| n.results.clone()),
+            ..self.results.clone()
+        }
+    }
+
+    fn report(&self, r: &SharpMinimaResults, files: &[String]) -> ReportMd {
         let c = &self.config;
         let mut md = ReportMd::new("Escape from sharp minima with truncated heavy-tailed noise");
         md.paragraph(
@@ -666,12 +679,7 @@ impl Experiment for SharpMinima {
         }
         if self.particles_done() {
             if let Some(net) = &mut self.net {
-                let stepped = net.step();
-                self.results.network = Some(net.results.clone());
-                stepped?;
-            }
-            if self.is_done() {
-                self.results.status = "complete".into();
+                net.step()?;
             }
             return Ok(self.progress());
         }
@@ -695,9 +703,6 @@ impl Experiment for SharpMinima {
             self.record(self.jobs[j], &state.summary());
             if self.particles_done() {
                 self.finish();
-                if self.is_done() {
-                    self.results.status = "complete".into();
-                }
             }
         } else {
             runner.wait()?;
@@ -740,11 +745,12 @@ impl Experiment for SharpMinima {
     }
 
     fn results_json(&self) -> Result<serde_json::Value> {
-        to_json_value(&self.results)
+        to_json_value(&self.summary())
     }
 
     fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
+        let summary = self.summary();
+        let mut written = write_run_files(dir, &self.config, &summary, &self.metrics_table())?;
         if !self.results.runs.is_empty() {
             let mut exit = Vec::new();
             let mut occ = Vec::new();
@@ -810,17 +816,14 @@ impl Experiment for SharpMinima {
             );
         }
         if let Some(net) = &self.net {
-            let p = dir.join("network_runs.csv");
-            net.metrics_table().write(&p)?;
-            written.push(p);
-            written.extend(net.write_plots(dir)?);
+            written.extend(write_network_part(net, dir)?);
         }
         let names: Vec<String> = written
             .iter()
             .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
             .collect();
         let p = dir.join("report.md");
-        write_atomic(&p, self.report(&names).finish().as_bytes())?;
+        write_atomic(&p, self.report(&summary, &names).finish().as_bytes())?;
         written.push(p);
         Ok(written)
     }

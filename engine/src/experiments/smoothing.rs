@@ -9,8 +9,8 @@
 //! with `g_η` drawn over `f` for every noise level.
 
 use super::{
-    Experiment, OnePointCheck, OnePointConfig, OnePointResults, Preset, Progress, to_json_value,
-    write_run_files,
+    Experiment, NetworkPart, OnePointCheck, OnePointConfig, OnePointResults, Preset, Progress,
+    to_json_value, write_network_part, write_run_files,
 };
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
@@ -502,8 +502,21 @@ impl SmoothingExperiment {
         }
     }
 
-    fn report(&self, files: &[String]) -> ReportMd {
-        let r = &self.results;
+    /// The results so far: the landscape runs, the network check's, and the status.
+    fn summary(&self) -> SmoothingResults {
+        SmoothingResults {
+            status: if self.is_done() {
+                "complete"
+            } else {
+                "running"
+            }
+            .into(),
+            nn_check: self.nn.as_ref().map(|n| n.results.clone()),
+            ..self.results.clone()
+        }
+    }
+
+    fn report(&self, r: &SmoothingResults, files: &[String]) -> ReportMd {
         let c = &self.config;
         let mut md = ReportMd::new("SGD as gradient descent on a smoothed loss");
         md.paragraph(
@@ -583,12 +596,7 @@ impl Experiment for SmoothingExperiment {
         }
         if self.particles_done() {
             if let Some(nn) = &mut self.nn {
-                let stepped = nn.step();
-                self.results.nn_check = Some(nn.results.clone());
-                stepped?;
-            }
-            if self.is_done() {
-                self.results.status = "complete".into();
+                nn.step()?;
             }
             return Ok(self.progress());
         }
@@ -610,9 +618,6 @@ impl Experiment for SmoothingExperiment {
             self.record(self.jobs[j], &state);
             if self.next_job >= self.jobs.len() {
                 self.finish()?;
-                if self.is_done() {
-                    self.results.status = "complete".into();
-                }
             }
         } else {
             runner.wait()?;
@@ -664,11 +669,12 @@ impl Experiment for SmoothingExperiment {
     }
 
     fn results_json(&self) -> Result<serde_json::Value> {
-        to_json_value(&self.results)
+        to_json_value(&self.summary())
     }
 
     fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
+        let summary = self.summary();
+        let mut written = write_run_files(dir, &self.config, &summary, &self.metrics_table())?;
         for dim in [1u32, 2] {
             let series: Vec<(String, Vec<f64>)> = self
                 .results
@@ -774,17 +780,14 @@ impl Experiment for SmoothingExperiment {
             );
         }
         if let Some(nn) = &self.nn {
-            let p = dir.join("one_point.csv");
-            nn.metrics_table().write(&p)?;
-            written.push(p);
-            written.extend(nn.write_plots(dir)?);
+            written.extend(write_network_part(nn, dir)?);
         }
         let names: Vec<String> = written
             .iter()
             .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
             .collect();
         let p = dir.join("report.md");
-        write_atomic(&p, self.report(&names).finish().as_bytes())?;
+        write_atomic(&p, self.report(&summary, &names).finish().as_bytes())?;
         written.push(p);
         Ok(written)
     }

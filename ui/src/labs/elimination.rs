@@ -7,7 +7,7 @@ use super::smoothing::finite;
 use crate::compute::Compute;
 use crate::gfx::Gfx;
 use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range};
-use crate::runner::Sim;
+use crate::runner::{ExperimentSim, LiveExperiment};
 use egui_plot::{Legend, Line, Plot, Points};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -66,17 +66,13 @@ pub struct EliminationSnap {
 }
 
 /// The live experiment.
-pub struct EliminationSim {
-    exp: Elimination,
-    steps: u64,
-}
+pub type EliminationSim = ExperimentSim<Elimination>;
 
-impl Sim for EliminationSim {
+impl LiveExperiment for Elimination {
     type Params = EliminationParams;
     type Snap = EliminationSnap;
-    type Action = ();
 
-    fn new(p: &EliminationParams, compute: &Compute) -> Result<Self, String> {
+    fn build(p: &EliminationParams, compute: &Compute) -> Result<Self, String> {
         p.validate()?;
         let c = EliminationConfig::new()
             .with_seed(p.seed)
@@ -87,30 +83,17 @@ impl Sim for EliminationSim {
             .with_steps(p.steps as usize)
             .with_eval_every(50)
             .with_steps_per_call(25);
-        let exp = Elimination::new(c, compute.cpu_twin().device).map_err(|e| e.to_string())?;
-        Ok(Self { exp, steps: 0 })
+        Elimination::new(c, compute.cpu_twin().device).map_err(|e| e.to_string())
     }
-    fn set_params(&mut self, _p: &EliminationParams) {}
-    fn act(&mut self, (): ()) {}
-    fn step(&mut self) -> Result<(), String> {
-        self.steps += 1;
-        self.exp.step().map(|_| ()).map_err(|e| e.to_string())
-    }
-    fn done(&self) -> bool {
-        self.exp.is_done()
-    }
-    fn steps(&self) -> u64 {
-        self.steps
-    }
-    fn snapshot(&mut self) -> EliminationSnap {
-        let r = self.exp.results();
-        let history = self.exp.snapshots();
+    fn snap(&self) -> EliminationSnap {
+        let r = self.results();
+        let history = self.snapshots();
         EliminationSnap {
             inits: r.inits,
             summary: Arc::new(summary(history, r.inits, r.tolerance)),
             history: Arc::new(history.to_vec()),
             tolerance: r.tolerance,
-            status: self.exp.progress().phase,
+            status: self.progress().phase,
         }
     }
 }

@@ -6,7 +6,7 @@ use super::series;
 use super::smoothing::finite;
 use crate::compute::Compute;
 use crate::gfx::{Gfx, viridis};
-use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range};
+use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range, choices};
 use crate::runner::Sim;
 use burn::tensor::Tensor;
 use egui::{Color32, Pos2, Stroke, Vec2};
@@ -326,19 +326,19 @@ impl LabSpec for GossipSim {
 
     fn controls(p: &mut GossipParams, ui: &mut egui::Ui) -> Change {
         let mut c = Change::None;
-        ui.horizontal_wrapped(|ui| {
-            ui.label("topology");
-            for (t, name) in [
+        c = c.reset(choices(
+            ui,
+            "topology",
+            &mut p.topology,
+            &[
                 (Topo::Ring, "ring"),
                 (Topo::Torus, "torus"),
                 (Topo::Exponential, "exponential"),
                 (Topo::OnePeerExponential, "one-peer exp."),
                 (Topo::Star, "star"),
                 (Topo::Complete, "complete"),
-            ] {
-                c = c.reset(ui.selectable_value(&mut p.topology, t, name).changed());
-            }
-        });
+            ],
+        ));
         if p.topology == Topo::Torus {
             let r = (f64::from(p.nodes)).sqrt().round().max(3.0) as u32;
             p.nodes = r * r;
@@ -379,12 +379,12 @@ impl LabSpec for GossipSim {
             )
             .changed(),
         );
-        ui.horizontal_wrapped(|ui| {
-            ui.label("colour nodes by");
-            for a in Algorithm::ALL {
-                c = c.live(ui.selectable_value(&mut p.show, a, a.name()).changed());
-            }
-        });
+        c = c.live(choices(
+            ui,
+            "colour nodes by",
+            &mut p.show,
+            &Algorithm::ALL.map(|a| (a, a.name())),
+        ));
         c
     }
 

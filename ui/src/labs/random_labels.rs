@@ -7,7 +7,7 @@ use super::series;
 use super::smoothing::finite;
 use crate::compute::Compute;
 use crate::gfx::{Gfx, diverging, heatmap_image};
-use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range};
+use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range, choices};
 use crate::runner::Sim;
 use egui_plot::{Legend, Line, Plot, PlotImage, PlotPoint, Points};
 use serde::{Deserialize, Serialize};
@@ -646,29 +646,22 @@ impl LabSpec for RandomLabelsSim {
 
     fn controls(p: &mut RandomLabelsParams, ui: &mut egui::Ui) -> Change {
         let mut c = Change::None;
-        ui.horizontal(|ui| {
-            ui.label("run");
-            c = c.reset(
-                ui.selectable_value(&mut p.mode, Mode::Toy, "2-D toy")
-                    .changed(),
-            );
-            c = c.reset(
-                ui.selectable_value(&mut p.mode, Mode::Mnist, "MNIST-10k")
-                    .changed(),
-            );
-        });
+        c = c.reset(choices(
+            ui,
+            "run",
+            &mut p.mode,
+            &[(Mode::Toy, "2-D toy"), (Mode::Mnist, "MNIST-10k")],
+        ));
         if p.mode == Mode::Toy {
-            ui.horizontal(|ui| {
-                ui.label("data");
-                c = c.reset(
-                    ui.selectable_value(&mut p.data, ToyData::TwoClusters, "two clusters")
-                        .changed(),
-                );
-                c = c.reset(
-                    ui.selectable_value(&mut p.data, ToyData::Moons, "moons")
-                        .changed(),
-                );
-            });
+            c = c.reset(choices(
+                ui,
+                "data",
+                &mut p.data,
+                &[
+                    (ToyData::TwoClusters, "two clusters"),
+                    (ToyData::Moons, "moons"),
+                ],
+            ));
             c = c.reset(
                 ui.add(egui::Slider::new(&mut p.random_epochs, 0..=2000).text("phase A epochs"))
                     .changed(),

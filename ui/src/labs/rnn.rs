@@ -7,7 +7,7 @@ use super::smoothing::finite;
 use crate::compute::Compute;
 use crate::gfx::Gfx;
 use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range};
-use crate::runner::Sim;
+use crate::runner::{ExperimentSim, LiveExperiment};
 use egui_plot::{Legend, Line, Plot, Points};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -61,17 +61,13 @@ pub struct RnnSnap {
 }
 
 /// The live experiment.
-pub struct RnnSim {
-    exp: Rnn,
-    steps: u64,
-}
+pub type RnnSim = ExperimentSim<Rnn>;
 
-impl Sim for RnnSim {
+impl LiveExperiment for Rnn {
     type Params = RnnParams;
     type Snap = RnnSnap;
-    type Action = ();
 
-    fn new(p: &RnnParams, compute: &Compute) -> Result<Self, String> {
+    fn build(p: &RnnParams, compute: &Compute) -> Result<Self, String> {
         p.validate()?;
         let lens: Vec<usize> = (1..=4)
             .map(|k| 1usize << k)
@@ -86,26 +82,13 @@ impl Sim for RnnSim {
             .with_epochs(p.epochs as usize)
             .with_optim(SgdConfig::new().with_lr(p.lr))
             .with_batches_per_step(2);
-        let exp = Rnn::new(c, compute.cpu_twin().device).map_err(|e| e.to_string())?;
-        Ok(Self { exp, steps: 0 })
+        Rnn::new(c, compute.cpu_twin().device).map_err(|e| e.to_string())
     }
-    fn set_params(&mut self, _p: &RnnParams) {}
-    fn act(&mut self, (): ()) {}
-    fn step(&mut self) -> Result<(), String> {
-        self.steps += 1;
-        self.exp.step().map(|_| ()).map_err(|e| e.to_string())
-    }
-    fn done(&self) -> bool {
-        self.exp.is_done()
-    }
-    fn steps(&self) -> u64 {
-        self.steps
-    }
-    fn snapshot(&mut self) -> RnnSnap {
+    fn snap(&self) -> RnnSnap {
         RnnSnap {
-            curves: Arc::new(self.exp.curves()),
-            threshold: self.exp.results().error_threshold,
-            status: self.exp.progress().phase,
+            curves: Arc::new(self.curves()),
+            threshold: self.results().error_threshold,
+            status: self.progress().phase,
         }
     }
 }
