@@ -39,18 +39,10 @@ pub const NET_ARMS: [&str; 3] = ["sgd", "heavy-tailed", "truncated"];
 /// The configuration of the network part of `sgdlab run sharp-minima`.
 #[derive(Config, Debug, PartialEq)]
 pub struct HeavyTailNetConfig {
-    /// The data set (an image or vector classification set).
-    #[config(default = "DatasetSpec::Mnist10k")]
-    pub dataset: DatasetSpec,
-    /// Training examples (taken from the training split).
-    #[config(default = 8000)]
-    pub train_size: usize,
-    /// Test fraction of the seeded split (for sets without their own test split).
-    #[config(default = 0.2)]
-    pub test_fraction: f64,
-    /// Seed of the split and of the label corruption (the same for every run).
-    #[config(default = 0)]
-    pub split_seed: u64,
+    /// The data and its split; `data.split_seed` also draws the corrupted labels (the same
+    /// for every run).
+    #[config(default = "DataSplitConfig::new()")]
+    pub data: DataSplitConfig,
     /// Fraction of training labels replaced by a uniformly drawn other class.
     #[config(default = 0.2)]
     pub label_noise: f64,
@@ -108,7 +100,7 @@ impl HeavyTailNetConfig {
     /// is about 30 epochs (by 60 every rule has memorized them).
     pub fn quick() -> Self {
         Self::new()
-            .with_train_size(1000)
+            .with_data(DataSplitConfig::new().with_train_size(1000))
             .with_network(NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![128])))
             .with_seeds(2)
             .with_epochs(30)
@@ -121,15 +113,7 @@ impl HeavyTailNetConfig {
     pub fn validate(&self, field: &str) -> Result<()> {
         let f = |name: &str| format!("{field}.{name}");
         let bad = |name: &str, msg: String| Err(EngineError::config(f(name), msg));
-        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
-            return bad(
-                "test_fraction",
-                format!(
-                    "expected a fraction in (0, 1), found {}",
-                    self.test_fraction
-                ),
-            );
-        }
+        self.data.validate(&f("data"))?;
         if !(0.0..1.0).contains(&self.label_noise) {
             return bad(
                 "label_noise",
@@ -137,7 +121,6 @@ impl HeavyTailNetConfig {
             );
         }
         for (name, v, lo, hi) in [
-            ("train_size", self.train_size, 2, 1_000_000),
             ("seeds", self.seeds, 1, 100),
             ("batch_size", self.batch_size, 2, 65_536),
             ("epochs", self.epochs, 1, 10_000),
@@ -179,21 +162,55 @@ impl HeavyTailNetConfig {
     }
 }
 
-/// Loads (train, test) for a network part of an experiment: the source's test split or a
-/// seeded one, the first `train_size` training examples, and `network` checked against their
-/// shape (errors name `{field}.network`).
-pub fn load_network_data(
-    dataset: &DatasetSpec,
-    train_size: usize,
-    test_fraction: f64,
-    split_seed: u64,
-    network: &NetworkConfig,
-    field: &str,
-) -> Result<(Dataset, Dataset)> {
-    let (train, test) = dataset.load_train_test(2, test_fraction, split_seed)?;
-    let train = train.take(train_size);
-    network.validate(train.shape, &format!("{field}.network"))?;
-    Ok((train, test))
+/// The data of a network part of an experiment and how it is split.
+#[derive(Config, Debug, PartialEq)]
+pub struct DataSplitConfig {
+    /// The data set (an image or vector classification set).
+    #[config(default = "DatasetSpec::Mnist10k")]
+    pub dataset: DatasetSpec,
+    /// Training examples (the first ones of the training split).
+    #[config(default = 8000)]
+    pub train_size: usize,
+    /// Test fraction of the seeded split (for sets without their own test split).
+    #[config(default = 0.2)]
+    pub test_fraction: f64,
+    /// Seed of the split.
+    #[config(default = 0)]
+    pub split_seed: u64,
+}
+
+impl DataSplitConfig {
+    /// Checks the sizes and the fraction; `field` is this config's path.
+    pub fn validate(&self, field: &str) -> Result<()> {
+        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
+            return Err(EngineError::config(
+                format!("{field}.test_fraction"),
+                format!(
+                    "expected a fraction in (0, 1), found {}",
+                    self.test_fraction
+                ),
+            ));
+        }
+        if !(2..=1_000_000).contains(&self.train_size) {
+            return Err(EngineError::config(
+                format!("{field}.train_size"),
+                format!("expected 2 to 1000000, found {}", self.train_size),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Loads (train, test): the source's test split or a seeded one, and the first
+    /// `train_size` training examples; `network` is checked against their shape (errors name
+    /// `{field}.network`).
+    pub fn load(&self, network: &NetworkConfig, field: &str) -> Result<(Dataset, Dataset)> {
+        let (train, test) = self
+            .dataset
+            .load_train_test(2, self.test_fraction, self.split_seed)?;
+        let train = train.take(self.train_size);
+        network.validate(train.shape, &format!("{field}.network"))?;
+        Ok((train, test))
+    }
 }
 
 /// Test accuracy and training loss after one epoch.
@@ -319,16 +336,9 @@ impl HeavyTailNet {
     /// Loads and corrupts the data and prepares the runs; `field` names the config in errors.
     pub fn new(config: HeavyTailNetConfig, device: &Device, field: &str) -> Result<Self> {
         config.validate(field)?;
-        let (train, test) = load_network_data(
-            &config.dataset,
-            config.train_size,
-            config.test_fraction,
-            config.split_seed,
-            &config.network,
-            field,
-        )?;
+        let (train, test) = config.data.load(&config.network, field)?;
         let k = train.num_classes as u64;
-        let mut rng = SplitMix64::for_purpose(config.split_seed, "label corruption");
+        let mut rng = SplitMix64::for_purpose(config.data.split_seed, "label corruption");
         let perm = rng.permutation(train.len());
         let n_bad = (train.len() as f64 * config.label_noise).round() as usize;
         let mut labels = train.labels.clone();
@@ -350,7 +360,7 @@ impl HeavyTailNet {
             .init(train.shape, train.num_classes, stats, 0, device)
             .num_params();
         let results = HeavyTailNetResults {
-            dataset: config.dataset.to_string(),
+            dataset: config.data.dataset.to_string(),
             network: config.network.describe(train.dim(), train.num_classes),
             train_size: train.len(),
             test_size: test.len(),

@@ -6,8 +6,7 @@
 //! Positive values everywhere say that the trajectory and its neighbourhood see `x_T` as a
 //! one-point-convex target, the condition under which SGD on the smoothed loss converges.
 
-use super::{NetworkPart, load_network_data};
-use crate::data::DatasetSpec;
+use super::{DataSplitConfig, NetworkPart};
 use crate::error::{EngineError, Result};
 use crate::model::{InputStats, MlpConfig, Network, NetworkConfig};
 use crate::optim::SgdConfig;
@@ -24,18 +23,9 @@ use std::sync::Arc;
 /// The configuration of the network check of `sgdlab run smoothing`.
 #[derive(Config, Debug, PartialEq)]
 pub struct OnePointConfig {
-    /// The data set.
-    #[config(default = "DatasetSpec::Mnist10k")]
-    pub dataset: DatasetSpec,
-    /// Training examples (taken from the training split).
-    #[config(default = 8000)]
-    pub train_size: usize,
-    /// Test fraction of the seeded split (for sets without their own test split).
-    #[config(default = 0.2)]
-    pub test_fraction: f64,
-    /// Seed of the split.
-    #[config(default = 0)]
-    pub split_seed: u64,
+    /// The data and its split.
+    #[config(default = "DataSplitConfig::new()")]
+    pub data: DataSplitConfig,
     /// The network.
     #[config(default = "NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![256]))")]
     pub network: NetworkConfig,
@@ -73,7 +63,7 @@ impl OnePointConfig {
     /// A small version for tests and a first look.
     pub fn quick() -> Self {
         Self::new()
-            .with_train_size(1000)
+            .with_data(DataSplitConfig::new().with_train_size(1000))
             .with_network(NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![64])))
             .with_epochs(5)
             .with_probe_size(500)
@@ -84,17 +74,8 @@ impl OnePointConfig {
     pub fn validate(&self, field: &str) -> Result<()> {
         let bad =
             |name: &str, msg: String| Err(EngineError::config(format!("{field}.{name}"), msg));
-        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
-            return bad(
-                "test_fraction",
-                format!(
-                    "expected a fraction in (0, 1), found {}",
-                    self.test_fraction
-                ),
-            );
-        }
+        self.data.validate(&format!("{field}.data"))?;
         for (name, v, lo, hi) in [
-            ("train_size", self.train_size, 2, 1_000_000),
             ("batch_size", self.batch_size, 1, 65_536),
             ("epochs", self.epochs, 1, 10_000),
             ("probe_size", self.probe_size, 1, 1_000_000),
@@ -187,14 +168,7 @@ impl OnePointCheck {
     /// Loads the data and builds the network; `field` names the config in errors.
     pub fn new(config: OnePointConfig, device: &Device, field: &str) -> Result<Self> {
         config.validate(field)?;
-        let (train, test) = load_network_data(
-            &config.dataset,
-            config.train_size,
-            config.test_fraction,
-            config.split_seed,
-            &config.network,
-            field,
-        )?;
+        let (train, test) = config.data.load(&config.network, field)?;
         let stats = InputStats::of(&train.features);
         let (shape, classes) = (train.shape, train.num_classes);
         let init = |seed| -> Network {
@@ -207,7 +181,7 @@ impl OnePointCheck {
         let probe_idx: Vec<usize> = (0..config.probe_size.min(train.len())).collect();
         let probe = Batch::new(&train, &probe_idx, &train.labels, device);
         let results = OnePointResults {
-            dataset: config.dataset.to_string(),
+            dataset: config.data.dataset.to_string(),
             network: config.network.describe(train.dim(), train.num_classes),
             train_size: train.len(),
             probe_size: probe.len(),
