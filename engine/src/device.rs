@@ -1,7 +1,9 @@
 //! Compute devices: burn's CPU backend (`flex`) and wgpu (Vulkan, Metal, DX12, GL or WebGPU on
 //! any vendor's GPU, or Mesa's lavapipe on a CPU).
 //!
-//! `auto` takes wgpu when an adapter exists and the CPU otherwise, and says which it took.
+//! `auto` takes wgpu when a hardware adapter exists and the CPU otherwise, and says which it took
+//! and why: software adapters (llvmpipe/lavapipe, SwiftShader, WARP) run the small networks here
+//! 10–66× slower than burn's CPU backend, so they compute only when `--backend wgpu` asks.
 
 use crate::error::{EngineError, Result};
 use burn::tensor::Device;
@@ -14,12 +16,12 @@ use std::sync::OnceLock;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// wgpu when an adapter exists, else the CPU.
+    /// wgpu on a hardware adapter, else the CPU (software adapters are skipped).
     #[default]
     Auto,
     /// burn's pure-Rust CPU backend (flex, multi-threaded with SIMD).
     Cpu,
-    /// burn on wgpu compute shaders.
+    /// burn on wgpu compute shaders, on any adapter (software ones included).
     Wgpu,
 }
 
@@ -77,6 +79,20 @@ pub struct ComputeDevice {
     pub device: Device,
     /// What the device is, for logs and results.
     pub info: DeviceInfo,
+    /// Why this device was chosen (for the backend line of a run).
+    pub reason: String,
+}
+
+impl ComputeDevice {
+    /// The backend line a run prints: what and why.
+    pub fn reason_line(&self) -> String {
+        format!("{} — {}", self.info, self.reason)
+    }
+
+    fn because(mut self, reason: impl Into<String>) -> Self {
+        self.reason = reason.into();
+        self
+    }
 }
 
 /// The CPU device.
@@ -92,6 +108,7 @@ pub fn cpu_device() -> ComputeDevice {
             driver: "-".into(),
             api: "-".into(),
         },
+        reason: "requested with --backend cpu".into(),
     }
 }
 
@@ -152,6 +169,7 @@ fn adopt_wgpu(device: Device, setup: burn::tensor::wgpu::WgpuSetup) -> ComputeDe
             driver,
             api: format!("{:?}", a.backend),
         },
+        reason: "requested with --backend wgpu".into(),
     }
 }
 
@@ -171,7 +189,61 @@ pub async fn wgpu_device_async() -> Result<ComputeDevice> {
     wgpu_device()
 }
 
-/// Resolves a backend choice to a device. `auto` falls back to the CPU without an adapter.
+/// Whether an adapter is a software rasterizer (a CPU pretending to be a GPU).
+pub fn is_software_adapter(name: &str, device_type: burn::tensor::wgpu::wgpu::DeviceType) -> bool {
+    let name = name.to_lowercase();
+    device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu
+        || [
+            "llvmpipe",
+            "lavapipe",
+            "swiftshader",
+            "warp",
+            "microsoft basic render",
+        ]
+        .iter()
+        .any(|s| name.contains(s))
+}
+
+/// The first hardware adapter on the native compute APIs (Vulkan, Metal, DX12; not GL, whose
+/// probe prints to stderr and which burn does not compute on well), or why there is none.
+#[cfg(not(target_family = "wasm"))]
+fn hardware_adapter() -> std::result::Result<String, String> {
+    use burn::tensor::wgpu::wgpu;
+    use std::task::{Context, Poll, Waker};
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends &= wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12;
+    let instance = wgpu::Instance::new(desc);
+    let future = instance.enumerate_adapters(wgpu::Backends::all());
+    // Natively the enumeration is synchronous: the future is ready on its first poll.
+    let adapters = match std::pin::pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(a) => a,
+        Poll::Pending => return Err("adapter enumeration did not complete".into()),
+    };
+    let infos: Vec<_> = adapters.iter().map(|a| a.get_info()).collect();
+    match infos
+        .iter()
+        .find(|i| !is_software_adapter(&i.name, i.device_type))
+    {
+        Some(i) => Ok(format!("{} ({:?})", i.name, i.device_type)),
+        None if infos.is_empty() => Err("no wgpu adapter".into()),
+        None => Err(format!(
+            "only software adapters ({})",
+            infos
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+#[cfg(target_family = "wasm")]
+fn hardware_adapter() -> std::result::Result<String, String> {
+    Err("in a browser the lab chooses the device".into())
+}
+
+/// Resolves a backend choice to a device. `auto` computes on a hardware GPU or the CPU, never
+/// on a software adapter, and says why in [`ComputeDevice::reason`].
 pub fn resolve_device(choice: BackendChoice) -> Result<ComputeDevice> {
     match choice {
         BackendChoice::Cpu => Ok(cpu_device()),
@@ -180,6 +252,67 @@ pub fn resolve_device(choice: BackendChoice) -> Result<ComputeDevice> {
                 "--backend wgpu was requested but {e:#}; use --backend cpu (or auto) instead"
             ))
         }),
-        BackendChoice::Auto => Ok(wgpu_device().unwrap_or_else(|_| cpu_device())),
+        BackendChoice::Auto => Ok(match hardware_adapter() {
+            Err(why) => cpu_device().because(format!(
+                "auto: {why}, so the CPU (software adapters compute only with --backend wgpu)"
+            )),
+            Ok(found) => match wgpu_device() {
+                Ok(d) if is_software_adapter(&d.info.adapter, software_type_of(&d)) => cpu_device()
+                    .because(format!(
+                        "auto: wgpu chose the software adapter {} although {found} exists, so \
+                         the CPU",
+                        d.info.adapter
+                    )),
+                Ok(d) => d.because(format!("auto: hardware adapter {found}")),
+                Err(e) => cpu_device().because(format!(
+                    "auto: {found} exists but wgpu failed to start ({e:#}), so the CPU"
+                )),
+            },
+        }),
+    }
+}
+
+/// The adapter type of a wgpu device, read from its description (`name (Type)`).
+fn software_type_of(d: &ComputeDevice) -> burn::tensor::wgpu::wgpu::DeviceType {
+    use burn::tensor::wgpu::wgpu::DeviceType;
+    if d.info.adapter.ends_with("(Cpu)") {
+        DeviceType::Cpu
+    } else {
+        DeviceType::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::wgpu::wgpu::DeviceType;
+
+    #[test]
+    fn software_adapters_are_recognized() {
+        for name in [
+            "llvmpipe (LLVM 19.1.7, 256 bits)",
+            "SwiftShader Device (Subzero)",
+            "Microsoft Basic Render Driver",
+        ] {
+            assert!(is_software_adapter(name, DeviceType::Other), "{name}");
+        }
+        assert!(is_software_adapter("anything", DeviceType::Cpu));
+        assert!(!is_software_adapter("NVIDIA H200", DeviceType::DiscreteGpu));
+        assert!(!is_software_adapter(
+            "AMD Radeon 780M",
+            DeviceType::IntegratedGpu
+        ));
+    }
+
+    #[test]
+    fn cpu_and_auto_say_why() {
+        assert!(
+            resolve_device(BackendChoice::Cpu)
+                .unwrap()
+                .reason
+                .contains("--backend cpu")
+        );
+        let auto = resolve_device(BackendChoice::Auto).unwrap();
+        assert!(auto.reason.starts_with("auto: "), "{}", auto.reason);
     }
 }

@@ -1,12 +1,14 @@
 //! `sgdlab`: open the desktop lab (no subcommand, or `app`), run the experiments headless,
 //! benchmark the engine.
 //!
-//! Exit codes: 0 success; 2 bad input (usage, config, data, device); 3 training diverged (what
-//! was computed so far is saved); 130 interrupted (likewise saved); 1 anything else.
+//! Exit codes: 0 success (a claim that fails is a finding, not an error); 2 bad input (usage,
+//! config, data, device, output directory); 3 training diverged (what was computed so far is
+//! saved); 4 a claim fails under `--strict`; 130 interrupted (likewise saved); 1 anything else.
 
 mod app;
 mod bench;
 mod bench_ui;
+mod reproduce;
 mod run;
 mod serve;
 
@@ -26,8 +28,11 @@ struct Cli {
 enum Command {
     /// Open the interactive lab window (the default).
     App(app::AppArgs),
-    /// Run an experiment and write config.json, results.json, metrics.csv, plots and report.md.
+    /// Run an experiment and write config.json, results.json (with its claims), metrics.csv,
+    /// plots and report.md; `run --list` lists the experiments.
     Run(run::RunArgs),
+    /// Run every experiment (or --only some) and write index.md and index.html with all claims.
+    Reproduce(reproduce::ReproduceArgs),
     /// Measure throughput.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -42,6 +47,8 @@ pub enum Failure {
     BadInput(anyhow::Error),
     /// Training diverged: exit code 3.
     Diverged(anyhow::Error),
+    /// A claim fails under `--strict`: exit code 4.
+    ClaimFailed(String),
     /// Interrupted by the user: exit code 130.
     Interrupted(String),
     /// Anything else: exit code 1.
@@ -69,6 +76,7 @@ fn main() -> ExitCode {
         }),
         Some(Command::App(args)) => app::app(args),
         Some(Command::Run(args)) => run::run(args),
+        Some(Command::Reproduce(args)) => reproduce::reproduce(args),
         Some(Command::Bench(cmd)) => bench::bench(cmd),
         Some(Command::Serve(args)) => serve::serve(args),
     };
@@ -81,6 +89,10 @@ fn main() -> ExitCode {
         Err(Failure::Diverged(e)) => {
             eprintln!("error: {e:#}");
             ExitCode::from(3)
+        }
+        Err(Failure::ClaimFailed(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(4)
         }
         Err(Failure::Interrupted(msg)) => {
             eprintln!("interrupted: {msg}");

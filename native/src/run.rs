@@ -1,26 +1,32 @@
-//! `sgdlab run <experiment>`.
+//! `sgdlab run <experiment>`: one registered experiment, behind a progress bar.
 
 use crate::Failure;
 use anyhow::anyhow;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sgdlab_engine::data::DatasetSpec;
-use sgdlab_engine::device::{BackendChoice, ComputeDevice, resolve_device};
+use sgdlab_engine::device::BackendChoice;
 use sgdlab_engine::experiments::{
-    EXPERIMENT_NAMES, Elimination, EliminationConfig, Experiment, Gossip, GossipConfig, Preset,
-    RandomLabels, RandomLabelsConfig, Rnn, RnnConfig, SharpMinima, SharpMinimaConfig,
-    SmoothingConfig, SmoothingExperiment, parse_config_over,
+    Claim, Experiment, ExperimentEntry, Preset, REGISTRY, RunInfo, RunRequest, Verdict,
+    claims_lines, find, run_claims, write_outputs,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 /// Arguments of `sgdlab run`.
 #[derive(Args, Debug)]
+#[command(after_help = experiments_help())]
 pub struct RunArgs {
-    /// The experiment: random-labels, elimination, smoothing, sharp-minima, gossip or rnn.
-    experiment: String,
-    /// Starting configuration.
+    /// The experiment (see --list).
+    #[arg(required_unless_present = "list")]
+    experiment: Option<String>,
+    /// List the experiments with their papers and exit.
+    #[arg(long)]
+    list: bool,
+    /// Starting configuration: quick (seconds to a minute on 2 CPU cores) or paper (the
+    /// paper's protocol at a scale these machines run; minutes).
     #[arg(long, default_value = "paper", value_parser = clap::value_parser!(Preset))]
     preset: Preset,
     /// A JSON config (for example a previous run's config.json); it may be partial, and is
@@ -36,12 +42,16 @@ pub struct RunArgs {
     /// Dataset: mnist10k, digits, two-clusters, moons, spirals, idx:DIR or cifar10:DIR.
     #[arg(long, value_parser = clap::value_parser!(DatasetSpec))]
     dataset: Option<DatasetSpec>,
-    /// Compute backend.
+    /// Compute backend: auto (a hardware GPU through wgpu, else the CPU), cpu, or wgpu (any
+    /// adapter, software ones such as lavapipe included).
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(BackendChoice))]
     backend: BackendChoice,
     /// Output directory; the run writes into DIR/<experiment>/.
     #[arg(long, default_value = "out", value_name = "DIR")]
     out: PathBuf,
+    /// Exit with code 4 when any claim's verdict is `fails`.
+    #[arg(long)]
+    strict: bool,
     /// Print results.json to stdout at the end.
     #[arg(long)]
     json: bool,
@@ -50,148 +60,217 @@ pub struct RunArgs {
     quiet: bool,
 }
 
+/// The experiments, for `run --help`.
+fn experiments_help() -> String {
+    let mut s = String::from("Experiments:\n");
+    for e in REGISTRY {
+        s.push_str(&format!("  {:<14} {} ({})\n", e.name, e.title, e.paper));
+    }
+    s
+}
+
+/// `sgdlab run --list`: one line per experiment.
+pub fn list() {
+    for e in REGISTRY {
+        println!("{:<14} {} — {} ({})", e.name, e.title, e.summary, e.paper);
+    }
+}
+
+/// What a finished (or stopped) run hands back.
+pub struct RunOutcome {
+    /// The claims as reported.
+    pub claims: Vec<Claim>,
+    /// Wall-clock seconds.
+    pub elapsed_s: f64,
+    /// The device line.
+    pub device: String,
+}
+
 pub fn run(args: RunArgs) -> Result<(), Failure> {
-    let mut experiment = build_experiment(&args)?;
-    let dir = args.out.join(experiment.name());
-    drive(experiment.as_mut(), &dir, args.quiet)?;
+    if args.list {
+        list();
+        return Ok(());
+    }
+    let name = args
+        .experiment
+        .as_deref()
+        .ok_or_else(|| Failure::BadInput(anyhow!("name an experiment, or use --list")))?;
+    let entry = find(name)?;
+    let request = RunRequest {
+        preset: args.preset,
+        config: read_config(args.config.as_deref())?,
+        seed: args.seed,
+        seeds: args.seeds,
+        dataset: args.dataset.clone(),
+        backend: args.backend,
+    };
+    let dir = args.out.join(entry.name);
+    let outcome = run_entry(entry, &request, &dir, args.quiet, None)?;
     if args.json {
-        let results = experiment.results_json()?;
+        let results: serde_json::Value = std::fs::read(dir.join("results.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| Failure::Other(anyhow!("cannot read back results.json")))?;
         println!(
             "{}",
             serde_json::to_string_pretty(&results).map_err(|e| Failure::Other(e.into()))?
         );
     }
+    strict_check(args.strict, &outcome.claims)
+}
+
+/// Exit code 4 under `--strict` when a claim fails.
+pub fn strict_check(strict: bool, claims: &[Claim]) -> Result<(), Failure> {
+    let failed: Vec<&str> = claims
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fails)
+        .map(|c| c.id.as_str())
+        .collect();
+    if strict && !failed.is_empty() {
+        return Err(Failure::ClaimFailed(format!(
+            "--strict: {} claim(s) fail: {}",
+            failed.len(),
+            failed.join(", ")
+        )));
+    }
     Ok(())
 }
 
-/// Builds the named experiment from its preset, the `--config` file and the flags, then
-/// resolves the device (after validation, so bad input is reported before any device work).
-fn build_experiment(args: &RunArgs) -> Result<Box<dyn Experiment>, Failure> {
-    match args.experiment.as_str() {
-        "random-labels" => {
-            // The 2-D toy sets start from their own preset (the paper's toy figure).
-            let preset = match &args.dataset {
-                Some(d) if d.is_two_d() => RandomLabelsConfig::toy_preset(args.preset, d.clone()),
-                _ => RandomLabelsConfig::preset(args.preset),
-            };
-            let config: RandomLabelsConfig = configure(preset, args)?;
-            config.validate()?;
-            let device = announce(resolve_device(args.backend)?);
-            Ok(Box::new(RandomLabels::new(config, device)?))
-        }
-        "elimination" => {
-            let config: EliminationConfig =
-                configure(EliminationConfig::preset(args.preset), args)?;
-            config.validate()?;
-            let device = announce(resolve_device(args.backend)?);
-            Ok(Box::new(Elimination::new(config, device)?))
-        }
-        "rnn" => {
-            let config: RnnConfig = configure(RnnConfig::preset(args.preset), args)?;
-            config.validate()?;
-            let device = announce(resolve_device(args.backend)?);
-            Ok(Box::new(Rnn::new(config, device)?))
-        }
-        "gossip" => {
-            let config: GossipConfig = configure(GossipConfig::preset(args.preset), args)?;
-            config.validate()?;
-            let device = announce(resolve_device(args.backend)?);
-            Ok(Box::new(Gossip::new(config, device)?))
-        }
-        "smoothing" => {
-            let config: SmoothingConfig = configure(SmoothingConfig::preset(args.preset), args)?;
-            config.validate()?;
-            let device = announce(resolve_device(args.backend)?);
-            Ok(Box::new(SmoothingExperiment::new(config, device)?))
-        }
-        "sharp-minima" => {
-            let config: SharpMinimaConfig =
-                configure(SharpMinimaConfig::preset(args.preset), args)?;
-            config.validate()?;
-            let device = announce(resolve_device(args.backend)?);
-            Ok(Box::new(SharpMinima::new(config, device)?))
-        }
-        other if EXPERIMENT_NAMES.contains(&other) => Err(Failure::BadInput(anyhow!(
-            "experiment `{other}` is not available in this build yet"
-        ))),
-        other => Err(Failure::BadInput(anyhow!(
-            "unknown experiment `{other}`: expected one of {}",
-            EXPERIMENT_NAMES.join(", ")
-        ))),
-    }
-}
-
-fn announce(device: ComputeDevice) -> ComputeDevice {
-    eprintln!("sgdlab: {}", device.info);
-    device
-}
-
-/// The preset, with the `--config` file merged over it and then the `--seed`, `--seeds` and
-/// `--dataset` flags, each applied only where the experiment's config has that field.
-fn configure<T>(preset: T, args: &RunArgs) -> Result<T, Failure>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned,
-{
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Failure::BadInput(anyhow!("cannot read config file {}: {e}", path.display()))
-            })?;
-            parse_config_over(&text, &path.display().to_string(), Some(&preset))?
-        }
-        None => preset,
+/// Reads a `--config` file (at most [`MAX_CONFIG_BYTES`]) with its path for messages.
+pub fn read_config(path: Option<&Path>) -> Result<Option<(String, String)>, Failure> {
+    let Some(path) = path else {
+        return Ok(None);
     };
-    let mut overrides = serde_json::Map::new();
-    if let Some(s) = args.seed {
-        overrides.insert("seed".into(), s.into());
+    let bad = |what: String| Failure::BadInput(anyhow!("config file {}: {what}", path.display()));
+    let meta = std::fs::metadata(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file".into()));
     }
-    if let Some(n) = args.seeds {
-        overrides.insert("seeds".into(), n.into());
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(bad(format!(
+            "{} bytes, more than the {MAX_CONFIG_BYTES} a config may have",
+            meta.len()
+        )));
     }
-    if let Some(d) = &args.dataset {
-        overrides.insert("dataset".into(), d.to_string().into());
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8: {e}")))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
+    Ok(Some((text, path.display().to_string())))
+}
+
+/// The largest config file read (16 MiB): a config is a few kilobytes.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// Checks that `dir` can take a run's outputs before anything is computed: created if missing,
+/// a directory, writable.
+pub fn check_out_dir(dir: &Path) -> Result<(), Failure> {
+    let bad =
+        |what: String| Failure::BadInput(anyhow!("output directory {}: {what}", dir.display()));
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad("exists and is not a directory".into()));
     }
-    if !overrides.is_empty() {
-        let current = serde_json::to_value(&config).map_err(|e| Failure::Other(e.into()))?;
-        for key in overrides.keys() {
-            if current.get(key).is_none() {
-                return Err(Failure::BadInput(anyhow!(
-                    "--{key} does not apply to experiment `{}`",
-                    args.experiment
-                )));
-            }
+    std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create it: {e}")))?;
+    let probe = dir.join(".sgdlab-write-check");
+    std::fs::write(&probe, b"ok").map_err(|e| bad(format!("not writable: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// An outer progress bar (`reproduce`) that a run advances from `base` by up to
+/// [`OUTER_UNITS`] instead of drawing its own.
+#[derive(Clone, Copy)]
+pub struct Outer<'a> {
+    /// The bar.
+    pub bar: &'a ProgressBar,
+    /// Its position when this run starts.
+    pub base: u64,
+}
+
+/// The share of an outer bar one run takes.
+pub const OUTER_UNITS: u64 = 1000;
+
+/// Builds and runs one registered experiment into `dir`, printing its claims at the end.
+pub fn run_entry(
+    entry: &ExperimentEntry,
+    request: &RunRequest,
+    dir: &Path,
+    quiet: bool,
+    bar: Option<Outer<'_>>,
+) -> Result<RunOutcome, Failure> {
+    // Bad input is reported before any work: config first, then the output directory.
+    entry.config(request)?;
+    check_out_dir(dir)?;
+    let mut device = String::new();
+    let mut experiment = entry.build(request, &mut |d| {
+        device = d.info.to_string();
+        eprintln!("sgdlab: {}: {}", entry.name, d.reason_line());
+    })?;
+    let mut run = RunInfo::new(entry, request.preset);
+    let started = Instant::now();
+    drive(
+        experiment.as_mut(),
+        entry,
+        &mut run,
+        started,
+        dir,
+        quiet,
+        bar,
+    )?;
+    let claims = run_claims(experiment.as_ref(), entry, &run);
+    if !quiet {
+        for line in claims_lines(&claims) {
+            eprintln!("  {line}");
         }
-        let text = serde_json::Value::Object(overrides).to_string();
-        config = parse_config_over(&text, "command-line flags", Some(&config))?;
     }
-    Ok(config)
+    Ok(RunOutcome {
+        claims,
+        elapsed_s: run.elapsed_s,
+        device,
+    })
 }
 
 /// Steps the experiment to completion behind a progress bar, writing outputs at the end, on
 /// divergence and on Ctrl-C.
-fn drive(experiment: &mut dyn Experiment, dir: &Path, quiet: bool) -> Result<(), Failure> {
-    let interrupted = Arc::new(AtomicBool::new(false));
-    {
-        let flag = interrupted.clone();
-        // Without a handler Ctrl-C still stops the run, only without saving; not fatal.
-        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-    }
-    let bar = if quiet {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
-    } else {
-        let bar = ProgressBar::new(experiment.progress().total);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {prefix} (eta {eta}) {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
+fn drive(
+    experiment: &mut dyn Experiment,
+    entry: &ExperimentEntry,
+    run: &mut RunInfo,
+    started: Instant,
+    dir: &Path,
+    quiet: bool,
+    outer: Option<Outer<'_>>,
+) -> Result<(), Failure> {
+    let interrupted = interrupt_flag();
+    let own;
+    let bar = match outer {
+        Some(o) => o.bar,
+        None => {
+            own = if quiet {
+                ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
+            } else {
+                let bar = ProgressBar::new(experiment.progress().total);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {prefix} (eta {eta}) {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar
+            };
+            &own
+        }
+    };
+    let save = |experiment: &dyn Experiment, run: &mut RunInfo| {
+        run.elapsed_s = started.elapsed().as_secs_f64();
+        run.complete = experiment.is_done();
+        write_outputs(experiment, entry, run, dir)
     };
     while !experiment.is_done() {
         if interrupted.load(Ordering::SeqCst) {
-            bar.abandon();
-            let files = experiment.write_outputs(dir)?;
+            if outer.is_none() {
+                bar.abandon();
+            }
+            let files = save(experiment, run)?;
             return Err(Failure::Interrupted(format!(
                 "partial results ({} files) written to {}",
                 files.len(),
@@ -200,21 +279,28 @@ fn drive(experiment: &mut dyn Experiment, dir: &Path, quiet: bool) -> Result<(),
         }
         match experiment.step() {
             Ok(p) => {
-                bar.set_length(p.total);
-                bar.set_prefix(p.unit.clone());
-                bar.set_position(p.done);
+                match outer {
+                    Some(o) => bar
+                        .set_position(o.base + OUTER_UNITS * p.done.min(p.total) / p.total.max(1)),
+                    None => {
+                        bar.set_length(p.total);
+                        bar.set_prefix(p.unit.clone());
+                        bar.set_position(p.done);
+                    }
+                }
                 bar.set_message(format!(
-                    "{} · epoch {} · loss {:.4} · acc {:.2}%",
+                    "{} · {} · loss {:.4} · acc {:.2}%",
+                    entry.name,
                     p.phase,
-                    p.epoch,
                     p.loss,
                     p.accuracy * 100.0
                 ));
             }
             Err(e) => {
-                bar.abandon();
-                let saved = experiment.write_outputs(dir);
-                let note = match saved {
+                if outer.is_none() {
+                    bar.abandon();
+                }
+                let note = match save(experiment, run) {
                     Ok(files) => format!(
                         "results so far ({} files) written to {}",
                         files.len(),
@@ -222,8 +308,7 @@ fn drive(experiment: &mut dyn Experiment, dir: &Path, quiet: bool) -> Result<(),
                     ),
                     Err(w) => format!("and saving the results so far failed too: {w:#}"),
                 };
-                let failure = Failure::from(e);
-                return Err(match failure {
+                return Err(match Failure::from(e) {
                     Failure::Diverged(e) => Failure::Diverged(e.context(note)),
                     Failure::BadInput(e) => Failure::BadInput(e.context(note)),
                     Failure::Other(e) => Failure::Other(e.context(note)),
@@ -232,10 +317,31 @@ fn drive(experiment: &mut dyn Experiment, dir: &Path, quiet: bool) -> Result<(),
             }
         }
     }
-    bar.finish_and_clear();
-    let files = experiment.write_outputs(dir)?;
+    if outer.is_none() {
+        bar.finish_and_clear();
+    }
+    let files = save(experiment, run)?;
     if !quiet {
-        eprintln!("sgdlab: wrote {} files to {}", files.len(), dir.display());
+        eprintln!(
+            "sgdlab: {}: wrote {} files to {} in {:.1} s",
+            entry.name,
+            files.len(),
+            dir.display(),
+            run.elapsed_s
+        );
     }
     Ok(())
+}
+
+/// The process's Ctrl-C flag, installed once (a second `set_handler` would fail).
+pub fn interrupt_flag() -> Arc<AtomicBool> {
+    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        // Without a handler Ctrl-C still stops the run, only without saving; not fatal.
+        let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+        flag
+    })
+    .clone()
 }

@@ -50,3 +50,112 @@ pub fn sgdlab(args: &[&str]) -> Output {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A finished `sgdlab run <experiment> --preset quick --backend cpu` in a temporary directory.
+pub struct QuickRun {
+    /// Keeps the temporary directory alive.
+    pub tmp: tempfile::TempDir,
+    /// `<tmp>/out/<experiment>`: where the run wrote its files.
+    pub dir: PathBuf,
+    /// The process's output (stdout is `results.json` with `--json`).
+    pub output: Output,
+    /// `results.json` as written.
+    pub results: serde_json::Value,
+}
+
+/// Runs `sgdlab run <experiment> --preset quick --backend cpu --quiet --json` with `extra`
+/// arguments in a fresh temporary directory; panics (the test's failure) unless it exits 0.
+pub fn quick_run(experiment: &str, extra: &[&str]) -> QuickRun {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("out");
+    let out_s = out.to_str().expect("a UTF-8 temp path").to_string();
+    let mut args = vec![
+        "run",
+        experiment,
+        "--preset",
+        "quick",
+        "--backend",
+        "cpu",
+        "--out",
+        &out_s,
+        "--quiet",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let output = sgdlab(&args);
+    assert!(
+        output.status.success(),
+        "sgdlab {args:?}: exit {:?}: {}",
+        output.status,
+        stderr(&output)
+    );
+    let dir = out.join(experiment);
+    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json written");
+    let results: serde_json::Value = serde_json::from_str(&text).expect("results.json is JSON");
+    let printed: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("--json prints results.json");
+    assert_eq!(printed, results, "--json prints what results.json holds");
+    QuickRun {
+        tmp,
+        dir,
+        output,
+        results,
+    }
+}
+
+/// Panics naming each of `files` that `dir` lacks.
+pub fn assert_files(dir: &std::path::Path, files: &[&str]) {
+    let missing: Vec<&&str> = files.iter().filter(|f| !dir.join(f).is_file()).collect();
+    assert!(
+        missing.is_empty(),
+        "missing in {}: {missing:?}",
+        dir.display()
+    );
+}
+
+/// The files every run writes, whatever the experiment.
+pub const RUN_FILES: [&str; 5] = [
+    "config.json",
+    "results.json",
+    "timing.json",
+    "metrics.csv",
+    "report.md",
+];
+
+/// Writes `json` to `<dir>/c.json` and returns its path, for `--config`.
+pub fn write_config(dir: &std::path::Path, json: &str) -> String {
+    let p = dir.join("c.json");
+    std::fs::write(&p, json).expect("write the config");
+    p.to_str().expect("a UTF-8 temp path").to_string()
+}
+
+/// The `claims` block of a `results.json`, checked against the schema: every claim has the six
+/// fields as strings and a verdict in {holds, fails, inconclusive}. Returns (id, verdict) pairs.
+pub fn claims_of(results: &serde_json::Value) -> Vec<(String, String)> {
+    let claims = results["claims"]
+        .as_array()
+        .expect("results.json has a `claims` list");
+    claims
+        .iter()
+        .map(|c| {
+            for key in ["id", "statement", "measured", "test", "verdict", "reason"] {
+                assert!(c[key].is_string(), "claim field `{key}` missing in {c}");
+            }
+            let verdict = c["verdict"].as_str().unwrap_or_default().to_string();
+            assert!(
+                ["holds", "fails", "inconclusive"].contains(&verdict.as_str()),
+                "verdict {verdict}"
+            );
+            (c["id"].as_str().unwrap_or_default().to_string(), verdict)
+        })
+        .collect()
+}
+
+/// The verdict of claim `id` (panics when there is no such claim).
+pub fn verdict_of(results: &serde_json::Value, id: &str) -> String {
+    claims_of(results)
+        .into_iter()
+        .find(|(i, _)| i == id)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no claim `{id}` in {}", results["claims"]))
+}

@@ -7,6 +7,7 @@ use crate::runner::{RunStatus, Runner, Sim};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use sgdlab_engine::experiments::{ExperimentEntry, REGISTRY};
 
 /// The six labs, named as the CLI names its experiments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -37,28 +38,27 @@ impl LabKind {
         Self::Rnn,
     ];
 
-    /// The CLI / URL name.
+    /// The CLI / URL name: the registry's name of the experiment (the variant in kebab case).
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Smoothing => "smoothing",
-            Self::SharpMinima => "sharp-minima",
-            Self::RandomLabels => "random-labels",
-            Self::Elimination => "elimination",
-            Self::Gossip => "gossip",
-            Self::Rnn => "rnn",
-        }
+        self.entry().name
     }
 
-    /// A label for the picker.
+    /// A label for the picker: the registry's short label.
     pub fn title(self) -> &'static str {
-        match self {
-            Self::Smoothing => "Smoothing",
-            Self::SharpMinima => "Sharp minima",
-            Self::RandomLabels => "Random labels",
-            Self::Elimination => "Elimination",
-            Self::Gossip => "Gossip",
-            Self::Rnn => "RNN",
-        }
+        self.entry().label
+    }
+
+    /// The experiment's row in the engine's registry.
+    pub fn entry(self) -> &'static ExperimentEntry {
+        let index = match self {
+            Self::RandomLabels => 0,
+            Self::Elimination => 1,
+            Self::Smoothing => 2,
+            Self::SharpMinima => 3,
+            Self::Gossip => 4,
+            Self::Rnn => 5,
+        };
+        &REGISTRY[index]
     }
 
     /// Parses a CLI / URL name.
@@ -438,4 +438,19 @@ pub fn choices<T: PartialEq + Copy>(
         }
     });
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_lab_is_its_registry_row() {
+        assert_eq!(LabKind::ALL.len(), REGISTRY.len());
+        for k in LabKind::ALL {
+            let serde_name = serde_json::to_value(k).expect("a unit variant serializes");
+            assert_eq!(serde_name, k.name(), "{k:?}");
+            assert_eq!(LabKind::from_name(k.name()), Some(k));
+        }
+    }
 }

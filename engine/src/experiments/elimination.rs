@@ -18,14 +18,14 @@
 //! neurons removed, and the paper's failure mode — the loss decreasing along a path to infinity,
 //! seen as b → −∞ or ‖w‖ growing while a·exp(wᵀx + b) stays bounded.
 
-use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
+use super::{
+    Claim, Experiment, Interval, Preset, Progress, Registered, RunRequest, Verdict, to_json_value,
+};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
 use crate::model::{EXPONENT_CAP, exp_neuron_output, exp_neuron_regularizer};
 use crate::optim::{Sgd, SgdConfig};
-use crate::report::{
-    CsvTable, Histogram, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, write_atomic,
-};
+use crate::report::{CsvTable, Histogram, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64};
 use crate::rng::SplitMix64;
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -512,6 +512,93 @@ impl Elimination {
         r.wrapped = wrapped;
     }
 
+    /// The claims on the results so far (see the module doc for what they do not yet cover).
+    fn claims_so_far(&self) -> Vec<Claim> {
+        let r = &self.results;
+        let plain = Claim::new(
+            "plain-has-bad-minima",
+            "The plain network has bad local minima on this task: some runs stop above the best \
+             loss.",
+            "holds when the 95% Wilson interval of the share of plain runs ending above best + \
+             tolerance lies above 0; fails when no plain run does",
+        );
+        let wrapped = Claim::new(
+            "wrapped-no-bad-minima",
+            "With one exponential neuron and (λ/2)a², every local minimum of the wrapped \
+             objective has a = 0 and the original network at a global minimum.",
+            "holds when no wrapped run that is not on a path to infinity ends above best + \
+             tolerance with its neurons removed; otherwise inconclusive, since end points are \
+             not yet classified as local minima",
+        );
+        if r.wrapped.is_empty() || r.plain_final_loss.is_empty() {
+            return vec![
+                plain.not_measured("no run has finished"),
+                wrapped.not_measured("no run has finished"),
+            ];
+        }
+        let threshold = r.best_loss + r.tolerance;
+        let plain_bad = r
+            .plain_final_loss
+            .iter()
+            .filter(|&&l| l > threshold)
+            .count();
+        let n = r.plain_final_loss.len();
+        let w = Interval::wilson95(plain_bad, n);
+        let (verdict, reason) = if plain_bad == 0 {
+            (
+                Verdict::Fails,
+                "no plain run ended above best + tolerance".to_string(),
+            )
+        } else {
+            w.versus(0.0, Verdict::Holds, Verdict::Fails)
+        };
+        let plain = plain.decide(
+            format!(
+                "{plain_bad} of {n} plain runs above best {:.2e} + {} (share {})",
+                r.best_loss,
+                r.tolerance,
+                w.show(3)
+            ),
+            verdict,
+            reason,
+        );
+        let settled: Vec<&WrappedRun> = r.wrapped.iter().filter(|w| !w.escaping).collect();
+        let bad: Vec<&&WrappedRun> = settled
+            .iter()
+            .filter(|w| w.original_loss > threshold)
+            .collect();
+        let max_a = bad.iter().map(|w| w.a.abs()).fold(0.0, f64::max);
+        let measured = format!(
+            "{} of {} wrapped runs not escaping end above best + tolerance with neurons removed \
+             (largest |a| among them {:.2e}); {} escaping",
+            bad.len(),
+            settled.len(),
+            max_a,
+            r.wrapped.len() - settled.len()
+        );
+        let wrapped = if settled.is_empty() {
+            wrapped.decide(
+                measured,
+                Verdict::Inconclusive,
+                "every wrapped run is escaping",
+            )
+        } else if bad.is_empty() {
+            wrapped.decide(
+                measured,
+                Verdict::Holds,
+                "every settled wrapped run reaches the best loss",
+            )
+        } else {
+            wrapped.decide(
+                measured,
+                Verdict::Inconclusive,
+                "some wrapped runs end above the best loss, but their end points are not \
+                 classified (stationary, local minimum, saddle)",
+            )
+        };
+        vec![plain, wrapped]
+    }
+
     fn metrics_table(&self) -> CsvTable {
         let mut t = CsvTable::new(&[
             "step",
@@ -614,9 +701,8 @@ impl Elimination {
         }
     }
 
-    fn report(&self, files: &[String]) -> ReportMd {
+    fn report_body(&self, md: &mut ReportMd, files: &[String]) {
         let r = &self.results;
-        let mut md = ReportMd::new("Elimination of bad local minima");
         md.paragraph(
             "Kawaguchi, Kaelbling (AISTATS 2020): adding one exponential neuron per output, \
              f̃(x) = f(x) + a·exp(wᵀx + b), and (λ/2)a² to a loss convex in the output makes every \
@@ -715,15 +801,23 @@ impl Elimination {
         for f in files.iter().filter(|f| f.ends_with(".png")) {
             md.image(f, f);
         }
-        md
+    }
+}
+
+impl Registered for Elimination {
+    type Config = EliminationConfig;
+    fn preset_config(request: &RunRequest) -> EliminationConfig {
+        EliminationConfig::preset(request.preset)
+    }
+    fn validate_config(config: &EliminationConfig) -> Result<()> {
+        config.validate()
+    }
+    fn build(config: EliminationConfig, device: ComputeDevice) -> Result<Self> {
+        Self::new(config, device)
     }
 }
 
 impl Experiment for Elimination {
-    fn name(&self) -> &'static str {
-        "elimination"
-    }
-
     fn step(&mut self) -> Result<Progress> {
         if self.is_done() {
             return Ok(self.progress());
@@ -776,22 +870,25 @@ impl Experiment for Elimination {
         to_json_value(&self.results)
     }
 
-    fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
+    fn claims(&self) -> Vec<Claim> {
+        self.claims_so_far()
+    }
+
+    fn write_artifacts(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let p = dir.join("metrics.csv");
+        self.metrics_table().write(&p)?;
+        let mut written = vec![p];
         if !self.results.wrapped.is_empty() {
             written.extend(self.histogram().render(dir, "final_loss_distribution")?);
         }
         if !self.snapshots.is_empty() {
             written.extend(self.curves().render(dir, "training_curves")?);
         }
-        let names: Vec<String> = written
-            .iter()
-            .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
-            .collect();
-        let p = dir.join("report.md");
-        write_atomic(&p, self.report(&names).finish().as_bytes())?;
-        written.push(p);
         Ok(written)
+    }
+
+    fn report(&self, md: &mut ReportMd, files: &[String]) {
+        self.report_body(md, files);
     }
 }
 

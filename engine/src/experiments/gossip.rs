@@ -15,7 +15,7 @@
 //! with parallel SGD's ([`transient_stage`]). With the 1/k step size every method's extra error
 //! decays faster than parallel SGD's, so the ratio tends to 1 and the threshold is well posed.
 
-use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
+use super::{Claim, Experiment, Preset, Progress, Registered, RunRequest, Verdict, to_json_value};
 use crate::data::mnist10k;
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
@@ -24,7 +24,7 @@ use crate::optim::gossip::{
     consensus_distance,
 };
 use crate::report::{
-    BarPlot, BarSeries, CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, write_atomic,
+    BarPlot, BarSeries, CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64,
 };
 use crate::rng::{SplitMix64, derive_seed};
 use burn::config::Config;
@@ -1488,9 +1488,8 @@ impl Gossip {
         }
     }
 
-    fn report(&self, files: &[String]) -> ReportMd {
+    fn report_body(&self, md: &mut ReportMd, files: &[String]) {
         let r = &self.results;
-        let mut md = ReportMd::new("Gossip SGD with periodic global averaging");
         let c = &self.config;
         md.paragraph(
             "Chen, Yuan, Zhang, Pan, Xu, Yin (ICML 2021): Gossip SGD's transient stage (the \
@@ -1682,7 +1681,6 @@ impl Gossip {
         for f in files.iter().filter(|f| f.ends_with(".png")) {
             md.image(f, f);
         }
-        md
     }
 
     fn progress_with(&self) -> Progress {
@@ -1715,11 +1713,20 @@ impl Gossip {
     }
 }
 
-impl Experiment for Gossip {
-    fn name(&self) -> &'static str {
-        "gossip"
+impl Registered for Gossip {
+    type Config = GossipConfig;
+    fn preset_config(request: &RunRequest) -> GossipConfig {
+        GossipConfig::preset(request.preset)
     }
+    fn validate_config(config: &GossipConfig) -> Result<()> {
+        config.validate()
+    }
+    fn build(config: GossipConfig, device: ComputeDevice) -> Result<Self> {
+        Self::new(config, device)
+    }
+}
 
+impl Experiment for Gossip {
     fn step(&mut self) -> Result<Progress> {
         if self.is_done() {
             return Ok(self.progress());
@@ -1776,8 +1783,14 @@ impl Experiment for Gossip {
         to_json_value(&self.results)
     }
 
-    fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
+    fn claims(&self) -> Vec<Claim> {
+        self.claims_so_far()
+    }
+
+    fn write_artifacts(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let metrics = dir.join("metrics.csv");
+        self.metrics_table().write(&metrics)?;
+        let mut written = vec![metrics];
         let has = |mnist: bool| {
             self.rows.iter().any(|r| {
                 r.key.mnist == mnist
@@ -1819,14 +1832,11 @@ impl Experiment for Gossip {
                     .render(dir, "mnist_accuracy")?,
             );
         }
-        let names: Vec<String> = written
-            .iter()
-            .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
-            .collect();
-        let p = dir.join("report.md");
-        write_atomic(&p, self.report(&names).finish().as_bytes())?;
-        written.push(p);
         Ok(written)
+    }
+
+    fn report(&self, md: &mut ReportMd, files: &[String]) {
+        self.report_body(md, files);
     }
 }
 
@@ -1935,5 +1945,126 @@ mod tests {
             GossipMnistConfig::new().with_nodes(20).with_train_size(10),
         ));
         assert!(c.validate().unwrap_err().to_string().contains("more nodes"));
+    }
+}
+
+impl Gossip {
+    /// The claims on the transients measured so far (see [`GossipSignature`]). A transient
+    /// beyond the horizon is a lower bound: a claim that needs its value is `inconclusive`.
+    fn claims_so_far(&self) -> Vec<Claim> {
+        let r = &self.results;
+        let horizon = self.config.logistic.steps as f64;
+        let show = |v: &[(usize, Option<u64>)]| {
+            v.iter()
+                .map(|(k, t)| match t {
+                    Some(t) => format!("{k}: {t}"),
+                    None => format!("{k}: >{horizon}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sweep = |m: &TransientSweep, name: &str| m.get(name).cloned().unwrap_or_default();
+        let g = sweep(&r.transient_vs_nodes, "gossip-sgd");
+        let p = sweep(&r.transient_vs_nodes, "gossip-pga");
+        let l_h = sweep(&r.transient_vs_period, "local-sgd");
+        let p_h = sweep(&r.transient_vs_period, "gossip-pga");
+        let growth = Claim::new(
+            "gossip-transient-grows-with-n",
+            "Gossip SGD's transient stage grows quickly with the number of nodes on a sparse \
+             topology (through 1/(1−β)).",
+            format!(
+                "holds when the transient at the largest n is at least {GOSSIP_GROWTH_MIN}× that \
+                 at the smallest (a censored largest value counts through its lower bound, the \
+                 horizon); fails when it is measured and below {GOSSIP_GROWTH_MIN}×"
+            ),
+        );
+        let pga = Claim::new(
+            "pga-matches-parallel",
+            "Gossip-PGA reaches parallel SGD's error within the horizon at every n of the sweep.",
+            "holds when Gossip-PGA's transient is measured (not beyond the horizon) at every n; \
+             fails when it is beyond the horizon at some n",
+        );
+        let local = Claim::new(
+            "local-not-better-than-pga",
+            "At equal averaging period H, Local SGD's transient is no shorter than Gossip-PGA's.",
+            "holds when, at every H, Local SGD's transient ≥ Gossip-PGA's (both floored at H); \
+             fails when it is shorter at some H; inconclusive when a comparison needs a value \
+             beyond the horizon",
+        );
+        let Some(s) = &r.signature else {
+            return vec![
+                growth.not_measured("the node sweep has not finished"),
+                pga.not_measured("the node sweep has not finished"),
+                local.not_measured("the period sweep has not finished"),
+            ];
+        };
+        let first = g
+            .first()
+            .and_then(|x| x.1)
+            .map(|t| t.max(self.config.period as u64) as f64);
+        let growth = match (first, g.last().map(|x| x.1)) {
+            (None, _) | (_, None) => growth.decide(
+                show(&g),
+                Verdict::Inconclusive,
+                "the smallest n's transient is beyond the horizon",
+            ),
+            (Some(f), Some(Some(last))) => {
+                let ratio = (last as f64).max(self.config.period as f64) / f;
+                let v = if ratio >= GOSSIP_GROWTH_MIN {
+                    Verdict::Holds
+                } else {
+                    Verdict::Fails
+                };
+                growth.decide(
+                    format!("{} (growth {ratio:.1}×)", show(&g)),
+                    v,
+                    format!("growth {ratio:.1}×"),
+                )
+            }
+            (Some(f), Some(None)) => {
+                let bound = horizon / f;
+                let v = if bound >= GOSSIP_GROWTH_MIN {
+                    Verdict::Holds
+                } else {
+                    Verdict::Inconclusive
+                };
+                growth.decide(
+                    format!("{} (growth > {bound:.1}×)", show(&g)),
+                    v,
+                    format!("largest n censored at the horizon: growth is at least {bound:.1}×"),
+                )
+            }
+        };
+        let pga = pga.decide(
+            show(&p),
+            if s.pga_matched_at_every_n {
+                Verdict::Holds
+            } else {
+                Verdict::Fails
+            },
+            if s.pga_matched_at_every_n {
+                "measured at every n"
+            } else {
+                "beyond the horizon at some n"
+            },
+        );
+        let censored = l_h
+            .iter()
+            .zip(&p_h)
+            .any(|(l, p)| l.1.is_none() && p.1.is_none());
+        let local = local.decide(
+            format!("Local SGD {}; Gossip-PGA {}", show(&l_h), show(&p_h)),
+            match (s.local_not_better_than_pga, censored) {
+                (true, true) => Verdict::Inconclusive,
+                (true, false) => Verdict::Holds,
+                (false, _) => Verdict::Fails,
+            },
+            match (s.local_not_better_than_pga, censored) {
+                (true, true) => "both censored at some H",
+                (true, false) => "Local SGD is never faster",
+                (false, _) => "Local SGD is faster at some H",
+            },
+        );
+        vec![growth, pga, local]
     }
 }

@@ -2,40 +2,37 @@
 //! can loop it behind a progress bar, the desktop app can drive it from a worker thread and the
 //! browser can interleave it with frames.
 
+pub mod check;
+mod claims;
 mod config_io;
 mod elimination;
 mod gossip;
 mod heavy_tail_net;
 mod one_point;
+mod output;
 mod random_labels;
+mod registry;
 mod rnn;
 mod sharp_minima;
 mod smoothing;
 
+pub use claims::*;
 pub use config_io::*;
 pub use elimination::*;
 pub use gossip::*;
 pub use heavy_tail_net::*;
 pub use one_point::*;
+pub use output::*;
 pub use random_labels::*;
+pub use registry::*;
 pub use rnn::*;
 pub use sharp_minima::*;
 pub use smoothing::*;
 
 use crate::error::{EngineError, Result};
-use crate::report::{CsvTable, ReportMd, write_json_atomic};
+use crate::report::{CsvTable, ReportMd};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// Experiment names, as the CLI and the web URL spell them.
-pub const EXPERIMENT_NAMES: [&str; 6] = [
-    "random-labels",
-    "elimination",
-    "smoothing",
-    "sharp-minima",
-    "gossip",
-    "rnn",
-];
 
 /// A named starting configuration.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,11 +78,8 @@ pub struct Progress {
 
 /// A resumable experiment.
 pub trait Experiment {
-    /// The CLI name (one of [`EXPERIMENT_NAMES`]).
-    fn name(&self) -> &'static str;
-
     /// Does a bounded amount of work (a few mini-batches or one evaluation) and reports progress.
-    /// Errors leave what has been computed in place, so [`Experiment::write_outputs`] still works.
+    /// Errors leave what has been computed in place, so [`write_outputs`] still works.
     fn step(&mut self) -> Result<Progress>;
 
     /// Whether all work is done.
@@ -100,9 +94,17 @@ pub trait Experiment {
     /// The typed summary so far as JSON (complete once [`Experiment::is_done`]).
     fn results_json(&self) -> Result<serde_json::Value>;
 
-    /// Writes `config.json`, `results.json`, `metrics.csv`, plots and `report.md` into `dir`,
-    /// atomically file by file; works on partial results too. Returns the files written.
-    fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>>;
+    /// The paper's claims, tested on the results so far ([`Claim`]).
+    fn claims(&self) -> Vec<Claim>;
+
+    /// Writes the experiment's tables (`metrics.csv` and others) and plots into `dir`, each
+    /// atomically; works on partial results too. Returns the files written.
+    /// [`write_outputs`] adds `config.json`, `results.json` and `report.md`.
+    fn write_artifacts(&self, dir: &Path) -> Result<Vec<PathBuf>>;
+
+    /// Appends the report's body (after its title, run line and claims table); `files` are the
+    /// names of the files written, for images.
+    fn report(&self, md: &mut ReportMd, files: &[String]);
 }
 
 /// Serializes a config or a summary for [`Experiment::config_json`] and
@@ -110,23 +112,6 @@ pub trait Experiment {
 pub fn to_json_value<T: Serialize>(value: &T) -> Result<serde_json::Value> {
     serde_json::to_value(value)
         .map_err(|e| EngineError::config("<root>", format!("cannot serialize: {e}")))
-}
-
-/// Writes the three files every run has, `config.json`, `results.json` and `metrics.csv`, into
-/// `dir` (each atomically) and returns their paths; experiments add their plots and report.
-pub fn write_run_files<C: Serialize, R: Serialize>(
-    dir: &Path,
-    config: &C,
-    results: &R,
-    metrics: &CsvTable,
-) -> Result<Vec<PathBuf>> {
-    let config_path = dir.join("config.json");
-    write_json_atomic(&config_path, config)?;
-    let results_path = dir.join("results.json");
-    write_json_atomic(&results_path, results)?;
-    let metrics_path = dir.join("metrics.csv");
-    metrics.write(&metrics_path)?;
-    Ok(vec![config_path, results_path, metrics_path])
 }
 
 /// A network run that an experiment drives after its particle runs (the one-point check of

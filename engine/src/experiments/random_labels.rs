@@ -10,7 +10,9 @@
 //! random-label pretraining (a positive gap, baseline minus pretrained), the regularized arm's
 //! does not.
 
-use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
+use super::{
+    Claim, Experiment, Interval, Preset, Progress, Registered, RunRequest, Verdict, to_json_value,
+};
 use crate::data::{Augment, Dataset, DatasetSpec, InputShape};
 use crate::device::ComputeDevice;
 use crate::error::{EngineError, Result};
@@ -18,7 +20,7 @@ use crate::model::{InputStats, MlpConfig, Network, NetworkConfig};
 use crate::optim::SgdConfig;
 use crate::report::{
     BarPlot, BarSeries, CsvTable, Heatmap, HeatmapGrid, LinePlot, ReportMd, Series, SeriesStyle,
-    fmt_f64, mean_ci95, write_atomic,
+    fmt_f64, mean_ci95,
 };
 use crate::rng::SplitMix64;
 use crate::train::{TrainRun, evaluate, flatten_params, l2_distance, l2_norm, predict};
@@ -975,9 +977,8 @@ impl RandomLabels {
         }
     }
 
-    fn report(&self, files: &[String]) -> ReportMd {
+    fn report_body(&self, md: &mut ReportMd, files: &[String]) {
         let r = &self.results;
-        let mut md = ReportMd::new("Random-label pretraining");
         md.paragraph(
             "Liu, Papailiopoulos, Achlioptas (NeurIPS 2020): SGD started from a model that has \
              memorized random labels reaches a global minimum of the true-label training loss \
@@ -1065,7 +1066,6 @@ impl RandomLabels {
         for f in files.iter().filter(|f| f.ends_with(".png")) {
             md.image(f, f);
         }
-        md
     }
 }
 
@@ -1095,11 +1095,23 @@ fn bounding_box(a: &Dataset, b: &Dataset) -> (f64, f64, f64, f64) {
     (x0 - px, x1 + px, y0 - py, y1 + py)
 }
 
-impl Experiment for RandomLabels {
-    fn name(&self) -> &'static str {
-        "random-labels"
+impl Registered for RandomLabels {
+    type Config = RandomLabelsConfig;
+    fn preset_config(request: &RunRequest) -> RandomLabelsConfig {
+        match &request.dataset {
+            Some(d) if d.is_two_d() => RandomLabelsConfig::toy_preset(request.preset, d.clone()),
+            _ => RandomLabelsConfig::preset(request.preset),
+        }
     }
+    fn validate_config(config: &RandomLabelsConfig) -> Result<()> {
+        config.validate()
+    }
+    fn build(config: RandomLabelsConfig, device: ComputeDevice) -> Result<Self> {
+        Self::new(config, device)
+    }
+}
 
+impl Experiment for RandomLabels {
     fn step(&mut self) -> Result<Progress> {
         if self.is_done() {
             return Ok(self.progress());
@@ -1182,8 +1194,14 @@ impl Experiment for RandomLabels {
         to_json_value(&self.results)
     }
 
-    fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
+    fn claims(&self) -> Vec<Claim> {
+        self.claims_so_far()
+    }
+
+    fn write_artifacts(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let metrics = dir.join("metrics.csv");
+        self.metrics_table().write(&metrics)?;
+        let mut written = vec![metrics];
         if !self.metrics.is_empty() {
             written.extend(self.curves_plot().render(dir, "accuracy_curves")?);
         }
@@ -1238,14 +1256,11 @@ impl Experiment for RandomLabels {
             };
             written.extend(grid.render(dir, "decision_boundaries")?);
         }
-        let names: Vec<String> = written
-            .iter()
-            .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
-            .collect();
-        let p = dir.join("report.md");
-        write_atomic(&p, self.report(&names).finish().as_bytes())?;
-        written.push(p);
         Ok(written)
+    }
+
+    fn report(&self, md: &mut ReportMd, files: &[String]) {
+        self.report_body(md, files);
     }
 }
 
@@ -1278,5 +1293,78 @@ impl RandomLabels {
             loss,
             accuracy,
         }
+    }
+}
+
+impl RandomLabels {
+    /// The claims on the results so far: the vanilla gap is positive; regularization removes it.
+    fn claims_so_far(&self) -> Vec<Claim> {
+        let gap = |arm: &str| {
+            let g = self
+                .results
+                .arms
+                .get(arm)
+                .map(|a| {
+                    a.gap_per_seed
+                        .iter()
+                        .map(|g| 100.0 * g)
+                        .collect::<Vec<f64>>()
+                })
+                .unwrap_or_default();
+            (g.len(), Interval::mean_ci95(&g))
+        };
+        let (nv, v) = gap("vanilla");
+        let (nr, r) = gap("regularized");
+        let vanilla = Claim::new(
+            "vanilla-gap-positive",
+            "Without explicit regularization, SGD from a model pretrained on random labels ends \
+             at a minimum that generalizes worse than SGD from scratch.",
+            "holds when the 95% t-interval of the mean gap (baseline minus pretrained test \
+             accuracy, points) lies above 0; fails when it lies at or below 0",
+        );
+        let vanilla = if nv < 2 {
+            vanilla.not_measured("fewer than two seeds finished")
+        } else {
+            let (verdict, reason) = v.versus(0.0, Verdict::Holds, Verdict::Fails);
+            vanilla.decide(
+                format!("gap {} pts over {nv} seeds", v.show(2)),
+                verdict,
+                reason,
+            )
+        };
+        let regularized = Claim::new(
+            "regularized-gap-removed",
+            "With momentum, weight decay and augmentation, random-label pretraining does not hurt \
+             generalization.",
+            "holds when the regularized gap's 95% interval reaches 0 or lies below the vanilla \
+             one; fails when it lies above 0 and overlaps or exceeds the vanilla one",
+        );
+        let regularized = if nr < 2 || nv < 2 {
+            regularized.not_measured("fewer than two seeds finished")
+        } else if !r.is_finite() {
+            regularized.not_measured("no interval")
+        } else {
+            let measured = format!(
+                "regularized gap {} pts, vanilla {} pts",
+                r.show(2),
+                v.show(2)
+            );
+            if r.lo <= 0.0 {
+                regularized.decide(measured, Verdict::Holds, "interval reaches 0")
+            } else if r.hi < v.lo {
+                regularized.decide(
+                    measured,
+                    Verdict::Holds,
+                    "interval lies below the vanilla one",
+                )
+            } else {
+                regularized.decide(
+                    measured,
+                    Verdict::Fails,
+                    "interval lies above 0 and not below the vanilla one",
+                )
+            }
+        };
+        vec![vanilla, regularized]
     }
 }

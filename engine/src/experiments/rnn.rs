@@ -15,13 +15,13 @@
 //! Plain SGD uses mini-batches (a few sequences per step) rather than the paper's single
 //! sequence, to keep the per-step overhead affordable on a CPU.
 
-use super::{Experiment, Preset, Progress, to_json_value, write_run_files};
+use super::{Claim, Experiment, Preset, Progress, Registered, RunRequest, Verdict, to_json_value};
 use crate::data::{RecurrentConcept, RecurrentConceptConfig, SequenceData};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
 use crate::model::{ElmanRnn, ElmanRnnConfig};
 use crate::optim::{Sgd, SgdConfig};
-use crate::report::{CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, write_atomic};
+use crate::report::{CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64};
 use crate::rng::{SplitMix64, derive_seed};
 use burn::config::Config;
 use burn::module::Module;
@@ -894,10 +894,9 @@ impl Rnn {
         out
     }
 
-    fn report(&self, files: &[String]) -> ReportMd {
+    fn report_body(&self, md: &mut ReportMd, files: &[String]) {
         let r = &self.results;
         let c = &self.config;
-        let mut md = ReportMd::new("SGD learning recurrent networks");
         md.paragraph(
             "Allen-Zhu, Li (NeurIPS 2019): SGD on an overparameterized Elman RNN (h_ℓ = \
              ReLU(W h_{ℓ−1} + A x_ℓ), y_ℓ = B h_ℓ, only W trained) learns targets whose every \
@@ -982,15 +981,23 @@ impl Rnn {
         for f in files.iter().filter(|f| f.ends_with(".png")) {
             md.image(f, f);
         }
-        md
+    }
+}
+
+impl Registered for Rnn {
+    type Config = RnnConfig;
+    fn preset_config(request: &RunRequest) -> RnnConfig {
+        RnnConfig::preset(request.preset)
+    }
+    fn validate_config(config: &RnnConfig) -> Result<()> {
+        config.validate()
+    }
+    fn build(config: RnnConfig, device: ComputeDevice) -> Result<Self> {
+        Self::new(config, device)
     }
 }
 
 impl Experiment for Rnn {
-    fn name(&self) -> &'static str {
-        "rnn"
-    }
-
     fn step(&mut self) -> Result<Progress> {
         if self.is_done() {
             return Ok(self.progress());
@@ -1039,21 +1046,24 @@ impl Experiment for Rnn {
         to_json_value(&self.results)
     }
 
-    fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut written = write_run_files(dir, &self.config, &self.results, &self.metrics_table())?;
+    fn claims(&self) -> Vec<Claim> {
+        self.claims_so_far()
+    }
+
+    fn write_artifacts(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let metrics = dir.join("metrics.csv");
+        self.metrics_table().write(&metrics)?;
+        let mut written = vec![metrics];
         if !self.results.runs.is_empty() {
             for (plot, stem) in self.plots() {
                 written.extend(plot.render(dir, stem)?);
             }
         }
-        let names: Vec<String> = written
-            .iter()
-            .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
-            .collect();
-        let p = dir.join("report.md");
-        write_atomic(&p, self.report(&names).finish().as_bytes())?;
-        written.push(p);
         Ok(written)
+    }
+
+    fn report(&self, md: &mut ReportMd, files: &[String]) {
+        self.report_body(md, files);
     }
 }
 
@@ -1154,5 +1164,48 @@ mod tests {
             run.relative_movement > 0.0 && run.relative_movement < 0.5,
             "{run:?}"
         );
+    }
+}
+
+impl Rnn {
+    /// The claim on the results so far: samples needed grow polynomially in the length.
+    fn claims_so_far(&self) -> Vec<Claim> {
+        let s = &self.results.scaling;
+        let claim = Claim::new(
+            "samples-polynomial-in-length",
+            "SGD learns the recurrent concept class with a number of samples polynomial (not \
+             exponential) in the sequence length L.",
+            "holds when a line in log(samples) against log(L) fits at least as well (R²) as one \
+             against L, over at least 3 lengths that reached the error threshold; fails when \
+             the exponential fit is better",
+        );
+        let needed: Vec<String> = s
+            .samples_needed
+            .iter()
+            .map(|(l, n)| match n {
+                Some(n) => format!("L={l}: {n:.0}"),
+                None => format!("L={l}: not reached"),
+            })
+            .collect();
+        let fits = match (&s.log_log, &s.semi_log) {
+            (Some(p), Some(e)) => format!(
+                "; degree {:.2} (R² {:.3}), rate {:.3}/step (R² {:.3})",
+                p.slope, p.r_squared, e.slope, e.r_squared
+            ),
+            _ => String::new(),
+        };
+        let measured = format!("{}{fits}", needed.join(", "));
+        match s.verdict.as_str() {
+            "polynomial" => vec![claim.decide(
+                measured,
+                Verdict::Holds,
+                "the power law fits at least as well",
+            )],
+            "exponential" => {
+                vec![claim.decide(measured, Verdict::Fails, "the exponential fits better")]
+            }
+            "" => vec![claim.not_measured("no length has finished")],
+            other => vec![claim.decide(measured, Verdict::Inconclusive, other)],
+        }
     }
 }

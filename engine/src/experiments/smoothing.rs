@@ -9,8 +9,8 @@
 //! with `g_η` drawn over `f` for every noise level.
 
 use super::{
-    Experiment, NetworkPart, OnePointCheck, OnePointConfig, OnePointResults, Preset, Progress,
-    to_json_value, write_network_part, write_run_files,
+    Claim, Experiment, NetworkPart, OnePointCheck, OnePointConfig, OnePointResults, Preset,
+    Progress, Registered, RunRequest, Verdict, to_json_value, write_network_part,
 };
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
@@ -21,7 +21,6 @@ use crate::landscape::{
 };
 use crate::report::{
     CsvTable, Heatmap, HeatmapGrid, Histogram, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64,
-    write_atomic,
 };
 use crate::rng::{SplitMix64, derive_seed};
 use burn::config::Config;
@@ -516,9 +515,8 @@ impl SmoothingExperiment {
         }
     }
 
-    fn report(&self, r: &SmoothingResults, files: &[String]) -> ReportMd {
+    fn report_body(&self, md: &mut ReportMd, r: &SmoothingResults, files: &[String]) {
         let c = &self.config;
-        let mut md = ReportMd::new("SGD as gradient descent on a smoothed loss");
         md.paragraph(
             "Kleinberg, Li, Yuan (ICML 2018): with y = x − η∇f(x), SGD's y follows in expectation \
              gradient descent on g(y) = E f(y − ηω). On a bowl with high-frequency spikes, g is \
@@ -575,21 +573,29 @@ impl SmoothingExperiment {
             ));
         }
         if let Some(nn) = &self.nn {
-            nn.report(&mut md);
+            nn.report(md);
         }
         md.heading(2, "Plots");
         for f in files.iter().filter(|f| f.ends_with(".png")) {
             md.image(f, f);
         }
-        md
+    }
+}
+
+impl Registered for SmoothingExperiment {
+    type Config = SmoothingConfig;
+    fn preset_config(request: &RunRequest) -> SmoothingConfig {
+        SmoothingConfig::preset(request.preset)
+    }
+    fn validate_config(config: &SmoothingConfig) -> Result<()> {
+        config.validate()
+    }
+    fn build(config: SmoothingConfig, device: ComputeDevice) -> Result<Self> {
+        Self::new(config, device)
     }
 }
 
 impl Experiment for SmoothingExperiment {
-    fn name(&self) -> &'static str {
-        "smoothing"
-    }
-
     fn step(&mut self) -> Result<Progress> {
         if self.is_done() {
             return Ok(self.progress());
@@ -672,9 +678,14 @@ impl Experiment for SmoothingExperiment {
         to_json_value(&self.summary())
     }
 
-    fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let summary = self.summary();
-        let mut written = write_run_files(dir, &self.config, &summary, &self.metrics_table())?;
+    fn claims(&self) -> Vec<Claim> {
+        self.claims_so_far()
+    }
+
+    fn write_artifacts(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let metrics = dir.join("metrics.csv");
+        self.metrics_table().write(&metrics)?;
+        let mut written = vec![metrics];
         for dim in [1u32, 2] {
             let series: Vec<(String, Vec<f64>)> = self
                 .results
@@ -782,13 +793,52 @@ impl Experiment for SmoothingExperiment {
         if let Some(nn) = &self.nn {
             written.extend(write_network_part(nn, dir)?);
         }
-        let names: Vec<String> = written
-            .iter()
-            .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
-            .collect();
-        let p = dir.join("report.md");
-        write_atomic(&p, self.report(&summary, &names).finish().as_bytes())?;
-        written.push(p);
         Ok(written)
+    }
+
+    fn report(&self, md: &mut ReportMd, files: &[String]) {
+        self.report_body(md, &self.summary(), files);
+    }
+}
+
+impl SmoothingExperiment {
+    /// The claims on the results so far: per dimension, the smoothing signature.
+    fn claims_so_far(&self) -> Vec<Claim> {
+        let r = self.summary();
+        let mut dims: Vec<u32> = self.jobs.iter().map(|j| j.0).collect();
+        dims.dedup();
+        dims.into_iter()
+            .map(|dim| {
+                let claim = Claim::new(
+                    &format!("noise-escapes-spikes-{dim}d"),
+                    "On a spiky loss, SGD with a middle noise level ends near the global minimum \
+                     more often than gradient descent and than the largest noise level.",
+                    "holds when the level with the largest near-x* fraction is neither GD nor the \
+                     largest level, and beats both; fails otherwise",
+                );
+                match r.signatures.iter().find(|s| s.dim == dim) {
+                    None => claim.not_measured("this dimension has not finished"),
+                    Some(s) => claim.decide(
+                        format!(
+                            "near x*: GD {:.3}, σ = {} {:.3}, largest σ {:.3}",
+                            s.gd_near_fraction,
+                            s.best_sigma,
+                            s.best_near_fraction,
+                            s.largest_sigma_near_fraction
+                        ),
+                        if s.holds {
+                            Verdict::Holds
+                        } else {
+                            Verdict::Fails
+                        },
+                        if s.holds {
+                            "a middle level is best"
+                        } else {
+                            "the best level is GD or the largest"
+                        },
+                    ),
+                }
+            })
+            .collect()
     }
 }

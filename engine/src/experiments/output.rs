@@ -1,0 +1,123 @@
+//! Writing a run's outputs, once for every experiment: `config.json`, `results.json` (the
+//! experiment's summary plus the `claims` block and a `run` block), `timing.json` (wall-clock
+//! time, kept out of `results.json` so reruns compare equal), the experiment's tables and plots,
+//! and `report.md`, which opens with the claims table.
+
+use super::{Claim, Experiment, ExperimentEntry, Preset, too_small_to_decide};
+use crate::error::Result;
+use crate::report::{ReportMd, write_json_atomic};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// How a run was made, written as `run` in `results.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The experiment's name.
+    pub experiment: String,
+    /// The preset the config started from.
+    pub preset: Preset,
+    /// Whether every job of the run finished.
+    pub complete: bool,
+    /// Wall-clock seconds spent computing: written to `timing.json`, not `results.json`, so that
+    /// two runs of the same config, seed and backend give the same `results.json`.
+    #[serde(skip)]
+    pub elapsed_s: f64,
+    /// The sgdlab version that made it.
+    pub sgdlab_version: String,
+}
+
+impl RunInfo {
+    /// The info of a run of `entry` from `preset`, so far.
+    pub fn new(entry: &ExperimentEntry, preset: Preset) -> Self {
+        Self {
+            experiment: entry.name.to_string(),
+            preset,
+            complete: false,
+            elapsed_s: 0.0,
+            sgdlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// The experiment's claims as this run reports them: a quick preset too small to decide
+/// reports each as `inconclusive` ([`super::QUICK_TOO_SMALL`]), and an unfinished run cannot
+/// confirm or refute anything either.
+pub fn run_claims(exp: &dyn Experiment, entry: &ExperimentEntry, run: &RunInfo) -> Vec<Claim> {
+    let mut claims = exp.claims();
+    if run.preset == Preset::Quick && !entry.quick_decides {
+        too_small_to_decide(&mut claims);
+    }
+    if !run.complete {
+        for c in &mut claims {
+            if c.verdict != super::Verdict::Inconclusive {
+                c.reason = format!(
+                    "the run did not finish (at this point the rule gives `{}`: {})",
+                    c.verdict, c.reason
+                );
+                c.verdict = super::Verdict::Inconclusive;
+            }
+        }
+    }
+    claims
+}
+
+/// `results.json`'s content: the experiment's summary with `claims` and `run` added.
+pub fn results_with_claims(
+    exp: &dyn Experiment,
+    claims: &[Claim],
+    run: &RunInfo,
+) -> Result<serde_json::Value> {
+    let mut results = exp.results_json()?;
+    if let Some(obj) = results.as_object_mut() {
+        obj.insert("claims".into(), super::to_json_value(&claims)?);
+        obj.insert("run".into(), super::to_json_value(run)?);
+    }
+    Ok(results)
+}
+
+/// Writes every output of a run into `dir`, each file atomically; works on partial results
+/// too. Returns the files written.
+pub fn write_outputs(
+    exp: &dyn Experiment,
+    entry: &ExperimentEntry,
+    run: &RunInfo,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let claims = run_claims(exp, entry, run);
+    let config_path = dir.join("config.json");
+    write_json_atomic(&config_path, &exp.config_json()?)?;
+    let results_path = dir.join("results.json");
+    write_json_atomic(&results_path, &results_with_claims(exp, &claims, run)?)?;
+    let timing_path = dir.join("timing.json");
+    write_json_atomic(
+        &timing_path,
+        &serde_json::json!({ "elapsed_s": run.elapsed_s, "complete": run.complete }),
+    )?;
+    let mut written = vec![config_path, results_path, timing_path];
+    written.extend(exp.write_artifacts(dir)?);
+    let names: Vec<String> = written
+        .iter()
+        .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+        .collect();
+    let mut md = ReportMd::new(entry.title);
+    md.paragraph(&format!(
+        "{} — `sgdlab run {}` from the `{}` preset; {}.",
+        entry.paper,
+        entry.name,
+        match run.preset {
+            Preset::Quick => "quick",
+            Preset::Paper => "paper",
+        },
+        if run.complete {
+            format!("complete in {:.1} s", run.elapsed_s)
+        } else {
+            format!("**not finished** (stopped after {:.1} s)", run.elapsed_s)
+        }
+    ));
+    super::claims_section(&mut md, &claims);
+    exp.report(&mut md, &names);
+    let p = dir.join("report.md");
+    md.write(&p)?;
+    written.push(p);
+    Ok(written)
+}
