@@ -147,8 +147,8 @@ pub const REGISTRY: &[ExperimentEntry] = &[
         "Gossip",
         "Gossip SGD with periodic global averaging",
         "Chen, Yuan, Zhang, Pan, Xu, Yin, ICML 2021",
-        "transient stages against topology, n and H: parallel, gossip, local SGD and Gossip-PGA",
-        true,
+        "transient-stage growth exponents against n, 1/(1-β) and H, fitted and compared with theory",
+        false,
     ),
     ExperimentEntry::of::<Rnn>(
         "rnn",

@@ -7,16 +7,18 @@
 //! - Gossip SGD: x_i ← Σ_j W_ij y_j every step;
 //! - Local SGD: x_i ← ȳ every H steps, x_i ← y_i otherwise;
 //! - Gossip-PGA: x_i ← ȳ every H steps, gossip otherwise;
-//! - Gossip-AGA: Gossip-PGA whose period adapts: after each global average the next period is
-//!   H_ℓ = ⌈H · √(F(x̄₀)/F(x̄_ℓ))⌉ (capped at `aga_max_period`), so averaging is frequent while
-//!   the loss (and with it the gradient dissimilarity) is large and rarer as it falls.
+//! - Gossip-AGA (**heuristic**): Gossip-PGA whose period adapts: after each global average the
+//!   next period is H_ℓ = ⌈H · √(F(x̄₀)/F(x̄_ℓ))⌉ (capped at `aga_max_period`), so averaging is
+//!   frequent while the loss (and with it the gradient dissimilarity) is large and rarer as it
+//!   falls.
 //!
-//!   Unverified: this rule was written from memory of the paper's §6 (it has the shape of
-//!   AdaComm's loss-ratio rule, Wang & Joshi 2019, with the period growing rather than shrinking
-//!   as the loss falls). A search of the stored public copies of the paper reached only its
-//!   abstract and introduction, not §6, so the exact rule (its exponent, any warm-up) is not
-//!   checked. When several seeds are simulated as column blocks of one tensor they share one
-//!   mixer, so the period follows the seed-mean loss.
+//!   This is not the paper's rule: it was written from memory of the paper's Gossip-AGA section
+//!   (it has the shape of AdaComm's loss-ratio rule, Wang & Joshi 2019, with the period growing
+//!   rather than shrinking as the loss falls), and the stored public copies of the paper that
+//!   could be searched (arXiv 2105.09080, ICML text) reach only its abstract and introduction,
+//!   so the equation could not be checked. Gossip-AGA is therefore kept out of every claim and
+//!   labelled a heuristic wherever it is reported. When several seeds are simulated as column
+//!   blocks of one tensor they share one mixer, so the period follows the seed-mean loss.
 
 use super::MixingMatrix;
 use crate::error::{EngineError, Result};
