@@ -140,7 +140,10 @@ fn another_host_or_origin_is_refused() {
     let server = start(dir.path());
     for extra in [
         "Host: attacker.example\r\n",
-        &format!("Host: {}\r\nOrigin: http://attacker.example\r\n", server.addr),
+        &format!(
+            "Host: {}\r\nOrigin: http://attacker.example\r\n",
+            server.addr
+        ),
     ] {
         let mut s = TcpStream::connect(&server.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
