@@ -1106,6 +1106,49 @@ impl Rnn {
     }
 }
 
+impl Rnn {
+    /// The claim on the results so far: samples needed grow polynomially in the length.
+    fn claims_so_far(&self) -> Vec<Claim> {
+        let s = &self.results.scaling;
+        let claim = Claim::new(
+            "samples-polynomial-in-length",
+            "SGD learns the recurrent concept class with a number of samples polynomial (not \
+             exponential) in the sequence length L.",
+            "holds when a line in log(samples) against log(L) fits at least as well (R²) as one \
+             against L, over at least 3 lengths that reached the error threshold; fails when \
+             the exponential fit is better",
+        );
+        let needed: Vec<String> = s
+            .samples_needed
+            .iter()
+            .map(|(l, n)| match n {
+                Some(n) => format!("L={l}: {n:.0}"),
+                None => format!("L={l}: not reached"),
+            })
+            .collect();
+        let fits = match (&s.log_log, &s.semi_log) {
+            (Some(p), Some(e)) => format!(
+                "; degree {:.2} (R² {:.3}), rate {:.3}/step (R² {:.3})",
+                p.slope, p.r_squared, e.slope, e.r_squared
+            ),
+            _ => String::new(),
+        };
+        let measured = format!("{}{fits}", needed.join(", "));
+        match s.verdict.as_str() {
+            "polynomial" => vec![claim.decide(
+                measured,
+                Verdict::Holds,
+                "the power law fits at least as well",
+            )],
+            "exponential" => {
+                vec![claim.decide(measured, Verdict::Fails, "the exponential fits better")]
+            }
+            "" => vec![claim.not_measured("no length has finished")],
+            other => vec![claim.decide(measured, Verdict::Inconclusive, other)],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1169,48 +1212,5 @@ mod tests {
             run.relative_movement > 0.0 && run.relative_movement < 0.5,
             "{run:?}"
         );
-    }
-}
-
-impl Rnn {
-    /// The claim on the results so far: samples needed grow polynomially in the length.
-    fn claims_so_far(&self) -> Vec<Claim> {
-        let s = &self.results.scaling;
-        let claim = Claim::new(
-            "samples-polynomial-in-length",
-            "SGD learns the recurrent concept class with a number of samples polynomial (not \
-             exponential) in the sequence length L.",
-            "holds when a line in log(samples) against log(L) fits at least as well (R²) as one \
-             against L, over at least 3 lengths that reached the error threshold; fails when \
-             the exponential fit is better",
-        );
-        let needed: Vec<String> = s
-            .samples_needed
-            .iter()
-            .map(|(l, n)| match n {
-                Some(n) => format!("L={l}: {n:.0}"),
-                None => format!("L={l}: not reached"),
-            })
-            .collect();
-        let fits = match (&s.log_log, &s.semi_log) {
-            (Some(p), Some(e)) => format!(
-                "; degree {:.2} (R² {:.3}), rate {:.3}/step (R² {:.3})",
-                p.slope, p.r_squared, e.slope, e.r_squared
-            ),
-            _ => String::new(),
-        };
-        let measured = format!("{}{fits}", needed.join(", "));
-        match s.verdict.as_str() {
-            "polynomial" => vec![claim.decide(
-                measured,
-                Verdict::Holds,
-                "the power law fits at least as well",
-            )],
-            "exponential" => {
-                vec![claim.decide(measured, Verdict::Fails, "the exponential fits better")]
-            }
-            "" => vec![claim.not_measured("no length has finished")],
-            other => vec![claim.decide(measured, Verdict::Inconclusive, other)],
-        }
     }
 }
