@@ -19,13 +19,14 @@ use sgdlab_tests::{
 use std::path::Path;
 
 /// The plots every complete gossip run with the MNIST part writes (PNG and SVG each).
-const PLOTS: [&str; 8] = [
+const PLOTS: [&str; 9] = [
     "logistic_loss",
     "logistic_error",
     "consensus",
     "transient_vs_nodes",
     "transient_vs_period",
     "communication",
+    "communication_bytes",
     "mnist_loss",
     "mnist_accuracy",
 ];
