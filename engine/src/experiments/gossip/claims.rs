@@ -18,6 +18,7 @@
 //! Censored transients (beyond the horizon, or not resolved below the period) are bounds: an
 //! exponent that needs one is not computed and its claim is `inconclusive`.
 
+use super::Gossip;
 use super::transient::{Censored, ExponentFit, TransientPoint};
 use crate::experiments::{Claim, Verdict};
 use serde::{Deserialize, Serialize};
@@ -311,6 +312,56 @@ pub fn pga_not_slower_claim(gossip: &[TransientPoint], pga: &[TransientPoint]) -
             Verdict::Inconclusive,
             "at some n the halves disagree or censored values leave the order open",
         )
+    }
+}
+
+impl Gossip {
+    /// The claims on the transients measured so far ([`claims`]): the fitted exponents against
+    /// n, 1/(1 − β) and H, then the two comparisons on the node sweep. Gossip-AGA is left out:
+    /// its period rule is a heuristic (see [`crate::optim::gossip`]).
+    pub(super) fn claims_so_far(&self) -> Vec<Claim> {
+        let class = self.results.problem_class;
+        let fit = |alg: &str, against: &str| {
+            self.results
+                .fits
+                .iter()
+                .find(|f| f.algorithm == alg && f.against == against)
+        };
+        let pts = |alg: &str| fit(alg, "n").map_or(Vec::new(), |f| f.points.clone());
+        vec![
+            claims::exponent_claim(
+                "gossip-exponent-n",
+                "Gossip SGD against n at fixed topology",
+                class,
+                fit("gossip-sgd", "n"),
+            ),
+            claims::exponent_claim(
+                "gossip-exponent-gap",
+                "Gossip SGD against 1/(1−β) at fixed n (topologies vary β)",
+                class,
+                fit("gossip-sgd", "1/(1−β)"),
+            ),
+            claims::exponent_claim(
+                "pga-exponent-n",
+                "Gossip-PGA against n at fixed H",
+                class,
+                fit("gossip-pga", "n"),
+            ),
+            claims::exponent_claim(
+                "local-exponent-h",
+                "Local SGD against the averaging period H",
+                class,
+                fit("local-sgd", "H"),
+            ),
+            claims::exponent_claim(
+                "pga-exponent-h",
+                "Gossip-PGA against the averaging period H",
+                class,
+                fit("gossip-pga", "H"),
+            ),
+            claims::pga_matches_claim(&pts("gossip-pga")),
+            claims::pga_not_slower_claim(&pts("gossip-sgd"), &pts("gossip-pga")),
+        ]
     }
 }
 

@@ -1,0 +1,881 @@
+//! The gossip experiment's run: its summary types, the job list, one logistic run advanced step
+//! by step on R seeds at once, the transients taken from the finished runs, and the
+//! [`Experiment`] state machine.
+
+use super::transient::{replica_mean, smooth, transient_stage};
+use super::{
+    Active, ExponentFit, Gossip, GossipConfig, LogisticRun, MnistRun, ProblemClass, Row, RunKey,
+    TransientPoint, topology_label,
+};
+use crate::device::{ComputeDevice, DeviceInfo};
+use crate::error::{EngineError, Result};
+use crate::experiments::{Claim, Experiment, Progress, Registered, RunRequest, to_json_value};
+use crate::optim::gossip::{
+    Algorithm, BatchedMlp, LogisticProblem, Mixer, MixingMatrix, TopologyConfig, WeightScheme,
+    consensus_distance,
+};
+use crate::report::ReportMd;
+use crate::rng::{SplitMix64, derive_seed};
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Summary of one simulated run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GossipRunSummary {
+    /// `logistic` or `mnist`.
+    pub problem: String,
+    /// Algorithm name.
+    pub algorithm: String,
+    /// Nodes.
+    pub nodes: usize,
+    /// Averaging period H (as configured; Gossip-AGA adapts from it).
+    pub period: usize,
+    /// The topology the run used.
+    pub topology: String,
+    /// `null`: the configured topology; i: `topology_sweep[i]`.
+    pub topology_index: Option<usize>,
+    /// Steps run.
+    pub steps: u64,
+    /// Loss at x̄ at the end.
+    pub final_loss: f64,
+    /// ‖∇f(x̄)‖ at the end.
+    pub final_grad_norm: f64,
+    /// ‖x̄ − x*‖² at the end (logistic only).
+    pub final_error: f64,
+    /// Mean consensus distance over the run.
+    pub mean_consensus: f64,
+    /// Test accuracy of x̄ at the end (MNIST only).
+    pub test_accuracy: f64,
+    /// Messages sent per node per step.
+    pub messages_per_node_step: f64,
+    /// Bytes sent per node per step.
+    pub bytes_per_node_step: f64,
+    /// Exact global averages done.
+    pub global_averages: u64,
+    /// Transient stage in steps (logistic; `null` when parallel SGD was not matched in time),
+    /// measured on the seed-mean error curves.
+    pub transient: Option<u64>,
+    /// The transient measured on the even-numbered and on the odd-numbered seeds alone (empty
+    /// with one seed): how far apart they are shows how much seed noise is left in `transient`.
+    pub transient_halves: Vec<Option<u64>>,
+    /// Smoothed seed-mean error over parallel SGD's at the last step (logistic; 1 = matched).
+    pub final_ratio_to_parallel: f64,
+}
+
+/// β of a topology for one node count.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BetaEntry {
+    /// Topology name.
+    pub topology: String,
+    /// Nodes.
+    pub nodes: usize,
+    /// β = ‖W − 11ᵀ/n‖₂ (per-round rate for time-varying graphs).
+    pub beta: f64,
+    /// Messages per node per gossip round.
+    pub messages_per_round: f64,
+}
+
+/// The typed summary written to results.json.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GossipResults {
+    /// Always `gossip`.
+    pub experiment: String,
+    /// `complete`, `running` or what stopped the run.
+    pub status: String,
+    /// Backend and adapter used.
+    pub device: DeviceInfo,
+    /// The configured topology.
+    pub topology: String,
+    /// β of the configured topology and weights at every node count used.
+    pub beta: Vec<BetaEntry>,
+    /// β of every built-in topology (uniform weights) for n in the node sweep.
+    pub beta_table: Vec<BetaEntry>,
+    /// Every run, in the order run.
+    pub runs: Vec<GossipRunSummary>,
+    /// Transient stage vs n at period H: algorithm → [(n, steps or null)].
+    pub transient_vs_nodes: BTreeMap<String, Vec<(usize, Option<u64>)>>,
+    /// Transient stage vs H at `nodes` nodes: algorithm → [(H, steps or null)].
+    pub transient_vs_period: BTreeMap<String, Vec<(usize, Option<u64>)>>,
+    /// The class of the problem whose transients are fitted (it fixes the theory's orders).
+    pub problem_class: ProblemClass,
+    /// Growth exponents of the transient stage with their seed halves, next to the theory's:
+    /// Gossip SGD against n and against 1/(1 − β) (topology sweep), Gossip-PGA against n,
+    /// Local SGD and Gossip-PGA against H.
+    pub fits: Vec<ExponentFit>,
+}
+
+pub(super) fn scalar(t: Tensor<1>) -> f64 {
+    f64::from(t.into_scalar::<f32>())
+}
+
+impl Gossip {
+    /// Prepares the runs (data are generated or loaded lazily). Fails on an invalid config.
+    pub fn new(config: GossipConfig, device: ComputeDevice) -> Result<Self> {
+        config.validate()?;
+        let h = config.period;
+        let key = |nodes: usize, period: usize, algorithm: Algorithm| RunKey {
+            mnist: false,
+            nodes,
+            period,
+            algorithm,
+            topology: None,
+        };
+        let mut jobs = Vec::new();
+        for &n in &config.node_sweep {
+            for a in Algorithm::ALL {
+                jobs.push(key(n, h, a));
+            }
+        }
+        let main_n = config.nodes;
+        for a in [Algorithm::ParallelSgd, Algorithm::GossipSgd] {
+            jobs.push(key(main_n, h, a));
+        }
+        for &p in config.period_sweep.iter().chain(std::iter::once(&h)) {
+            for a in [
+                Algorithm::LocalSgd,
+                Algorithm::GossipPga,
+                Algorithm::GossipAga,
+            ] {
+                jobs.push(key(main_n, p, a));
+            }
+        }
+        if !config.topology_sweep.is_empty() {
+            jobs.push(key(config.gap_nodes, h, Algorithm::ParallelSgd));
+            for i in 0..config.topology_sweep.len() {
+                jobs.push(RunKey {
+                    topology: Some(i),
+                    ..key(config.gap_nodes, h, Algorithm::GossipSgd)
+                });
+            }
+        }
+        if let Some(m) = &config.mnist {
+            for a in Algorithm::ALL {
+                jobs.push(RunKey {
+                    mnist: true,
+                    ..key(m.nodes, h, a)
+                });
+            }
+        }
+        // Dedupe while keeping order (parallel SGD first at each n, so transients can be taken).
+        let mut seen = std::collections::BTreeSet::new();
+        jobs.retain(|k| seen.insert(k.clone()));
+        let mut counts: Vec<usize> = config.node_sweep.clone();
+        counts.push(main_n);
+        if let Some(m) = &config.mnist {
+            counts.push(m.nodes);
+        }
+        counts.sort_unstable();
+        counts.dedup();
+        let mut beta = Vec::new();
+        for &n in &counts {
+            let m = MixingMatrix::build(&config.topology, config.weights, n, "topology")?;
+            beta.push(BetaEntry {
+                topology: topology_label(&config.topology),
+                nodes: n,
+                beta: m.beta(),
+                messages_per_round: m.mean_messages(),
+            });
+        }
+        for (i, t) in config.topology_sweep.iter().enumerate() {
+            let m = MixingMatrix::build(
+                t,
+                config.weights,
+                config.gap_nodes,
+                &format!("topology_sweep[{i}]"),
+            )?;
+            beta.push(BetaEntry {
+                topology: topology_label(t),
+                nodes: config.gap_nodes,
+                beta: m.beta(),
+                messages_per_round: m.mean_messages(),
+            });
+        }
+        let mut beta_table = Vec::new();
+        for t in [
+            TopologyConfig::Ring,
+            TopologyConfig::Torus,
+            TopologyConfig::Exponential,
+            TopologyConfig::OnePeerExponential,
+            TopologyConfig::Star,
+            TopologyConfig::Complete,
+        ] {
+            for &n in &counts {
+                if let Ok(m) = MixingMatrix::build(&t, WeightScheme::Uniform, n, "topology") {
+                    beta_table.push(BetaEntry {
+                        topology: t.name().into(),
+                        nodes: n,
+                        beta: m.beta(),
+                        messages_per_round: m.mean_messages(),
+                    });
+                }
+            }
+        }
+        let results = GossipResults {
+            experiment: "gossip".into(),
+            status: "running".into(),
+            device: device.info.clone(),
+            topology: format!("{} ({:?} weights)", config.topology.name(), config.weights),
+            beta,
+            beta_table,
+            problem_class: ProblemClass::StronglyConvex,
+            ..Default::default()
+        };
+        Ok(Self {
+            config,
+            device,
+            jobs,
+            next_job: 0,
+            active: None,
+            problems: BTreeMap::new(),
+            mnist: None,
+            curves: BTreeMap::new(),
+            half_curves: BTreeMap::new(),
+            consensus_curves: BTreeMap::new(),
+            rows: Vec::new(),
+            results,
+            iterations_done: 0,
+        })
+    }
+
+    /// The typed summary so far.
+    pub fn results(&self) -> &GossipResults {
+        &self.results
+    }
+
+    pub(super) fn job_len(&self, k: &RunKey) -> u64 {
+        match (&self.config.mnist, k.mnist) {
+            (Some(m), true) => m.steps as u64,
+            _ => self.config.logistic.steps as u64,
+        }
+    }
+
+    /// The topology a run uses.
+    pub(super) fn topology_of(&self, k: &RunKey) -> &TopologyConfig {
+        k.topology
+            .and_then(|i| self.config.topology_sweep.get(i))
+            .unwrap_or(&self.config.topology)
+    }
+
+    /// β of the topology a run uses at its node count (from the table built at the start).
+    pub(super) fn beta_of(&self, k: &RunKey) -> f64 {
+        let label = topology_label(self.topology_of(k));
+        self.results
+            .beta
+            .iter()
+            .find(|b| b.topology == label && b.nodes == k.nodes)
+            .map_or(f64::NAN, |b| b.beta)
+    }
+
+    pub(super) fn mixer(&self, k: &RunKey, params: usize) -> Result<Mixer> {
+        let mix = MixingMatrix::build(
+            self.topology_of(k),
+            self.config.weights,
+            k.nodes,
+            "topology",
+        )?;
+        Mixer::new(
+            k.algorithm,
+            &mix,
+            k.period,
+            self.config.aga_max_period.max(k.period),
+            params,
+            &self.device.device,
+        )
+    }
+
+    pub(super) fn start(&mut self, k: RunKey) -> Result<Active> {
+        let dev = self.device.device.clone();
+        let seed = self.config.seed;
+        if k.mnist {
+            self.load_mnist()?;
+            let m = self.config.mnist.as_ref().ok_or_else(|| {
+                EngineError::config("mnist", "internal: MNIST job without MNIST config")
+            })?;
+            let model = BatchedMlp::init(k.nodes, 784, m.hidden, 10, seed, &dev);
+            let mixer = self.mixer(&k, model.params_per_node())?;
+            return Ok(Active::Mnist(Box::new(MnistRun {
+                model,
+                mixer,
+                rng: SplitMix64::for_purpose(seed, "gossip mnist batches"),
+                key: k,
+                consensus_sum: 0.0,
+                last_loss: f64::NAN,
+                last_grad_norm: f64::NAN,
+                last_acc: f64::NAN,
+            })));
+        }
+        let l = &self.config.logistic;
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.problems.entry(k.nodes) {
+            let p = LogisticProblem::generate(
+                k.nodes,
+                l.samples_per_node,
+                l.dim,
+                l.heterogeneity,
+                l.reg,
+                derive_seed(seed, &format!("logistic n={}", k.nodes)),
+                &dev,
+            );
+            let xs = p.solve(20_000, 1e-6);
+            slot.insert((p, xs));
+        }
+        let mixer = self.mixer(&k, l.dim)?;
+        // The same sample streams for every algorithm at a given n (common random numbers), so
+        // the ratio of two algorithms' errors is not swamped by sampling noise. Replica 0 keeps
+        // the single-stream name, so `seeds = 1` reproduces a one-seed run.
+        let rngs = (0..self.config.seeds)
+            .map(|r| {
+                let purpose = if r == 0 {
+                    format!("gossip batches n={}", k.nodes)
+                } else {
+                    format!("gossip batches n={} replica {r}", k.nodes)
+                };
+                SplitMix64::for_purpose(seed, &purpose)
+            })
+            .collect();
+        Ok(Active::Logistic(Box::new(LogisticRun {
+            x: Tensor::zeros([k.nodes, self.config.seeds * l.dim], &dev),
+            mixer,
+            rngs,
+            key: k,
+            errors: Vec::new(),
+            consensus: Vec::new(),
+            last_loss: f64::NAN,
+            last_grad_norm: f64::NAN,
+        })))
+    }
+
+    /// Runs up to `budget` steps of a logistic run; returns whether it finished.
+    pub(super) fn advance_logistic(
+        &mut self,
+        run: &mut LogisticRun,
+        budget: usize,
+    ) -> Result<bool> {
+        let l = &self.config.logistic;
+        let total = l.steps as u64;
+        let Some((p, xs)) = self.problems.get(&run.key.nodes) else {
+            return Err(EngineError::config("nodes", "internal: problem missing"));
+        };
+        let n = run.key.nodes;
+        let replicas = run.rngs.len();
+        for _ in 0..budget {
+            let k = run.mixer.steps();
+            if k >= total {
+                return Ok(true);
+            }
+            let lr = l.lr * l.lr_decay_steps / (l.lr_decay_steps + k as f64);
+            let g = p.stochastic_grad_replicas(run.x.clone(), l.batch, &mut run.rngs);
+            let y = run.x.clone() - g.mul_scalar(lr);
+            run.x = run.mixer.mix(vec![y]).remove(0);
+            let errs = p.errors_replicas(run.x.clone(), xs.clone(), replicas);
+            // Summed over the replicas' columns; divided by R below.
+            let cons = consensus_distance(run.x.clone());
+            let all: Vec<f32> = Tensor::cat(vec![errs, cons], 0)
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| EngineError::Device(format!("reading metrics back: {e:?}")))?;
+            let cons = f64::from(all[replicas]) / replicas as f64;
+            let err = all[..replicas].iter().map(|&e| f64::from(e)).sum::<f64>() / replicas as f64;
+            let step = k + 1;
+            if !err.is_finite() {
+                return Err(EngineError::Diverged {
+                    step,
+                    phase: format!("logistic {} n={}", run.key.algorithm.name(), n),
+                    loss: err,
+                });
+            }
+            run.errors
+                .extend(all[..replicas].iter().map(|&e| f64::from(e)));
+            run.consensus.push(cons);
+            let evaluate = step.is_multiple_of(l.eval_every as u64) || step == total;
+            if evaluate {
+                let (loss, gn) = p.at_average_replicas(run.x.clone(), replicas);
+                run.last_loss = scalar(loss);
+                run.last_grad_norm = scalar(gn).sqrt();
+                run.mixer.observe_loss(run.last_loss);
+                let steps = step as f64;
+                self.rows.push(Row {
+                    key: run.key.clone(),
+                    step,
+                    lr,
+                    loss: run.last_loss,
+                    grad_norm: run.last_grad_norm,
+                    consensus: cons,
+                    error: err,
+                    test_accuracy: f64::NAN,
+                    messages: run.mixer.messages / steps,
+                    bytes: run.mixer.bytes / steps,
+                });
+            }
+            self.iterations_done += 1;
+        }
+        Ok(run.mixer.steps() >= total)
+    }
+
+    pub(super) fn finish(&mut self, active: Active) {
+        match active {
+            Active::Logistic(run) => {
+                let steps = run.mixer.steps().max(1) as f64;
+                let replicas = run.rngs.len();
+                let mean = replica_mean(&run.errors, replicas, |_| true);
+                let final_error = mean.last().copied().unwrap_or(f64::NAN);
+                let w = self.config.smoothing_window;
+                self.curves.insert(run.key.clone(), smooth(&mean, w));
+                if replicas >= 2 {
+                    let halves = [0, 1].map(|parity| {
+                        smooth(&replica_mean(&run.errors, replicas, |r| r % 2 == parity), w)
+                    });
+                    self.half_curves.insert(run.key.clone(), halves);
+                }
+                let keep = (10 * run.key.period).min(run.consensus.len());
+                self.consensus_curves
+                    .insert(run.key.clone(), run.consensus[..keep].to_vec());
+                let mean_cons =
+                    run.consensus.iter().sum::<f64>() / run.consensus.len().max(1) as f64;
+                self.results.runs.push(GossipRunSummary {
+                    problem: "logistic".into(),
+                    algorithm: run.key.algorithm.name().into(),
+                    nodes: run.key.nodes,
+                    period: run.key.period,
+                    topology: topology_label(self.topology_of(&run.key)),
+                    topology_index: run.key.topology,
+                    steps: run.mixer.steps(),
+                    final_loss: run.last_loss,
+                    final_grad_norm: run.last_grad_norm,
+                    final_error,
+                    mean_consensus: mean_cons,
+                    test_accuracy: f64::NAN,
+                    messages_per_node_step: run.mixer.messages / steps,
+                    bytes_per_node_step: run.mixer.bytes / steps,
+                    global_averages: run.mixer.global_averages,
+                    transient: None,
+                    transient_halves: Vec::new(),
+                    final_ratio_to_parallel: f64::NAN,
+                });
+                self.update_transients();
+                // Free a problem once no pending job needs it.
+                let n = run.key.nodes;
+                let pending = self.jobs[self.next_job..]
+                    .iter()
+                    .any(|k| !k.mnist && k.nodes == n);
+                if !pending {
+                    self.problems.remove(&n);
+                }
+            }
+            Active::Mnist(run) => {
+                let steps = run.mixer.steps().max(1) as f64;
+                self.results.runs.push(GossipRunSummary {
+                    problem: "mnist".into(),
+                    algorithm: run.key.algorithm.name().into(),
+                    nodes: run.key.nodes,
+                    period: run.key.period,
+                    topology: topology_label(&self.config.topology),
+                    topology_index: None,
+                    steps: run.mixer.steps(),
+                    final_loss: run.last_loss,
+                    final_grad_norm: run.last_grad_norm,
+                    final_error: f64::NAN,
+                    mean_consensus: run.consensus_sum / steps,
+                    test_accuracy: run.last_acc,
+                    messages_per_node_step: run.mixer.messages / steps,
+                    bytes_per_node_step: run.mixer.bytes / steps,
+                    global_averages: run.mixer.global_averages,
+                    transient: None,
+                    transient_halves: Vec::new(),
+                    final_ratio_to_parallel: f64::NAN,
+                });
+            }
+        }
+    }
+
+    /// The parallel-SGD run a run's transient is measured against (same n, same streams).
+    pub(super) fn parallel_key(&self, k: &RunKey) -> RunKey {
+        RunKey {
+            algorithm: Algorithm::ParallelSgd,
+            period: self.config.period,
+            topology: None,
+            ..k.clone()
+        }
+    }
+
+    pub(super) fn transient_of(&self, k: &RunKey) -> Option<Option<u64>> {
+        let curve = self.curves.get(k)?;
+        let par = self.curves.get(&self.parallel_key(k))?;
+        Some(transient_stage(curve, par, self.config.transient_factor))
+    }
+
+    /// The transient measured on the even and on the odd replicas separately (empty with one
+    /// seed), and the smoothed error's ratio to parallel SGD's at the last step.
+    pub(super) fn transient_check(&self, k: &RunKey) -> Option<(Vec<Option<u64>>, f64)> {
+        let par_key = self.parallel_key(k);
+        let curve = self.curves.get(k)?;
+        let par = self.curves.get(&par_key)?;
+        let ratio = match (curve.last(), par.last()) {
+            (Some(a), Some(b)) => a / b,
+            _ => f64::NAN,
+        };
+        let halves = match (self.half_curves.get(k), self.half_curves.get(&par_key)) {
+            (Some(c), Some(p)) => (0..2)
+                .map(|i| transient_stage(&c[i], &p[i], self.config.transient_factor))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Some((halves, ratio))
+    }
+
+    /// The transient of run `k` as a point of a sweep at `x` (`None` until it has run).
+    pub(super) fn point(&self, k: &RunKey, x: f64, label: String) -> Option<TransientPoint> {
+        let steps = self.transient_of(k)?;
+        let (halves, _) = self.transient_check(k)?;
+        let periodic = !matches!(k.algorithm, Algorithm::ParallelSgd | Algorithm::GossipSgd);
+        let floor = if periodic {
+            k.period.max(self.config.transient_floor)
+        } else {
+            self.config.transient_floor
+        };
+        Some(TransientPoint {
+            x,
+            label,
+            steps,
+            halves,
+            floor: floor as u64,
+            horizon: self.config.logistic.steps as u64,
+            theory: self.results.problem_class.theory(
+                k.algorithm.name(),
+                k.nodes as f64,
+                self.beta_of(k),
+                k.period as f64,
+            ),
+        })
+    }
+
+    /// The sweeps of the claims as points, in sweep order (only the runs done so far).
+    pub(super) fn sweeps(&self) -> Vec<ExponentFit> {
+        let c = &self.config;
+        let key = |nodes: usize, period: usize, algorithm: Algorithm| RunKey {
+            mnist: false,
+            nodes,
+            period,
+            algorithm,
+            topology: None,
+        };
+        let by_n = |a: Algorithm| -> Vec<TransientPoint> {
+            c.node_sweep
+                .iter()
+                .filter_map(|&n| self.point(&key(n, c.period, a), n as f64, format!("n = {n}")))
+                .collect()
+        };
+        let by_h = |a: Algorithm| -> Vec<TransientPoint> {
+            c.period_sweep
+                .iter()
+                .filter_map(|&h| self.point(&key(c.nodes, h, a), h as f64, format!("H = {h}")))
+                .collect()
+        };
+        let by_gap: Vec<TransientPoint> = (0..c.topology_sweep.len())
+            .filter_map(|i| {
+                let k = RunKey {
+                    topology: Some(i),
+                    ..key(c.gap_nodes, c.period, Algorithm::GossipSgd)
+                };
+                let beta = self.beta_of(&k);
+                self.point(
+                    &k,
+                    1.0 / (1.0 - beta),
+                    format!("{} (β = {beta:.3})", topology_label(&c.topology_sweep[i])),
+                )
+            })
+            .collect();
+        vec![
+            ExponentFit::fit("gossip-sgd", "n", by_n(Algorithm::GossipSgd)),
+            ExponentFit::fit("gossip-sgd", "1/(1−β)", by_gap),
+            ExponentFit::fit("gossip-pga", "n", by_n(Algorithm::GossipPga)),
+            ExponentFit::fit("local-sgd", "H", by_h(Algorithm::LocalSgd)),
+            ExponentFit::fit("gossip-pga", "H", by_h(Algorithm::GossipPga)),
+        ]
+    }
+
+    pub(super) fn update_transients(&mut self) {
+        let h = self.config.period;
+        let mut by_n: BTreeMap<String, Vec<(usize, Option<u64>)>> = BTreeMap::new();
+        let mut by_h: BTreeMap<String, Vec<(usize, Option<u64>)>> = BTreeMap::new();
+        for a in Algorithm::ALL {
+            for &n in &self.config.node_sweep {
+                let k = RunKey {
+                    mnist: false,
+                    nodes: n,
+                    period: h,
+                    algorithm: a,
+                    topology: None,
+                };
+                if let Some(t) = self.transient_of(&k) {
+                    by_n.entry(a.name().into()).or_default().push((n, t));
+                }
+            }
+            for &p in &self.config.period_sweep {
+                let k = RunKey {
+                    mnist: false,
+                    nodes: self.config.nodes,
+                    period: if matches!(a, Algorithm::ParallelSgd | Algorithm::GossipSgd) {
+                        h
+                    } else {
+                        p
+                    },
+                    algorithm: a,
+                    topology: None,
+                };
+                if let Some(t) = self.transient_of(&k) {
+                    by_h.entry(a.name().into()).or_default().push((p, t));
+                }
+            }
+        }
+        type Checked = (Option<u64>, Vec<Option<u64>>, f64);
+        let transients: Vec<Option<Checked>> = self
+            .results
+            .runs
+            .iter()
+            .map(|r| {
+                let a = Algorithm::ALL
+                    .into_iter()
+                    .find(|a| a.name() == r.algorithm)?;
+                if r.problem != "logistic" {
+                    return None;
+                }
+                let key = RunKey {
+                    mnist: false,
+                    nodes: r.nodes,
+                    period: r.period,
+                    algorithm: a,
+                    topology: r.topology_index,
+                };
+                let t = self.transient_of(&key)?;
+                let (halves, ratio) = self.transient_check(&key)?;
+                Some((t, halves, ratio))
+            })
+            .collect();
+        for (r, t) in self.results.runs.iter_mut().zip(transients) {
+            if let Some((t, halves, ratio)) = t {
+                r.transient = t;
+                r.transient_halves = halves;
+                r.final_ratio_to_parallel = ratio;
+            }
+        }
+        self.results.fits = self.sweeps();
+        self.results.transient_vs_nodes = by_n;
+        self.results.transient_vs_period = by_h;
+    }
+
+    pub(super) fn total_units(&self) -> u64 {
+        self.jobs.iter().map(|k| self.job_len(k)).sum()
+    }
+}
+
+impl Gossip {
+    pub(super) fn progress_with(&self) -> Progress {
+        let (phase, loss) = match &self.active {
+            Some(Active::Logistic(r)) => (
+                format!(
+                    "logistic · {} · n={} · H={}",
+                    r.key.algorithm.name(),
+                    r.key.nodes,
+                    r.key.period
+                ),
+                r.last_loss,
+            ),
+            Some(Active::Mnist(r)) => (
+                format!("mnist · {} · n={}", r.key.algorithm.name(), r.key.nodes),
+                r.last_loss,
+            ),
+            None if self.is_done() => ("done".into(), f64::NAN),
+            None => ("starting".into(), f64::NAN),
+        };
+        Progress {
+            phase,
+            done: self.iterations_done.min(self.total_units()),
+            total: self.total_units(),
+            unit: "steps".into(),
+            epoch: self.next_job,
+            loss,
+            accuracy: f64::NAN,
+        }
+    }
+}
+
+impl Registered for Gossip {
+    type Config = GossipConfig;
+    fn preset_config(request: &RunRequest) -> GossipConfig {
+        GossipConfig::preset(request.preset)
+    }
+    fn validate_config(config: &GossipConfig) -> Result<()> {
+        config.validate()
+    }
+    fn build(config: GossipConfig, device: ComputeDevice) -> Result<Self> {
+        Self::new(config, device)
+    }
+}
+
+impl Experiment for Gossip {
+    fn step(&mut self) -> Result<Progress> {
+        if self.is_done() {
+            return Ok(self.progress());
+        }
+        let active = match self.active.take() {
+            Some(a) => a,
+            None => {
+                let k = self.jobs[self.next_job].clone();
+                self.next_job += 1;
+                self.start(k)?
+            }
+        };
+        let budget = self.config.iterations_per_step;
+        let (active, outcome) = match active {
+            Active::Logistic(mut r) => {
+                let o = self.advance_logistic(&mut r, budget);
+                (Active::Logistic(r), o)
+            }
+            Active::Mnist(mut r) => {
+                let o = self.advance_mnist(&mut r, budget);
+                (Active::Mnist(r), o)
+            }
+        };
+        match outcome {
+            Ok(true) => {
+                self.finish(active);
+                if self.is_done() {
+                    self.results.status = "complete".into();
+                }
+            }
+            Ok(false) => self.active = Some(active),
+            Err(e) => {
+                self.results.status = format!("stopped: {e:#}");
+                self.active = Some(active);
+                return Err(e);
+            }
+        }
+        Ok(self.progress())
+    }
+
+    fn is_done(&self) -> bool {
+        self.active.is_none() && self.next_job >= self.jobs.len()
+    }
+
+    fn progress(&self) -> Progress {
+        self.progress_with()
+    }
+
+    fn config_json(&self) -> Result<serde_json::Value> {
+        to_json_value(&self.config)
+    }
+
+    fn results_json(&self) -> Result<serde_json::Value> {
+        to_json_value(&self.results)
+    }
+
+    fn claims(&self) -> Vec<Claim> {
+        self.claims_so_far()
+    }
+
+    fn write_artifacts(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let metrics = dir.join("metrics.csv");
+        self.metrics_table().write(&metrics)?;
+        let mut written = vec![metrics];
+        let has = |mnist: bool| {
+            self.rows.iter().any(|r| {
+                r.key.mnist == mnist
+                    && r.key.nodes == self.main_key(Algorithm::ParallelSgd, mnist).nodes
+            })
+        };
+        if has(false) {
+            written.extend(
+                self.curve_plot(false, "loss")
+                    .render(dir, "logistic_loss")?,
+            );
+            written.extend(
+                self.curve_plot(false, "error")
+                    .render(dir, "logistic_error")?,
+            );
+        }
+        if let Some(p) = self.consensus_plot() {
+            written.extend(p.render(dir, "consensus")?);
+        }
+        if !self.results.transient_vs_nodes.is_empty() {
+            written.extend(
+                self.transient_plot(true)
+                    .render(dir, "transient_vs_nodes")?,
+            );
+        }
+        if !self.results.transient_vs_period.is_empty() {
+            written.extend(
+                self.transient_plot(false)
+                    .render(dir, "transient_vs_period")?,
+            );
+        }
+        if self.results.runs.iter().any(|r| r.problem == "logistic") {
+            for (plot, stem) in self.comm_plots() {
+                written.extend(plot.render(dir, stem)?);
+            }
+        }
+        if has(true) {
+            written.extend(self.curve_plot(true, "loss").render(dir, "mnist_loss")?);
+            written.extend(
+                self.curve_plot(true, "accuracy")
+                    .render(dir, "mnist_accuracy")?,
+            );
+        }
+        Ok(written)
+    }
+
+    fn report(&self, md: &mut ReportMd, files: &[String]) {
+        self.report_body(md, files);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::cpu_device;
+
+    /// A complete small run (no MNIST, 4 seeds, 400 steps): every fit and claim is reported, and
+    /// a claim whose fit needs a censored transient is `inconclusive`, never `holds`.
+    #[test]
+    fn a_small_run_reports_every_fit_and_claim() {
+        let config = GossipConfig::new()
+            .with_seeds(4)
+            .with_nodes(8)
+            .with_period(4)
+            .with_node_sweep(vec![4, 8])
+            .with_period_sweep(vec![2, 4])
+            .with_gap_nodes(8)
+            .with_topology_sweep(vec![TopologyConfig::Ring, TopologyConfig::Complete])
+            .with_mnist(None)
+            .with_logistic(
+                crate::experiments::GossipLogisticConfig::new()
+                    .with_steps(400)
+                    .with_samples_per_node(32),
+            )
+            .with_iterations_per_step(100);
+        let mut g = Gossip::new(config, cpu_device()).unwrap();
+        while !g.is_done() {
+            g.step().unwrap();
+        }
+        let r = g.results();
+        assert_eq!(r.status, "complete");
+        assert_eq!(r.fits.len(), 5);
+        let claims = g.claims();
+        assert_eq!(claims.len(), 7);
+        // The first five claims are the fits' claims, in the same order.
+        for (c, f) in claims.iter().zip(&r.fits) {
+            if f.exponent.is_none() {
+                assert_eq!(
+                    c.verdict,
+                    crate::experiments::Verdict::Inconclusive,
+                    "{c:?}"
+                );
+            }
+        }
+        // The complete graph (β = 0) predicts no transient: left out of the fit against the gap.
+        let gap = r.fits.iter().find(|f| f.against == "1/(1−β)").unwrap();
+        assert_eq!(gap.points.len(), 2);
+        assert!(gap.points.iter().any(|p| p.theory == 0.0));
+    }
+}
