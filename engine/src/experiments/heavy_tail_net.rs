@@ -15,9 +15,9 @@
 //! expected loss increase under Gaussian weight perturbations. The paper's claim: truncated
 //! heavy-tailed noise ends in flatter minima that generalize better than SGD's.
 
-use super::NetworkPart;
+use super::{NetworkPart, check};
 use crate::data::{Dataset, DatasetSpec};
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::model::{InputStats, MlpConfig, NetworkConfig};
 use crate::probe::{
     Batch, FlatNet, norm, perturbation_sharpness, symmetric_lomax, top_hessian_eigenvalue, truncate,
@@ -112,14 +112,8 @@ impl HeavyTailNetConfig {
     /// Checks every field; `field` is this config's path. Errors name the field and the range.
     pub fn validate(&self, field: &str) -> Result<()> {
         let f = |name: &str| format!("{field}.{name}");
-        let bad = |name: &str, msg: String| Err(EngineError::config(f(name), msg));
         self.data.validate(&f("data"))?;
-        if !(0.0..1.0).contains(&self.label_noise) {
-            return bad(
-                "label_noise",
-                format!("expected a fraction in [0, 1), found {}", self.label_noise),
-            );
-        }
+        check::fraction_below_one(&f("label_noise"), self.label_noise)?;
         for (name, v, lo, hi) in [
             ("seeds", self.seeds, 1, 100),
             ("batch_size", self.batch_size, 2, 65_536),
@@ -129,34 +123,18 @@ impl HeavyTailNetConfig {
             ("perturb_samples", self.perturb_samples, 1, 10_000),
             ("steps_per_call", self.steps_per_call, 1, 1_000_000),
         ] {
-            if !(lo..=hi).contains(&v) {
-                return bad(name, format!("expected {lo} to {hi}, found {v}"));
-            }
+            check::count(&f(name), v, lo, hi)?;
         }
-        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 10.0) {
-            return bad(
-                "lr",
-                format!("expected a learning rate in (0, 10], found {}", self.lr),
-            );
-        }
-        if !(self.alpha.is_finite() && self.alpha > 1.0 && self.alpha <= 10.0) {
-            return bad(
-                "alpha",
-                format!(
-                    "expected a tail index in (1, 10] (the Lomax multiplier needs a mean), found {}",
-                    self.alpha
-                ),
-            );
-        }
+        check::range_open_low(&f("lr"), self.lr, 0.0, 10.0)?;
+        // The Lomax multiplier needs a mean: α > 1.
+        check::range_open_low(&f("alpha"), self.alpha, 1.0, 10.0)?;
         for (name, v) in [
             ("noise_scale", self.noise_scale),
             ("truncation", self.truncation),
             ("fd_eps", self.fd_eps),
             ("perturb_sigma", self.perturb_sigma),
         ] {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(name, format!("expected a finite value > 0, found {v}"));
-            }
+            check::positive(&f(name), v)?;
         }
         Ok(())
     }
@@ -182,22 +160,20 @@ pub struct DataSplitConfig {
 impl DataSplitConfig {
     /// Checks the sizes and the fraction; `field` is this config's path.
     pub fn validate(&self, field: &str) -> Result<()> {
+        let test_fraction = format!("{field}.test_fraction");
         if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
-            return Err(EngineError::config(
-                format!("{field}.test_fraction"),
-                format!(
-                    "expected a fraction in (0, 1), found {}",
-                    self.test_fraction
-                ),
+            return Err(check::expected(
+                &test_fraction,
+                "a fraction in (0, 1)",
+                &self.test_fraction.to_string(),
             ));
         }
-        if !(2..=1_000_000).contains(&self.train_size) {
-            return Err(EngineError::config(
-                format!("{field}.train_size"),
-                format!("expected 2 to 1000000, found {}", self.train_size),
-            ));
-        }
-        Ok(())
+        check::count(
+            &format!("{field}.train_size"),
+            self.train_size,
+            2,
+            1_000_000,
+        )
     }
 
     /// Loads (train, test): the source's test split or a seeded one, and the first

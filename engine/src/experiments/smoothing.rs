@@ -8,16 +8,20 @@
 //! concentrate near x*; too much noise spreads them again. Shown on a line and in the plane,
 //! with `g_η` drawn over `f` for every noise level.
 
+mod claims;
+
+pub use claims::GAIN_MARGIN;
+
 use super::{
-    Claim, Experiment, NetworkPart, OnePointCheck, OnePointConfig, OnePointResults, Preset,
-    Progress, Registered, RunRequest, Verdict, to_json_value, write_network_part,
+    Claim, Experiment, Interval, NetworkPart, OnePointCheck, OnePointConfig, OnePointResults,
+    Preset, Progress, Registered, RunRequest, check, to_json_value, write_network_part,
 };
 use crate::device::{ComputeDevice, DeviceInfo};
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::gpu::{GpuContext, ParticleRunner, smooth_grid_gpu};
 use crate::landscape::{
-    Clip, Grid, Landscape, Noise, NoiseKind, ParticleState, Smoothing, StepRule, smooth_grid_cpu,
-    smoothed_quadrature_1d, validate_particles,
+    Clip, Grid, Landscape, Noise, NoiseKind, ParticleState, Smoothing, StepRule,
+    one_point_convex_share, smooth_grid_cpu, smoothed_quadrature_1d, validate_particles,
 };
 use crate::report::{
     CsvTable, Heatmap, HeatmapGrid, Histogram, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64,
@@ -57,6 +61,20 @@ pub struct SmoothingConfig {
     /// A run "ends near x*" when its final distance to x* is at most this.
     #[config(default = 0.5)]
     pub near_radius: f32,
+    /// The one-point-convexity constant c: `g_η` is one-point convex at a point x when
+    /// `⟨−∇g_η(x), x* − x⟩ ≥ c ‖x* − x‖²` (a quarter of the bowl's curvature by default).
+    #[config(default = 0.25)]
+    pub one_point_c: f64,
+    /// A level counts as one-point convex over the start region when at least this share of a
+    /// grid over it satisfies the inequality.
+    #[config(default = 0.9)]
+    pub convex_share_min: f64,
+    /// Grid points per side for the one-point-convexity share.
+    #[config(default = 201)]
+    pub convex_grid: u32,
+    /// Also run every level on the same bowl without spikes (the control).
+    #[config(default = true)]
+    pub control: bool,
     /// Grid points per side of the 2-D smoothed-landscape plots.
     #[config(default = 96)]
     pub grid_2d: u32,
@@ -89,38 +107,17 @@ impl SmoothingConfig {
     /// Checks every field; errors name it and the accepted range.
     pub fn validate(&self) -> Result<()> {
         validate_particles(self.starts, "starts")?;
-        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1.0) {
-            return Err(EngineError::config(
-                "lr",
-                format!("expected a learning rate in (0, 1], found {}", self.lr),
-            ));
-        }
-        if self.steps == 0 || self.steps > 10_000_000 {
-            return Err(EngineError::config(
-                "steps",
-                format!("expected 1 to 10000000, found {}", self.steps),
-            ));
-        }
-        if self.sigmas.is_empty() || self.sigmas.len() > 8 {
-            return Err(EngineError::config(
-                "sigmas",
-                format!("expected 1 to 8 noise levels, found {}", self.sigmas.len()),
-            ));
-        }
+        check::range_open_low("lr", f64::from(self.lr), 0.0, 1.0)?;
+        check::count("steps", self.steps as usize, 2, 10_000_000)?;
+        check::list_len("sigmas", self.sigmas.len(), 1, 8)?;
         for (i, &s) in self.sigmas.iter().enumerate() {
             Noise::new(NoiseKind::Gaussian, s, 2.0).validate(&format!("sigmas[{i}]"))?;
         }
-        for (name, v) in [
-            ("start_range", self.start_range),
-            ("near_radius", self.near_radius),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(EngineError::config(
-                    name,
-                    format!("expected a finite value > 0, found {v}"),
-                ));
-            }
-        }
+        check::positive("start_range", f64::from(self.start_range))?;
+        check::positive("near_radius", f64::from(self.near_radius))?;
+        check::non_negative("one_point_c", self.one_point_c)?;
+        check::fraction("convex_share_min", self.convex_share_min)?;
+        check::count("convex_grid", self.convex_grid as usize, 3, 4096)?;
         for (name, l, dim) in [
             ("landscape_1d", Some(&self.landscape_1d), 1),
             ("landscape_2d", self.landscape_2d.as_ref(), 2),
@@ -128,31 +125,22 @@ impl SmoothingConfig {
             if let Some(l) = l {
                 l.validate(name)?;
                 if l.dim() != dim || !matches!(l, Landscape::Ripple { .. }) {
-                    return Err(EngineError::config(
+                    return Err(check::expected(
                         name,
-                        format!("expected a ripple landscape of dimension {dim}"),
+                        &format!("a ripple landscape of dimension {dim}"),
+                        &format!("{l:?}"),
                     ));
                 }
             }
         }
-        if !(8..=1024).contains(&self.grid_2d) {
-            return Err(EngineError::config(
-                "grid_2d",
-                format!("expected 8 to 1024 points per side, found {}", self.grid_2d),
-            ));
-        }
-        if self.samples_2d == 0 || self.samples_2d > 65_536 {
-            return Err(EngineError::config(
-                "samples_2d",
-                format!("expected 1 to 65536, found {}", self.samples_2d),
-            ));
-        }
-        if self.steps_per_call == 0 {
-            return Err(EngineError::config(
-                "steps_per_call",
-                "expected at least 1, found 0",
-            ));
-        }
+        check::count("grid_2d", self.grid_2d as usize, 8, 1024)?;
+        check::count("samples_2d", self.samples_2d as usize, 1, 65_536)?;
+        check::count(
+            "steps_per_call",
+            self.steps_per_call as usize,
+            1,
+            u32::MAX as usize,
+        )?;
         if let Some(n) = &self.nn_check {
             n.validate("nn_check")?;
         }
@@ -174,10 +162,23 @@ impl SmoothingConfig {
 pub struct LevelResult {
     /// 1 or 2.
     pub dim: u32,
+    /// Whether this is the control: the same bowl without spikes.
+    pub control: bool,
     /// Noise scale σ (0: gradient descent).
     pub sigma: f64,
     /// The smoothing radius ησ.
     pub smoothing_radius: f64,
+    /// Runs at this level.
+    pub runs: usize,
+    /// Share of a grid over the start region where `g_η` is one-point convex toward x* with
+    /// the config's c (closed form); `None` without one.
+    pub convex_share: Option<f64>,
+    /// Fraction of runs within `near_radius` of x* after the burn-in (half the steps).
+    pub near_after_burn_in: f64,
+    /// Runs within `near_radius` of x* both after the burn-in and at the end.
+    pub stays_near: usize,
+    /// Wilson 95% interval of `stays_near / runs`: `[lo, hi]`.
+    pub stays_interval: [f64; 2],
     /// Fraction of runs ending within `near_radius` of x*.
     pub near_fraction: f64,
     /// Fraction of runs ending in x*'s own cell (basin label 0).
@@ -197,21 +198,15 @@ pub struct LevelResult {
     pub points: Vec<(f64, f64)>,
 }
 
-/// The signature check for one dimension.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Signature {
-    /// 1 or 2.
-    pub dim: u32,
-    /// GD's near-x* fraction.
-    pub gd_near_fraction: f64,
-    /// The noise level with the largest near-x* fraction.
-    pub best_sigma: f64,
-    /// Its near-x* fraction.
-    pub best_near_fraction: f64,
-    /// The largest noise level's near-x* fraction.
-    pub largest_sigma_near_fraction: f64,
-    /// GD < best > largest, with best neither GD nor the largest level.
-    pub holds: bool,
+impl LevelResult {
+    /// `stays_near / runs` (NaN without runs).
+    pub fn stays_fraction(&self) -> f64 {
+        if self.runs == 0 {
+            f64::NAN
+        } else {
+            self.stays_near as f64 / self.runs as f64
+        }
+    }
 }
 
 /// The typed summary written to results.json.
@@ -225,22 +220,35 @@ pub struct SmoothingResults {
     pub device: DeviceInfo,
     /// `gpu` (WGSL kernels) or `cpu` (the Rust reference).
     pub engine: String,
-    /// Per dimension and noise level.
+    /// Per dimension and noise level, spiky bowl then control.
     pub levels: Vec<LevelResult>,
-    /// The signature per dimension.
-    pub signatures: Vec<Signature>,
     /// The network check of the paper (one-point convexity along SGD on MNIST); absent when
     /// the config skips it.
     pub nn_check: Option<OnePointResults>,
+}
+
+/// One particle run: a dimension, a noise level, and the bowl (spiky, or the smooth control).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Job {
+    dim: u32,
+    level: usize,
+    control: bool,
+}
+
+/// The run in progress: its job index, its particles, and which were near x* after the burn-in.
+struct Active {
+    job: usize,
+    runner: ParticleRunner,
+    near_after_burn_in: Option<Vec<bool>>,
 }
 
 /// The experiment's state machine.
 pub struct SmoothingExperiment {
     config: SmoothingConfig,
     device: ComputeDevice,
-    jobs: Vec<(u32, usize)>,
+    jobs: Vec<Job>,
     next_job: usize,
-    active: Option<(usize, ParticleRunner)>,
+    active: Option<Active>,
     results: SmoothingResults,
     g_curves: Vec<(f64, Vec<(f64, f64)>)>,
     g_grids: Vec<(f64, Vec<f64>)>,
@@ -251,9 +259,25 @@ impl SmoothingExperiment {
     /// Prepares the runs. Fails on an invalid config.
     pub fn new(config: SmoothingConfig, device: ComputeDevice) -> Result<Self> {
         config.validate()?;
-        let mut jobs: Vec<(u32, usize)> = (0..config.sigmas.len()).map(|l| (1, l)).collect();
-        if config.landscape_2d.is_some() {
-            jobs.extend((0..config.sigmas.len()).map(|l| (2, l)));
+        let dims: &[u32] = if config.landscape_2d.is_some() {
+            &[1, 2]
+        } else {
+            &[1]
+        };
+        let bowls: &[bool] = if config.control {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        let mut jobs = Vec::new();
+        for &dim in dims {
+            for &control in bowls {
+                jobs.extend((0..config.sigmas.len()).map(|level| Job {
+                    dim,
+                    level,
+                    control,
+                }));
+            }
         }
         let results = SmoothingResults {
             experiment: "smoothing".into(),
@@ -284,16 +308,26 @@ impl SmoothingExperiment {
         })
     }
 
-    fn landscape(&self, dim: u32) -> &Landscape {
-        match (dim, &self.config.landscape_2d) {
-            (2, Some(l)) => l,
-            _ => &self.config.landscape_1d,
+    /// The spiky bowl of dimension `dim`, or with `control` the same bowl without spikes.
+    fn landscape(&self, dim: u32, control: bool) -> Landscape {
+        let l = match (dim, &self.config.landscape_2d) {
+            (2, Some(l)) => l.clone(),
+            _ => self.config.landscape_1d.clone(),
+        };
+        match l {
+            Landscape::Ripple { dim, a, omega, .. } if control => Landscape::Ripple {
+                dim,
+                a,
+                amp: 0.0,
+                omega,
+            },
+            other => other,
         }
     }
 
-    fn start(&self, job: (u32, usize)) -> Result<ParticleRunner> {
-        let (dim, level) = job;
-        let land = self.landscape(dim).packed();
+    fn start(&self, job: Job) -> Result<ParticleRunner> {
+        let Job { dim, level, control } = job;
+        let land = self.landscape(dim, control).packed();
         let mut rng = SplitMix64::for_purpose(self.config.seed, &format!("smoothing starts {dim}"));
         let r = self.config.start_range;
         let pos = (0..self.config.starts)
@@ -314,8 +348,21 @@ impl SmoothingExperiment {
         ParticleRunner::new(&self.device, land, rule, state)
     }
 
-    fn record(&mut self, job: (u32, usize), state: &ParticleState) {
-        let (dim, level) = job;
+    fn near_flags(&self, state: &ParticleState) -> Vec<bool> {
+        let near_r = f64::from(self.config.near_radius);
+        state
+            .pos
+            .iter()
+            .zip(&state.meta)
+            .map(|(p, m)| {
+                m[0] != crate::landscape::DIVERGED
+                    && f64::from(p[0]).hypot(f64::from(p[1])) <= near_r
+            })
+            .collect()
+    }
+
+    fn record(&mut self, job: Job, state: &ParticleState, near_after_burn_in: &[bool]) {
+        let Job { dim, level, control } = job;
         let s = state.summary();
         let n = state.len() as f64;
         let near_r = f64::from(self.config.near_radius);
@@ -338,8 +385,25 @@ impl SmoothingExperiment {
             }
         }
         let sigma = f64::from(self.config.sigmas[level]);
-        let g_local_minima = (dim == 1).then(|| {
-            let land = self.landscape(1).packed();
+        let near_now = self.near_flags(state);
+        let stays_near = near_now
+            .iter()
+            .zip(near_after_burn_in)
+            .filter(|(a, b)| **a && **b)
+            .count();
+        let burned_in = near_after_burn_in.iter().filter(|b| **b).count();
+        let stays = Interval::wilson95(stays_near, state.len());
+        let noise = self.config.noise(level);
+        let convex_share = one_point_convex_share(
+            &self.landscape(dim, control),
+            &noise,
+            self.config.lr,
+            self.config.one_point_c,
+            f64::from(self.config.start_range),
+            self.config.convex_grid,
+        );
+        let g_local_minima = (dim == 1 && !control).then(|| {
+            let land = self.landscape(1, false).packed();
             let noise = self.config.noise(level);
             let r = f64::from(self.config.start_range);
             let ys: Vec<f64> = (0..=1200)
@@ -360,8 +424,14 @@ impl SmoothingExperiment {
         });
         self.results.levels.push(LevelResult {
             dim,
+            control,
             sigma,
             smoothing_radius: f64::from(self.config.lr) * sigma,
+            runs: state.len(),
+            convex_share,
+            near_after_burn_in: burned_in as f64 / n,
+            stays_near,
+            stays_interval: [stays.lo, stays.hi],
             near_fraction: near as f64 / n,
             center_cell_fraction: s.final_label[0] as f64 / n,
             mean_distance: if live == 0 {
@@ -422,44 +492,7 @@ impl SmoothingExperiment {
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.smooth_2d()?;
-        let dims: Vec<u32> = if self.config.landscape_2d.is_some() {
-            vec![1, 2]
-        } else {
-            vec![1]
-        };
-        for dim in dims {
-            let lv: Vec<&LevelResult> = self
-                .results
-                .levels
-                .iter()
-                .filter(|l| l.dim == dim)
-                .collect();
-            let Some(gd) = lv.iter().find(|l| l.sigma == 0.0) else {
-                continue;
-            };
-            let Some(best) = lv
-                .iter()
-                .max_by(|a, b| a.near_fraction.total_cmp(&b.near_fraction))
-            else {
-                continue;
-            };
-            let Some(largest) = lv.iter().max_by(|a, b| a.sigma.total_cmp(&b.sigma)) else {
-                continue;
-            };
-            self.results.signatures.push(Signature {
-                dim,
-                gd_near_fraction: gd.near_fraction,
-                best_sigma: best.sigma,
-                best_near_fraction: best.near_fraction,
-                largest_sigma_near_fraction: largest.near_fraction,
-                holds: best.sigma > 0.0
-                    && best.sigma < largest.sigma
-                    && best.near_fraction > gd.near_fraction
-                    && best.near_fraction > largest.near_fraction,
-            });
-        }
-        Ok(())
+        self.smooth_2d()
     }
 
     /// Whether every landscape run is done (the network check may still be running).
@@ -470,8 +503,15 @@ impl SmoothingExperiment {
     fn metrics_table(&self) -> CsvTable {
         let mut t = CsvTable::new(&[
             "dim",
+            "bowl",
             "sigma",
             "smoothing_radius",
+            "runs",
+            "convex_share",
+            "near_after_burn_in",
+            "stays_near",
+            "stays_lo",
+            "stays_hi",
             "near_fraction",
             "center_cell_fraction",
             "mean_distance",
@@ -481,8 +521,15 @@ impl SmoothingExperiment {
         for l in &self.results.levels {
             t.push_row(vec![
                 l.dim.to_string(),
+                bowl_name(l.control).into(),
                 fmt_f64(l.sigma),
                 fmt_f64(l.smoothing_radius),
+                l.runs.to_string(),
+                l.convex_share.map_or("-".into(), fmt_f64),
+                fmt_f64(l.near_after_burn_in),
+                l.stays_near.to_string(),
+                fmt_f64(l.stays_interval[0]),
+                fmt_f64(l.stays_interval[1]),
                 fmt_f64(l.near_fraction),
                 fmt_f64(l.center_cell_fraction),
                 fmt_f64(l.mean_distance),
@@ -520,16 +567,22 @@ impl SmoothingExperiment {
         md.paragraph(
             "Kleinberg, Li, Yuan (ICML 2018): with y = x − η∇f(x), SGD's y follows in expectation \
              gradient descent on g(y) = E f(y − ηω). On a bowl with high-frequency spikes, g is \
-             one-point convex once ηω is large enough: GD ends in spurious minima, SGD at a middle \
-             noise level ends near x* = 0, and too much noise spreads the runs again.",
+             one-point convex toward x* = 0 once ηω is large enough, and then SGD reaches x*'s \
+             neighbourhood while GD on f stops in a spurious minimum. The claims compare SGD at a \
+             level where g is one-point convex over the start region with GD, by the share of \
+             runs near x* after the burn-in and still at the end, and repeat every level on the \
+             same bowl without spikes (the control), where noise cannot help.",
         );
         md.paragraph(&format!(
             "Status: **{}**. {} runs per level from uniform starts in [-{s}, {s}]^d, η = {}, {} \
-             steps, Gaussian noise; engine {}; device: {}.",
+             steps (burn-in: the first half), Gaussian noise; one-point convexity with c = {} on \
+             a {}-point grid per side; engine {}; device: {}.",
             r.status,
             c.starts,
             c.lr,
             c.steps,
+            c.one_point_c,
+            c.convex_grid,
             r.engine,
             r.device,
             s = c.start_range
@@ -537,9 +590,12 @@ impl SmoothingExperiment {
         md.table(
             &[
                 "dim",
+                "bowl",
                 "level",
                 "ησ",
-                &format!("ends within {} of x*", c.near_radius),
+                "g one-point convex on",
+                &format!("within {} of x* after burn-in", c.near_radius),
+                "and still at the end [Wilson 95%]",
                 "ends in x*'s cell",
                 "mean distance",
                 "local minima of g",
@@ -550,9 +606,18 @@ impl SmoothingExperiment {
                 .map(|l| {
                     vec![
                         l.dim.to_string(),
+                        bowl_name(l.control).into(),
                         Self::level_name(l.sigma),
                         format!("{:.3}", l.smoothing_radius),
-                        format!("{:.3}", l.near_fraction),
+                        l.convex_share
+                            .map_or("-".into(), |v| format!("{:.0}%", 100.0 * v)),
+                        format!("{:.3}", l.near_after_burn_in),
+                        Interval {
+                            estimate: l.stays_fraction(),
+                            lo: l.stays_interval[0],
+                            hi: l.stays_interval[1],
+                        }
+                        .show(3),
                         format!("{:.3}", l.center_cell_fraction),
                         format!("{:.3}", l.mean_distance),
                         l.g_local_minima.map_or("-".into(), |m| m.to_string()),
@@ -561,17 +626,6 @@ impl SmoothingExperiment {
                 })
                 .collect::<Vec<_>>(),
         );
-        for s in &r.signatures {
-            md.paragraph(&format!(
-                "{}-D signature {}: GD {:.3}, best level σ = {} with {:.3}, largest σ {:.3}.",
-                s.dim,
-                if s.holds { "holds" } else { "does NOT hold" },
-                s.gd_near_fraction,
-                s.best_sigma,
-                s.best_near_fraction,
-                s.largest_sigma_near_fraction
-            ));
-        }
         if let Some(nn) = &self.nn {
             nn.report(md);
         }
@@ -606,28 +660,45 @@ impl Experiment for SmoothingExperiment {
             }
             return Ok(self.progress());
         }
-        let (j, mut runner) = match self.active.take() {
+        let mut a = match self.active.take() {
             Some(a) => a,
             None => {
                 let runner = self.start(self.jobs[self.next_job])?;
                 self.next_job += 1;
-                (self.next_job - 1, runner)
+                Active {
+                    job: self.next_job - 1,
+                    runner,
+                    near_after_burn_in: None,
+                }
             }
+        };
+        // The burn-in is the first half of the steps; the run stops there once to record
+        // which particles are near x*.
+        let burn_in = self.config.steps / 2;
+        let target = if a.near_after_burn_in.is_none() {
+            burn_in
+        } else {
+            self.config.steps
         };
         let k = self
             .config
             .steps_per_call
-            .min(self.config.steps - runner.steps_done());
-        runner.step(k);
-        if runner.steps_done() >= self.config.steps {
-            let state = runner.read()?;
-            self.record(self.jobs[j], &state);
+            .min(target - a.runner.steps_done());
+        a.runner.step(k);
+        if a.near_after_burn_in.is_none() && a.runner.steps_done() >= burn_in {
+            let state = a.runner.read()?;
+            a.near_after_burn_in = Some(self.near_flags(&state));
+        }
+        if a.runner.steps_done() >= self.config.steps {
+            let state = a.runner.read()?;
+            let near = a.near_after_burn_in.take().unwrap_or_default();
+            self.record(self.jobs[a.job], &state, &near);
             if self.next_job >= self.jobs.len() {
                 self.finish()?;
             }
         } else {
-            runner.wait()?;
-            self.active = Some((j, runner));
+            a.runner.wait()?;
+            self.active = Some(a);
         }
         Ok(self.progress())
     }
@@ -639,16 +710,18 @@ impl Experiment for SmoothingExperiment {
     fn progress(&self) -> Progress {
         let per = u64::from(self.config.steps);
         let done = match &self.active {
-            Some((j, r)) => *j as u64 * per + u64::from(r.steps_done()),
+            Some(a) => a.job as u64 * per + u64::from(a.runner.steps_done()),
             None => self.next_job as u64 * per,
         };
         let (mut loss, mut accuracy) = (f64::NAN, f64::NAN);
         let phase = match (&self.active, &self.nn) {
-            (Some((j, _)), _) => {
-                let (dim, l) = self.jobs[*j];
+            (Some(a), _) => {
+                let job = self.jobs[a.job];
                 format!(
-                    "{dim}-D · {}",
-                    Self::level_name(f64::from(self.config.sigmas[l]))
+                    "{}-D {} · {}",
+                    job.dim,
+                    bowl_name(job.control),
+                    Self::level_name(f64::from(self.config.sigmas[job.level]))
                 )
             }
             _ if self.is_done() => "done".into(),
@@ -691,7 +764,7 @@ impl Experiment for SmoothingExperiment {
                 .results
                 .levels
                 .iter()
-                .filter(|l| l.dim == dim)
+                .filter(|l| l.dim == dim && !l.control)
                 .map(|l| (Self::level_name(l.sigma), l.finals.clone()))
                 .collect();
             if !series.is_empty() {
@@ -760,7 +833,7 @@ impl Experiment for SmoothingExperiment {
                         .results
                         .levels
                         .iter()
-                        .find(|l| l.dim == 2 && l.sigma == *sigma)
+                        .find(|l| l.dim == 2 && !l.control && l.sigma == *sigma)
                         .map(|l| l.points.iter().map(|&(x, y)| (x, y, 1)).collect())
                         .unwrap_or_default();
                     let (lo, hi) = values
@@ -801,44 +874,101 @@ impl Experiment for SmoothingExperiment {
     }
 }
 
+/// `spiky` or `smooth (control)`.
+fn bowl_name(control: bool) -> &'static str {
+    if control { "smooth (control)" } else { "spiky" }
+}
+
 impl SmoothingExperiment {
-    /// The claims on the results so far: per dimension, the smoothing signature.
+    /// The claims on the results so far: per dimension, escape at a one-point-convex level of
+    /// `g_η`, and the control without spikes.
     fn claims_so_far(&self) -> Vec<Claim> {
-        let r = self.summary();
-        let mut dims: Vec<u32> = self.jobs.iter().map(|j| j.0).collect();
+        let mut dims: Vec<u32> = self.jobs.iter().map(|j| j.dim).collect();
         dims.dedup();
-        dims.into_iter()
-            .map(|dim| {
-                let claim = Claim::new(
-                    &format!("noise-escapes-spikes-{dim}d"),
-                    "On a spiky loss, SGD with a middle noise level ends near the global minimum \
-                     more often than gradient descent and than the largest noise level.",
-                    "holds when the level with the largest near-x* fraction is neither GD nor the \
-                     largest level, and beats both; fails otherwise",
-                );
-                match r.signatures.iter().find(|s| s.dim == dim) {
-                    None => claim.not_measured("this dimension has not finished"),
-                    Some(s) => claim.decide(
-                        format!(
-                            "near x*: GD {:.3}, σ = {} {:.3}, largest σ {:.3}",
-                            s.gd_near_fraction,
-                            s.best_sigma,
-                            s.best_near_fraction,
-                            s.largest_sigma_near_fraction
-                        ),
-                        if s.holds {
-                            Verdict::Holds
-                        } else {
-                            Verdict::Fails
-                        },
-                        if s.holds {
-                            "a middle level is best"
-                        } else {
-                            "the best level is GD or the largest"
-                        },
-                    ),
-                }
-            })
-            .collect()
+        let c = &self.config;
+        let mut out = Vec::new();
+        for dim in dims {
+            let of = |control: bool| {
+                self.results
+                    .levels
+                    .iter()
+                    .filter(|l| l.dim == dim && l.control == control)
+                    .collect::<Vec<&LevelResult>>()
+            };
+            let (spiky, control) = (of(false), of(true));
+            let spiky_done = spiky.len() == c.sigmas.len();
+            out.push(if spiky_done {
+                claims::escape_claim(dim, &spiky, c.one_point_c, c.convex_share_min)
+            } else {
+                claims::escape_claim(dim, &[], c.one_point_c, c.convex_share_min)
+                    .not_measured("this dimension has not finished")
+            });
+            out.push(if spiky_done && control.len() == c.sigmas.len() {
+                claims::control_claim(dim, &spiky, &control, c.convex_share_min)
+            } else {
+                claims::control_claim(dim, &[], &[], c.convex_share_min)
+                    .not_measured("the control has not run (config `control` off or unfinished)")
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::cpu_device;
+    use crate::experiments::Verdict;
+
+    fn run(config: SmoothingConfig) -> SmoothingExperiment {
+        let mut e = SmoothingExperiment::new(config, cpu_device()).unwrap();
+        while !e.is_done() {
+            e.step().unwrap();
+        }
+        e
+    }
+
+    /// Rigged input: the "spiky" bowl without its spikes. GD then reaches x* from every start,
+    /// so noise cannot beat it and the escape claim must come out `fails`.
+    #[test]
+    fn without_spikes_the_escape_claim_fails() {
+        let smooth = Landscape::Ripple {
+            dim: 1,
+            a: 1.0,
+            amp: 0.0,
+            omega: 10.0,
+        };
+        let config = SmoothingConfig::new()
+            .with_starts(300)
+            .with_steps(600)
+            .with_landscape_1d(smooth)
+            .with_landscape_2d(None)
+            .with_control(false)
+            .with_nn_check(None);
+        let e = run(config);
+        let claims = e.claims();
+        let escape = claims
+            .iter()
+            .find(|c| c.id == "smoothing-escapes-spikes-1d")
+            .unwrap();
+        assert_eq!(escape.verdict, Verdict::Fails, "{escape:?}");
+        let control = claims
+            .iter()
+            .find(|c| c.id == "smoothing-control-1d")
+            .unwrap();
+        assert_eq!(control.verdict, Verdict::Inconclusive, "{control:?}");
+        let gd = &e.results.levels[0];
+        assert_eq!((gd.sigma, gd.stays_near, gd.runs), (0.0, 300, 300));
+    }
+
+    #[test]
+    fn bad_configs_name_the_field() {
+        let msg = |c: SmoothingConfig| c.validate().unwrap_err().to_string();
+        let m = msg(SmoothingConfig::new().with_convex_share_min(1.5));
+        assert!(m.contains("`convex_share_min`") && m.contains("[0, 1]"), "{m}");
+        let m = msg(SmoothingConfig::new().with_landscape_1d(Landscape::spiky_bowl_2d()));
+        assert!(m.contains("`landscape_1d`") && m.contains("ripple"), "{m}");
+        let m = msg(SmoothingConfig::new().with_steps(1));
+        assert!(m.contains("`steps`"), "{m}");
     }
 }
