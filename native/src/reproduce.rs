@@ -83,11 +83,13 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), Failure> {
         bar.set_prefix(format!("{}/{} {}", i + 1, entries.len(), entry.name));
         let dir = args.out.join(entry.name);
         if let Some(done) = completed(&dir, args.preset) {
-            bar.println(format!(
-                "sgdlab: {}: complete in {} already, skipped",
-                entry.name,
-                dir.display()
-            ));
+            bar.suspend(|| {
+                eprintln!(
+                    "sgdlab: {}: complete in {} already, skipped",
+                    entry.name,
+                    dir.display()
+                );
+            });
             rows.push(Row { entry, ..done });
             continue;
         }
@@ -237,7 +239,7 @@ fn write_index(out: &Path, preset: Preset, rows: &[Row]) -> Result<(PathBuf, Pat
     );
     for r in rows {
         md.heading(2, &format!("{}: {}", r.entry.name, r.entry.title));
-        sgdlab_engine::experiments::claims_section(&mut md, &r.claims);
+        sgdlab_engine::experiments::claims_table(&mut md, &r.claims);
     }
     let md_path = out.join("index.md");
     md.write(&md_path)?;
