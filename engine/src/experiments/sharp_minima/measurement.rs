@@ -8,9 +8,11 @@
 //! estimate, only the lower bound T. Particles are independent, so intervals come from
 //! resampling particles with replacement, each run on its own.
 
-use crate::experiments::Interval;
+use super::{CLIP_MODES, SharpMinima};
+use crate::device::DeviceInfo;
+use crate::experiments::{HeavyTailNetResults, Interval};
 use crate::landscape::{DIVERGED, NEVER, NO_BASIN, ParticleState, STAT_STRIDE};
-use crate::rng::SplitMix64;
+use crate::rng::{SplitMix64, derive_seed};
 use serde::{Deserialize, Serialize};
 
 /// First exit times of the particles that started in a set of wells.
@@ -45,6 +47,14 @@ impl ExitSample {
     /// exited (the mean is then only known to exceed [`ExitSample::horizon`]).
     pub fn mean_exit(&self) -> Option<f64> {
         self.mean_of(0..self.times.len())
+    }
+
+    /// The mean exit time with an approximate 95% interval `mean · e^{±1.96/√#exits}` (the
+    /// exponential MLE's log has standard error 1/√#exits); `None` without exits.
+    pub fn mean_interval(&self) -> Option<(f64, f64, f64)> {
+        let m = self.mean_exit()?;
+        let k = 1.96 / (self.exits() as f64).sqrt();
+        Some((m, m * (-k).exp(), m * k.exp()))
     }
 
     fn mean_of(&self, idx: impl Iterator<Item = usize>) -> Option<f64> {
@@ -124,7 +134,7 @@ pub fn bootstrap_slope(points: &[(f64, &ExitSample)], resamples: usize, seed: u6
             .zip(means)
             .map(|(&x, m)| m.map(|m| (x, m.ln())))
             .collect();
-        pts.map(|p| super::ls_slope(&p))
+        pts.map(|p| ls_slope(&p))
     };
     let full: Vec<Option<f64>> = points.iter().map(|(_, s)| s.mean_exit()).collect();
     let Some(estimate) = fit(&full) else {
@@ -195,6 +205,239 @@ fn percentile_95(v: &mut [f64]) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
     (at(0.025), at(0.975))
+}
+
+/// One run: a clipping mode at one learning rate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SharpRun {
+    /// `unclipped` or `truncated`.
+    pub clip: String,
+    /// The learning rate η.
+    pub lr: f64,
+    /// Steps per particle.
+    pub steps: u32,
+    /// Mean first exit time (steps) from the sharp well, censoring-corrected.
+    pub exit_time_sharp: f64,
+    /// Mean first exit time (steps) from the wide wells, censoring-corrected.
+    pub exit_time_wide: f64,
+    /// Particles started in the sharp well that left it within the run.
+    pub exits_sharp: usize,
+    /// Particles started in a wide well that left it within the run.
+    pub exits_wide: usize,
+    /// Fraction of particles started in the sharp well that left it.
+    pub exited_sharp: f64,
+    /// Fraction of particles started in a wide well that left it.
+    pub exited_wide: f64,
+    /// Fraction of particle-steps in the sharp well.
+    pub occupation_sharp: f64,
+    /// Fraction of particle-steps in the wide wells.
+    pub occupation_wide: f64,
+    /// Transition counts `[from][to]` between wells 0 (wide), 1 (sharp), 2 (wide).
+    pub transitions: Vec<Vec<u64>>,
+    /// Particles that diverged.
+    pub diverged: usize,
+    /// First exit times of the particles started in the sharp well (for the bootstrap).
+    #[serde(skip)]
+    pub sample_sharp: ExitSample,
+    /// First exit times of the particles started in a wide well.
+    #[serde(skip)]
+    pub sample_wide: ExitSample,
+    /// Per particle, its share of steps in the sharp well.
+    #[serde(skip)]
+    pub sharp_shares: Vec<f32>,
+}
+
+/// A fitted log–log slope next to the theory's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlopeFit {
+    /// `unclipped` or `truncated`.
+    pub clip: String,
+    /// `sharp` or `wide`.
+    pub well: String,
+    /// Least-squares slope of ln(mean exit time) on ln(1/η) over the fitted learning rates
+    /// (the config's `slope_fit_lrs` smallest).
+    pub fitted: f64,
+    /// 2.5th percentile of the bootstrap slopes (particles resampled within each run).
+    pub lo: f64,
+    /// 97.5th percentile of the bootstrap slopes.
+    pub hi: f64,
+    /// The slope over every learning rate with an exit, for context (the theory is a limit as
+    /// η → 0, so this one is expected to fall short of it).
+    pub fitted_all: f64,
+    /// The theory: `1 + ⌈r/b⌉(α−1)` truncated, `α` unclipped (NaN grad-clipped).
+    pub theory: f64,
+    /// The learning rates of the fit.
+    pub fit_lrs: Vec<f64>,
+    /// The fewest exits in a fitted run (below [`MIN_EXITS`] the fit is censored).
+    pub fewest_exits: usize,
+    /// Bootstrap resamples in which a run had no exit.
+    pub censored_resamples: usize,
+}
+
+/// The sharp well's occupation at the smallest η over that at the largest, for one mode.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OccupationRatio {
+    /// The clipping mode.
+    pub clip: String,
+    /// The ratio of mean per-particle shares.
+    pub estimate: f64,
+    /// 2.5th percentile of the bootstrap ratios.
+    pub lo: f64,
+    /// 97.5th percentile of the bootstrap ratios.
+    pub hi: f64,
+}
+
+/// The typed summary written to results.json.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SharpMinimaResults {
+    /// Always `sharp-minima`.
+    pub experiment: String,
+    /// `complete` or `running`.
+    pub status: String,
+    /// Backend and adapter used.
+    pub device: DeviceInfo,
+    /// Whether particles ran in the WGSL kernel (`gpu`) or the CPU reference (`cpu`).
+    pub engine: String,
+    /// `⌈r/b⌉` for the sharp well.
+    pub l_star_sharp: u32,
+    /// `⌈r/b⌉` for the wide wells.
+    pub l_star_wide: u32,
+    /// Every run, by clipping mode then learning rate.
+    pub runs: Vec<SharpRun>,
+    /// Slopes per clipping mode and well.
+    pub slopes: Vec<SlopeFit>,
+    /// The sharp well's occupation at the smallest η over that at the largest η, per clipping
+    /// mode, with bootstrap intervals: near 1 means no elimination, near 0 means the sharp
+    /// minimum is eliminated.
+    pub occupation_ratios: Vec<OccupationRatio>,
+    /// Heavy-tailed noise in network training (absent when the config skips it).
+    pub network: Option<HeavyTailNetResults>,
+}
+
+impl SharpMinima {
+    fn record(&mut self, job: (usize, usize), state: &ParticleState) {
+        let s = state.summary();
+        let wide_started = s.started[0] + s.started[2];
+        let wide_exited = s.exited[0] + s.exited[2];
+        let sample_wide = ExitSample::from_state(state, &[0, 2]);
+        let frac = |a: usize, b: usize| {
+            if b == 0 {
+                f64::NAN
+            } else {
+                a as f64 / b as f64
+            }
+        };
+        self.results.runs.push(SharpRun {
+            clip: CLIP_MODES[job.0].into(),
+            // As written in the config (0.08, not 0.07999999821 from widening the f32).
+            lr: self.config.lrs[job.1]
+                .to_string()
+                .parse()
+                .unwrap_or(f64::NAN),
+            steps: s.steps,
+            exit_time_sharp: s.mean_exit_time(1),
+            exit_time_wide: sample_wide.mean_exit().unwrap_or(f64::INFINITY),
+            exits_sharp: s.exited[1],
+            exits_wide: wide_exited,
+            exited_sharp: frac(s.exited[1], s.started[1]),
+            exited_wide: frac(wide_exited, wide_started),
+            occupation_sharp: s.occupation_fraction(1),
+            occupation_wide: s.occupation_fraction(0) + s.occupation_fraction(2),
+            transitions: s.transitions[..3]
+                .iter()
+                .map(|row| row[..3].to_vec())
+                .collect(),
+            diverged: s.diverged,
+            sample_sharp: ExitSample::from_state(state, &[1]),
+            sample_wide,
+            sharp_shares: well_shares(state, 1),
+        });
+    }
+
+    fn finish(&mut self) {
+        let c = &self.config;
+        let mut slopes = Vec::new();
+        let mut ratios = Vec::new();
+        for (ci, clip) in CLIP_MODES.iter().enumerate() {
+            let mut runs: Vec<&SharpRun> =
+                self.results.runs.iter().filter(|r| r.clip == *clip).collect();
+            if runs.is_empty() {
+                continue;
+            }
+            // Largest η first.
+            runs.sort_by(|a, b| b.lr.total_cmp(&a.lr));
+            let fitted = &runs[runs.len().saturating_sub(c.slope_fit_lrs)..];
+            for (well, r) in [("sharp", c.sharp_radius), ("wide", c.wide_radius)] {
+                let sample = |x: &SharpRun| -> ExitSample {
+                    if well == "sharp" {
+                        x.sample_sharp.clone()
+                    } else {
+                        x.sample_wide.clone()
+                    }
+                };
+                let samples: Vec<(f64, ExitSample)> =
+                    fitted.iter().map(|x| (x.lr, sample(x))).collect();
+                let points: Vec<(f64, &ExitSample)> =
+                    samples.iter().map(|(lr, s)| (*lr, s)).collect();
+                let boot = bootstrap_slope(
+                    &points,
+                    c.bootstrap_resamples,
+                    derive_seed(c.seed, &format!("bootstrap {clip} {well}")),
+                );
+                let all: Vec<(f64, f64)> = runs
+                    .iter()
+                    .filter_map(|x| sample(x).mean_exit().map(|m| ((1.0 / x.lr).ln(), m.ln())))
+                    .collect();
+                slopes.push(SlopeFit {
+                    clip: clip.to_string(),
+                    well: well.into(),
+                    fitted: boot.estimate,
+                    lo: boot.lo,
+                    hi: boot.hi,
+                    fitted_all: ls_slope(&all),
+                    theory: match ci {
+                        0 => c.theory_exponent(r, false),
+                        1 => c.theory_exponent(r, true),
+                        // Clipping the gradient at c bounds each jump by ηc: leaving a basin
+                        // takes ⌈r/(ηc)⌉ jumps, more as η falls, so there is no fixed exponent.
+                        _ => f64::NAN,
+                    },
+                    fit_lrs: fitted.iter().map(|x| x.lr).collect(),
+                    fewest_exits: samples.iter().map(|(_, s)| s.exits()).min().unwrap_or(0),
+                    censored_resamples: boot.censored_resamples,
+                });
+            }
+            if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
+                let i = bootstrap_ratio(
+                    &last.sharp_shares,
+                    &first.sharp_shares,
+                    c.bootstrap_resamples,
+                    derive_seed(c.seed, &format!("occupation {clip}")),
+                );
+                ratios.push(OccupationRatio {
+                    clip: clip.to_string(),
+                    estimate: i.estimate,
+                    lo: i.lo,
+                    hi: i.hi,
+                });
+            }
+        }
+        self.results.slopes = slopes;
+        self.results.occupation_ratios = ratios;
+    }
+}
+
+/// Least-squares slope of y on x (NaN with fewer than two points).
+pub fn ls_slope(pts: &[(f64, f64)]) -> f64 {
+    if pts.len() < 2 {
+        return f64::NAN;
+    }
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    sxy / sxx
 }
 
 #[cfg(test)]

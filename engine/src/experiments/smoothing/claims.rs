@@ -8,7 +8,7 @@
 //! by the share of runs that are near x* after the burn-in **and** still at the end; and a
 //! control without spikes checks that the noise alone gives no such gain.
 
-use super::LevelResult;
+use super::{LevelResult, SmoothingExperiment};
 use crate::experiments::{Claim, Interval, Verdict};
 
 /// How much more often (in share of runs, between Wilson 95% bounds) SGD must stay near x* than
@@ -165,6 +165,41 @@ pub fn control_claim(
 
 fn fmt_share(s: Option<f64>) -> String {
     s.map_or("n/a".into(), |v| format!("{:.0}%", 100.0 * v))
+}
+
+impl SmoothingExperiment {
+    /// The claims on the results so far: per dimension, escape at a one-point-convex level of
+    /// `g_η`, and the control without spikes.
+    pub(super) fn claims_so_far(&self) -> Vec<Claim> {
+        let mut dims: Vec<u32> = self.jobs.iter().map(|j| j.dim).collect();
+        dims.dedup();
+        let c = &self.config;
+        let mut out = Vec::new();
+        for dim in dims {
+            let of = |control: bool| {
+                self.results
+                    .levels
+                    .iter()
+                    .filter(|l| l.dim == dim && l.control == control)
+                    .collect::<Vec<&LevelResult>>()
+            };
+            let (spiky, control) = (of(false), of(true));
+            let spiky_done = spiky.len() == c.sigmas.len();
+            out.push(if spiky_done {
+                escape_claim(dim, &spiky, c.one_point_c, c.convex_share_min)
+            } else {
+                escape_claim(dim, &[], c.one_point_c, c.convex_share_min)
+                    .not_measured("this dimension has not finished")
+            });
+            out.push(if spiky_done && control.len() == c.sigmas.len() {
+                control_claim(dim, &spiky, &control, c.convex_share_min)
+            } else {
+                control_claim(dim, &[], &[], c.convex_share_min)
+                    .not_measured("the control has not run (config `control` off or unfinished)")
+            });
+        }
+        out
+    }
 }
 
 #[cfg(test)]
