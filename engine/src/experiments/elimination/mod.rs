@@ -18,8 +18,19 @@
 //! neurons removed, and the paper's failure mode — the loss decreasing along a path to infinity,
 //! seen as b → −∞ or ‖w‖ growing while a·exp(wᵀx + b) stays bounded.
 
+mod claims;
+mod classify;
+mod failure_mode;
+mod report;
+
+pub use claims::elimination_claims;
+pub use classify::{
+    ClassifyRule, Classified, EndPoint, HostObjective, Objective, classify, symmetric_eigen,
+};
+pub use failure_mode::{FailureMode, FailurePoint, failure_objective, run_failure_mode};
+
 use super::{
-    Claim, Experiment, Interval, Preset, Progress, Registered, RunRequest, Verdict, to_json_value,
+    Claim, Experiment, check, Interval, Preset, Progress, Registered, RunRequest, Verdict, to_json_value,
 };
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
@@ -77,6 +88,34 @@ pub struct EliminationConfig {
     /// more than this, counts as moving along a path to infinity (with a·exp(·) bounded).
     #[config(default = 0.5)]
     pub escape_drift: f64,
+    /// End points: stationary when the gradient norm of the run's objective is below this.
+    #[config(default = 1e-7)]
+    pub grad_tolerance: f64,
+    /// A stationary end point is a local minimum when the smallest eigenvalue of the Hessian of
+    /// the run's objective is ≥ −this, and a saddle otherwise.
+    #[config(default = 1e-5)]
+    pub eigen_tolerance: f64,
+    /// An end point whose parameter norm ‖θ‖ exceeds this is escaping to infinity (far above any
+    /// finite minimum of this task: inputs near (±1, ±1), targets ±1).
+    #[config(default = 100.0)]
+    pub escape_norm: f64,
+    /// Saddle-free Newton iterations that refine each run's end point after gradient descent,
+    /// until it is classified (see `classify`).
+    #[config(default = 200)]
+    pub refine_iters: usize,
+    /// "a ≈ 0" at a local minimum means |a| ≤ this.
+    #[config(default = 1e-3)]
+    pub a_tolerance: f64,
+    /// Runs classified per `step()` call.
+    #[config(default = 20)]
+    pub classify_per_call: usize,
+    /// Step size of the failure-mode run (gradient descent on the constant model plus one
+    /// exponential neuron).
+    #[config(default = 0.1)]
+    pub failure_lr: f64,
+    /// Gradient steps of the failure-mode run.
+    #[config(default = 100_000)]
+    pub failure_steps: usize,
 }
 
 impl EliminationConfig {
@@ -93,41 +132,25 @@ impl EliminationConfig {
 
     /// Checks every field; errors name it.
     pub fn validate(&self) -> Result<()> {
-        let range = |field: &str, v: usize, lo: usize, hi: usize| {
-            if v < lo || v > hi {
-                Err(EngineError::config(
-                    field,
-                    format!("expected {lo} to {hi}, found {v}"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        range("inits", self.inits, 1, 100_000)?;
-        range("points_per_cluster", self.points_per_cluster, 1, 10_000)?;
-        range("hidden", self.hidden, 1, 1024)?;
-        range("steps", self.steps, 1, 10_000_000)?;
-        range("eval_every", self.eval_every, 1, 10_000_000)?;
-        range("steps_per_call", self.steps_per_call, 1, 1_000_000)?;
-        if !(self.lambda.is_finite() && self.lambda > 0.0) {
-            return Err(EngineError::config(
-                "lambda",
-                format!("expected λ > 0 (finite), found {}", self.lambda),
-            ));
-        }
-        for (field, v) in [
-            ("noise_std", self.noise_std),
-            ("neuron_w_std", self.neuron_w_std),
-            ("tolerance", self.tolerance),
-            ("escape_drift", self.escape_drift),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(EngineError::config(
-                    field,
-                    format!("expected a finite value >= 0, found {v}"),
-                ));
-            }
-        }
+        check::count("inits", self.inits, 1, 100_000)?;
+        check::count("points_per_cluster", self.points_per_cluster, 1, 10_000)?;
+        check::count("hidden", self.hidden, 1, 1024)?;
+        check::count("steps", self.steps, 1, 10_000_000)?;
+        check::count("eval_every", self.eval_every, 1, 10_000_000)?;
+        check::count("steps_per_call", self.steps_per_call, 1, 1_000_000)?;
+        check::positive("lambda", self.lambda)?;
+        check::non_negative("noise_std", self.noise_std)?;
+        check::non_negative("neuron_w_std", self.neuron_w_std)?;
+        check::positive("tolerance", self.tolerance)?;
+        check::non_negative("escape_drift", self.escape_drift)?;
+        check::positive("grad_tolerance", self.grad_tolerance)?;
+        check::positive("eigen_tolerance", self.eigen_tolerance)?;
+        check::positive("escape_norm", self.escape_norm)?;
+        check::count("refine_iters", self.refine_iters, 0, 1_000_000)?;
+        check::positive("a_tolerance", self.a_tolerance)?;
+        check::count("classify_per_call", self.classify_per_call, 1, 1_000_000)?;
+        check::range_open_low("failure_lr", self.failure_lr, 0.0, 1.0)?;
+        check::count("failure_steps", self.failure_steps, 10, 100_000_000)?;
         self.optim.validate("optim")
     }
 
@@ -268,6 +291,42 @@ pub struct EliminationResults {
     pub exponent_cap_hits: usize,
     /// Final state of every wrapped run.
     pub wrapped: Vec<WrappedRun>,
+    /// The classification rule of the end points.
+    pub classify_rule: Option<ClassifyRule>,
+    /// "a ≈ 0" means |a| ≤ this.
+    pub a_tolerance: f64,
+    /// Every run's end point after refinement, plain runs first (empty until classified).
+    pub end_points: Vec<EndPointRun>,
+    /// The best loss of the original network found: the smallest over the plain runs'
+    /// objective and the wrapped runs' loss with the neuron removed, at their refined end points.
+    pub best_original_loss: f64,
+    /// The failure-mode part (empty until run).
+    pub failure_mode: FailureMode,
+}
+
+/// Where one run ended after refinement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EndPointRun {
+    /// `plain` or `wrapped`.
+    pub arm: String,
+    /// The init index.
+    pub init: usize,
+    /// The class of the end point.
+    pub end: EndPoint,
+    /// The run's objective there.
+    pub objective: f64,
+    /// The original network's loss there (the neuron removed; plain: the objective).
+    pub original_loss: f64,
+    /// The neuron's output weight a there (0 for plain runs).
+    pub a: f64,
+    /// ‖∇‖ there.
+    pub grad_norm: f64,
+    /// The smallest Hessian eigenvalue there.
+    pub min_eigenvalue: f64,
+    /// ‖θ‖ there.
+    pub param_norm: f64,
+    /// Newton iterations used.
+    pub iters: usize,
 }
 
 /// Every run's diagnostics at one step. Runs `0..inits` are the plain networks, runs
@@ -304,6 +363,10 @@ pub struct Elimination {
     last_loss: f64,
     snapshots: Vec<EliminationSnapshot>,
     results: EliminationResults,
+    /// Each run's parameters after gradient descent, in the order of [`HostObjective`].
+    final_params: Vec<Vec<f64>>,
+    /// Runs classified so far.
+    classified: usize,
 }
 
 fn read(t: Tensor<3>) -> Vec<f64> {
@@ -346,6 +409,7 @@ impl Elimination {
             inits: config.inits,
             lambda: config.lambda,
             tolerance: config.tolerance,
+            a_tolerance: config.a_tolerance,
             ..Default::default()
         };
         Ok(Self {
@@ -359,6 +423,8 @@ impl Elimination {
             last_loss: f64::NAN,
             snapshots: Vec::new(),
             results,
+            final_params: Vec::new(),
+            classified: 0,
         })
     }
 
@@ -512,92 +578,9 @@ impl Elimination {
         r.wrapped = wrapped;
     }
 
-    /// The claims on the results so far (see the module doc for what they do not yet cover).
-    fn claims_so_far(&self) -> Vec<Claim> {
-        let r = &self.results;
-        let plain = Claim::new(
-            "plain-has-bad-minima",
-            "The plain network has bad local minima on this task: some runs stop above the best \
-             loss.",
-            "holds when the 95% Wilson interval of the share of plain runs ending above best + \
-             tolerance lies above 0; fails when no plain run does",
-        );
-        let wrapped = Claim::new(
-            "wrapped-no-bad-minima",
-            "With one exponential neuron and (λ/2)a², every local minimum of the wrapped \
-             objective has a = 0 and the original network at a global minimum.",
-            "holds when no wrapped run that is not on a path to infinity ends above best + \
-             tolerance with its neurons removed; otherwise inconclusive, since end points are \
-             not yet classified as local minima",
-        );
-        if r.wrapped.is_empty() || r.plain_final_loss.is_empty() {
-            return vec![
-                plain.not_measured("no run has finished"),
-                wrapped.not_measured("no run has finished"),
-            ];
-        }
-        let threshold = r.best_loss + r.tolerance;
-        let plain_bad = r
-            .plain_final_loss
-            .iter()
-            .filter(|&&l| l > threshold)
-            .count();
-        let n = r.plain_final_loss.len();
-        let w = Interval::wilson95(plain_bad, n);
-        let (verdict, reason) = if plain_bad == 0 {
-            (
-                Verdict::Fails,
-                "no plain run ended above best + tolerance".to_string(),
-            )
-        } else {
-            w.versus(0.0, Verdict::Holds, Verdict::Fails)
-        };
-        let plain = plain.decide(
-            format!(
-                "{plain_bad} of {n} plain runs above best {:.2e} + {} (share {})",
-                r.best_loss,
-                r.tolerance,
-                w.show(3)
-            ),
-            verdict,
-            reason,
-        );
-        let settled: Vec<&WrappedRun> = r.wrapped.iter().filter(|w| !w.escaping).collect();
-        let bad: Vec<&&WrappedRun> = settled
-            .iter()
-            .filter(|w| w.original_loss > threshold)
-            .collect();
-        let max_a = bad.iter().map(|w| w.a.abs()).fold(0.0, f64::max);
-        let measured = format!(
-            "{} of {} wrapped runs not escaping end above best + tolerance with neurons removed \
-             (largest |a| among them {:.2e}); {} escaping",
-            bad.len(),
-            settled.len(),
-            max_a,
-            r.wrapped.len() - settled.len()
-        );
-        let wrapped = if settled.is_empty() {
-            wrapped.decide(
-                measured,
-                Verdict::Inconclusive,
-                "every wrapped run is escaping",
-            )
-        } else if bad.is_empty() {
-            wrapped.decide(
-                measured,
-                Verdict::Holds,
-                "every settled wrapped run reaches the best loss",
-            )
-        } else {
-            wrapped.decide(
-                measured,
-                Verdict::Inconclusive,
-                "some wrapped runs end above the best loss, but their end points are not \
-                 classified (stationary, local minimum, saddle)",
-            )
-        };
-        vec![plain, wrapped]
-    }
+}
+
+impl Elimination {
 
     fn metrics_table(&self) -> CsvTable {
         let mut t = CsvTable::new(&[
@@ -713,7 +696,7 @@ impl Elimination {
             "Status: **{}** after {} gradient steps. Problem: {}. λ = {}, device: {}.",
             r.status, r.steps_done, r.problem, r.lambda, r.device
         ));
-        md.heading(2, "Summary");
+        md.heading(2, "At the end of gradient descent (before the end points are refined)");
         let pct = |x: f64| format!("{:.1}%", 100.0 * x);
         md.table(
             &["quantity", "value"],
@@ -797,10 +780,111 @@ impl Elimination {
                 &std::mem::take(&mut rows),
             );
         }
+        report::end_points_section(md, r);
+        report::failure_section(md, r);
         md.heading(2, "Plots");
         for f in files.iter().filter(|f| f.ends_with(".png")) {
             md.image(f, f);
         }
+    }
+}
+
+impl Elimination {
+    /// The classification rule from the config.
+    fn rule(&self) -> ClassifyRule {
+        ClassifyRule {
+            grad_tol: self.config.grad_tolerance,
+            eig_tol: self.config.eigen_tolerance,
+            escape_norm: self.config.escape_norm,
+            max_iters: self.config.refine_iters,
+        }
+    }
+
+    /// The host objective of plain (`wrapped = false`) or wrapped runs.
+    fn host_objective(&self, wrapped: bool) -> HostObjective {
+        let (x, y) = self.config.data();
+        HostObjective {
+            x: x.into_iter().map(f64::from).collect(),
+            y: y.into_iter().map(f64::from).collect(),
+            hidden: self.config.hidden,
+            wrapped,
+            lambda: self.config.lambda,
+        }
+    }
+
+    /// Every run's parameters after gradient descent, in [`HostObjective`] order (one readback).
+    fn read_final_params(&self) -> Vec<Vec<f64>> {
+        let nets = self.nets();
+        let (w1, b1, w2, b2) = (
+            read(nets.w1.val()),
+            read(nets.b1.val()),
+            read(nets.w2.val()),
+            read(nets.b2.val()),
+        );
+        let (ew, eb, ea) = (read(nets.ew.val()), read(nets.eb.val()), read(nets.ea.val()));
+        let (h, inits) = (self.config.hidden, self.config.inits);
+        (0..2 * inits)
+            .map(|r| {
+                let mut p = Vec::with_capacity(4 * h + 5);
+                p.extend_from_slice(&w1[r * 2 * h..(r + 1) * 2 * h]);
+                p.extend_from_slice(&b1[r * h..(r + 1) * h]);
+                p.extend_from_slice(&w2[r * h..(r + 1) * h]);
+                p.push(b2[r]);
+                if r >= inits {
+                    p.extend_from_slice(&[ew[2 * r], ew[2 * r + 1], eb[r], ea[r]]);
+                }
+                p
+            })
+            .collect()
+    }
+
+    /// Classifies the next `classify_per_call` end points; then runs the failure-mode part.
+    fn classify_step(&mut self) {
+        let runs = 2 * self.config.inits;
+        if self.final_params.is_empty() {
+            self.final_params = self.read_final_params();
+            self.results.classify_rule = Some(self.rule());
+        }
+        if self.classified < runs {
+            let rule = self.rule();
+            let (plain, wrapped) = (self.host_objective(false), self.host_objective(true));
+            let end = (self.classified + self.config.classify_per_call).min(runs);
+            for r in self.classified..end {
+                let is_wrapped = r >= self.config.inits;
+                let obj = if is_wrapped { &wrapped } else { &plain };
+                let c = classify(obj, &self.final_params[r], &rule);
+                let a = if is_wrapped {
+                    c.params.last().copied().unwrap_or(0.0)
+                } else {
+                    0.0
+                };
+                self.results.end_points.push(EndPointRun {
+                    arm: if is_wrapped { "wrapped" } else { "plain" }.into(),
+                    init: r % self.config.inits,
+                    end: c.end,
+                    objective: c.objective,
+                    original_loss: obj.original_loss(&c.params),
+                    a,
+                    grad_norm: c.grad_norm,
+                    min_eigenvalue: c.min_eigenvalue,
+                    param_norm: c.param_norm,
+                    iters: c.iters,
+                });
+            }
+            self.classified = end;
+            self.results.best_original_loss = self
+                .results
+                .end_points
+                .iter()
+                .map(|e| e.original_loss)
+                .fold(f64::INFINITY, f64::min);
+            return;
+        }
+        self.results.failure_mode = run_failure_mode(
+            self.config.lambda,
+            self.config.failure_lr,
+            self.config.failure_steps,
+        );
     }
 }
 
@@ -822,6 +906,13 @@ impl Experiment for Elimination {
         if self.is_done() {
             return Ok(self.progress());
         }
+        if self.steps_done >= self.config.steps {
+            self.classify_step();
+            if self.is_done() {
+                self.results.status = "complete".into();
+            }
+            return Ok(self.progress());
+        }
         if self.snapshots.is_empty() {
             self.snapshot()?;
         }
@@ -837,25 +928,33 @@ impl Experiment for Elimination {
             }
         }
         self.summarize();
-        if self.is_done() {
-            self.results.status = "complete".into();
-        }
         Ok(self.progress())
     }
 
     fn is_done(&self) -> bool {
         self.steps_done >= self.config.steps
+            && self.classified >= 2 * self.config.inits
+            && !self.results.failure_mode.points.is_empty()
     }
 
     fn progress(&self) -> Progress {
-        Progress {
-            phase: format!(
+        let runs = 2 * self.config.inits;
+        let phase = if self.steps_done < self.config.steps {
+            format!(
                 "{} inits · plain and wrapped · step {}/{}",
                 self.config.inits, self.steps_done, self.config.steps
-            ),
-            done: self.steps_done as u64,
-            total: self.config.steps as u64,
-            unit: "steps".into(),
+            )
+        } else if self.classified < runs {
+            format!("classifying end points {}/{runs}", self.classified)
+        } else {
+            "failure mode".to_string()
+        };
+        Progress {
+            phase,
+            done: (self.steps_done + self.classified) as u64
+                + u64::from(!self.results.failure_mode.points.is_empty()),
+            total: (self.config.steps + runs + 1) as u64,
+            unit: "steps and runs classified".into(),
             epoch: self.steps_done,
             loss: self.last_loss,
             accuracy: f64::NAN,
@@ -871,13 +970,23 @@ impl Experiment for Elimination {
     }
 
     fn claims(&self) -> Vec<Claim> {
-        self.claims_so_far()
+        elimination_claims(&self.results)
     }
 
     fn write_artifacts(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         let p = dir.join("metrics.csv");
         self.metrics_table().write(&p)?;
         let mut written = vec![p];
+        if !self.results.end_points.is_empty() {
+            let p = dir.join("end_points.csv");
+            report::end_points_table(&self.results).write(&p)?;
+            written.push(p);
+        }
+        if !self.results.failure_mode.points.is_empty() {
+            let p = dir.join("failure_mode.csv");
+            report::failure_table(&self.results).write(&p)?;
+            written.push(p);
+        }
         if !self.results.wrapped.is_empty() {
             written.extend(self.histogram().render(dir, "final_loss_distribution")?);
         }
