@@ -209,6 +209,12 @@ pub fn is_software_adapter(name: &str, device_type: burn::tensor::wgpu::wgpu::De
 #[cfg(not(target_family = "wasm"))]
 fn hardware_adapter() -> std::result::Result<String, String> {
     use burn::tensor::wgpu::wgpu;
+    #[cfg(target_os = "linux")]
+    if !linux_gpu_device_node() {
+        // Without a GPU device node no hardware adapter can exist, and creating a Vulkan
+        // instance only to find a software one prints the window-system probe's complaints.
+        return Err("no GPU device node (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg)".into());
+    }
     use std::task::{Context, Poll, Waker};
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     desc.backends &= wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12;
@@ -235,6 +241,19 @@ fn hardware_adapter() -> std::result::Result<String, String> {
                 .join(", ")
         )),
     }
+}
+
+/// Whether Linux exposes a GPU to this process: a DRM render node, NVIDIA's device or WSL's.
+#[cfg(target_os = "linux")]
+fn linux_gpu_device_node() -> bool {
+    let render_node = std::fs::read_dir("/dev/dri").is_ok_and(|d| {
+        d.filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    });
+    render_node
+        || ["/dev/nvidia0", "/dev/nvidiactl", "/dev/dxg"]
+            .iter()
+            .any(|p| std::path::Path::new(p).exists())
 }
 
 #[cfg(target_family = "wasm")]

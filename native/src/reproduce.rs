@@ -83,11 +83,13 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), Failure> {
         bar.set_prefix(format!("{}/{} {}", i + 1, entries.len(), entry.name));
         let dir = args.out.join(entry.name);
         if let Some(done) = completed(&dir, args.preset) {
-            bar.println(format!(
-                "sgdlab: {}: complete in {} already, skipped",
-                entry.name,
-                dir.display()
-            ));
+            bar.suspend(|| {
+                eprintln!(
+                    "sgdlab: {}: complete in {} already, skipped",
+                    entry.name,
+                    dir.display()
+                );
+            });
             rows.push(Row { entry, ..done });
             continue;
         }

@@ -93,6 +93,8 @@ fn quick_run_writes_every_output() {
     let again = sgdlab(&[
         "run",
         "random-labels",
+        "--preset",
+        "quick",
         "--config",
         run.join("config.json").to_str().unwrap(),
         "--backend",
@@ -107,7 +109,17 @@ fn quick_run_writes_every_output() {
     assert_eq!(
         serde_json::from_str::<Value>(&again_results).unwrap(),
         on_disk,
-        "same config and seed on the same backend must give the same results.json"
+        "same preset, config and seed on the same backend must give the same results.json"
+    );
+    let claims = sgdlab_tests::claims_of(&on_disk);
+    assert_eq!(claims.len(), 2, "{claims:?}");
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    let claims_at = report
+        .find("## Claims")
+        .expect("report.md has a claims table");
+    assert!(
+        claims_at < report.find("## Gap per arm").unwrap_or(usize::MAX),
+        "report.md opens with the claims:\n{report}"
     );
 }
 
@@ -367,5 +379,145 @@ fn toy_two_clusters_draws_decision_boundaries() {
     assert_eq!(
         config["batch_size"], 16,
         "the toy preset applies to 2-D data"
+    );
+}
+
+#[test]
+fn run_list_names_every_experiment() {
+    let o = sgdlab(&["run", "--list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let names: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "random-labels",
+            "elimination",
+            "smoothing",
+            "sharp-minima",
+            "gossip",
+            "rnn"
+        ],
+        "{out}"
+    );
+    let help = sgdlab(&["run", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for n in names {
+        assert!(help.contains(n), "run --help lists {n}:\n{help}");
+    }
+}
+
+/// An elimination run whose plain networks are wide enough that none stops above the best loss:
+/// the claim "the plain network has bad local minima here" must come out `fails`.
+const NO_BAD_MINIMA: &str = r#"{"inits": 4, "hidden": 64, "steps": 3000, "eval_every": 500}"#;
+
+#[test]
+fn a_failing_claim_exits_0_and_4_under_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sgdlab_tests::write_config(dir.path(), NO_BAD_MINIMA);
+    let out = dir.path().join("out");
+    let args = [
+        "run",
+        "elimination",
+        "--config",
+        &cfg,
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = sgdlab(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a fails is a finding: {}",
+        stderr(&o)
+    );
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("elimination/results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        sgdlab_tests::verdict_of(&results, "plain-has-bad-minima"),
+        "fails",
+        "{}",
+        results["claims"]
+    );
+    let mut strict = args.to_vec();
+    strict.push("--strict");
+    let o = sgdlab(&strict);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(err.contains("plain-has-bad-minima"), "{err}");
+}
+
+#[test]
+fn a_bad_out_dir_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    // A file where the directory should be, and a file where <experiment>/ goes.
+    expect_bad_input(
+        &["run", "gossip", "--out", file.to_str().unwrap()],
+        &["output directory", "a-file"],
+    );
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    std::fs::write(dir.path().join("out/gossip"), "x").unwrap();
+    expect_bad_input(
+        &[
+            "run",
+            "gossip",
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+        ],
+        &["output directory", "not a directory"],
+    );
+    expect_bad_input(
+        &["run", "gossip", "--out", "/proc/sgdlab-cannot-be-here"],
+        &["output directory", "/proc/sgdlab-cannot-be-here"],
+    );
+}
+
+#[test]
+fn out_of_range_values_have_one_message_shape_in_every_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    for (experiment, json, field) in [
+        ("random-labels", r#"{"seeds": 0}"#, "seeds"),
+        ("elimination", r#"{"inits": 0}"#, "inits"),
+        ("smoothing", r#"{"starts": 0}"#, "starts"),
+        ("sharp-minima", r#"{"particles": 0}"#, "particles"),
+        ("gossip", r#"{"nodes": 0}"#, "nodes"),
+        ("rnn", r#"{"epochs": 0}"#, "epochs"),
+    ] {
+        let cfg = sgdlab_tests::write_config(dir.path(), json);
+        let o = sgdlab(&["run", experiment, "--config", &cfg, "--backend", "cpu"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{experiment}: {err}");
+        assert!(
+            err.contains(&format!("config field `{field}`: expected "))
+                && err.contains(", found 0"),
+            "{experiment}: {err}"
+        );
+    }
+}
+
+#[test]
+fn duplicate_keys_and_huge_configs_are_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sgdlab_tests::write_config(dir.path(), r#"{"inits": 3, "inits": 4}"#);
+    expect_bad_input(
+        &["run", "elimination", "--config", &cfg],
+        &["`inits`", "twice"],
+    );
+    let big = dir.path().join("big.json");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(17 << 20).unwrap();
+    expect_bad_input(
+        &["run", "elimination", "--config", big.to_str().unwrap()],
+        &["big.json", "more than"],
     );
 }

@@ -335,7 +335,7 @@ impl LabApp {
             ui.separator();
             let mut pick = None;
             for k in LabKind::ALL {
-                if ui.selectable_label(self.current == k, k.title()).clicked() {
+                if ui.selectable_label(self.current == k, k.label()).clicked() {
                     pick = Some(k);
                 }
             }

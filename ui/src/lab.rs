@@ -44,7 +44,7 @@ impl LabKind {
     }
 
     /// A label for the picker: the registry's short label.
-    pub fn title(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         self.entry().label
     }
 

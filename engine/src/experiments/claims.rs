@@ -32,7 +32,7 @@ impl Verdict {
 
 impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -140,10 +140,20 @@ impl Interval {
         let denom = 1.0 + z * z / nf;
         let centre = (p + z * z / (2.0 * nf)) / denom;
         let half = z * (p * (1.0 - p) / nf + z * z / (4.0 * nf * nf)).sqrt() / denom;
+        // At 0 and n successes the interval ends at 0 and 1 exactly (rounding would leave a
+        // hair's breadth).
         Self {
             estimate: p,
-            lo: (centre - half).max(0.0),
-            hi: (centre + half).min(1.0),
+            lo: if successes == 0 {
+                0.0
+            } else {
+                (centre - half).max(0.0)
+            },
+            hi: if successes >= n {
+                1.0
+            } else {
+                (centre + half).min(1.0)
+            },
         }
     }
 

@@ -21,6 +21,13 @@ pub fn parse_config_over<T: Serialize + DeserializeOwned>(
     origin: &str,
     base: Option<&T>,
 ) -> Result<T> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(key) = first_duplicate_key(text) {
+        return Err(EngineError::config(
+            key,
+            format!("in {origin}: this key appears twice in the same object; keep one"),
+        ));
+    }
     let user: Value = serde_json::from_str(text).map_err(|e| {
         EngineError::config(
             "<file>",
@@ -59,6 +66,89 @@ pub fn parse_config_over<T: Serialize + DeserializeOwned>(
     })?;
     check_known_keys(&user, &known, "", origin)?;
     Ok(config)
+}
+
+/// The dotted path of the first key that appears twice in one object of `text` (JSON keeps
+/// the last silently, which would hide a typo's twin); `None` when there is none or `text` is
+/// not JSON (the parser reports that).
+fn first_duplicate_key(text: &str) -> Option<String> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::cell::RefCell;
+
+    /// Walks any JSON value, recording the first duplicate key's path.
+    struct Walk<'a> {
+        path: String,
+        found: &'a RefCell<Option<String>>,
+    }
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+            let mut i = 0;
+            while seq
+                .next_element_seed(Walk {
+                    path: format!("{}[{i}]", self.path),
+                    found: self.found,
+                })?
+                .is_some()
+            {
+                i += 1;
+            }
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let path = if self.path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{}.{key}", self.path)
+                };
+                if !seen.insert(key) && self.found.borrow().is_none() {
+                    *self.found.borrow_mut() = Some(path.clone());
+                }
+                map.next_value_seed(Walk {
+                    path,
+                    found: self.found,
+                })?;
+            }
+            Ok(())
+        }
+    }
+    let found = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let walk = Walk {
+        path: String::new(),
+        found: &found,
+    };
+    walk.deserialize(&mut de).ok()?;
+    found.into_inner()
 }
 
 /// Merges `over` into `base`: objects key by key, recursively; other values replace.
@@ -169,6 +259,20 @@ mod tests {
         assert_eq!((c.seed, c.optim.lr, c.optim.momentum), (9, 0.1, 0.9));
         let e = parse_config_over::<Outer>(r#"{"sed": 1}"#, "t.json", Some(&base)).unwrap_err();
         assert!(e.to_string().contains("`sed`"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_named_and_a_bom_is_accepted() {
+        let e = parse_config::<Outer>(
+            r#"{"seed": 3, "optim": {"lr": 0.1, "momentum": 0.5, "lr": 0.2}}"#,
+            "t.json",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`optim.lr`") && e.contains("twice"), "{e}");
+        let c: Outer =
+            parse_config("\u{feff}{\"seed\": 3, \"optim\": {\"lr\": 0.1}}", "t.json").unwrap();
+        assert_eq!(c.seed, 3);
     }
 
     #[test]

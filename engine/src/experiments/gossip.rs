@@ -1840,114 +1840,6 @@ impl Experiment for Gossip {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transient_stage_is_the_last_entry_into_the_band() {
-        let par = vec![1.0; 6];
-        let alg = vec![3.0, 1.0, 2.0, 1.05, 1.0, 1.09];
-        assert_eq!(transient_stage(&alg, &par, 1.1), Some(4));
-        assert_eq!(transient_stage(&[1.0, 2.0], &[1.0, 1.0], 1.1), None);
-        assert_eq!(transient_stage(&[1.0, 1.0], &[1.0, 1.0], 1.1), Some(1));
-    }
-
-    #[test]
-    fn smoothing_averages_the_trailing_tenth() {
-        let s = smooth(&[1.0; 50], 0.1);
-        assert!(s.iter().all(|v| (v - 1.0).abs() < 1e-12));
-        let ramp: Vec<f64> = (0..100).map(f64::from).collect();
-        // Step 100 (index 99), window 0.1: indices 90..=99, mean 94.5.
-        let s = smooth(&ramp, 0.1);
-        assert!((s[99] - 94.5).abs() < 1e-12, "{}", s[99]);
-        // Window 0.25: indices 75..=99, mean 87.
-        let s = smooth(&ramp, 0.25);
-        assert!((s[99] - 87.0).abs() < 1e-12, "{}", s[99]);
-        // Window 0: no smoothing.
-        assert_eq!(smooth(&ramp, 0.0), ramp);
-    }
-
-    type Points<'a> = &'a [(usize, Option<u64>)];
-
-    fn sweep(rows: &[(&str, Points<'_>)]) -> TransientSweep {
-        rows.iter()
-            .map(|(a, v)| (a.to_string(), v.to_vec()))
-            .collect()
-    }
-
-    #[test]
-    fn signature_holds_on_the_papers_pattern_and_fails_without_it() {
-        let ns = [8, 32, 128];
-        let hs = [4, 16];
-        let by_h = sweep(&[
-            ("local-sgd", &[(4, Some(100)), (16, None)]),
-            ("gossip-pga", &[(4, Some(1)), (16, Some(90))]),
-        ]);
-        let good = sweep(&[
-            ("gossip-sgd", &[(8, Some(120)), (32, None), (128, None)]),
-            (
-                "gossip-pga",
-                &[(8, Some(1)), (32, Some(90)), (128, Some(700))],
-            ),
-        ]);
-        let s = signature_of(&good, &by_h, &ns, &hs, 16).unwrap();
-        assert!(s.gossip_grows_fast && s.pga_matched_at_every_n, "{s:?}");
-        assert!(
-            s.pga_not_worse_than_gossip && s.local_not_better_than_pga,
-            "{s:?}"
-        );
-        assert!(s.gossip_growth.is_infinite());
-        // PGA floored at H = 16 at n = 8: 700 / 16.
-        assert!((s.pga_growth - 700.0 / 16.0).abs() < 1e-9);
-        // Gossip SGD that matches early everywhere does not "grow fast", and PGA slower than
-        // gossip beyond the noise margin breaks the ordering.
-        let flat = sweep(&[
-            (
-                "gossip-sgd",
-                &[(8, Some(100)), (32, Some(150)), (128, Some(200))],
-            ),
-            (
-                "gossip-pga",
-                &[(8, Some(100)), (32, Some(90)), (128, Some(700))],
-            ),
-        ]);
-        let s = signature_of(&flat, &by_h, &ns, &hs, 16).unwrap();
-        assert!(
-            !s.gossip_grows_fast && !s.pga_not_worse_than_gossip,
-            "{s:?}"
-        );
-        // PGA that never matches, and Local SGD faster than PGA.
-        let unmatched = sweep(&[
-            ("gossip-sgd", &[(8, Some(120)), (32, None), (128, None)]),
-            ("gossip-pga", &[(8, Some(1)), (32, Some(90)), (128, None)]),
-        ]);
-        let fast_local = sweep(&[
-            ("local-sgd", &[(4, Some(10)), (16, Some(50))]),
-            ("gossip-pga", &[(4, Some(1)), (16, Some(90))]),
-        ]);
-        let s = signature_of(&unmatched, &fast_local, &ns, &hs, 16).unwrap();
-        assert!(
-            !s.pga_matched_at_every_n && !s.local_not_better_than_pga,
-            "{s:?}"
-        );
-        // Incomplete sweeps give no signature.
-        assert!(signature_of(&good, &sweep(&[]), &ns, &hs, 16).is_none());
-    }
-
-    #[test]
-    fn bad_configs_name_the_field() {
-        let c = GossipConfig::new().with_period(0);
-        assert!(c.validate().unwrap_err().to_string().contains("`period`"));
-        let c = GossipConfig::new().with_nodes(1);
-        assert!(c.validate().unwrap_err().to_string().contains("`nodes`"));
-        let c = GossipConfig::new().with_mnist(Some(
-            GossipMnistConfig::new().with_nodes(20).with_train_size(10),
-        ));
-        assert!(c.validate().unwrap_err().to_string().contains("more nodes"));
-    }
-}
-
 impl Gossip {
     /// The claims on the transients measured so far (see [`GossipSignature`]). A transient
     /// beyond the horizon is a lower bound: a claim that needs its value is `inconclusive`.
@@ -2066,5 +1958,113 @@ impl Gossip {
             },
         );
         vec![growth, pga, local]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_stage_is_the_last_entry_into_the_band() {
+        let par = vec![1.0; 6];
+        let alg = vec![3.0, 1.0, 2.0, 1.05, 1.0, 1.09];
+        assert_eq!(transient_stage(&alg, &par, 1.1), Some(4));
+        assert_eq!(transient_stage(&[1.0, 2.0], &[1.0, 1.0], 1.1), None);
+        assert_eq!(transient_stage(&[1.0, 1.0], &[1.0, 1.0], 1.1), Some(1));
+    }
+
+    #[test]
+    fn smoothing_averages_the_trailing_tenth() {
+        let s = smooth(&[1.0; 50], 0.1);
+        assert!(s.iter().all(|v| (v - 1.0).abs() < 1e-12));
+        let ramp: Vec<f64> = (0..100).map(f64::from).collect();
+        // Step 100 (index 99), window 0.1: indices 90..=99, mean 94.5.
+        let s = smooth(&ramp, 0.1);
+        assert!((s[99] - 94.5).abs() < 1e-12, "{}", s[99]);
+        // Window 0.25: indices 75..=99, mean 87.
+        let s = smooth(&ramp, 0.25);
+        assert!((s[99] - 87.0).abs() < 1e-12, "{}", s[99]);
+        // Window 0: no smoothing.
+        assert_eq!(smooth(&ramp, 0.0), ramp);
+    }
+
+    type Points<'a> = &'a [(usize, Option<u64>)];
+
+    fn sweep(rows: &[(&str, Points<'_>)]) -> TransientSweep {
+        rows.iter()
+            .map(|(a, v)| (a.to_string(), v.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn signature_holds_on_the_papers_pattern_and_fails_without_it() {
+        let ns = [8, 32, 128];
+        let hs = [4, 16];
+        let by_h = sweep(&[
+            ("local-sgd", &[(4, Some(100)), (16, None)]),
+            ("gossip-pga", &[(4, Some(1)), (16, Some(90))]),
+        ]);
+        let good = sweep(&[
+            ("gossip-sgd", &[(8, Some(120)), (32, None), (128, None)]),
+            (
+                "gossip-pga",
+                &[(8, Some(1)), (32, Some(90)), (128, Some(700))],
+            ),
+        ]);
+        let s = signature_of(&good, &by_h, &ns, &hs, 16).unwrap();
+        assert!(s.gossip_grows_fast && s.pga_matched_at_every_n, "{s:?}");
+        assert!(
+            s.pga_not_worse_than_gossip && s.local_not_better_than_pga,
+            "{s:?}"
+        );
+        assert!(s.gossip_growth.is_infinite());
+        // PGA floored at H = 16 at n = 8: 700 / 16.
+        assert!((s.pga_growth - 700.0 / 16.0).abs() < 1e-9);
+        // Gossip SGD that matches early everywhere does not "grow fast", and PGA slower than
+        // gossip beyond the noise margin breaks the ordering.
+        let flat = sweep(&[
+            (
+                "gossip-sgd",
+                &[(8, Some(100)), (32, Some(150)), (128, Some(200))],
+            ),
+            (
+                "gossip-pga",
+                &[(8, Some(100)), (32, Some(90)), (128, Some(700))],
+            ),
+        ]);
+        let s = signature_of(&flat, &by_h, &ns, &hs, 16).unwrap();
+        assert!(
+            !s.gossip_grows_fast && !s.pga_not_worse_than_gossip,
+            "{s:?}"
+        );
+        // PGA that never matches, and Local SGD faster than PGA.
+        let unmatched = sweep(&[
+            ("gossip-sgd", &[(8, Some(120)), (32, None), (128, None)]),
+            ("gossip-pga", &[(8, Some(1)), (32, Some(90)), (128, None)]),
+        ]);
+        let fast_local = sweep(&[
+            ("local-sgd", &[(4, Some(10)), (16, Some(50))]),
+            ("gossip-pga", &[(4, Some(1)), (16, Some(90))]),
+        ]);
+        let s = signature_of(&unmatched, &fast_local, &ns, &hs, 16).unwrap();
+        assert!(
+            !s.pga_matched_at_every_n && !s.local_not_better_than_pga,
+            "{s:?}"
+        );
+        // Incomplete sweeps give no signature.
+        assert!(signature_of(&good, &sweep(&[]), &ns, &hs, 16).is_none());
+    }
+
+    #[test]
+    fn bad_configs_name_the_field() {
+        let c = GossipConfig::new().with_period(0);
+        assert!(c.validate().unwrap_err().to_string().contains("`period`"));
+        let c = GossipConfig::new().with_nodes(1);
+        assert!(c.validate().unwrap_err().to_string().contains("`nodes`"));
+        let c = GossipConfig::new().with_mnist(Some(
+            GossipMnistConfig::new().with_nodes(20).with_train_size(10),
+        ));
+        assert!(c.validate().unwrap_err().to_string().contains("more nodes"));
     }
 }

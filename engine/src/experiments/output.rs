@@ -69,15 +69,61 @@ pub fn results_with_claims(
 ) -> Result<serde_json::Value> {
     let mut results = exp.results_json()?;
     if let Some(obj) = results.as_object_mut() {
+        if !run.complete && obj.get("status").and_then(|s| s.as_str()) == Some("running") {
+            obj.insert("status".into(), "interrupted".into());
+        }
         obj.insert("claims".into(), super::to_json_value(&claims)?);
         obj.insert("run".into(), super::to_json_value(run)?);
     }
     Ok(results)
 }
 
-/// Writes every output of a run into `dir`, each file atomically; works on partial results
-/// too. Returns the files written.
+/// Writes every output of a run into `dir`; works on partial results too. Returns the files
+/// written (their paths in `dir`).
+///
+/// The files are written into a staging directory beside `dir` which then replaces `dir` whole,
+/// so a reader never sees one run's `results.json` beside another run's plots, and a write
+/// killed halfway leaves the previous set in place (and the staging directory, which the next
+/// write removes).
 pub fn write_outputs(
+    exp: &dyn Experiment,
+    entry: &ExperimentEntry,
+    run: &RunInfo,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| entry.name.to_string());
+    let parent = dir.parent().unwrap_or_else(|| Path::new("."));
+    let staging = parent.join(format!(".{name}.staging"));
+    let old = parent.join(format!(".{name}.old"));
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| crate::error::EngineError::Io { path, source }
+    };
+    for leftover in [&staging, &old] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(leftover).map_err(io(leftover))?;
+        }
+    }
+    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+    let staged = write_set(exp, entry, run, &staging)?;
+    if dir.exists() {
+        std::fs::rename(dir, &old).map_err(io(dir))?;
+    }
+    std::fs::rename(&staging, dir).map_err(io(dir))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(io(&old))?;
+    }
+    Ok(staged
+        .iter()
+        .filter_map(|p| p.file_name().map(|f| dir.join(f)))
+        .collect())
+}
+
+/// Writes the set of files of a run into `dir` (the staging directory).
+fn write_set(
     exp: &dyn Experiment,
     entry: &ExperimentEntry,
     run: &RunInfo,
