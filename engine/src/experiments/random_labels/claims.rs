@@ -23,8 +23,11 @@ fn describe(name: &str, arm: &ArmResults) -> String {
     )
 }
 
+/// An arm's name and results.
+type NamedArm<'a> = Option<(&'a String, &'a ArmResults)>;
+
 /// The vanilla arm (no regularizer) and the fully regularized arm (all three), when configured.
-fn arms(r: &RandomLabelsResults) -> (Option<(&String, &ArmResults)>, Option<(&String, &ArmResults)>) {
+fn arms(r: &RandomLabelsResults) -> (NamedArm<'_>, NamedArm<'_>) {
     let vanilla = r.arms.iter().find(|(_, a)| a.regularizers.is_empty());
     let full = r
         .arms

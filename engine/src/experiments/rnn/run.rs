@@ -401,8 +401,10 @@ impl Rnn {
                 .collect();
             summarize(target.as_str(), lengths, self.config.max_degree)
         };
-        self.results.scaling = scaling(TargetKind::Concept);
-        self.results.control = self.config.control.then(|| scaling(TargetKind::Parity));
+        let concept = scaling(TargetKind::Concept);
+        let control = self.config.control.then(|| scaling(TargetKind::Parity));
+        self.results.scaling = concept;
+        self.results.control = control;
     }
 
     pub(super) fn progress_with(&self, a: Option<&Active>) -> Progress {
