@@ -239,7 +239,7 @@ fn write_index(out: &Path, preset: Preset, rows: &[Row]) -> Result<(PathBuf, Pat
     );
     for r in rows {
         md.heading(2, &format!("{}: {}", r.entry.name, r.entry.title));
-        sgdlab_engine::experiments::claims_section(&mut md, &r.claims);
+        sgdlab_engine::experiments::claims_table(&mut md, &r.claims);
     }
     let md_path = out.join("index.md");
     md.write(&md_path)?;

@@ -202,7 +202,7 @@ pub fn run_entry(
     check_out_dir(dir)?;
     let mut device = String::new();
     let mut experiment = entry.build(request, &mut |d| {
-        device = d.info.to_string();
+        device = format!("{} on {}", d.info.backend, d.info.adapter);
         eprintln!("sgdlab: {}: {}", entry.name, d.reason_line());
     })?;
     let mut run = RunInfo::new(entry, request.preset);

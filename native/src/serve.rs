@@ -1,17 +1,28 @@
 //! `sgdlab serve`: the browser lab (`web/dist`, built by `web/build.sh`) on
 //! `http://127.0.0.1:PORT/`, for whoever has no other static server at hand.
 //!
-//! A small static file server: loopback only, GET and HEAD, one thread per connection, one
-//! request per connection, no directory listings. Paths that climb out of the served directory
-//! (`..`, encoded or not, or a symlink pointing outside) are refused with 403.
+//! A small static file server: loopback only, GET and HEAD, one thread per connection (at most
+//! [`MAX_CONNECTIONS`] at once; more are answered 503 and closed), one request per connection
+//! with a deadline for the whole request head ([`REQUEST_DEADLINE`]: a client dripping a byte
+//! every few seconds is cut off), no directory listings. Paths that climb out of the served
+//! directory (`..`, encoded or not, or a symlink pointing outside) are refused with 403. The
+//! `Host` (and, when sent, `Origin`) must name the loopback address served, so a web page
+//! that rebinds its own DNS name to 127.0.0.1 cannot read the files. Running out of file
+//! handles backs off instead of spinning, with one log line per episode.
+//!
+//! Written on `std::net` rather than a server framework (axum, tower-http): the needs are a
+//! few hundred lines, the browser tests cover them, and a framework would add an async runtime
+//! and minutes to every cold build.
 
 use crate::Failure;
 use anyhow::{Context, anyhow};
 use clap::Args;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Arguments of `sgdlab serve`.
 #[derive(Args, Debug)]
@@ -26,8 +37,12 @@ pub struct ServeArgs {
 
 /// The longest request head read (request line and headers); longer ones get 431.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// How long a connection may stay silent before it is dropped.
+/// How long writing a response may stall before the connection is dropped.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client has to send its whole request head.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// Connections served at once; more are answered 503.
+pub const MAX_CONNECTIONS: usize = 512;
 
 /// Serves `args.dir` until the process is stopped.
 pub fn serve(args: ServeArgs) -> Result<(), Failure> {
@@ -45,20 +60,66 @@ pub fn serve(args: ServeArgs) -> Result<(), Failure> {
     );
     // The URL line is what scripts and tests wait for; don't leave it in a buffer.
     std::io::stdout().flush().ok();
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut backoff = Duration::ZERO;
     for stream in listener.incoming() {
         match stream {
-            Ok(stream) => {
+            Ok(mut stream) => {
+                backoff = Duration::ZERO;
+                if active.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+                    refuse_busy(&mut stream);
+                    continue;
+                }
+                active.fetch_add(1, Ordering::SeqCst);
+                let guard = ActiveGuard(active.clone());
                 let root = root.clone();
-                std::thread::spawn(move || {
-                    if let Err(e) = handle(stream, &root) {
-                        eprintln!("serve: {e:#}");
-                    }
-                });
+                let spawned = std::thread::Builder::new()
+                    .name("sgdlab-serve".into())
+                    .spawn(move || {
+                        let _guard = guard;
+                        if let Err(e) = handle(stream, &root, addr) {
+                            eprintln!("serve: {e:#}");
+                        }
+                    });
+                if let Err(e) = spawned {
+                    eprintln!("serve: cannot start a connection thread: {e}");
+                }
             }
-            Err(e) => eprintln!("serve: accepting a connection failed: {e}"),
+            Err(e) => {
+                // Out of file handles (EMFILE, ENFILE) or other transient trouble: wait and
+                // retry instead of spinning on accept, and say so once per episode.
+                if backoff.is_zero() {
+                    eprintln!("serve: accepting connections failed ({e}); backing off");
+                }
+                backoff = (backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
+                std::thread::sleep(backoff);
+            }
         }
     }
     Ok(())
+}
+
+/// Decrements the count of active connections when a connection's thread ends.
+struct ActiveGuard(Arc<AtomicUsize>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Answers 503 to a connection over the limit, without waiting on it.
+fn refuse_busy(stream: &mut TcpStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let body = "503 Service Unavailable: too many connections\n";
+    let _ = stream.write_all(
+        format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
 }
 
 /// The canonical directory to serve, or why it cannot be served.
@@ -92,11 +153,13 @@ impl Response {
 }
 
 /// Reads one request from `stream` and answers it.
-fn handle(mut stream: TcpStream, root: &Path) -> anyhow::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+fn handle(mut stream: TcpStream, root: &Path, served: SocketAddr) -> anyhow::Result<()> {
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let (response, head_only) = match read_head(&mut stream)? {
-        Some(head) => respond(&head, root),
+        Some(head) => match check_host(&head, served) {
+            Ok(()) => respond(&head, root),
+            Err(why) => (Response::text(403, &why), false),
+        },
         None => (
             Response::text(431, "request head too large or incomplete"),
             false,
@@ -122,21 +185,68 @@ fn handle(mut stream: TcpStream, root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The request head (up to the blank line), or `None` when it is too long or cut off.
+/// The request head (up to the blank line), or `None` when it is too long, cut off or not
+/// complete within [`REQUEST_DEADLINE`].
 fn read_head(stream: &mut TcpStream) -> anyhow::Result<Option<String>> {
+    let deadline = Instant::now() + REQUEST_DEADLINE;
     let mut head = Vec::new();
     let mut buf = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
         if head.len() > MAX_HEAD_BYTES {
             return Ok(None);
         }
-        let n = stream.read(&mut buf).context("reading the request")?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        stream.set_read_timeout(Some(left))?;
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(e).context("reading the request"),
+        };
         if n == 0 {
             return Ok(None);
         }
         head.extend_from_slice(&buf[..n]);
     }
     Ok(Some(String::from_utf8_lossy(&head).into_owned()))
+}
+
+/// Checks that the request's `Host` (and `Origin`, when present) name the loopback address
+/// served: `127.0.0.1:PORT` or `localhost:PORT`.
+fn check_host(head: &str, served: SocketAddr) -> Result<(), String> {
+    let port = served.port();
+    let allowed = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    match header("host") {
+        Some(h) if allowed.iter().any(|a| a.eq_ignore_ascii_case(&h)) => {}
+        Some(h) => return Err(format!("Host `{h}` is not this server ({})", allowed[0])),
+        None => return Err("no Host header".into()),
+    }
+    if let Some(o) = header("origin") {
+        let ok = allowed
+            .iter()
+            .any(|a| o.eq_ignore_ascii_case(&format!("http://{a}")));
+        if !ok {
+            return Err(format!("Origin `{o}` is not this server"));
+        }
+    }
+    Ok(())
 }
 
 /// The response to a request head, and whether only the headers go out (HEAD).
@@ -249,6 +359,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
         _ => "Internal Server Error",
     }
 }
@@ -332,6 +443,30 @@ mod tests {
         assert_eq!(respond("POST / HTTP/1.1\r\n\r\n", &root).0.status, 405);
         assert_eq!(respond("GET /\r\n\r\n", &root).0.status, 400);
         assert_eq!(respond("GET /nope HTTP/1.1\r\n\r\n", &root).0.status, 404);
+    }
+
+    #[test]
+    fn only_the_served_loopback_host_and_origin_are_answered() {
+        let served: SocketAddr = "127.0.0.1:8123".parse().unwrap();
+        let req = |extra: &str| format!("GET / HTTP/1.1\r\n{extra}\r\n");
+        assert_eq!(check_host(&req("Host: 127.0.0.1:8123\r\n"), served), Ok(()));
+        assert_eq!(check_host(&req("host: LOCALHOST:8123\r\n"), served), Ok(()));
+        assert!(check_host(&req("Host: evil.example:8123\r\n"), served).is_err());
+        assert!(check_host(&req("Host: 127.0.0.1:9999\r\n"), served).is_err());
+        assert!(check_host(&req(""), served).is_err());
+        assert_eq!(
+            check_host(
+                &req("Host: 127.0.0.1:8123\r\nOrigin: http://127.0.0.1:8123\r\n"),
+                served
+            ),
+            Ok(())
+        );
+        let e = check_host(
+            &req("Host: 127.0.0.1:8123\r\nOrigin: http://evil.example\r\n"),
+            served,
+        )
+        .unwrap_err();
+        assert!(e.contains("evil.example"), "{e}");
     }
 
     #[test]

@@ -11,7 +11,10 @@ use sgdlab_tests::{RUN_FILES, assert_files, claims_of, quick_run, sgdlab, stderr
 fn quick_run_has_every_arm_and_undecided_claims() {
     let run = quick_run("random-labels", &[]);
     assert_files(&run.dir, &RUN_FILES);
-    assert_files(&run.dir, &["gap.svg", "test_accuracy.svg", "accuracy_curves.svg"]);
+    assert_files(
+        &run.dir,
+        &["gap.svg", "test_accuracy.svg", "accuracy_curves.svg"],
+    );
     let r = &run.results;
     assert_eq!(r["status"], "complete");
     let arms = r["arm_order"].as_array().unwrap();
@@ -37,7 +40,10 @@ fn quick_run_has_every_arm_and_undecided_claims() {
     assert_eq!(r["random_phase"].as_array().unwrap().len(), 2);
     let claims = claims_of(r);
     assert_eq!(claims.len(), 2);
-    assert!(claims.iter().all(|(_, v)| v == "inconclusive"), "{claims:?}");
+    assert!(
+        claims.iter().all(|(_, v)| v == "inconclusive"),
+        "{claims:?}"
+    );
 }
 
 #[test]

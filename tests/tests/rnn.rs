@@ -22,8 +22,7 @@ fn quick_run_writes_every_output() {
             "test_error_vs_samples.svg",
             "control_error_vs_samples.svg",
             "samples_needed_vs_length.svg",
-            "width_sweep_error.svg",
-            "width_sweep_movement.svg",
+            "width_sweep.svg",
             "movement_vs_samples.svg",
         ],
     );
@@ -44,7 +43,10 @@ fn quick_run_writes_every_output() {
     assert!(share > 0.1 && share < 1.0, "{share}");
     let claims = claims_of(r);
     assert_eq!(claims.len(), 2);
-    assert!(claims.iter().all(|(_, v)| v == "inconclusive"), "{claims:?}");
+    assert!(
+        claims.iter().all(|(_, v)| v == "inconclusive"),
+        "{claims:?}"
+    );
 }
 
 #[test]

@@ -105,3 +105,51 @@ fn a_missing_build_is_bad_input_that_says_to_run_build_sh() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("web/build.sh"), "{}", stderr(&o));
 }
+
+#[test]
+fn keeps_answering_while_100_clients_drip_and_cuts_them_off() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<!doctype html>hi").unwrap();
+    let server = start(dir.path());
+    // 100 clients that send the first bytes of a request and then stall, as a slow-loris would.
+    let drips: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut s = TcpStream::connect(&server.addr).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+            s
+        })
+        .collect();
+    for _ in 0..3 {
+        let (status, _, body) = request(&server.addr, "/");
+        assert_eq!(status, 200);
+        assert_eq!(body, b"<!doctype html>hi");
+    }
+    // Each dripping client is closed once the request deadline passes (10 s; 60 s allowed).
+    for mut d in drips.into_iter().take(5) {
+        d.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut buf = Vec::new();
+        let closed = d.read_to_end(&mut buf).is_ok();
+        assert!(closed, "a dripping client was not cut off");
+    }
+}
+
+#[test]
+fn another_host_or_origin_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<!doctype html>").unwrap();
+    let server = start(dir.path());
+    for extra in [
+        "Host: attacker.example\r\n",
+        &format!(
+            "Host: {}\r\nOrigin: http://attacker.example\r\n",
+            server.addr
+        ),
+    ] {
+        let mut s = TcpStream::connect(&server.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "GET / HTTP/1.1\r\n{extra}\r\n").unwrap();
+        let mut all = String::new();
+        s.read_to_string(&mut all).unwrap();
+        assert!(all.starts_with("HTTP/1.1 403"), "{extra:?}: {all}");
+    }
+}

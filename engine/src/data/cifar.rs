@@ -5,7 +5,7 @@
 //! [`InputShape::Image`], so pixels are only scaled to `[0, 1]`.
 
 use super::dataset::{Dataset, InputShape};
-use super::idx::{in_file, maybe_gunzip, read_file};
+use super::idx::{Limit, in_file, maybe_gunzip, read_file};
 use crate::error::{EngineError, Result};
 use std::path::{Path, PathBuf};
 
@@ -45,6 +45,9 @@ fn cifar_shape() -> InputShape {
     }
 }
 
+/// The most records one (gzipped) batch file may decompress to.
+const MAX_BATCH_RECORDS: usize = 60_000;
+
 /// Appends the records of one batch to `features` and `labels`.
 fn parse_records(
     bytes: &[u8],
@@ -52,7 +55,12 @@ fn parse_records(
     features: &mut Vec<f32>,
     labels: &mut Vec<u32>,
 ) -> Result<()> {
-    let data = maybe_gunzip(bytes, origin)?;
+    // The binary distribution's batches hold 10,000 records; allow a few times that.
+    let data = maybe_gunzip(
+        bytes,
+        origin,
+        Limit::Bytes(MAX_BATCH_RECORDS * CIFAR_RECORD),
+    )?;
     let err = |detail: String| EngineError::Data {
         source_name: origin.to_string(),
         detail,

@@ -145,6 +145,15 @@ impl Dataset {
                 format!("expected a fraction in (0, 1), found {test_fraction}"),
             ));
         }
+        if self.len() < 2 {
+            return Err(EngineError::Data {
+                source_name: self.name.clone(),
+                detail: format!(
+                    "a train/test split needs at least 2 examples, found {}",
+                    self.len()
+                ),
+            });
+        }
         let perm = SplitMix64::for_purpose(seed, "train-test split").permutation(self.len());
         let n_test = ((self.len() as f64) * test_fraction).round() as usize;
         let n_test = n_test.clamp(1, self.len().saturating_sub(1));
@@ -198,5 +207,14 @@ mod tests {
         all.sort_by(f32::total_cmp);
         assert_eq!(all, d.features);
         assert!(d.split(1.5, 1).is_err());
+        for n in [0, 1] {
+            let e = d.take(n).split(0.5, 1).unwrap_err().to_string();
+            assert!(
+                e.contains("toy") && e.contains("at least 2 examples"),
+                "{e}"
+            );
+        }
+        let (tr, te) = d.take(2).split(0.5, 1).unwrap();
+        assert_eq!((tr.len(), te.len()), (1, 1));
     }
 }

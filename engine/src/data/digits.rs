@@ -4,7 +4,7 @@
 //! then the label in `0..=9`. Features are the intensities divided by 16.
 
 use super::dataset::{Dataset, InputShape};
-use super::idx::{in_file, maybe_gunzip, read_file};
+use super::idx::{Limit, in_file, maybe_gunzip, read_file};
 use crate::error::{EngineError, Result};
 use std::path::Path;
 
@@ -12,6 +12,9 @@ use std::path::Path;
 const PIXELS: usize = 64;
 /// Values per row: the pixels and the label.
 const FIELDS: usize = PIXELS + 1;
+/// The most bytes a (gzipped) digits CSV may decompress to: 1,797 rows are about 250 kB.
+const MAX_CSV_BYTES: usize = 256 << 20;
+
 /// The largest pixel intensity.
 const MAX_PIXEL: u32 = 16;
 
@@ -24,13 +27,15 @@ pub fn parse_digits_csv(bytes: &[u8], origin: &str) -> Result<Dataset> {
         source_name: origin.to_string(),
         detail,
     };
-    let data = maybe_gunzip(bytes, origin)?;
+    let data = maybe_gunzip(bytes, origin, Limit::Bytes(MAX_CSV_BYTES))?;
     let text = std::str::from_utf8(&data).map_err(|e| {
         err(format!(
             "not UTF-8 text: invalid byte at byte offset {}",
             e.valid_up_to()
         ))
     })?;
+    // A byte-order mark (as some editors save CSV) is not part of the first field.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut features = Vec::new();
     let mut labels = Vec::new();
     let mut blank_since: Option<usize> = None;

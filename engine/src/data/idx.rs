@@ -49,27 +49,93 @@ fn data_err(origin: &str, detail: impl Into<String>) -> EngineError {
     }
 }
 
-/// Returns `bytes` decompressed if they start with the gzip magic `1f 8b`, else unchanged.
-pub(crate) fn maybe_gunzip<'a>(bytes: &'a [u8], origin: &str) -> Result<Cow<'a, [u8]>> {
-    if bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| {
-                data_err(
-                    origin,
-                    format!(
-                        "corrupt gzip stream ({} compressed bytes, {} decompressed before the \
-                         error): {e}",
-                        bytes.len(),
-                        out.len()
-                    ),
-                )
-            })?;
-        Ok(Cow::Owned(out))
-    } else {
-        Ok(Cow::Borrowed(bytes))
+/// How much a gzip stream may decompress to: the stream stops being read at the first byte
+/// beyond it, so a small file cannot claim gigabytes of memory.
+#[derive(Clone, Copy)]
+pub(crate) enum Limit {
+    /// A fixed number of bytes (CSV text, CIFAR batches).
+    Bytes(usize),
+    /// What a header of `len` bytes declares: `total` reads the decompressed header and returns
+    /// the whole file's length (header included), or `None` when the header is not valid (the
+    /// parser then reports it).
+    Header {
+        /// Bytes of header.
+        len: usize,
+        /// The declared total length.
+        total: fn(&[u8]) -> Option<usize>,
+    },
+}
+
+/// Returns `bytes` decompressed if they start with the gzip magic `1f 8b`, else unchanged;
+/// decompression stops at `limit` (see [`Limit`]).
+pub(crate) fn maybe_gunzip<'a>(
+    bytes: &'a [u8],
+    origin: &str,
+    limit: Limit,
+) -> Result<Cow<'a, [u8]>> {
+    if !(bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) {
+        return Ok(Cow::Borrowed(bytes));
     }
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
+    let corrupt = |e: std::io::Error, done: usize| {
+        data_err(
+            origin,
+            format!(
+                "corrupt gzip stream ({} compressed bytes, {done} decompressed before the \
+                 error): {e}",
+                bytes.len()
+            ),
+        )
+    };
+    let max = match limit {
+        Limit::Bytes(n) => n,
+        Limit::Header { len, total } => {
+            (&mut decoder)
+                .take(len as u64)
+                .read_to_end(&mut out)
+                .map_err(|e| corrupt(e, out.len()))?;
+            match total(&out) {
+                Some(t) => t,
+                None => return Ok(Cow::Owned(out)),
+            }
+        }
+    };
+    let room = max.saturating_sub(out.len()) as u64 + 1;
+    (&mut decoder)
+        .take(room)
+        .read_to_end(&mut out)
+        .map_err(|e| corrupt(e, out.len()))?;
+    if out.len() > max {
+        return Err(data_err(
+            origin,
+            format!(
+                "the gzip stream decompresses to more than the {max} bytes {}; stopped reading \
+                 at byte offset {max}",
+                match limit {
+                    Limit::Bytes(_) => "allowed for this kind of file",
+                    Limit::Header { .. } => "its header declares",
+                }
+            ),
+        ));
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// The total length an IDX header of `ndims` dimensions declares (magic, dimensions, one byte
+/// per element), or `None` when it is short or overflows.
+fn idx_total(header: &[u8], ndims: usize) -> Option<usize> {
+    let header_len = 4 * (1 + ndims);
+    if header.len() < header_len {
+        return None;
+    }
+    let mut total: usize = 1;
+    for i in 1..=ndims {
+        let o = 4 * i;
+        let d = u32::from_be_bytes([header[o], header[o + 1], header[o + 2], header[o + 3]]);
+        total = total.checked_mul(d as usize)?;
+    }
+    total.checked_add(header_len)
 }
 
 /// Turns a parsing error about in-memory bytes into one about the file they were read from.
@@ -172,7 +238,11 @@ fn check_length(
 ///
 /// `origin` names the data in errors (a file path, or e.g. `mnist10k (embedded)`).
 pub fn parse_idx_images(bytes: &[u8], origin: &str) -> Result<IdxImages> {
-    let data = maybe_gunzip(bytes, origin)?;
+    let limit = Limit::Header {
+        len: 16,
+        total: |h| idx_total(h, 3),
+    };
+    let data = maybe_gunzip(bytes, origin, limit)?;
     let dims = read_header(&data, origin, IDX_IMAGES_MAGIC, "images", 3)?;
     let (count, rows, cols) = (dims[0], dims[1], dims[2]);
     if rows == 0 || cols == 0 {
@@ -206,7 +276,11 @@ pub fn parse_idx_images(bytes: &[u8], origin: &str) -> Result<IdxImages> {
 /// `origin` names the data in errors. Label values are not range-checked here; see
 /// [`idx_dataset`].
 pub fn parse_idx_labels(bytes: &[u8], origin: &str) -> Result<Vec<u8>> {
-    let data = maybe_gunzip(bytes, origin)?;
+    let limit = Limit::Header {
+        len: 8,
+        total: |h| idx_total(h, 1),
+    };
+    let data = maybe_gunzip(bytes, origin, limit)?;
     let dims = read_header(&data, origin, IDX_LABELS_MAGIC, "labels", 1)?;
     let count = dims[0];
     check_length(&data, origin, 8, count, &format!("{count} labels"))?;
@@ -369,6 +443,34 @@ pub fn load_idx_dir(dir: &Path) -> Result<IdxSplit> {
 
 #[cfg(test)]
 mod tests {
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_beyond_the_header_stops_at_the_declared_length() {
+        // A header for 2 labels followed by 50 MB of zeros: a 50 kB file that would have grown
+        // to 50 MB before its header was checked.
+        let mut raw = vec![0, 0, 8, 1, 0, 0, 0, 2, 1, 2];
+        raw.resize(50 << 20, 0);
+        let gz = gzip(&raw);
+        assert!(gz.len() < 200_000, "{}", gz.len());
+        let e = parse_idx_labels(&gz, "bomb.gz").unwrap_err().to_string();
+        assert!(
+            e.contains("bomb.gz") && e.contains("more than the 10 bytes"),
+            "{e}"
+        );
+        // The same labels without the tail parse.
+        assert_eq!(
+            parse_idx_labels(&gzip(&raw[..10]), "ok.gz").unwrap(),
+            vec![1, 2]
+        );
+    }
+
     use super::*;
     use flate2::Compression;
     use flate2::write::GzEncoder;

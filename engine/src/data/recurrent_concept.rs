@@ -327,7 +327,11 @@ fn solve(mut a: Vec<f64>, mut b: Vec<f64>, k: usize) -> Vec<f64> {
     for r in (0..k).rev() {
         let s: f64 = (r + 1..k).map(|c| a[r * k + c] * x[c]).sum();
         let d = a[r * k + r];
-        x[r] = if d.abs() < 1e-300 { 0.0 } else { (b[r] - s) / d };
+        x[r] = if d.abs() < 1e-300 {
+            0.0
+        } else {
+            (b[r] - s) / d
+        };
     }
     x
 }
@@ -369,9 +373,14 @@ mod tests {
         }
         // Different (source, target) pairs have different weights.
         let p = 4 * 4;
-        assert_ne!(concept.w[pair(0, 1) * p..][..p], concept.w[pair(0, 2) * p..][..p]);
+        assert_ne!(
+            concept.w[pair(0, 1) * p..][..p],
+            concept.w[pair(0, 2) * p..][..p]
+        );
         // A window limits the dependence.
-        let windowed = RecurrentConceptConfig::new().with_window(Some(2)).init(3, 5);
+        let windowed = RecurrentConceptConfig::new()
+            .with_window(Some(2))
+            .init(3, 5);
         let d0 = windowed.sample(1, 5, TargetKind::Concept, 4);
         let y = windowed.target(&x, 5, TargetKind::Concept);
         for (l, (a, b)) in d0.y.iter().zip(&y).enumerate() {

@@ -210,9 +210,14 @@ fn fmt_num(x: f64) -> String {
     }
 }
 
-/// Appends the claims table (claim, verdict, measured, test, reason) to a report.
+/// Appends a `Claims` heading and the claims table to a report.
 pub fn claims_section(md: &mut ReportMd, claims: &[Claim]) {
     md.heading(2, "Claims");
+    claims_table(md, claims);
+}
+
+/// Appends the claims table (claim, verdict, measured, test, reason) to a report.
+pub fn claims_table(md: &mut ReportMd, claims: &[Claim]) {
     if claims.is_empty() {
         md.paragraph("No claims were measured in this run.");
         return;

@@ -157,9 +157,16 @@ pub fn merge(base: &mut Value, over: &Value) {
         (Value::Object(b), Value::Object(o)) => {
             for (k, v) in o {
                 match b.get_mut(k) {
-                    // A tagged enum that changes its tag starts from the user's object alone.
                     Some(bv) if !tag_changed(bv, v) => merge(bv, v),
-                    _ => {
+                    // A tagged enum that changes its tag starts from the new variant's defaults
+                    // where they are known (a partial `{"kind": "cnn"}` is a whole CNN), else
+                    // from the user's object alone.
+                    Some(bv) => {
+                        let mut fresh = variant_default(bv, v).unwrap_or(Value::Null);
+                        merge(&mut fresh, v);
+                        *bv = fresh;
+                    }
+                    None => {
                         b.insert(k.clone(), v.clone());
                     }
                 }
@@ -167,6 +174,34 @@ pub fn merge(base: &mut Value, over: &Value) {
         }
         (b, o) => *b = o.clone(),
     }
+}
+
+/// The default of the variant `over` names, from the tagged enum that `base`'s variant
+/// belongs to; `None` when that enum is not one with known defaults.
+fn variant_default(base: &Value, over: &Value) -> Option<Value> {
+    use crate::model::{CnnConfig, MlpConfig, NetworkConfig};
+    use crate::optim::LrSchedule;
+    let kind = |v: &Value| v.get("kind").and_then(Value::as_str).map(str::to_string);
+    let (from, to) = (kind(base)?, kind(over)?);
+    // Each tagged enum whose variants all have defaults: its variants' defaults as JSON.
+    let enums: [Vec<Value>; 2] = [
+        [
+            NetworkConfig::Mlp(MlpConfig::new()),
+            NetworkConfig::Cnn(CnnConfig::new()),
+        ]
+        .iter()
+        .filter_map(|c| serde_json::to_value(c).ok())
+        .collect(),
+        [LrSchedule::Constant]
+            .iter()
+            .filter_map(|c| serde_json::to_value(c).ok())
+            .collect(),
+    ];
+    enums
+        .into_iter()
+        .find(|variants| variants.iter().any(|v| kind(v).as_deref() == Some(&from)))?
+        .into_iter()
+        .find(|v| kind(v).as_deref() == Some(&to))
 }
 
 fn tag_changed(base: &Value, over: &Value) -> bool {
@@ -273,6 +308,33 @@ mod tests {
         let c: Outer =
             parse_config("\u{feff}{\"seed\": 3, \"optim\": {\"lr\": 0.1}}", "t.json").unwrap();
         assert_eq!(c.seed, 3);
+    }
+
+    #[test]
+    fn a_changed_variant_starts_from_its_defaults() {
+        #[derive(Serialize, Deserialize, Debug)]
+        struct WithNet {
+            network: crate::model::NetworkConfig,
+        }
+        let base = WithNet {
+            network: crate::model::NetworkConfig::default(),
+        };
+        let c: WithNet = parse_config_over(
+            r#"{"network": {"kind": "cnn", "hidden": 64}}"#,
+            "t.json",
+            Some(&base),
+        )
+        .unwrap();
+        match c.network {
+            crate::model::NetworkConfig::Cnn(cnn) => {
+                assert_eq!(cnn.hidden, 64);
+                assert_eq!(
+                    cnn.conv1_channels,
+                    crate::model::CnnConfig::new().conv1_channels
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

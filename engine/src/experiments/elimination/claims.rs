@@ -28,7 +28,11 @@ fn count_classes(runs: &[&EndPointRun]) -> String {
 /// The claims tested on `r`: the theorem at the wrapped runs' local minima, the plain network's
 /// bad local minima, and the failure mode.
 pub fn elimination_claims(r: &EliminationResults) -> Vec<Claim> {
-    vec![wrapped_claim(r), plain_claim(r), failure_claim(&r.failure_mode)]
+    vec![
+        wrapped_claim(r),
+        plain_claim(r),
+        failure_claim(&r.failure_mode),
+    ]
 }
 
 fn arm<'a>(r: &'a EliminationResults, name: &str) -> Vec<&'a EndPointRun> {
@@ -132,10 +136,7 @@ fn plain_claim(r: &EliminationResults) -> Claim {
         return claim.decide(
             measured,
             Verdict::Inconclusive,
-            format!(
-                "only {} plain runs ended at a local minimum",
-                minima.len()
-            ),
+            format!("only {} plain runs ended at a local minimum", minima.len()),
         );
     }
     let (verdict, reason) = share.versus(0.0, Verdict::Holds, Verdict::Fails);

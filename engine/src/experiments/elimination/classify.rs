@@ -402,7 +402,9 @@ mod tests {
     #[test]
     fn gradient_matches_finite_differences() {
         let obj = xor(true);
-        let p: Vec<f64> = (0..obj.len()).map(|i| 0.3 * (i as f64 * 1.7).sin()).collect();
+        let p: Vec<f64> = (0..obj.len())
+            .map(|i| 0.3 * (i as f64 * 1.7).sin())
+            .collect();
         let g = Objective::value_grad(&obj, &p, true).1;
         for j in 0..p.len() {
             let mut q = p.clone();
@@ -419,9 +421,15 @@ mod tests {
     fn jacobi_finds_known_eigenvalues() {
         // [[2, 1], [1, 2]] has eigenvalues 1 and 3; diag(−1, 4, 0.5) its diagonal.
         let (v, _) = symmetric_eigen(&[2.0, 1.0, 1.0, 2.0], 2);
-        assert!((v[0] - 1.0).abs() < 1e-12 && (v[1] - 3.0).abs() < 1e-12, "{v:?}");
+        assert!(
+            (v[0] - 1.0).abs() < 1e-12 && (v[1] - 3.0).abs() < 1e-12,
+            "{v:?}"
+        );
         let (v, _) = symmetric_eigen(&[-1.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 0.5], 3);
-        assert!((v[0] + 1.0).abs() < 1e-12 && (v[2] - 4.0).abs() < 1e-12, "{v:?}");
+        assert!(
+            (v[0] + 1.0).abs() < 1e-12 && (v[2] - 4.0).abs() < 1e-12,
+            "{v:?}"
+        );
     }
 
     /// x² − y² + y⁴/4: a saddle at 0, minima at (0, ±√2).

@@ -2,7 +2,9 @@
 //! the failure mode.
 
 use super::{EliminationResults, EndPoint};
-use crate::report::{CsvTable, ReportMd, fmt_f64};
+use crate::report::{
+    Axis, BarPlot, BarSeries, Bounds, CsvTable, LinePlot, Panel, ReportMd, Series, fmt_f64,
+};
 
 const CLASSES: [EndPoint; 4] = [
     EndPoint::LocalMinimum,
@@ -165,4 +167,72 @@ pub fn failure_section(md: &mut ReportMd, r: &EliminationResults) {
         ],
         &rows,
     );
+}
+
+/// The share of runs ending in each class, per arm, with 95% Wilson intervals.
+pub fn end_points_plot(r: &EliminationResults) -> BarPlot {
+    let bars = ["plain", "wrapped"]
+        .iter()
+        .map(|arm| {
+            let runs: Vec<_> = r.end_points.iter().filter(|e| e.arm == *arm).collect();
+            let counts: Vec<(usize, usize)> = CLASSES
+                .iter()
+                .map(|&c| (runs.iter().filter(|e| e.end == c).count(), runs.len()))
+                .collect();
+            BarSeries::wilson95(*arm, &counts)
+        })
+        .collect();
+    BarPlot {
+        title: "Where the runs ended (share of runs, 95% Wilson interval)".into(),
+        x_title: "end point".into(),
+        y: Axis::linear("share of runs (fraction)").bounded(Bounds::UNIT),
+        groups: CLASSES.iter().map(|c| c.label().to_string()).collect(),
+        bars,
+    }
+}
+
+/// The failure mode: the objective against L*, and ‖(w, b)‖, against the step (two panels,
+/// two units).
+pub fn failure_plot(r: &EliminationResults) -> LinePlot {
+    let f = &r.failure_mode;
+    let steps: Vec<f64> = f.points.iter().map(|p| p.step as f64).collect();
+    let (first, last) = (
+        steps.first().copied().unwrap_or(1.0),
+        steps.last().copied().unwrap_or(1.0),
+    );
+    LinePlot {
+        title: "Failure mode: the objective falls below every local minimum's value while the \
+                neuron's parameters run off"
+            .into(),
+        x: Axis::log("gradient step (iterations)"),
+        panels: vec![
+            Panel {
+                y: Axis::log("objective (½·mean squared error + (λ/2)a²)"),
+                series: vec![
+                    Series::line_points(
+                        "wrapped objective",
+                        f.points
+                            .iter()
+                            .map(|p| (p.step as f64, p.objective))
+                            .collect(),
+                    ),
+                    Series::line(
+                        "L*: the value at every local minimum",
+                        vec![(first, f.best_original_loss), (last, f.best_original_loss)],
+                    ),
+                ],
+            },
+            Panel {
+                y: Axis::linear("‖(w, b)‖ (neuron input weight and bias)")
+                    .bounded(Bounds::NON_NEGATIVE),
+                series: vec![Series::line_points(
+                    "‖(w, b)‖",
+                    f.points
+                        .iter()
+                        .map(|p| (p.step as f64, p.neuron_norm))
+                        .collect(),
+                )],
+            },
+        ],
+    }
 }

@@ -280,7 +280,6 @@ impl Elimination {
         r.plain_final_loss = plain;
         r.wrapped = wrapped;
     }
-
 }
 
 impl Elimination {
@@ -315,7 +314,11 @@ impl Elimination {
             read(nets.w2.val()),
             read(nets.b2.val()),
         );
-        let (ew, eb, ea) = (read(nets.ew.val()), read(nets.eb.val()), read(nets.ea.val()));
+        let (ew, eb, ea) = (
+            read(nets.ew.val()),
+            read(nets.eb.val()),
+            read(nets.ea.val()),
+        );
         let (h, inits) = (self.config.hidden, self.config.inits);
         (0..2 * inits)
             .map(|r| {

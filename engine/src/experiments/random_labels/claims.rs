@@ -8,11 +8,7 @@ use crate::experiments::{Claim, Interval, Verdict};
 /// The gap interval of an arm, in accuracy points, and its fitted and unfitted seed counts.
 pub fn gap_interval(arm: &ArmResults) -> (Interval, usize, usize) {
     let g: Vec<f64> = arm.gap_per_seed.iter().map(|g| 100.0 * g).collect();
-    (
-        Interval::mean_ci95(&g),
-        g.len(),
-        arm.unfitted_seeds.len(),
-    )
+    (Interval::mean_ci95(&g), g.len(), arm.unfitted_seeds.len())
 }
 
 fn describe(name: &str, arm: &ArmResults) -> String {
@@ -111,8 +107,8 @@ pub fn best_single_regularizer(r: &RandomLabelsResults) -> Option<(String, f64)>
 
 #[cfg(test)]
 mod tests {
-    use super::super::run::summarize_arm;
     use super::super::RunRecord;
+    use super::super::run::summarize_arm;
     use super::*;
 
     fn arm(regs: &[&str], gaps: &[f64], unfitted: usize) -> ArmResults {

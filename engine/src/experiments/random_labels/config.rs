@@ -313,7 +313,9 @@ mod tests {
             let e = c.validate().unwrap_err().to_string();
             assert!(e.contains(&format!("config field `{field}`")), "{e}");
         }
-        RandomLabelsConfig::preset(Preset::Quick).validate().unwrap();
+        RandomLabelsConfig::preset(Preset::Quick)
+            .validate()
+            .unwrap();
         RandomLabelsConfig::toy_preset(Preset::Paper, DatasetSpec::TwoClusters)
             .validate()
             .unwrap();

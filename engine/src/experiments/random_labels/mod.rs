@@ -19,9 +19,7 @@ mod report;
 mod run;
 
 pub use claims::random_labels_claims;
-pub use config::{
-    ConfusionConfig, PhaseConfig, REGULARIZERS, RandomLabelsConfig, arm_name,
-};
+pub use config::{ConfusionConfig, PhaseConfig, REGULARIZERS, RandomLabelsConfig, arm_name};
 
 use super::{Claim, Experiment, Progress, Registered, RunRequest, to_json_value};
 use crate::data::{Dataset, InputShape};

@@ -4,7 +4,7 @@ use super::claims::{best_single_regularizer, gap_interval};
 use super::{RandomLabels, RunRecord};
 use crate::error::Result;
 use crate::report::{
-    BarPlot, BarSeries, CsvTable, Heatmap, HeatmapGrid, LinePlot, ReportMd, Series, SeriesStyle,
+    Axis, BarPlot, BarSeries, Bounds, CsvTable, Heatmap, HeatmapGrid, LinePlot, ReportMd, Series,
     fmt_f64, mean_ci95,
 };
 use std::path::{Path, PathBuf};
@@ -53,7 +53,10 @@ impl RandomLabels {
         let first = self.config.seed;
         let mut series = Vec::new();
         for arm in &self.arm_names {
-            for (run, what) in [("baseline", "from scratch"), ("pretrained", "after random labels")] {
+            for (run, what) in [
+                ("baseline", "from scratch"),
+                ("pretrained", "after random labels"),
+            ] {
                 let points: Vec<(f64, f64)> = self
                     .metrics
                     .iter()
@@ -61,105 +64,67 @@ impl RandomLabels {
                     .map(|m| (m.epoch as f64, m.test_acc))
                     .collect();
                 if !points.is_empty() {
-                    series.push(Series {
-                        name: format!("{arm}, {what}"),
-                        points,
-                        style: SeriesStyle::Line,
-                    });
+                    series.push(Series::line(format!("{arm}, {what}"), points));
                 }
             }
         }
-        LinePlot {
-            title: format!("Test accuracy while training on true labels (seed {first})"),
-            x_label: "epoch".into(),
-            y_label: "test accuracy (fraction)".into(),
+        LinePlot::single(
+            format!("Test accuracy while training on true labels (seed {first})"),
+            Axis::linear("epoch (passes over the training set)"),
+            Axis::linear("test accuracy (fraction)").bounded(Bounds::UNIT),
             series,
-            log_x: false,
-            log_y: false,
-        }
+        )
     }
 
     fn bars_plot(&self) -> BarPlot {
-        let mut base = BarSeries {
-            name: "from scratch".into(),
-            values: Vec::new(),
-            errors: Some(Vec::new()),
-        };
-        let mut pre = BarSeries {
-            name: "after random labels".into(),
-            values: Vec::new(),
-            errors: Some(Vec::new()),
-        };
-        for arm in &self.arm_names {
-            let r = self.results.arms.get(arm).cloned().unwrap_or_default();
-            for (s, xs) in [
-                (&mut base, &r.baseline_test_acc),
-                (&mut pre, &r.pretrained_test_acc),
-            ] {
-                let (m, h) = mean_ci95(xs);
-                s.values.push(m);
-                if let Some(e) = s.errors.as_mut() {
-                    // Clipped to what an accuracy can be.
-                    let h = if h.is_finite() { h } else { 0.0 };
-                    e.push(h.min(1.0 - m).min(m).max(0.0));
-                }
-            }
-        }
+        let arm = |a: &String| self.results.arms.get(a).cloned().unwrap_or_default();
+        let base: Vec<Vec<f64>> = self
+            .arm_names
+            .iter()
+            .map(|a| arm(a).baseline_test_acc)
+            .collect();
+        let pre: Vec<Vec<f64>> = self
+            .arm_names
+            .iter()
+            .map(|a| arm(a).pretrained_test_acc)
+            .collect();
         BarPlot {
-            title: "Test accuracy, mean over seeds with 95% interval".into(),
-            y_label: "test accuracy (fraction)".into(),
+            title: "Test accuracy, mean over seeds with 95% interval (dots: seeds)".into(),
+            x_title: "arm".into(),
+            y: Axis::linear("test accuracy (fraction)").bounded(Bounds::UNIT),
             groups: self.arm_names.clone(),
-            bars: vec![base, pre],
+            bars: vec![
+                BarSeries::mean_ci95("from scratch", &base),
+                BarSeries::mean_ci95("after random labels", &pre),
+            ],
         }
     }
 
     /// The gap (baseline minus pretrained test accuracy, in points) per arm over the seeds that
-    /// reached the target: the mean with its 95% interval, and each seed's gap.
+    /// reached the target: the mean with its 95% interval, and each seed's gap as a dot.
     fn gap_plot(&self) -> BarPlot {
-        let max_seeds = self
-            .results
-            .arms
-            .values()
-            .map(|a| a.gap_per_seed.len())
-            .max()
-            .unwrap_or(0);
-        let mut mean = BarSeries {
-            name: "mean gap (95% CI)".into(),
-            values: Vec::new(),
-            errors: Some(Vec::new()),
-        };
-        for arm in &self.arm_names {
-            let r = self.results.arms.get(arm).cloned().unwrap_or_default();
-            let (i, _, _) = gap_interval(&r);
-            mean.values.push(i.estimate);
-            if let Some(e) = mean.errors.as_mut() {
-                e.push(if i.is_finite() { i.hi - i.estimate } else { 0.0 });
-            }
-        }
-        let mut bars = vec![mean];
-        for i in 0..max_seeds {
-            let values = self
-                .arm_names
-                .iter()
-                .map(|arm| {
-                    self.results
-                        .arms
-                        .get(arm)
-                        .and_then(|a| a.gap_per_seed.get(i))
-                        .map_or(f64::NAN, |g| g * 100.0)
-                })
-                .collect();
-            bars.push(BarSeries {
-                name: format!("fitted seed #{}", i + 1),
-                values,
-                errors: None,
-            });
-        }
+        let gaps: Vec<Vec<f64>> = self
+            .arm_names
+            .iter()
+            .map(|arm| {
+                self.results
+                    .arms
+                    .get(arm)
+                    .map(|a| a.gap_per_seed.iter().map(|g| g * 100.0).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
         BarPlot {
-            title: "Gap: test accuracy from scratch minus after random labels".into(),
-            y_label: "gap (accuracy points)".into(),
+            title: "Gap: test accuracy from scratch minus after random labels (seeds that \
+                    reached the target)"
+                .into(),
+            x_title: "arm".into(),
+            y: Axis::linear("gap (accuracy points)").bounded(Bounds {
+                lo: -100.0,
+                hi: 100.0,
+            }),
             groups: self.arm_names.clone(),
-            bars,
+            bars: vec![BarSeries::mean_ci95("mean gap (95% CI)", &gaps)],
         }
     }
 
@@ -179,6 +144,8 @@ impl RandomLabels {
                     .collect();
                 Heatmap {
                     title: t.clone(),
+                    x_title: "x₁ (feature)".into(),
+                    y_title: "x₂ (feature)".into(),
                     x_range: (x0, x1),
                     y_range: (y0, y1),
                     nx: n,
@@ -245,14 +212,16 @@ impl RandomLabels {
              Departures: a smaller network and data set, and fewer epochs, than the authors' \
              ResNet-18 on CIFAR-10 (350 epochs); the schedule's milestones are the authors' \
              fractions of the budget.",
-            c.confusion.as_ref().map_or("the training set with random labels".to_string(), |k| {
-                format!(
-                    "the confusion set ({} copies per example, {:.0}% of the inputs zeroed per \
+            c.confusion
+                .as_ref()
+                .map_or("the training set with random labels".to_string(), |k| {
+                    format!(
+                        "the confusion set ({} copies per example, {:.0}% of the inputs zeroed per \
                      copy, a random label per copy)",
-                    k.copies,
-                    100.0 * k.zero_fraction
-                )
-            }),
+                        k.copies,
+                        100.0 * k.zero_fraction
+                    )
+                }),
             c.random_phase
                 .stop_at_train_acc
                 .map_or("-".to_string(), pct),

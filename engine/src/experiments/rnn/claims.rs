@@ -20,12 +20,15 @@ fn measured(s: &ScalingSummary) -> String {
             }
         })
         .collect();
-    let exponent = s.exponent.as_ref().map_or("no exponent fit".to_string(), |e| {
-        format!(
-            "exponent α = {:.2} [{:.2}, {:.2}] over {} points",
-            e.estimate, e.lo, e.hi, e.points
-        )
-    });
+    let exponent = s
+        .exponent
+        .as_ref()
+        .map_or("no exponent fit".to_string(), |e| {
+            format!(
+                "exponent α = {:.2} [{:.2}, {:.2}] over {} points",
+                e.estimate, e.lo, e.hi, e.points
+            )
+        });
     let bound = s
         .censored_exponent_bound
         .map_or(String::new(), |b| format!("; censoring bound α > {b:.2}"));
@@ -50,7 +53,10 @@ pub fn rnn_claims(concept: &ScalingSummary, control: Option<&ScalingSummary>) ->
         "samples-polynomial-in-length",
         "SGD on an overparameterized RNN learns the concept class with a number of samples \
          polynomial (not exponential) in the sequence length L.",
-        format!("{}; holds when polynomial, fails when not", test(concept.max_degree)),
+        format!(
+            "{}; holds when polynomial, fails when not",
+            test(concept.max_degree)
+        ),
     );
     let mut claims = vec![decide(main, concept, "polynomial", "not polynomial")];
     if let Some(c) = control {
@@ -59,7 +65,10 @@ pub fn rnn_claims(concept: &ScalingSummary, control: Option<&ScalingSummary>) ->
             "The same measurement calls a target outside the class (the parity of the signs of \
              all earlier tokens' first coordinates) not polynomial, so the verdict above can \
              come out either way.",
-            format!("{}; holds when not polynomial, fails when polynomial", test(c.max_degree)),
+            format!(
+                "{}; holds when not polynomial, fails when polynomial",
+                test(c.max_degree)
+            ),
         );
         claims.push(decide(ctl, c, "not polynomial", "polynomial"));
     }
@@ -91,7 +100,9 @@ mod tests {
             .map(|&l| {
                 length_samples(
                     l,
-                    (0..3).map(|s| f(l as f64).map(|n| n * (1.0 + 0.05 * s as f64))).collect(),
+                    (0..3)
+                        .map(|s| f(l as f64).map(|n| n * (1.0 + 0.05 * s as f64)))
+                        .collect(),
                     4096,
                 )
             })

@@ -103,7 +103,9 @@ impl RnnConfig {
         check::count("concept.inputs", self.concept.inputs, 1, 4096)?;
         check::count("concept.neurons", self.concept.neurons, 1, 4096)?;
         check::list_len("seq_lens", self.seq_lens.len(), 1, 64)?;
-        check::each("seq_lens", &self.seq_lens, |f, l| check::count(f, l, 1, 1024))?;
+        check::each("seq_lens", &self.seq_lens, |f, l| {
+            check::count(f, l, 1, 1024)
+        })?;
         check::count("width_sweep_seq_len", self.width_sweep_seq_len, 1, 1024)?;
         if let Some(window) = self.concept.window {
             let min_l = self
@@ -132,19 +134,19 @@ impl RnnConfig {
         check::monotone("sample_sizes", &sizes, false)?;
         check::list_len("widths", self.widths.len(), 0, 64)?;
         check::each("widths", &self.widths, |f, m| check::count(f, m, 1, 16_384))?;
-        check::count("width_sweep_samples", self.width_sweep_samples, 1, 10_000_000)?;
+        check::count(
+            "width_sweep_samples",
+            self.width_sweep_samples,
+            1,
+            10_000_000,
+        )?;
         check::count("test_size", self.test_size, 1, 10_000_000)?;
         check::count("batch_size", self.batch_size, 1, 65_536)?;
         check::count("epochs", self.epochs, 1, 100_000)?;
         check::count("batches_per_step", self.batches_per_step, 1, 1_000_000)?;
         check::positive("error_threshold", self.error_threshold)?;
         check::positive("max_degree", self.max_degree)?;
-        check::range(
-            "network.bias_input",
-            self.network.bias_input,
-            -1e6,
-            1e6,
-        )?;
+        check::range("network.bias_input", self.network.bias_input, -1e6, 1e6)?;
         check::positive("concept.weight_scale", self.concept.weight_scale)?;
         self.optim.validate("optim")
     }
@@ -172,8 +174,14 @@ mod tests {
             ),
             (RnnConfig::new().with_widths(vec![0]), "widths[0]"),
             (RnnConfig::new().with_seeds(0), "seeds"),
-            (RnnConfig::new().with_sample_sizes(vec![64, 32]), "sample_sizes[1]"),
-            (RnnConfig::new().with_error_threshold(0.0), "error_threshold"),
+            (
+                RnnConfig::new().with_sample_sizes(vec![64, 32]),
+                "sample_sizes[1]",
+            ),
+            (
+                RnnConfig::new().with_error_threshold(0.0),
+                "error_threshold",
+            ),
         ];
         for (c, field) in cases {
             let e = c.validate().unwrap_err().to_string();

@@ -3,7 +3,9 @@
 use super::{Rnn, RnnRun, RnnSweep, ScalingSummary};
 use crate::data::TargetKind;
 use crate::error::Result;
-use crate::report::{CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64};
+use crate::report::{
+    Axis, Bounds, CsvTable, LinePlot, Panel, ReportMd, Series, SeriesStyle, fmt_f64,
+};
 use std::path::{Path, PathBuf};
 
 impl Rnn {
@@ -66,27 +68,21 @@ impl Rnn {
                             .then(|| (n as f64, errs.iter().sum::<f64>() / errs.len() as f64))
                     })
                     .collect();
-                Series {
-                    name: format!("L = {l}"),
-                    points,
-                    style: SeriesStyle::LinePoints,
-                }
+                Series::line_points(format!("L = {l}"), points)
             })
             .filter(|s| !s.points.is_empty())
             .collect();
-        LinePlot {
-            title: format!(
+        LinePlot::single(
+            format!(
                 "{}: test error / Var(y*) against samples, mean over seeds (m = {}; threshold {})",
                 target.as_str(),
                 self.config.network.width,
                 self.config.error_threshold
             ),
-            x_label: "training sequences".into(),
-            y_label: "relative test error (MSE / Var)".into(),
+            Axis::log("training sequences (count)"),
+            Axis::linear("relative test error (MSE ÷ Var(y*))").bounded(Bounds::NON_NEGATIVE),
             series,
-            log_x: true,
-            log_y: false,
-        }
+        )
     }
 
     /// Samples needed against L, for the concept and the control, with the fitted power laws;
@@ -98,111 +94,95 @@ impl Rnn {
             .chain(self.results.control.as_ref())
             .collect();
         for s in summaries {
-            let reached: Vec<(f64, f64)> = s
+            // Lengths every seed reached: the geometric mean with its 95% interval; the others
+            // are lower bounds (> n_max), drawn as censored.
+            let values: Vec<(f64, Option<f64>)> = s
+                .lengths
+                .iter()
+                .map(|l| (l.seq_len as f64, l.geo_mean.filter(|_| l.all_reached())))
+                .collect();
+            let max_samples = s.lengths.first().map_or(0, |l| l.max_samples) as f64;
+            let mut measured = Series::with_censored(
+                format!("{}: samples needed (geometric mean over seeds)", s.target),
+                &values,
+                max_samples,
+                SeriesStyle::Points,
+            );
+            measured.intervals = s
                 .lengths
                 .iter()
                 .filter(|l| l.all_reached())
-                .filter_map(|l| l.geo_mean.map(|n| (l.seq_len as f64, n)))
+                .filter_map(|l| l.ci95.map(|[lo, hi]| (l.seq_len as f64, lo, hi)))
                 .collect();
-            let censored: Vec<(f64, f64)> = s
-                .lengths
-                .iter()
-                .filter(|l| !l.all_reached())
-                .map(|l| (l.seq_len as f64, l.max_samples as f64))
-                .collect();
-            if !reached.is_empty() {
-                series.push(Series {
-                    name: format!("{}: samples needed (geometric mean over seeds)", s.target),
-                    points: reached.clone(),
-                    style: SeriesStyle::Points,
-                });
-            }
-            if !censored.is_empty() {
-                series.push(Series {
-                    name: format!(
-                        "{}: not reached by every seed (> n_max, a lower bound)",
-                        s.target
-                    ),
-                    points: censored,
-                    style: SeriesStyle::Points,
-                });
-            }
+            let reached: Vec<(f64, f64)> = measured.points.clone();
+            series.push(measured);
             if let Some(e) = &s.exponent {
                 // Through the geometric mean of the fitted points.
                 let k = reached.len().max(1) as f64;
                 let (mx, my) = reached.iter().fold((0.0, 0.0), |(a, b), &(l, n)| {
                     (a + l.ln() / k, b + n.ln() / k)
                 });
-                series.push(Series {
-                    name: format!(
+                series.push(Series::line(
+                    format!(
                         "{}: n ∝ L^{:.2} [{:.2}, {:.2}]",
                         s.target, e.estimate, e.lo, e.hi
                     ),
-                    points: reached
+                    reached
                         .iter()
                         .map(|&(l, _)| (l, (my + e.estimate * (l.ln() - mx)).exp()))
                         .collect(),
-                    style: SeriesStyle::Line,
-                });
+                ));
             }
         }
-        LinePlot {
-            title: format!(
+        LinePlot::single(
+            format!(
                 "Samples to reach relative test error {} against L (log–log)",
                 self.config.error_threshold
             ),
-            x_label: "sequence length L".into(),
-            y_label: "training sequences needed".into(),
+            Axis::log("sequence length L (tokens)"),
+            Axis::log("training sequences needed (count)"),
             series,
-            log_x: true,
-            log_y: true,
-        }
+        )
     }
 
-    fn width_plots(&self) -> (LinePlot, LinePlot) {
+    /// The width sweep: test error and movement of W, one panel each (two units).
+    fn width_plot(&self) -> LinePlot {
         let width_runs: Vec<&RnnRun> = self
             .results
             .runs
             .iter()
             .filter(|r| r.sweep == RnnSweep::Width)
             .collect();
-        let title = |what: &str| {
-            format!(
-                "Width sweep: {what} (L = {}, {} samples)",
+        LinePlot {
+            title: format!(
+                "Width sweep (L = {}, {} samples)",
                 self.config.width_sweep_seq_len, self.config.width_sweep_samples
-            )
-        };
-        let error = LinePlot {
-            title: title("test error"),
-            x_label: "width m".into(),
-            y_label: "relative test error (MSE / Var)".into(),
-            series: vec![Series {
-                name: "relative test error".into(),
-                points: width_runs
-                    .iter()
-                    .map(|r| (r.width as f64, r.test_rel_error))
-                    .collect(),
-                style: SeriesStyle::LinePoints,
-            }],
-            log_x: true,
-            log_y: false,
-        };
-        let movement = LinePlot {
-            title: title("movement of W"),
-            x_label: "width m".into(),
-            y_label: "‖W − W₀‖_F / ‖W₀‖_F".into(),
-            series: vec![Series {
-                name: "relative movement".into(),
-                points: width_runs
-                    .iter()
-                    .map(|r| (r.width as f64, r.relative_movement))
-                    .collect(),
-                style: SeriesStyle::LinePoints,
-            }],
-            log_x: true,
-            log_y: false,
-        };
-        (error, movement)
+            ),
+            x: Axis::log("width m (hidden units)"),
+            panels: vec![
+                Panel {
+                    y: Axis::linear("relative test error (MSE ÷ Var(y*))")
+                        .bounded(Bounds::NON_NEGATIVE),
+                    series: vec![Series::line_points(
+                        "relative test error",
+                        width_runs
+                            .iter()
+                            .map(|r| (r.width as f64, r.test_rel_error))
+                            .collect(),
+                    )],
+                },
+                Panel {
+                    y: Axis::linear("‖W − W₀‖_F ÷ ‖W₀‖_F (ratio)").bounded(Bounds::NON_NEGATIVE),
+                    series: vec![Series::line_points(
+                        "relative movement of W",
+                        width_runs
+                            .iter()
+                            .map(|r| (r.width as f64, r.relative_movement))
+                            .collect(),
+                    )],
+                },
+            ],
+        }
     }
 
     fn movement_plot(&self) -> LinePlot {
@@ -211,32 +191,30 @@ impl Rnn {
             .config
             .seq_lens
             .iter()
-            .map(|&l| Series {
-                name: format!("L = {l}"),
-                points: self
-                    .results
-                    .runs
-                    .iter()
-                    .filter(|r| {
-                        r.sweep == RnnSweep::Samples
-                            && r.target == TargetKind::Concept
-                            && r.seed == seed
-                            && r.seq_len == l
-                    })
-                    .map(|r| (r.samples as f64, r.relative_movement))
-                    .collect(),
-                style: SeriesStyle::LinePoints,
+            .map(|&l| {
+                Series::line_points(
+                    format!("L = {l}"),
+                    self.results
+                        .runs
+                        .iter()
+                        .filter(|r| {
+                            r.sweep == RnnSweep::Samples
+                                && r.target == TargetKind::Concept
+                                && r.seed == seed
+                                && r.seq_len == l
+                        })
+                        .map(|r| (r.samples as f64, r.relative_movement))
+                        .collect(),
+                )
             })
             .filter(|s| !s.points.is_empty())
             .collect();
-        LinePlot {
-            title: format!("Concept, seed {seed}: relative movement of W against samples"),
-            x_label: "training sequences".into(),
-            y_label: "‖W − W₀‖_F / ‖W₀‖_F".into(),
+        LinePlot::single(
+            format!("Concept, seed {seed}: relative movement of W against samples"),
+            Axis::log("training sequences (count)"),
+            Axis::linear("‖W − W₀‖_F ÷ ‖W₀‖_F (ratio)").bounded(Bounds::NON_NEGATIVE),
             series,
-            log_x: true,
-            log_y: false,
-        }
+        )
     }
 
     pub(super) fn write_plots(&self, dir: &Path) -> Result<Vec<PathBuf>> {
@@ -251,11 +229,12 @@ impl Rnn {
                     .render(dir, "control_error_vs_samples")?,
             );
         }
-        written.extend(self.samples_needed_plot().render(dir, "samples_needed_vs_length")?);
+        written.extend(
+            self.samples_needed_plot()
+                .render(dir, "samples_needed_vs_length")?,
+        );
         if !self.config.widths.is_empty() {
-            let (error, movement) = self.width_plots();
-            written.extend(error.render(dir, "width_sweep_error")?);
-            written.extend(movement.render(dir, "width_sweep_movement")?);
+            written.extend(self.width_plot().render(dir, "width_sweep")?);
         }
         written.extend(self.movement_plot().render(dir, "movement_vs_samples")?);
         Ok(written)
@@ -350,8 +329,11 @@ impl Rnn {
             ));
         }
         md.heading(2, "Width sweep");
-        let width_runs: Vec<&RnnRun> =
-            r.runs.iter().filter(|x| x.sweep == RnnSweep::Width).collect();
+        let width_runs: Vec<&RnnRun> = r
+            .runs
+            .iter()
+            .filter(|x| x.sweep == RnnSweep::Width)
+            .collect();
         if let (Some(first), Some(last)) = (width_runs.first(), width_runs.last())
             && width_runs.len() >= 2
         {

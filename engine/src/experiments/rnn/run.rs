@@ -2,8 +2,8 @@
 //! summarizing finished runs into the scaling summaries.
 
 use super::{
-    Job, MetricRow, Rnn, RnnConfig, RnnResults, RnnRun, RnnSweep, length_samples,
-    samples_needed, summarize,
+    Job, MetricRow, Rnn, RnnConfig, RnnResults, RnnRun, RnnSweep, length_samples, samples_needed,
+    summarize,
 };
 use crate::data::{SequenceData, TargetKind};
 use crate::device::ComputeDevice;
@@ -250,11 +250,11 @@ impl Rnn {
         let test = concept.sample(c.test_size, job.seq_len, job.target, test_seed);
         let dev = self.device.device.clone().autodiff();
         let mut rng = SplitMix64::for_purpose(seed ^ (job.width as u64), "rnn weights");
-        let model = c
-            .network
-            .clone()
-            .with_width(job.width)
-            .init(concept.inputs(), 1, &mut rng, &dev);
+        let model =
+            c.network
+                .clone()
+                .with_width(job.width)
+                .init(concept.inputs(), 1, &mut rng, &dev);
         let init_test_rel_error = relative_error(&model, &test, &self.device.device);
         Active {
             job: index,
@@ -358,13 +358,21 @@ impl Rnn {
     }
 
     /// The sample-sweep curve (samples, test error) of one seed, target and length.
-    pub(super) fn sample_curve(&self, target: TargetKind, seed: u64, l: usize) -> Vec<(usize, f64)> {
+    pub(super) fn sample_curve(
+        &self,
+        target: TargetKind,
+        seed: u64,
+        l: usize,
+    ) -> Vec<(usize, f64)> {
         let mut curve: Vec<(usize, f64)> = self
             .results
             .runs
             .iter()
             .filter(|r| {
-                r.sweep == RnnSweep::Samples && r.target == target && r.seed == seed && r.seq_len == l
+                r.sweep == RnnSweep::Samples
+                    && r.target == target
+                    && r.seed == seed
+                    && r.seq_len == l
             })
             .map(|r| (r.samples, r.test_rel_error))
             .collect();

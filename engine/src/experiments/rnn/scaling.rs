@@ -197,7 +197,9 @@ pub fn summarize(target: &str, lengths: Vec<LengthSamples>, max_degree: f64) -> 
             .map(|l| {
                 ((l.max_samples as f64) / n0).ln() / (l.seq_len as f64 / l0.seq_len as f64).ln()
             })
-            .fold(None, |best: Option<f64>, b| Some(best.map_or(b, |x| x.max(b))))
+            .fold(None, |best: Option<f64>, b| {
+                Some(best.map_or(b, |x| x.max(b)))
+            })
     });
     let all = !lengths.is_empty() && lengths.iter().all(LengthSamples::all_reached);
     let verdict = if exponent.as_ref().is_some_and(|e| e.lo > max_degree)
@@ -229,7 +231,11 @@ pub fn summarize(target: &str, lengths: Vec<LengthSamples>, max_degree: f64) -> 
 }
 
 /// The per-length summary of per-seed samples needed.
-pub fn length_samples(seq_len: usize, per_seed: Vec<Option<f64>>, max_samples: usize) -> LengthSamples {
+pub fn length_samples(
+    seq_len: usize,
+    per_seed: Vec<Option<f64>>,
+    max_samples: usize,
+) -> LengthSamples {
     let logs: Vec<f64> = per_seed.iter().flatten().map(|n| n.ln()).collect();
     let (geo_mean, ci95) = if logs.is_empty() {
         (None, None)
