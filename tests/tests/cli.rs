@@ -412,9 +412,11 @@ fn run_list_names_every_experiment() {
     }
 }
 
-/// An elimination run whose plain networks are wide enough that none stops above the best loss:
-/// the claim "the plain network has bad local minima here" must come out `fails`.
-const NO_BAD_MINIMA: &str = r#"{"inits": 4, "hidden": 64, "steps": 3000, "eval_every": 500}"#;
+/// An elimination run whose failure-mode part is far too short to leave the best original loss
+/// (step 0.001 for 100 steps from an objective of 1/6 > L* = 1/9): the claim "the parameters run
+/// off below every local minimum's value" must come out `fails`.
+const NO_BAD_MINIMA: &str = r#"{"inits": 2, "steps": 20, "eval_every": 10,
+    "failure_lr": 0.001, "failure_steps": 100}"#;
 
 #[test]
 fn a_failing_claim_exits_0_and_4_under_strict() {
@@ -444,7 +446,7 @@ fn a_failing_claim_exits_0_and_4_under_strict() {
     )
     .unwrap();
     assert_eq!(
-        sgdlab_tests::verdict_of(&results, "plain-has-bad-minima"),
+        sgdlab_tests::verdict_of(&results, "failure-mode-runs-to-infinity"),
         "fails",
         "{}",
         results["claims"]
@@ -454,7 +456,7 @@ fn a_failing_claim_exits_0_and_4_under_strict() {
     let o = sgdlab(&strict);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(4), "{err}");
-    assert!(err.contains("plain-has-bad-minima"), "{err}");
+    assert!(err.contains("failure-mode-runs-to-infinity"), "{err}");
 }
 
 #[test]

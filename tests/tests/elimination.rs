@@ -35,10 +35,16 @@ fn quick_run_classifies_end_points_and_decides_its_claims() {
             "{e}"
         );
     }
-    // Seed 0, quick preset: the decisions the rules give (see the registry's quick_decides).
-    assert_eq!(verdict_of(r, "plain-has-bad-local-minima"), "holds");
-    assert_eq!(verdict_of(r, "wrapped-local-minima-are-global"), "holds");
-    assert_eq!(verdict_of(r, "failure-mode-runs-to-infinity"), "holds");
+    // The registry marks the quick preset as too small to decide (its verdicts are not yet
+    // measured on 2 cores), so every claim is reported inconclusive with the rule's outcome kept
+    // in the reason.
+    for id in [
+        "plain-has-bad-local-minima",
+        "wrapped-local-minima-are-global",
+        "failure-mode-runs-to-infinity",
+    ] {
+        assert_eq!(verdict_of(r, id), "inconclusive", "{id}");
+    }
     let report = std::fs::read_to_string(run.dir.join("report.md")).unwrap();
     assert!(report.contains("Where the runs ended") && report.contains("Failure mode"));
 }

@@ -125,7 +125,9 @@ pub const REGISTRY: &[ExperimentEntry] = &[
         "Kawaguchi, Kaelbling, AISTATS 2020",
         "one exponential neuron plus an L2 penalty leaves no bad local minimum: tested at \
          classified end points, with the failure mode (no minimum, parameters run off)",
-        true,
+        // TODO(measure the quick preset's verdicts on 2 cores, then decide): unmeasured since
+        // the end-point classification landed, so the quick preset does not claim to decide.
+        false,
     ),
     ExperimentEntry::of::<SmoothingExperiment>(
         "smoothing",
