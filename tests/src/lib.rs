@@ -1,5 +1,7 @@
 //! Shared helpers for sgdlab's cross-crate and end-to-end tests.
 
+pub mod svg;
+
 use sgdlab_engine::device::{ComputeDevice, wgpu_device};
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -25,7 +25,9 @@ use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
 use crate::model::{EXPONENT_CAP, exp_neuron_output, exp_neuron_regularizer};
 use crate::optim::{Sgd, SgdConfig};
-use crate::report::{CsvTable, Histogram, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64};
+use crate::report::{
+    Axis, Bounds, CsvTable, Histogram, LinePlot, Panel, ReportMd, Series, fmt_f64,
+};
 use crate::rng::SplitMix64;
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -636,26 +638,28 @@ impl Elimination {
 
     fn histogram(&self) -> Histogram {
         let r = &self.results;
+        // Losses below the floor (exact zeros included) are binned at it, on a log axis.
         let floor = 1e-8;
-        let log = |v: f64| (v.max(floor)).log10();
+        let floored = |v: f64| v.max(floor);
         Histogram {
             title: format!(
-                "Final loss over {} inits (log10; best {:.2e}, tolerance {})",
+                "Final loss over {} inits (best {:.2e}, tolerance {})",
                 r.inits, r.best_loss, r.tolerance
             ),
-            x_label: "log10 final loss".into(),
+            x: Axis::log("final loss (floored at 1e-8)"),
+            counted: "inits".into(),
             series: vec![
                 (
                     "plain".into(),
-                    r.plain_final_loss.iter().map(|&v| log(v)).collect(),
+                    r.plain_final_loss.iter().map(|&v| floored(v)).collect(),
                 ),
                 (
                     "wrapped (objective)".into(),
-                    r.wrapped.iter().map(|w| log(w.objective)).collect(),
+                    r.wrapped.iter().map(|w| floored(w.objective)).collect(),
                 ),
                 (
                     "wrapped, neurons removed".into(),
-                    r.wrapped.iter().map(|w| log(w.original_loss)).collect(),
+                    r.wrapped.iter().map(|w| floored(w.original_loss)).collect(),
                 ),
             ],
             bins: 40,
@@ -672,32 +676,44 @@ impl Elimination {
         };
         let series = |name: &str,
                       range: std::ops::Range<usize>,
-                      f: fn(&EliminationSnapshot, usize) -> f64| Series {
-            name: name.into(),
-            points: self
-                .snapshots
-                .iter()
-                .map(|s| (s.step as f64, mean(s, range.clone(), f)))
-                .collect(),
-            style: SeriesStyle::Line,
+                      f: fn(&EliminationSnapshot, usize) -> f64| {
+            Series::line(
+                name,
+                self.snapshots
+                    .iter()
+                    .map(|s| (s.step as f64, mean(s, range.clone(), f)))
+                    .collect(),
+            )
         };
+        // Loss, b and ‖w‖ have different units: one panel each, sharing the step axis.
         LinePlot {
             title: "Mean loss over inits, and the added neurons' b and ‖w‖".into(),
-            x_label: "gradient step".into(),
-            y_label: "value".into(),
-            series: vec![
-                series("plain loss", 0..inits, |s, r| s.loss[r]),
-                series("wrapped objective", inits..2 * inits, |s, r| s.loss[r]),
-                series("wrapped, neurons removed", inits..2 * inits, |s, r| {
-                    s.original[r]
-                }),
-                series("mean b (wrapped)", inits..2 * inits, |s, r| s.b[r]),
-                series("mean ‖w‖ (wrapped)", inits..2 * inits, |s, r| {
-                    s.w_norm[r]
-                }),
+            x: Axis::linear("gradient step (iterations)"),
+            panels: vec![
+                Panel {
+                    y: Axis::linear("loss (mean over inits)").bounded(Bounds::NON_NEGATIVE),
+                    series: vec![
+                        series("plain loss", 0..inits, |s, r| s.loss[r]),
+                        series("wrapped objective", inits..2 * inits, |s, r| s.loss[r]),
+                        series("wrapped, neurons removed", inits..2 * inits, |s, r| {
+                            s.original[r]
+                        }),
+                    ],
+                },
+                Panel {
+                    y: Axis::linear("b (exponential neuron bias)"),
+                    series: vec![series("mean b (wrapped)", inits..2 * inits, |s, r| s.b[r])],
+                },
+                Panel {
+                    y: Axis::linear("‖w‖ (exponential neuron weight norm)")
+                        .bounded(Bounds::NON_NEGATIVE),
+                    series: vec![series(
+                        "mean ‖w‖ (wrapped)",
+                        inits..2 * inits,
+                        |s, r| s.w_norm[r],
+                    )],
+                },
             ],
-            log_x: false,
-            log_y: false,
         }
     }
 

@@ -24,7 +24,8 @@ use crate::optim::gossip::{
     consensus_distance,
 };
 use crate::report::{
-    BarPlot, BarSeries, CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64,
+    Axis, BarPlot, BarSeries, Bounds, CsvTable, LinePlot, Panel, ReportMd, Series, SeriesStyle,
+    fmt_f64,
 };
 use crate::rng::{SplitMix64, derive_seed};
 use burn::config::Config;
@@ -1270,10 +1271,9 @@ impl Gossip {
             .iter()
             .map(|&a| {
                 let key = self.main_key(a, mnist);
-                Series {
-                    name: a.name().into(),
-                    points: self
-                        .rows
+                Series::line(
+                    a.name(),
+                    self.rows
                         .iter()
                         .filter(|r| r.key == key)
                         .map(|r| {
@@ -1286,8 +1286,7 @@ impl Gossip {
                             (r.step as f64, y)
                         })
                         .collect(),
-                    style: SeriesStyle::Line,
-                }
+                )
             })
             .filter(|s| !s.points.is_empty())
             .collect();
@@ -1299,23 +1298,21 @@ impl Gossip {
         } else {
             ("logistic regression", self.config.nodes)
         };
-        LinePlot {
-            title: format!(
+        LinePlot::single(
+            format!(
                 "{problem}: {what} at x̄, n = {n}, {}, H = {}",
                 self.config.topology.name(),
                 self.config.period
             ),
-            x_label: "step".into(),
-            y_label: match what {
-                "loss" => "loss f(x̄)".into(),
-                "error" => "‖x̄ − x*‖²".into(),
-                "accuracy" => "test accuracy".into(),
-                _ => "consensus distance".into(),
+            Axis::linear("step (iterations)"),
+            match what {
+                "loss" => Axis::log("loss f(x̄) (nats)"),
+                "error" => Axis::log("‖x̄ − x*‖² (squared distance)"),
+                "accuracy" => Axis::linear("test accuracy (fraction)").bounded(Bounds::UNIT),
+                _ => Axis::log("consensus distance (squared distance)"),
             },
             series,
-            log_x: false,
-            log_y: what != "accuracy",
-        }
+        )
     }
 
     fn consensus_plot(&self) -> Option<LinePlot> {
@@ -1333,29 +1330,26 @@ impl Gossip {
                 _ => None,
             };
             let from_rows = self.consensus_curves.get(&key).or(run)?;
-            series.push(Series {
-                name: a.name().into(),
-                points: from_rows
+            series.push(Series::line_points(
+                a.name(),
+                from_rows
                     .iter()
                     .take(upto as usize)
                     .enumerate()
                     .map(|(i, &c)| ((i + 1) as f64, c))
                     .collect(),
-                style: SeriesStyle::LinePoints,
-            });
+            ));
         }
-        Some(LinePlot {
-            title: format!(
+        Some(LinePlot::single(
+            format!(
                 "Consensus distance (1/n)Σ‖x_i − x̄‖², n = {}, {}: PGA resets it every H = {h}",
                 self.config.nodes,
                 self.config.topology.name()
             ),
-            x_label: "step".into(),
-            y_label: "consensus distance".into(),
+            Axis::linear("step (iterations)"),
+            Axis::linear("consensus distance (squared distance)").bounded(Bounds::NON_NEGATIVE),
             series,
-            log_x: false,
-            log_y: false,
-        })
+        ))
     }
 }
 
@@ -1377,16 +1371,22 @@ impl Gossip {
             let Some(v) = data.get(a.name()) else {
                 continue;
             };
-            // Runs that never matched parallel SGD are drawn at the step budget.
-            let pts: Vec<(f64, f64)> = v
+            // Runs that never matched parallel SGD are censored: their transient stage is longer
+            // than the step budget.
+            let values: Vec<(f64, Option<f64>)> = v
                 .iter()
-                .map(|&(x, t)| (x as f64, t.map_or(total, |t| t.max(1) as f64)))
+                .map(|&(x, t)| (x as f64, t.map(|t| t.max(1) as f64)))
                 .collect();
-            series.push(Series {
-                name: format!("{} (measured)", a.name()),
-                points: pts.clone(),
-                style: SeriesStyle::LinePoints,
-            });
+            let pts: Vec<(f64, f64)> = values
+                .iter()
+                .map(|&(x, t)| (x, t.unwrap_or(total)))
+                .collect();
+            series.push(Series::with_censored(
+                format!("{} (measured)", a.name()),
+                &values,
+                total,
+                SeriesStyle::LinePoints,
+            ));
             // The theory's scaling, anchored at the first point that was matched within the
             // horizon and is at least one period H long (shorter ones are not resolved).
             let anchor = v.iter().find_map(|&(x, t)| {
@@ -1414,17 +1414,15 @@ impl Gossip {
                     }
                 };
                 let base = theory(x0);
-                series.push(Series {
-                    name: format!("{} (theory, scaled)", a.name()),
+                series.push(Series::line(
+                    format!("{} (theory, scaled)", a.name()),
                     // Points past 10× the horizon are left out: Gossip SGD's β⁴n³/(1−β)⁴
                     // reaches ~1e15 steps at n = 128, which would flatten every other line.
-                    points: pts
-                        .iter()
+                    pts.iter()
                         .map(|&(x, _)| (x, y0 * theory(x) / base))
                         .filter(|&(_, y)| y.is_finite() && (0.5..=10.0 * total).contains(&y))
                         .collect(),
-                    style: SeriesStyle::Line,
-                });
+                ));
             }
         }
         LinePlot {
@@ -1443,25 +1441,23 @@ impl Gossip {
                     total
                 )
             },
-            x_label: if by_nodes { "nodes n" } else { "period H" }.into(),
-            y_label: "transient stage (steps)".into(),
-            series,
-            log_x: true,
-            log_y: true,
+            x: Axis::log(if by_nodes {
+                "nodes n (count)"
+            } else {
+                "period H (steps)"
+            }),
+            panels: vec![Panel {
+                y: Axis::log("transient stage (steps)"),
+                series,
+            }],
         }
     }
 
-    fn comm_plot(&self) -> BarPlot {
-        let mut msgs = BarSeries {
-            name: "messages / node / step".into(),
-            values: Vec::new(),
-            errors: None,
-        };
-        let mut kb = BarSeries {
-            name: "KiB / node / step".into(),
-            values: Vec::new(),
-            errors: None,
-        };
+    /// Communication per node per step: messages and KiB have different units, so one chart
+    /// each (`communication` and `communication_bytes`).
+    fn comm_plots(&self) -> [(BarPlot, &'static str); 2] {
+        let mut msgs = Vec::new();
+        let mut kib = Vec::new();
         for a in Algorithm::ALL {
             let r = self.results.runs.iter().find(|r| {
                 r.problem == "logistic"
@@ -1469,23 +1465,40 @@ impl Gossip {
                     && r.nodes == self.config.nodes
                     && r.period == self.config.period
             });
-            msgs.values
-                .push(r.map_or(0.0, |r| r.messages_per_node_step));
-            kb.values
-                .push(r.map_or(0.0, |r| r.bytes_per_node_step / 1024.0));
+            msgs.push(r.map_or(0.0, |r| r.messages_per_node_step));
+            kib.push(r.map_or(0.0, |r| r.bytes_per_node_step / 1024.0));
         }
-        BarPlot {
+        let chart = |what: &str, y: &str, bars: BarSeries| BarPlot {
             title: format!(
-                "Communication per node per step (logistic, n = {}, d = {}, H = {})",
+                "{what} per node per step (logistic, n = {}, d = {}, H = {})",
                 self.config.nodes, self.config.logistic.dim, self.config.period
             ),
-            y_label: "per node per step".into(),
+            x_title: "algorithm".into(),
+            y: Axis::linear(y).bounded(Bounds::NON_NEGATIVE),
             groups: Algorithm::ALL
                 .iter()
                 .map(|a| a.name().to_string())
                 .collect(),
-            bars: vec![msgs, kb],
-        }
+            bars: vec![bars],
+        };
+        [
+            (
+                chart(
+                    "Messages",
+                    "messages / node / step (count)",
+                    BarSeries::new("messages / node / step", msgs),
+                ),
+                "communication",
+            ),
+            (
+                chart(
+                    "Bytes",
+                    "KiB / node / step",
+                    BarSeries::new("KiB / node / step", kib),
+                ),
+                "communication_bytes",
+            ),
+        ]
     }
 
     fn report_body(&self, md: &mut ReportMd, files: &[String]) {
@@ -1823,7 +1836,9 @@ impl Experiment for Gossip {
             );
         }
         if self.results.runs.iter().any(|r| r.problem == "logistic") {
-            written.extend(self.comm_plot().render(dir, "communication")?);
+            for (plot, stem) in self.comm_plots() {
+                written.extend(plot.render(dir, stem)?);
+            }
         }
         if has(true) {
             written.extend(self.curve_plot(true, "loss").render(dir, "mnist_loss")?);

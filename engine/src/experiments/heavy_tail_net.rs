@@ -23,7 +23,8 @@ use crate::probe::{
     Batch, FlatNet, norm, perturbation_sharpness, symmetric_lomax, top_hessian_eigenvalue, truncate,
 };
 use crate::report::{
-    BarPlot, BarSeries, CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64, mean_ci95,
+    Axis, BarPlot, BarSeries, Bounds, CsvTable, LinePlot, ReportMd, SEED_POINTS_MAX, Series,
+    fmt_f64, mean_ci95,
 };
 use crate::rng::{SplitMix64, derive_seed};
 use crate::train::evaluate;
@@ -698,63 +699,94 @@ impl NetworkPart for HeavyTailNet {
             .results
             .runs
             .iter()
-            .map(|r| Series {
-                name: format!("{}, seed {}", r.arm, r.seed),
-                points: r
-                    .curve
-                    .iter()
-                    .map(|e| (e.epoch as f64, e.test_acc))
-                    .collect(),
-                style: SeriesStyle::Line,
+            .map(|r| {
+                Series::line(
+                    format!("{}, seed {}", r.arm, r.seed),
+                    r.curve
+                        .iter()
+                        .map(|e| (e.epoch as f64, e.test_acc))
+                        .collect(),
+                )
             })
             .collect();
         written.extend(
-            LinePlot {
-                title: format!(
+            LinePlot::single(
+                format!(
                     "Test accuracy, {} with {:.0}% of training labels corrupted",
                     self.results.dataset,
                     self.config.label_noise * 100.0
                 ),
-                x_label: "epoch".into(),
-                y_label: "clean test accuracy".into(),
+                Axis::linear("epoch"),
+                Axis::linear("clean test accuracy (fraction)").bounded(Bounds::UNIT),
                 series,
-                log_x: false,
-                log_y: false,
-            }
+            )
             .render(dir, "network_test_accuracy")?,
         );
         if !self.results.arms.is_empty() {
             let arms = &self.results.arms;
-            let bars = |name: &str, f: fn(&NetArmSummary) -> (f64, f64)| BarSeries {
-                name: name.into(),
-                values: arms.iter().map(|a| f(a).0).collect(),
-                errors: Some(arms.iter().map(|a| f(a).1).collect()),
-            };
+            // Intervals as (lo, hi) from the summaries' mean ± half-width, and each
+            // non-diverged seed's value beside the bar when there are few.
+            let bars =
+                |name: &str, f: fn(&NetArmSummary) -> (f64, f64), per_run: fn(&NetRun) -> f64| {
+                    let mut b = BarSeries::with_intervals(
+                        name,
+                        arms.iter().map(|a| f(a).0).collect(),
+                        arms.iter()
+                            .map(|a| {
+                                let (m, h) = f(a);
+                                (m - h, m + h)
+                            })
+                            .collect(),
+                    );
+                    b.seeds = arms
+                        .iter()
+                        .map(|a| {
+                            let v: Vec<f64> = self
+                                .results
+                                .runs
+                                .iter()
+                                .filter(|r| r.arm == a.arm && r.diverged_at.is_none())
+                                .map(per_run)
+                                .collect();
+                            if v.len() <= SEED_POINTS_MAX {
+                                v
+                            } else {
+                                Vec::new()
+                            }
+                        })
+                        .collect();
+                    b
+                };
             let groups: Vec<String> = arms.iter().map(|a| a.arm.clone()).collect();
             for (stem, title, y, series) in [
                 (
                     "network_test_acc",
                     "Clean test accuracy (mean, 95% CI over seeds)",
-                    "accuracy",
-                    bars("test accuracy", |a| a.test_acc),
+                    Axis::linear("test accuracy (fraction)").bounded(Bounds::UNIT),
+                    bars("test accuracy", |a| a.test_acc, |r| r.test_acc),
                 ),
                 (
                     "network_lambda_max",
                     "Top Hessian eigenvalue of the training loss",
-                    "λ_max",
-                    bars("λ_max", |a| a.lambda_max),
+                    Axis::linear("λ_max (loss / parameter²)").bounded(Bounds::NON_NEGATIVE),
+                    bars("λ_max", |a| a.lambda_max, |r| r.lambda_max),
                 ),
                 (
                     "network_perturbation",
                     "Expected loss increase under Gaussian weight perturbation",
-                    "E L(w + σξ) − L(w)",
-                    bars("loss increase", |a| a.perturb_increase),
+                    Axis::linear("E L(w + σξ) − L(w) (loss)"),
+                    bars(
+                        "loss increase",
+                        |a| a.perturb_increase,
+                        |r| r.perturb_increase,
+                    ),
                 ),
             ] {
                 written.extend(
                     BarPlot {
                         title: title.into(),
-                        y_label: y.into(),
+                        x_title: "update rule".into(),
+                        y,
                         groups: groups.clone(),
                         bars: vec![series],
                     }

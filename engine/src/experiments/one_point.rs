@@ -11,7 +11,7 @@ use crate::error::{EngineError, Result};
 use crate::model::{InputStats, MlpConfig, Network, NetworkConfig};
 use crate::optim::SgdConfig;
 use crate::probe::{Batch, FlatNet, OnePoint, on_sphere, one_point};
-use crate::report::{CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64};
+use crate::report::{Axis, CsvTable, LinePlot, ReportMd, Series, fmt_f64};
 use crate::rng::{SplitMix64, derive_seed};
 use crate::train::{TrainRun, evaluate, flatten_params, l2_distance};
 use burn::config::Config;
@@ -377,10 +377,8 @@ impl NetworkPart for OnePointCheck {
         if e.is_empty() {
             return Ok(Vec::new());
         }
-        let line = |name: &str, f: fn(&OnePointEpoch) -> f64| Series {
-            name: name.into(),
-            points: e.iter().map(|x| (x.epoch as f64, f(x))).collect(),
-            style: SeriesStyle::LinePoints,
+        let line = |name: &str, f: fn(&OnePointEpoch) -> f64| {
+            Series::line_points(name, e.iter().map(|x| (x.epoch as f64, f(x))).collect())
         };
         let mut series = vec![line("at x_t", |x| x.at_point.inner)];
         if self.config.ball_points > 0 {
@@ -390,17 +388,15 @@ impl NetworkPart for OnePointCheck {
             ));
             series.push(line("min over the sphere", |x| x.ball_min));
         }
-        LinePlot {
-            title: format!(
+        LinePlot::single(
+            format!(
                 "One-point convexity along SGD on {}: ⟨−∇L(x), x_T − x⟩",
                 self.results.dataset
             ),
-            x_label: "epoch t".into(),
-            y_label: "inner product (> 0: points toward x_T)".into(),
+            Axis::linear("epoch t"),
+            Axis::linear("⟨−∇L(x), x_T − x⟩ (loss units; > 0: toward x_T)"),
             series,
-            log_x: false,
-            log_y: false,
-        }
+        )
         .render(dir, "one_point_convexity")
     }
 

@@ -19,7 +19,7 @@ use crate::error::{EngineError, Result};
 use crate::model::{InputStats, MlpConfig, Network, NetworkConfig};
 use crate::optim::SgdConfig;
 use crate::report::{
-    BarPlot, BarSeries, CsvTable, Heatmap, HeatmapGrid, LinePlot, ReportMd, Series, SeriesStyle,
+    Axis, BarPlot, BarSeries, Bounds, CsvTable, Heatmap, HeatmapGrid, LinePlot, ReportMd, Series,
     fmt_f64, mean_ci95,
 };
 use crate::rng::SplitMix64;
@@ -876,104 +876,56 @@ impl RandomLabels {
                 })
                 .collect();
             if !points.is_empty() {
-                series.push(Series {
-                    name: label.to_string(),
-                    points,
-                    style: SeriesStyle::Line,
-                });
+                series.push(Series::line(label, points));
             }
         }
-        LinePlot {
-            title: format!("Test accuracy while training on true labels (seed {first})"),
-            x_label: "epoch".into(),
-            y_label: "accuracy".into(),
+        LinePlot::single(
+            format!("Test accuracy while training on true labels (seed {first})"),
+            Axis::linear("epoch"),
+            Axis::linear("accuracy (fraction)").bounded(Bounds::UNIT),
             series,
-            log_x: false,
-            log_y: false,
-        }
+        )
     }
 
     fn bars_plot(&self) -> BarPlot {
-        let mut base = BarSeries {
-            name: "from scratch".into(),
-            values: Vec::new(),
-            errors: Some(Vec::new()),
-        };
-        let mut pre = BarSeries {
-            name: "after random labels".into(),
-            values: Vec::new(),
-            errors: Some(Vec::new()),
-        };
-        for arm in ARMS {
-            let r = self.results.arms.get(arm).cloned().unwrap_or_default();
-            for (s, xs) in [
-                (&mut base, &r.baseline_test_acc),
-                (&mut pre, &r.pretrained_test_acc),
-            ] {
-                let (m, h) = mean_ci95(xs);
-                s.values.push(m);
-                if let Some(e) = s.errors.as_mut() {
-                    e.push(if h.is_finite() { h } else { 0.0 });
-                }
-            }
-        }
+        let arm = |a: &str| self.results.arms.get(a).cloned().unwrap_or_default();
+        let base: Vec<Vec<f64>> = ARMS.iter().map(|a| arm(a).baseline_test_acc).collect();
+        let pre: Vec<Vec<f64>> = ARMS.iter().map(|a| arm(a).pretrained_test_acc).collect();
         BarPlot {
             title: "Test accuracy, mean over seeds with 95% interval".into(),
-            y_label: "test accuracy".into(),
+            x_title: "arm".into(),
+            y: Axis::linear("test accuracy (fraction)").bounded(Bounds::UNIT),
             groups: ARMS.iter().map(|s| s.to_string()).collect(),
-            bars: vec![base, pre],
+            bars: vec![
+                BarSeries::mean_ci95("from scratch", &base),
+                BarSeries::mean_ci95("after random labels", &pre),
+            ],
         }
     }
 
-    /// The gap (baseline minus pretrained test accuracy, in points) per arm: each seed's gap and
-    /// the mean with its 95% interval, on an axis that starts at the data rather than at zero
-    /// accuracy, so a one-point effect is visible.
+    /// The gap (baseline minus pretrained test accuracy, in points) per arm: the mean with its
+    /// 95% interval and each seed's gap as a dot, on an axis that starts at the data rather than
+    /// at zero accuracy, so a one-point effect is visible.
     fn gap_plot(&self) -> BarPlot {
-        let max_seeds = self
-            .results
-            .arms
-            .values()
-            .map(|a| a.gap_per_seed.len())
-            .max()
-            .unwrap_or(0);
-        let mut bars = Vec::new();
-        let mut mean = BarSeries {
-            name: "mean gap (95% CI)".into(),
-            values: Vec::new(),
-            errors: Some(Vec::new()),
-        };
-        for arm in ARMS {
-            let r = self.results.arms.get(arm).cloned().unwrap_or_default();
-            let gaps: Vec<f64> = r.gap_per_seed.iter().map(|g| g * 100.0).collect();
-            let (m, h) = mean_ci95(&gaps);
-            mean.values.push(m);
-            if let Some(e) = mean.errors.as_mut() {
-                e.push(if h.is_finite() { h } else { 0.0 });
-            }
-        }
-        bars.push(mean);
-        for i in 0..max_seeds {
-            let values = ARMS
-                .iter()
-                .map(|arm| {
-                    self.results
-                        .arms
-                        .get(*arm)
-                        .and_then(|a| a.gap_per_seed.get(i))
-                        .map_or(f64::NAN, |g| g * 100.0)
-                })
-                .collect();
-            bars.push(BarSeries {
-                name: format!("seed {}", self.config.seed + i as u64),
-                values,
-                errors: None,
-            });
-        }
+        let gaps: Vec<Vec<f64>> = ARMS
+            .iter()
+            .map(|arm| {
+                self.results
+                    .arms
+                    .get(*arm)
+                    .map(|a| a.gap_per_seed.iter().map(|g| g * 100.0).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
         BarPlot {
             title: "Gap: test accuracy from scratch minus after random labels".into(),
-            y_label: "gap (accuracy points)".into(),
+            x_title: "arm".into(),
+            y: Axis::linear("gap (accuracy points)").bounded(Bounds {
+                lo: -100.0,
+                hi: 100.0,
+            }),
             groups: ARMS.iter().map(|s| s.to_string()).collect(),
-            bars,
+            bars: vec![BarSeries::mean_ci95("mean gap (95% CI)", &gaps)],
         }
     }
 
@@ -1236,6 +1188,8 @@ impl Experiment for RandomLabels {
                         .collect();
                     panels.push(Heatmap {
                         title: t.clone(),
+                        x_title: "x₁ (feature)".into(),
+                        y_title: "x₂ (feature)".into(),
                         x_range: (x0, x1),
                         y_range: (y0, y1),
                         nx: n,

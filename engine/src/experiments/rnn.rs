@@ -21,7 +21,7 @@ use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
 use crate::model::{ElmanRnn, ElmanRnnConfig};
 use crate::optim::{Sgd, SgdConfig};
-use crate::report::{CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64};
+use crate::report::{Axis, Bounds, CsvTable, LinePlot, Panel, ReportMd, Series, fmt_f64};
 use crate::rng::{SplitMix64, derive_seed};
 use burn::config::Config;
 use burn::module::Module;
@@ -752,64 +752,68 @@ impl Rnn {
     fn plots(&self) -> Vec<(LinePlot, &'static str)> {
         let mut out = Vec::new();
         let runs = &self.results.runs;
+        let samples_axis = || Axis::log("training sequences (count)");
+        let error_axis =
+            || Axis::linear("relative test error (÷ Var(y*))").bounded(Bounds::NON_NEGATIVE);
         let error_series: Vec<Series> = self
             .config
             .seq_lens
             .iter()
-            .map(|&l| Series {
-                name: format!("L = {l}"),
-                points: self
-                    .sample_curve(l)
-                    .iter()
-                    .map(|&(n, e)| (n as f64, e))
-                    .collect(),
-                style: SeriesStyle::LinePoints,
+            .map(|&l| {
+                Series::line_points(
+                    format!("L = {l}"),
+                    self.sample_curve(l)
+                        .iter()
+                        .map(|&(n, e)| (n as f64, e))
+                        .collect(),
+                )
             })
             .filter(|s| !s.points.is_empty())
             .collect();
         out.push((
-            LinePlot {
-                title: format!(
+            LinePlot::single(
+                format!(
                     "Test error / Var(y*) against samples (m = {}; threshold {})",
                     self.config.network.width, self.config.error_threshold
                 ),
-                x_label: "training sequences".into(),
-                y_label: "relative test error".into(),
-                series: error_series,
-                log_x: true,
-                log_y: false,
-            },
+                samples_axis(),
+                error_axis(),
+                error_series,
+            ),
             "test_error_vs_samples",
         ));
         let width_runs: Vec<&RnnRun> = runs.iter().filter(|r| r.sweep == RnnSweep::Width).collect();
+        // Movement and error have different units: one panel each.
         out.push((
             LinePlot {
                 title: format!(
                     "Width sweep (L = {}, {} samples)",
                     self.config.width_sweep_seq_len, self.config.width_sweep_samples
                 ),
-                x_label: "width m".into(),
-                y_label: "value".into(),
-                series: vec![
-                    Series {
-                        name: "‖W − W₀‖_F / ‖W₀‖_F".into(),
-                        points: width_runs
-                            .iter()
-                            .map(|r| (r.width as f64, r.relative_movement))
-                            .collect(),
-                        style: SeriesStyle::LinePoints,
+                x: Axis::log("width m (hidden units)"),
+                panels: vec![
+                    Panel {
+                        y: Axis::linear("relative movement (‖W − W₀‖_F / ‖W₀‖_F)")
+                            .bounded(Bounds::NON_NEGATIVE),
+                        series: vec![Series::line_points(
+                            "‖W − W₀‖_F / ‖W₀‖_F",
+                            width_runs
+                                .iter()
+                                .map(|r| (r.width as f64, r.relative_movement))
+                                .collect(),
+                        )],
                     },
-                    Series {
-                        name: "relative test error".into(),
-                        points: width_runs
-                            .iter()
-                            .map(|r| (r.width as f64, r.test_rel_error))
-                            .collect(),
-                        style: SeriesStyle::LinePoints,
+                    Panel {
+                        y: error_axis(),
+                        series: vec![Series::line_points(
+                            "relative test error",
+                            width_runs
+                                .iter()
+                                .map(|r| (r.width as f64, r.test_rel_error))
+                                .collect(),
+                        )],
                     },
                 ],
-                log_x: true,
-                log_y: false,
             },
             "width_sweep",
         ));
@@ -819,76 +823,77 @@ impl Rnn {
             .iter()
             .filter_map(|&(l, n)| n.map(|n| (l as f64, n)))
             .collect();
-        let mut series = vec![Series {
-            name: "samples needed".into(),
-            points: reached.clone(),
-            style: SeriesStyle::Points,
-        }];
+        let mut needed = Series::points("samples needed", reached.clone());
+        // Lengths whose error never fell below the threshold need more than the largest sample
+        // size tried: a lower bound.
+        needed.censored = s
+            .samples_needed
+            .iter()
+            .filter(|(_, n)| n.is_none())
+            .filter_map(|&(l, _)| {
+                let most = self.sample_curve(l).iter().map(|&(n, _)| n).max()?;
+                Some((l as f64, most as f64))
+            })
+            .collect();
+        let mut series = vec![needed];
         let ls: Vec<f64> = reached.iter().map(|p| p.0).collect();
         if let Some(f) = &s.log_log {
-            series.push(Series {
-                name: format!(
+            series.push(Series::line(
+                format!(
                     "polynomial fit: n ∝ L^{:.2} (R² {:.3})",
                     f.slope, f.r_squared
                 ),
-                points: ls
-                    .iter()
+                ls.iter()
                     .map(|&l| (l, (f.intercept + f.slope * l.ln()).exp()))
                     .collect(),
-                style: SeriesStyle::Line,
-            });
+            ));
         }
         if let Some(f) = &s.semi_log {
-            series.push(Series {
-                name: format!(
+            series.push(Series::line(
+                format!(
                     "exponential fit: n ∝ e^({:.3}·L) (R² {:.3})",
                     f.slope, f.r_squared
                 ),
-                points: ls
-                    .iter()
+                ls.iter()
                     .map(|&l| (l, (f.intercept + f.slope * l).exp()))
                     .collect(),
-                style: SeriesStyle::Line,
-            });
+            ));
         }
         out.push((
-            LinePlot {
-                title: format!(
+            LinePlot::single(
+                format!(
                     "Samples to reach relative test error {} against L (log–log)",
                     self.config.error_threshold
                 ),
-                x_label: "sequence length L".into(),
-                y_label: "training sequences needed".into(),
+                Axis::log("sequence length L (steps)"),
+                Axis::log("training sequences needed (count)"),
                 series,
-                log_x: true,
-                log_y: true,
-            },
+            ),
             "samples_needed_vs_length",
         ));
         let movement: Vec<Series> = self
             .config
             .seq_lens
             .iter()
-            .map(|&l| Series {
-                name: format!("L = {l}"),
-                points: runs
-                    .iter()
-                    .filter(|r| r.sweep == RnnSweep::Samples && r.seq_len == l)
-                    .map(|r| (r.samples as f64, r.relative_movement))
-                    .collect(),
-                style: SeriesStyle::LinePoints,
+            .map(|&l| {
+                Series::line_points(
+                    format!("L = {l}"),
+                    runs.iter()
+                        .filter(|r| r.sweep == RnnSweep::Samples && r.seq_len == l)
+                        .map(|r| (r.samples as f64, r.relative_movement))
+                        .collect(),
+                )
             })
             .filter(|s| !s.points.is_empty())
             .collect();
         out.push((
-            LinePlot {
-                title: "Relative movement ‖W − W₀‖_F / ‖W₀‖_F against samples".into(),
-                x_label: "training sequences".into(),
-                y_label: "relative movement".into(),
-                series: movement,
-                log_x: true,
-                log_y: false,
-            },
+            LinePlot::single(
+                "Relative movement ‖W − W₀‖_F / ‖W₀‖_F against samples",
+                samples_axis(),
+                Axis::linear("relative movement (‖W − W₀‖_F / ‖W₀‖_F)")
+                    .bounded(Bounds::NON_NEGATIVE),
+                movement,
+            ),
             "movement_vs_samples",
         ));
         out

@@ -25,7 +25,7 @@ use crate::gpu::ParticleRunner;
 use crate::landscape::{
     Clip, Landscape, Noise, NoiseKind, ParticleState, ParticleSummary, StepRule, validate_particles,
 };
-use crate::report::{CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64};
+use crate::report::{Axis, Bounds, CsvTable, LinePlot, ReportMd, Series, fmt_f64};
 use crate::rng::derive_seed;
 use burn::config::Config;
 use serde::{Deserialize, Serialize};
@@ -777,53 +777,47 @@ impl Experiment for SharpMinima {
                     .filter(|r| r.clip == clip)
                     .collect();
                 for well in ["sharp", "wide"] {
-                    exit.push(Series {
-                        name: format!("{clip}, {well} well"),
-                        points: runs
-                            .iter()
-                            .map(|r| {
-                                (
-                                    1.0 / r.lr,
-                                    if well == "sharp" {
-                                        r.exit_time_sharp
-                                    } else {
-                                        r.exit_time_wide
-                                    },
-                                )
-                            })
-                            .collect(),
-                        style: SeriesStyle::LinePoints,
-                    });
+                    // An infinite mean exit time means no particle left within its steps: a
+                    // lower bound (> steps), drawn as censored rather than dropped.
+                    let mut series =
+                        Series::line_points(format!("{clip}, {well} well"), Vec::new());
+                    for r in &runs {
+                        let t = if well == "sharp" {
+                            r.exit_time_sharp
+                        } else {
+                            r.exit_time_wide
+                        };
+                        if t == f64::INFINITY {
+                            series.censored.push((1.0 / r.lr, f64::from(r.steps)));
+                        } else {
+                            series.points.push((1.0 / r.lr, t));
+                        }
+                    }
+                    exit.push(series);
                 }
-                occ.push(Series {
-                    name: format!("{clip}: time in the sharp well"),
-                    points: runs
-                        .iter()
+                occ.push(Series::line_points(
+                    format!("{clip}: time in the sharp well"),
+                    runs.iter()
                         .map(|r| (1.0 / r.lr, r.occupation_sharp))
                         .collect(),
-                    style: SeriesStyle::LinePoints,
-                });
+                ));
             }
             written.extend(
-                LinePlot {
-                    title: "Mean first exit time against 1/η".into(),
-                    x_label: "1/η".into(),
-                    y_label: "mean first exit time (steps)".into(),
-                    series: exit,
-                    log_x: true,
-                    log_y: true,
-                }
+                LinePlot::single(
+                    "Mean first exit time against 1/η",
+                    Axis::log("1/η (inverse learning rate)"),
+                    Axis::log("mean first exit time (steps)"),
+                    exit,
+                )
                 .render(dir, "exit_times")?,
             );
             written.extend(
-                LinePlot {
-                    title: "Fraction of time in the sharp well".into(),
-                    x_label: "1/η".into(),
-                    y_label: "fraction of particle-steps".into(),
-                    series: occ,
-                    log_x: true,
-                    log_y: false,
-                }
+                LinePlot::single(
+                    "Fraction of time in the sharp well",
+                    Axis::log("1/η (inverse learning rate)"),
+                    Axis::linear("fraction of particle-steps").bounded(Bounds::UNIT),
+                    occ,
+                )
                 .render(dir, "sharp_occupation")?,
             );
         }

@@ -20,7 +20,7 @@ use crate::landscape::{
     smoothed_quadrature_1d, validate_particles,
 };
 use crate::report::{
-    CsvTable, Heatmap, HeatmapGrid, Histogram, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64,
+    Axis, Bounds, CsvTable, Heatmap, HeatmapGrid, Histogram, LinePlot, ReportMd, Series, fmt_f64,
 };
 use crate::rng::{SplitMix64, derive_seed};
 use burn::config::Config;
@@ -702,11 +702,12 @@ impl Experiment for SmoothingExperiment {
                         } else {
                             "Final distance to x* (2-D spiky bowl)".into()
                         },
-                        x_label: if dim == 1 {
-                            "final x".into()
+                        x: if dim == 1 {
+                            Axis::linear("final x (position)")
                         } else {
-                            "final ‖x − x*‖".into()
+                            Axis::linear("final ‖x − x*‖ (distance)").bounded(Bounds::NON_NEGATIVE)
                         },
+                        counted: "runs".into(),
                         series,
                         bins: 60,
                     }
@@ -717,35 +718,31 @@ impl Experiment for SmoothingExperiment {
         if !self.g_curves.is_empty() {
             let land = self.config.landscape_1d.packed();
             let r = f64::from(self.config.start_range);
-            let mut series = vec![Series {
-                name: "f".into(),
-                points: (0..=1200)
+            let mut series = vec![Series::line(
+                "f",
+                (0..=1200)
                     .map(|i| {
                         let y = -r + 2.0 * r * f64::from(i) / 1200.0;
                         (y, f64::from(land.value([y as f32, 0.0])))
                     })
                     .collect(),
-                style: SeriesStyle::Line,
-            }];
+            )];
             for (sigma, pts) in self.g_curves.iter().filter(|(s, _)| *s > 0.0) {
-                series.push(Series {
-                    name: format!(
+                series.push(Series::line(
+                    format!(
                         "g, σ = {sigma} (ησ = {:.2})",
                         sigma * f64::from(self.config.lr)
                     ),
-                    points: pts.clone(),
-                    style: SeriesStyle::Line,
-                });
+                    pts.clone(),
+                ));
             }
             written.extend(
-                LinePlot {
-                    title: "The smoothed landscape g_η over f".into(),
-                    x_label: "x".into(),
-                    y_label: "value".into(),
+                LinePlot::single(
+                    "The smoothed landscape g_η over f",
+                    Axis::linear("x (position)"),
+                    Axis::linear("f(x), g_η(x) (loss)"),
                     series,
-                    log_x: false,
-                    log_y: false,
-                }
+                )
                 .render(dir, "smoothed_1d")?,
             );
         }
@@ -768,6 +765,8 @@ impl Experiment for SmoothingExperiment {
                         .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
                     Heatmap {
                         title: format!("{} (g, normalized; dots: ends)", Self::level_name(*sigma)),
+                        x_title: "x₁ (position)".into(),
+                        y_title: "x₂ (position)".into(),
                         x_range: (-r, r),
                         y_range: (-r, r),
                         nx: n,

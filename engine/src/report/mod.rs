@@ -3,7 +3,8 @@
 //!
 //! A run directory typically holds `config.json` and `results.json` ([`write_json_atomic`]),
 //! `metrics.csv` ([`CsvTable`]), one `<stem>.png` + `<stem>.svg` pair per chart ([`LinePlot`],
-//! [`BarPlot`], [`Heatmap`], [`HeatmapGrid`], [`Histogram`]) and `report.md` ([`ReportMd`]).
+//! [`BarPlot`], [`Heatmap`], [`HeatmapGrid`], [`Histogram`]; every axis titled with its unit and
+//! labelled, checked by [`axis_problems`]) and `report.md` ([`ReportMd`]).
 //! Every file is written atomically, so an interrupted run never leaves a truncated file.
 
 mod atomic;
@@ -15,7 +16,8 @@ pub use atomic::{write_atomic, write_json_atomic};
 pub use csv::{CsvTable, fmt_f64};
 pub use markdown::ReportMd;
 pub use plot::{
-    BarPlot, BarSeries, DEJAVU_SANS, Heatmap, HeatmapGrid, Histogram, LinePlot, Series, SeriesStyle,
+    Axis, BarPlot, BarSeries, Bounds, DEJAVU_SANS, Heatmap, HeatmapGrid, Histogram, LinePlot,
+    Panel, SEED_POINTS_MAX, Series, SeriesStyle, axis_problems,
 };
 
 /// Two-sided 97.5% quantiles of Student's t distribution for 1..=30 degrees of freedom.
