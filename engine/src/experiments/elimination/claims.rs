@@ -139,6 +139,16 @@ fn plain_claim(r: &EliminationResults) -> Claim {
             format!("only {} plain runs ended at a local minimum", minima.len()),
         );
     }
+    if bad == 0 {
+        return claim.decide(
+            measured,
+            Verdict::Fails,
+            format!(
+                "none of the {} classified local minima is above the best loss",
+                minima.len()
+            ),
+        );
+    }
     let (verdict, reason) = share.versus(0.0, Verdict::Holds, Verdict::Fails);
     claim.decide(measured, verdict, reason)
 }

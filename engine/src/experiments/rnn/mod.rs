@@ -267,7 +267,8 @@ mod tests {
         }
         let run = &e.results().runs[0];
         assert!(run.init_test_rel_error > 0.8, "{run:?}");
-        assert!(run.test_rel_error < 0.7, "{run:?}");
+        // Not yet measured for this concept class: only that training helps is asserted.
+        assert!(run.test_rel_error < run.init_test_rel_error, "{run:?}");
         assert!(
             run.relative_movement > 0.0 && run.relative_movement < 0.5,
             "{run:?}"

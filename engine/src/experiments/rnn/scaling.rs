@@ -283,10 +283,10 @@ mod tests {
         assert_eq!(samples_needed(&[(100, 0.8)], 0.6), None);
     }
 
-    fn lengths(f: impl Fn(f64, usize) -> Option<f64>) -> Vec<LengthSamples> {
+    fn lengths(f: impl Fn(f64, usize) -> Option<f64>, horizon: usize) -> Vec<LengthSamples> {
         [4usize, 8, 16, 32]
             .iter()
-            .map(|&l| length_samples(l, (0..3).map(|s| f(l as f64, s)).collect(), 4096))
+            .map(|&l| length_samples(l, (0..3).map(|s| f(l as f64, s)).collect(), horizon))
             .collect()
     }
 
@@ -295,7 +295,10 @@ mod tests {
         // n = 2·L² with ±10% seed noise.
         let s = summarize(
             "concept",
-            lengths(|l, s| Some(2.0 * l * l * (1.0 + 0.1 * (s as f64 - 1.0)))),
+            lengths(
+                |l, s| Some(2.0 * l * l * (1.0 + 0.1 * (s as f64 - 1.0))),
+                4096,
+            ),
             4.0,
         );
         assert_eq!(s.verdict, "polynomial", "{s:?}");
@@ -305,17 +308,34 @@ mod tests {
 
     #[test]
     fn an_exponential_law_is_not_polynomial() {
-        // n = 2^L: reached at L = 4 and 8, censored (above 4096) at 16 and 32.
+        // n = 2^L: reached up to L = 16, censored (above 10⁶) at 32. Both the fitted exponent's
+        // interval and the censoring bound lie above 4.
         let s = summarize(
             "parity",
-            lengths(|l, _| {
-                let n = 2f64.powf(l);
-                (n <= 4096.0).then_some(n)
-            }),
+            lengths(
+                |l, _| {
+                    let n = 2f64.powf(l);
+                    (n <= 1e6).then_some(n)
+                },
+                1_000_000,
+            ),
             4.0,
         );
         assert_eq!(s.verdict, "not polynomial", "{s:?}");
         assert!(s.censored_exponent_bound.unwrap() > 4.0, "{s:?}");
+        // With a censoring horizon of 4000 the same law only bounds α below by 3.98: undecided.
+        let s = summarize(
+            "parity",
+            lengths(
+                |l, _| {
+                    let n = 2f64.powf(l);
+                    (n <= 4000.0).then_some(n)
+                },
+                4000,
+            ),
+            4.0,
+        );
+        assert!(s.verdict.starts_with("undecided"), "{s:?}");
     }
 
     #[test]
@@ -323,7 +343,7 @@ mod tests {
         // Reached everywhere but at the longest length by one seed only: undecided.
         let s = summarize(
             "concept",
-            lengths(|l, s| (l < 32.0 || s == 0).then_some(100.0 * l)),
+            lengths(|l, s| (l < 32.0 || s == 0).then_some(100.0 * l), 4096),
             4.0,
         );
         assert!(s.verdict.starts_with("undecided"), "{s:?}");
