@@ -243,6 +243,10 @@ pub struct ClassifyRule {
     pub grad_tol: f64,
     /// A stationary point is a local minimum when its smallest Hessian eigenvalue is ≥ −this.
     pub eig_tol: f64,
+    /// Stationary also needs the saddle-free Newton step −Σ_j (v_jᵀg / max(|λ_j|, 10⁻⁴)) v_j
+    /// shorter than this: along a flat direction that leads off, the gradient is small but the
+    /// step is not.
+    pub step_tol: f64,
     /// Escaping when ‖θ‖ exceeds this (checked before stationarity: along a path to infinity
     /// the gradient vanishes too). Far above any finite minimum of the task.
     pub escape_norm: f64,
@@ -324,20 +328,6 @@ pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Clas
             iters,
             param_norm: norm(&p),
         };
-        // Checked first: along a path to infinity the gradient can vanish too.
-        if norm(&p) > rule.escape_norm {
-            return done(EndPoint::Escaping);
-        }
-        if gn < rule.grad_tol {
-            return done(if min_eig >= -rule.eig_tol {
-                EndPoint::LocalMinimum
-            } else {
-                EndPoint::Saddle
-            });
-        }
-        if iters >= rule.max_iters || !value.is_finite() {
-            return done(EndPoint::StillMoving);
-        }
         // Saddle-free Newton direction.
         let mut d = vec![0.0; m];
         for (j, &lam) in vals.iter().enumerate() {
@@ -346,6 +336,22 @@ pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Clas
             for k in 0..m {
                 d[k] += coef * vecs[k * m + j];
             }
+        }
+        // Checked first: along a path to infinity the gradient can vanish too.
+        if norm(&p) > rule.escape_norm {
+            return done(EndPoint::Escaping);
+        }
+        // Stationary: a small gradient and a small Newton step (a small gradient along a flat
+        // direction that still leads somewhere is not a critical point).
+        if gn < rule.grad_tol && norm(&d) < rule.step_tol {
+            return done(if min_eig >= -rule.eig_tol {
+                EndPoint::LocalMinimum
+            } else {
+                EndPoint::Saddle
+            });
+        }
+        if iters >= rule.max_iters || !value.is_finite() {
+            return done(EndPoint::StillMoving);
         }
         let slope: f64 = d.iter().zip(&g).map(|(a, b)| a * b).sum();
         let mut t = 1.0;
@@ -364,12 +370,14 @@ pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Clas
         }
         iters += 1;
         if !moved {
-            // No decrease along the direction: a stationary point up to rounding.
+            // No decrease along the direction: stationary up to rounding only if the gradient
+            // is nearly below the tolerance and the Newton step is short.
             let gn = norm(&g);
+            let stationary = gn < rule.grad_tol * 1e3 && norm(&d) < rule.step_tol;
             return Classified {
-                end: if gn < rule.grad_tol * 1e3 && min_eig >= -rule.eig_tol {
+                end: if stationary && min_eig >= -rule.eig_tol {
                     EndPoint::LocalMinimum
-                } else if gn < rule.grad_tol * 1e3 {
+                } else if stationary {
                     EndPoint::Saddle
                 } else {
                     EndPoint::StillMoving
@@ -462,6 +470,7 @@ mod tests {
         ClassifyRule {
             grad_tol: 1e-8,
             eig_tol: 1e-6,
+            step_tol: 1e-4,
             escape_norm: 10.0,
             max_iters,
         }

@@ -57,6 +57,9 @@ pub struct EliminationConfig {
     /// the run's objective is ≥ −this, and a saddle otherwise.
     #[config(default = 1e-5)]
     pub eigen_tolerance: f64,
+    /// Stationary also needs the saddle-free Newton step shorter than this (see `classify`).
+    #[config(default = 1e-4)]
+    pub step_tolerance: f64,
     /// An end point whose parameter norm ‖θ‖ exceeds this is escaping to infinity (far above any
     /// finite minimum of this task: inputs near (±1, ±1), targets ±1).
     #[config(default = 100.0)]
@@ -109,6 +112,7 @@ impl EliminationConfig {
         check::non_negative("escape_drift", self.escape_drift)?;
         check::positive("grad_tolerance", self.grad_tolerance)?;
         check::positive("eigen_tolerance", self.eigen_tolerance)?;
+        check::positive("step_tolerance", self.step_tolerance)?;
         check::positive("escape_norm", self.escape_norm)?;
         check::count("refine_iters", self.refine_iters, 0, 1_000_000)?;
         check::positive("a_tolerance", self.a_tolerance)?;

@@ -82,12 +82,17 @@ pub fn end_points_section(md: &mut ReportMd, r: &EliminationResults) {
         "After gradient descent, every run's end point is refined with saddle-free Newton steps \
          on its own objective (f64, on the host; at most {} iterations) and classified: \
          **escaping to infinity** when ‖θ‖ > {} (checked first, since the gradient vanishes along \
-         such a path too); **stationary** when ‖∇‖ < {:e}, then a **local minimum** when the \
+         such a path too); **stationary** when ‖∇‖ < {:e} and the Newton step is shorter than {:e}, then a **local minimum** when the \
          smallest eigenvalue of the finite-difference Hessian is ≥ −{:e} and a **saddle** \
          otherwise; **still moving** when the budget ends first. The theorem is tested only at \
          local minima; the other runs are counted here, not dropped. Best original loss over \
          all end points: {:.4e}.",
-        rule.max_iters, rule.escape_norm, rule.grad_tol, rule.eig_tol, r.best_original_loss
+        rule.max_iters,
+        rule.escape_norm,
+        rule.grad_tol,
+        rule.step_tol,
+        rule.eig_tol,
+        r.best_original_loss
     ));
     let threshold = r.best_original_loss + r.tolerance;
     let mut rows = Vec::new();

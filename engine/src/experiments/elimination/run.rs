@@ -288,6 +288,7 @@ impl Elimination {
         ClassifyRule {
             grad_tol: self.config.grad_tolerance,
             eig_tol: self.config.eigen_tolerance,
+            step_tol: self.config.step_tolerance,
             escape_norm: self.config.escape_norm,
             max_iters: self.config.refine_iters,
         }
