@@ -12,8 +12,7 @@ use sgdlab_engine::landscape::{
     step_particles_cpu,
 };
 use sgdlab_tests::{
-    RUN_FILES, assert_files, claims_of, quick_run, sgdlab, stderr, verdict_of,
-    wgpu_or_skip,
+    RUN_FILES, assert_files, claims_of, quick_run, sgdlab, stderr, verdict_of, wgpu_or_skip,
 };
 
 fn starts(n: usize, dim: u32, range: f32) -> Vec<[f32; 2]> {
@@ -424,7 +423,9 @@ fn check_smoothing_claims(r: &Value) {
     let minima = |sigma: f64| {
         levels
             .iter()
-            .find(|l| l["dim"] == 1 && l["control"] == false && l["sigma"].as_f64().unwrap() == sigma)
+            .find(|l| {
+                l["dim"] == 1 && l["control"] == false && l["sigma"].as_f64().unwrap() == sigma
+            })
             .unwrap()["g_local_minima"]
             .as_u64()
             .unwrap()

@@ -90,9 +90,7 @@ impl Noise {
                     &self.alpha.to_string(),
                 ))
             }
-            NoiseKind::Stable => {
-                check::range_open_low(&alpha, f64::from(self.alpha), 0.0, 2.0)
-            }
+            NoiseKind::Stable => check::range_open_low(&alpha, f64::from(self.alpha), 0.0, 2.0),
             _ => Ok(()),
         }
     }

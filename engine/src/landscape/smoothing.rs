@@ -382,7 +382,17 @@ mod tests {
         // At ησ = 0.3 the spikes are damped by e^{-4.5}: convex outside |x| < 0.05.
         assert!(share(&spiky, 6.0) > 0.95, "{}", share(&spiky, 6.0));
         assert_eq!(share(&smooth, 0.0), 1.0);
-        assert!(one_point_convex_share(&spiky, &Noise::new(NoiseKind::Pareto, 1.0, 1.5), 0.1, 0.25, 1.0, 5).is_none());
+        assert!(
+            one_point_convex_share(
+                &spiky,
+                &Noise::new(NoiseKind::Pareto, 1.0, 1.5),
+                0.1,
+                0.25,
+                1.0,
+                5
+            )
+            .is_none()
+        );
     }
 
     #[test]

@@ -21,19 +21,15 @@ mod report;
 pub use config::*;
 
 use super::NetworkPart;
-use crate::data::{Dataset, DatasetSpec};
+use crate::data::Dataset;
 use crate::error::Result;
-use crate::model::{InputStats, MlpConfig, NetworkConfig};
+use crate::model::InputStats;
 use crate::probe::{
     Batch, FlatNet, norm, perturbation_sharpness, symmetric_lomax, top_hessian_eigenvalue, truncate,
 };
-use crate::report::{
-    Axis, BarPlot, BarSeries, Bounds, CsvTable, LinePlot, ReportMd, SEED_POINTS_MAX, Series,
-    fmt_f64, mean_ci95,
-};
+use crate::report::{CsvTable, ReportMd, mean_ci95};
 use crate::rng::{SplitMix64, derive_seed};
 use crate::train::evaluate;
-use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -41,7 +37,6 @@ use std::path::{Path, PathBuf};
 
 /// The training rules compared, in report order.
 pub const NET_ARMS: [&str; 3] = ["sgd", "heavy-tailed", "truncated"];
-
 
 /// Test accuracy and training loss after one epoch.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -2,23 +2,12 @@
 //! per epoch, and the end measures per rule with intervals and per-seed points) and its section
 //! of `report.md`.
 
-use super::{HeavyTailNet, NET_ARMS, NetArmSummary, NetRun};
-use crate::data::{Dataset, DatasetSpec};
+use super::{HeavyTailNet, NetArmSummary, NetRun};
 use crate::error::Result;
-use crate::model::{InputStats, MlpConfig, NetworkConfig};
-use crate::probe::{
-    Batch, FlatNet, norm, perturbation_sharpness, symmetric_lomax, top_hessian_eigenvalue, truncate,
-};
 use crate::report::{
     Axis, BarPlot, BarSeries, Bounds, CsvTable, LinePlot, ReportMd, SEED_POINTS_MAX, Series,
-    fmt_f64, mean_ci95,
+    fmt_f64,
 };
-use crate::rng::{SplitMix64, derive_seed};
-use crate::train::evaluate;
-use burn::config::Config;
-use burn::module::Module;
-use burn::tensor::Device;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 impl HeavyTailNet {

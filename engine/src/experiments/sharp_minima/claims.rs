@@ -149,10 +149,7 @@ impl SharpMinima {
                     hi: o.hi,
                 })
         };
-        out.push(elimination_claim(
-            ratio("truncated"),
-            ratio("unclipped"),
-        ));
+        out.push(elimination_claim(ratio("truncated"), ratio("unclipped")));
         out
     }
 }
@@ -185,9 +182,15 @@ mod tests {
         // The finite-η shortfall the old preset measured: the interval excludes the theory.
         assert_eq!(verdict(&fit(1.44, 1.35, 1.52, 2.0, 500)), Verdict::Fails);
         // Contains the theory but too wide to confirm it.
-        assert_eq!(verdict(&fit(1.9, 1.5, 2.3, 2.0, 500)), Verdict::Inconclusive);
+        assert_eq!(
+            verdict(&fit(1.9, 1.5, 2.3, 2.0, 500)),
+            Verdict::Inconclusive
+        );
         // Censored: a run with too few exits.
-        assert_eq!(verdict(&fit(1.95, 1.85, 2.08, 2.0, 5)), Verdict::Inconclusive);
+        assert_eq!(
+            verdict(&fit(1.95, 1.85, 2.08, 2.0, 5)),
+            Verdict::Inconclusive
+        );
         assert_eq!(
             slope_claim("truncated", "wide", None).verdict,
             Verdict::Inconclusive

@@ -1,8 +1,8 @@
 //! The configuration of `sgdlab run sharp-minima`: the landscape, the noise, the learning
 //! rates and how long each run lasts, and the theory's exit-time exponent it implies.
 
-use super::{HeavyTailNetConfig, Preset, check};
 use crate::error::Result;
+use crate::experiments::{HeavyTailNetConfig, Preset, check};
 use crate::landscape::{Clip, Landscape, Noise, NoiseKind, validate_particles};
 use burn::config::Config;
 
@@ -113,7 +113,12 @@ impl SharpMinimaConfig {
         check::positive("steps_scale", self.steps_scale)?;
         check::range("steps_power", self.steps_power, 0.0, 4.0)?;
         check::count("max_steps", self.max_steps as usize, 1, 100_000_000)?;
-        check::count("steps_per_call", self.steps_per_call as usize, 1, u32::MAX as usize)?;
+        check::count(
+            "steps_per_call",
+            self.steps_per_call as usize,
+            1,
+            u32::MAX as usize,
+        )?;
         check::count("slope_fit_lrs", self.slope_fit_lrs, 2, 16)?;
         check::count("bootstrap_resamples", self.bootstrap_resamples, 10, 100_000)?;
         if let Some(n) = &self.network {

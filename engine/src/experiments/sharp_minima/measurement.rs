@@ -315,7 +315,7 @@ pub struct SharpMinimaResults {
 }
 
 impl SharpMinima {
-    fn record(&mut self, job: (usize, usize), state: &ParticleState) {
+    pub(super) fn record(&mut self, job: (usize, usize), state: &ParticleState) {
         let s = state.summary();
         let wide_started = s.started[0] + s.started[2];
         let wide_exited = s.exited[0] + s.exited[2];
@@ -354,13 +354,17 @@ impl SharpMinima {
         });
     }
 
-    fn finish(&mut self) {
+    pub(super) fn finish(&mut self) {
         let c = &self.config;
         let mut slopes = Vec::new();
         let mut ratios = Vec::new();
         for (ci, clip) in CLIP_MODES.iter().enumerate() {
-            let mut runs: Vec<&SharpRun> =
-                self.results.runs.iter().filter(|r| r.clip == *clip).collect();
+            let mut runs: Vec<&SharpRun> = self
+                .results
+                .runs
+                .iter()
+                .filter(|r| r.clip == *clip)
+                .collect();
             if runs.is_empty() {
                 continue;
             }
@@ -474,7 +478,10 @@ mod tests {
             horizon: 100,
             times: vec![NEVER; 4],
         };
-        assert!(none.mean_exit().is_none(), "no exit: a lower bound, not a value");
+        assert!(
+            none.mean_exit().is_none(),
+            "no exit: a lower bound, not a value"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::{CLIP_MODES, SharpMinima, SharpMinimaResults, SharpRun};
 use crate::error::Result;
-use crate::experiments::Interval;
+use crate::experiments::{Interval, NetworkPart};
 use crate::report::{Axis, Bounds, CsvTable, LinePlot, ReportMd, Series, fmt_f64, mean_ci95};
 use std::path::{Path, PathBuf};
 
@@ -90,10 +90,8 @@ impl SharpMinima {
                     }
                     exit.push(series);
                 }
-                let mut share = Series::line_points(
-                    format!("{clip}: time in the sharp well"),
-                    Vec::new(),
-                );
+                let mut share =
+                    Series::line_points(format!("{clip}: time in the sharp well"), Vec::new());
                 for r in &runs {
                     let shares: Vec<f64> = r.sharp_shares.iter().map(|&v| f64::from(v)).collect();
                     let (m, h) = mean_ci95(&shares);

@@ -61,7 +61,10 @@ pub fn escape_claim(dim: u32, levels: &[&LevelResult], c: f64, share_min: f64) -
             .map(|l| format!("σ = {}: {}", l.sigma, fmt_share(l.convex_share)))
             .collect();
         return claim.decide(
-            format!("one-point-convex share of the start region: {}", shares.join(", ")),
+            format!(
+                "one-point-convex share of the start region: {}",
+                shares.join(", ")
+            ),
             Verdict::Inconclusive,
             "no noise level makes g_η one-point convex over the start region: the theory \
              makes no prediction here",

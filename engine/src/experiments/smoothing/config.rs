@@ -1,8 +1,8 @@
 //! The configuration of `sgdlab run smoothing`: starts, steps, noise levels, the two spiky
 //! bowls, what counts as near x*, and the one-point-convexity test of `g_η`.
 
-use super::{OnePointConfig, Preset, check};
 use crate::error::Result;
+use crate::experiments::{OnePointConfig, Preset, check};
 use crate::landscape::{Landscape, Noise, NoiseKind, validate_particles};
 use burn::config::Config;
 
@@ -141,7 +141,10 @@ mod tests {
     fn bad_configs_name_the_field() {
         let msg = |c: SmoothingConfig| c.validate().unwrap_err().to_string();
         let m = msg(SmoothingConfig::new().with_convex_share_min(1.5));
-        assert!(m.contains("`convex_share_min`") && m.contains("[0, 1]"), "{m}");
+        assert!(
+            m.contains("`convex_share_min`") && m.contains("[0, 1]"),
+            "{m}"
+        );
         let m = msg(SmoothingConfig::new().with_landscape_1d(Landscape::spiky_bowl_2d()));
         assert!(m.contains("`landscape_1d`") && m.contains("ripple"), "{m}");
         let m = msg(SmoothingConfig::new().with_steps(1));

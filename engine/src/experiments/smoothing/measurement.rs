@@ -3,7 +3,7 @@
 //! `g_η` is one-point convex toward x*, the local minima of `g_η` on a line, and `g_η` on a 2-D
 //! grid for the heatmaps.
 
-use super::{Job, SmoothingExperiment, bowl_name};
+use super::{Job, SmoothingExperiment};
 use crate::device::DeviceInfo;
 use crate::error::Result;
 use crate::experiments::{Interval, OnePointResults};
@@ -100,7 +100,11 @@ impl SmoothingExperiment {
     }
 
     pub(super) fn record(&mut self, job: Job, state: &ParticleState, near_after_burn_in: &[bool]) {
-        let Job { dim, level, control } = job;
+        let Job {
+            dim,
+            level,
+            control,
+        } = job;
         let s = state.summary();
         let n = state.len() as f64;
         let near_r = f64::from(self.config.near_radius);

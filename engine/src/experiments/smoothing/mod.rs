@@ -20,8 +20,8 @@ pub use config::*;
 pub use measurement::*;
 
 use super::{
-    Claim, Experiment, NetworkPart, OnePointCheck, Progress, Registered, RunRequest,
-    to_json_value, write_network_part,
+    Claim, Experiment, NetworkPart, OnePointCheck, Progress, Registered, RunRequest, to_json_value,
+    write_network_part,
 };
 use crate::device::ComputeDevice;
 use crate::error::Result;
@@ -130,7 +130,11 @@ impl SmoothingExperiment {
     }
 
     fn start(&self, job: Job) -> Result<ParticleRunner> {
-        let Job { dim, level, control } = job;
+        let Job {
+            dim,
+            level,
+            control,
+        } = job;
         let land = self.landscape(dim, control).packed();
         let mut rng = SplitMix64::for_purpose(self.config.seed, &format!("smoothing starts {dim}"));
         let r = self.config.start_range;

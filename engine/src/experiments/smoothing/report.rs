@@ -4,7 +4,7 @@
 
 use super::{LevelResult, SmoothingExperiment, SmoothingResults, bowl_name};
 use crate::error::Result;
-use crate::experiments::Interval;
+use crate::experiments::{Interval, NetworkPart};
 use crate::report::{
     Axis, Bounds, CsvTable, Heatmap, HeatmapGrid, Histogram, LinePlot, Panel, ReportMd, Series,
     fmt_f64,
@@ -193,7 +193,10 @@ impl SmoothingExperiment {
                 }
                 let mut s = Series::line_points(
                     format!("{dim}-D {}", bowl_name(control)),
-                    levels.iter().map(|l| (l.sigma, l.stays_fraction())).collect(),
+                    levels
+                        .iter()
+                        .map(|l| (l.sigma, l.stays_fraction()))
+                        .collect(),
                 );
                 s.intervals = levels
                     .iter()
