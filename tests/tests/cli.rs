@@ -84,7 +84,19 @@ fn quick_run_writes_every_output() {
                 );
             }
         }
-        assert!(a["gap_mean"].is_number(), "{arm}.gap_mean");
+        // The gap averages only the seeds whose two runs reached the train-accuracy target.
+        let fitted = a["fitted_seeds"].as_array().expect("fitted_seeds").len();
+        let unfitted = a["unfitted_seeds"]
+            .as_array()
+            .expect("unfitted_seeds")
+            .len();
+        assert_eq!(fitted + unfitted, 2, "{arm}: every seed is counted once");
+        assert_eq!(
+            a["gap_per_seed"].as_array().unwrap().len(),
+            fitted,
+            "{arm}.gap_per_seed"
+        );
+        assert_eq!(a["gap_mean"].is_number(), fitted > 0, "{arm}.gap_mean");
     }
     // metrics.csv: a header and one row per evaluated epoch.
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
@@ -224,7 +236,7 @@ fn csv_row_of_wrong_width_is_bad_input() {
 fn negative_learning_rate_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.json");
-    write(&path, br#"{"vanilla": {"optim": {"lr": -0.1}}}"#);
+    write(&path, br#"{"lr": -0.1}"#);
     expect_bad_input(
         &[
             "run",
@@ -234,7 +246,7 @@ fn negative_learning_rate_is_bad_input() {
             "--backend",
             "cpu",
         ],
-        &["vanilla.optim.lr", "-0.1"],
+        &["config field `lr`", "-0.1"],
     );
 }
 
