@@ -283,9 +283,14 @@ fn check_sharp_minima_claims(r: &Value) {
         );
     }
     for s in r["slopes"].as_array().unwrap() {
+        assert_eq!(s["fit_lrs"].as_array().unwrap().len(), 3, "{s}");
+        if s["clip"] == "grad-clipped" {
+            // The control arm has no theory; at η = 0.02 no particle exits, so no slope is fitted.
+            assert!(s["theory"].is_null() && s["fitted"].is_null(), "{s}");
+            continue;
+        }
         let (lo, hi) = (s["lo"].as_f64().unwrap(), s["hi"].as_f64().unwrap());
         assert!(lo < hi, "{s}");
-        assert_eq!(s["fit_lrs"].as_array().unwrap().len(), 3, "{s}");
     }
 }
 

@@ -33,9 +33,14 @@ pub struct SmoothingConfig {
     /// The 2-D landscape (a ripple bowl with x* = 0); `None` skips the 2-D part.
     #[config(default = "Some(Landscape::spiky_bowl_2d())")]
     pub landscape_2d: Option<Landscape>,
-    /// A run "ends near x*" when its final distance to x* is at most this.
+    /// A run "ends near x*" when its final distance to x* is at most this, and "settles near
+    /// x*" when its position averaged over the second half is.
     #[config(default = 0.5)]
     pub near_radius: f32,
+    /// Evenly spaced snapshots of the second half whose mean position decides whether a run
+    /// settled near x* (the last is the final position).
+    #[config(default = 16)]
+    pub snapshots: u32,
     /// The one-point-convexity constant c: `g_η` is one-point convex at a point x when
     /// `⟨−∇g_η(x), x* − x⟩ ≥ c ‖x* − x‖²` (a quarter of the bowl's curvature by default).
     #[config(default = 0.25)]
@@ -90,6 +95,12 @@ impl SmoothingConfig {
         }
         check::positive("start_range", f64::from(self.start_range))?;
         check::positive("near_radius", f64::from(self.near_radius))?;
+        check::count(
+            "snapshots",
+            self.snapshots as usize,
+            1,
+            (self.steps - self.steps / 2) as usize,
+        )?;
         check::non_negative("one_point_c", self.one_point_c)?;
         check::fraction("convex_share_min", self.convex_share_min)?;
         check::count("convex_grid", self.convex_grid as usize, 3, 4096)?;
@@ -122,6 +133,18 @@ impl SmoothingConfig {
         Ok(())
     }
 
+    /// The step counts at which a run stops to read its particles: the end of the burn-in (the
+    /// first half), then `snapshots` evenly spaced points of the second half, the last at
+    /// `steps`. Strictly increasing once the config is valid.
+    pub fn stops(&self) -> Vec<u32> {
+        let burn_in = self.steps / 2;
+        let rest = u64::from(self.steps - burn_in);
+        let n = u64::from(self.snapshots);
+        std::iter::once(burn_in)
+            .chain((1..=n).map(|j| burn_in + (rest * j / n) as u32))
+            .collect()
+    }
+
     /// The noise of level `level` (none for σ = 0).
     pub fn noise(&self, level: usize) -> Noise {
         let s = self.sigmas[level];
@@ -149,5 +172,18 @@ mod tests {
         assert!(m.contains("`landscape_1d`") && m.contains("ripple"), "{m}");
         let m = msg(SmoothingConfig::new().with_steps(1));
         assert!(m.contains("`steps`"), "{m}");
+        let m = msg(SmoothingConfig::new().with_steps(20).with_snapshots(11));
+        assert!(m.contains("`snapshots`") && m.contains("10"), "{m}");
+    }
+
+    #[test]
+    fn stops_are_the_burn_in_then_evenly_spaced_to_the_end() {
+        let c = SmoothingConfig::new().with_steps(100).with_snapshots(4);
+        assert_eq!(c.stops(), vec![50, 62, 75, 87, 100]);
+        let c = SmoothingConfig::new().with_steps(21).with_snapshots(11);
+        c.validate().unwrap();
+        let stops = c.stops();
+        assert!(stops.windows(2).all(|w| w[0] < w[1]), "{stops:?}");
+        assert_eq!(stops.last(), Some(&21));
     }
 }

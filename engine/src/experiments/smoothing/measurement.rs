@@ -1,5 +1,5 @@
 //! What the smoothing experiment measures: per noise level and bowl, where the runs are after
-//! the burn-in and at the end (with Wilson intervals), the share of the start region where
+//! the burn-in, where they settle on average over the second half, and where they end (with Wilson intervals), the share of the start region where
 //! `g_η` is one-point convex toward x*, the local minima of `g_η` on a line, and `g_η` on a 2-D
 //! grid for the heatmaps.
 
@@ -33,7 +33,8 @@ pub struct LevelResult {
     pub convex_share: Option<f64>,
     /// Fraction of runs within `near_radius` of x* after the burn-in (half the steps).
     pub near_after_burn_in: f64,
-    /// Runs within `near_radius` of x* both after the burn-in and at the end.
+    /// Runs that settled near x*: their position averaged over `snapshots` evenly spaced
+    /// points of the second half lies within `near_radius` of x* (diverged runs never do).
     pub stays_near: usize,
     /// Wilson 95% interval of `stays_near / runs`: `[lo, hi]`.
     pub stays_interval: [f64; 2],
@@ -99,7 +100,13 @@ impl SmoothingExperiment {
             .collect()
     }
 
-    pub(super) fn record(&mut self, job: Job, state: &ParticleState, near_after_burn_in: &[bool]) {
+    pub(super) fn record(
+        &mut self,
+        job: Job,
+        state: &ParticleState,
+        near_after_burn_in: &[bool],
+        second_half_means: &[[f64; 2]],
+    ) {
         let Job {
             dim,
             level,
@@ -127,11 +134,10 @@ impl SmoothingExperiment {
             }
         }
         let sigma = f64::from(self.config.sigmas[level]);
-        let near_now = self.near_flags(state);
-        let stays_near = near_now
+        let stays_near = second_half_means
             .iter()
-            .zip(near_after_burn_in)
-            .filter(|(a, b)| **a && **b)
+            .zip(&state.meta)
+            .filter(|(m, meta)| meta[0] != crate::landscape::DIVERGED && m[0].hypot(m[1]) <= near_r)
             .count();
         let burned_in = near_after_burn_in.iter().filter(|b| **b).count();
         let stays = Interval::wilson95(stays_near, state.len());

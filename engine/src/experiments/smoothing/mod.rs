@@ -39,11 +39,15 @@ struct Job {
     control: bool,
 }
 
-/// The run in progress: its job index, its particles, and which were near x* after the burn-in.
+/// The run in progress: its job index, its particles, which were near x* after the burn-in, and
+/// the running sum of the snapshots taken over the second half.
 struct Active {
     job: usize,
     runner: ParticleRunner,
-    near_after_burn_in: Option<Vec<bool>>,
+    /// Index into [`SmoothingConfig::stops`] of the next stop.
+    next_stop: usize,
+    near_after_burn_in: Vec<bool>,
+    snapshot_sum: Vec<[f64; 2]>,
 }
 
 /// The experiment's state machine.
@@ -212,31 +216,43 @@ impl Experiment for SmoothingExperiment {
                 Active {
                     job: self.next_job - 1,
                     runner,
-                    near_after_burn_in: None,
+                    next_stop: 0,
+                    near_after_burn_in: Vec::new(),
+                    snapshot_sum: vec![[0.0; 2]; self.config.starts],
                 }
             }
         };
-        // The burn-in is the first half of the steps; the run stops there once to record
-        // which particles are near x*.
-        let burn_in = self.config.steps / 2;
-        let target = if a.near_after_burn_in.is_none() {
-            burn_in
-        } else {
-            self.config.steps
-        };
+        // The run stops after the burn-in (the first half of the steps) to record which
+        // particles are near x*, then at `snapshots` evenly spaced points of the second half
+        // (the last at the end) to sum their positions.
+        let stops = self.config.stops();
+        let target = stops[a.next_stop];
         let k = self
             .config
             .steps_per_call
             .min(target - a.runner.steps_done());
         a.runner.step(k);
-        if a.near_after_burn_in.is_none() && a.runner.steps_done() >= burn_in {
+        if a.runner.steps_done() >= target {
             let state = a.runner.read()?;
-            a.near_after_burn_in = Some(self.near_flags(&state));
+            if a.next_stop == 0 {
+                a.near_after_burn_in = self.near_flags(&state);
+            } else {
+                for (sum, p) in a.snapshot_sum.iter_mut().zip(&state.pos) {
+                    sum[0] += f64::from(p[0]);
+                    sum[1] += f64::from(p[1]);
+                }
+            }
+            a.next_stop += 1;
         }
         if a.runner.steps_done() >= self.config.steps {
             let state = a.runner.read()?;
-            let near = a.near_after_burn_in.take().unwrap_or_default();
-            self.record(self.jobs[a.job], &state, &near);
+            let snaps = f64::from(self.config.snapshots);
+            let means: Vec<[f64; 2]> = a
+                .snapshot_sum
+                .iter()
+                .map(|s| [s[0] / snaps, s[1] / snaps])
+                .collect();
+            self.record(self.jobs[a.job], &state, &a.near_after_burn_in, &means);
             if self.next_job >= self.jobs.len() {
                 self.finish()?;
             }
