@@ -17,7 +17,16 @@ use std::process::ExitCode;
 
 /// A laboratory for the dynamics of stochastic gradient descent.
 #[derive(Parser, Debug)]
-#[command(name = "sgdlab", version, about, long_about = None)]
+#[command(
+    name = "sgdlab",
+    version,
+    about = "A laboratory for the dynamics of SGD: the lab window, six papers' experiments with \
+             their claims, benchmarks, and the browser lab's server.",
+    after_help = "Start with `sgdlab run --list`, `sgdlab run gossip --preset quick` or \
+                  `sgdlab reproduce --preset quick`.\n\
+                  Exit codes: 0 success (a claim that fails is a finding); 2 bad input; 3 training \
+                  diverged; 4 a claim fails under --strict; 130 interrupted; 1 anything else."
+)]
 struct Cli {
     /// What to do; without one, the lab window opens.
     #[command(subcommand)]

@@ -10,6 +10,7 @@ use sgdlab_engine::experiments::{
     Claim, Experiment, ExperimentEntry, Preset, REGISTRY, RunInfo, RunRequest, Verdict,
     claims_lines, find, run_claims, write_outputs,
 };
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,14 +108,13 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let dir = args.out.join(entry.name);
     let outcome = run_entry(entry, &request, &dir, args.quiet, None)?;
     if args.json {
-        let results: serde_json::Value = std::fs::read(dir.join("results.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| Failure::Other(anyhow!("cannot read back results.json")))?;
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&results).map_err(|e| Failure::Other(e.into()))?
-        );
+        // The file's bytes as written: a parse and re-print could move a float by one ulp.
+        let bytes = std::fs::read(dir.join("results.json"))
+            .map_err(|e| Failure::Other(anyhow!("cannot read back results.json: {e}")))?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(&bytes)
+            .and_then(|()| out.flush())
+            .map_err(|e| Failure::Other(e.into()))?;
     }
     strict_check(args.strict, &outcome.claims)
 }

@@ -123,8 +123,8 @@ fn tiny_experiment(device: ComputeDevice) -> serde_json::Value {
         .with_test_size(Some(200))
         .with_network(NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![32])))
         .with_batch_size(50);
-    config.random_phase.max_epochs = 3;
-    config.true_phase.max_epochs = 2;
+    config.random_phase.epochs = 3;
+    config.true_phase.epochs = 2;
     let mut e = RandomLabels::new(config, device).unwrap();
     while !e.is_done() {
         e.step().unwrap();
@@ -147,7 +147,7 @@ fn experiment_runs_on_wgpu_and_matches_cpu() {
     let g = tiny_experiment(gpu);
     let c = tiny_experiment(cpu_device());
     assert_eq!(g["status"], "complete");
-    for arm in ["vanilla", "regularized"] {
+    for arm in ["vanilla", "all three"] {
         for key in ["baseline_test_acc", "pretrained_test_acc"] {
             let (a, b) = (
                 g["arms"][arm][key][0].as_f64().unwrap(),

@@ -19,9 +19,11 @@ fn tiny_config(dir: &Path) -> std::path::PathBuf {
             "test_size": 300,
             "network": {"kind": "mlp", "hidden": [64], "activation": "relu"},
             "batch_size": 32,
-            "random_phase": {"max_epochs": 15, "target_train_acc": 0.95},
-            "random_optim": {"lr": 0.1},
-            "true_phase": {"max_epochs": 5, "target_train_acc": 1.0}
+            "random_phase": {"epochs": 15, "stop_at_train_acc": 0.95},
+            "lr": 0.1,
+            "true_phase": {"epochs": 5},
+            "fit_target": 0.5,
+            "arms": [[], ["momentum", "weight-decay", "augmentation"]]
         }"#,
     )
     .expect("write config");
@@ -68,7 +70,7 @@ fn quick_run_writes_every_output() {
         serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
     assert_eq!(printed, on_disk);
     assert_eq!(on_disk["status"], "complete");
-    for arm in ["vanilla", "regularized"] {
+    for arm in ["vanilla", "all three"] {
         let a = &on_disk["arms"][arm];
         for key in ["baseline_test_acc", "pretrained_test_acc"] {
             let accs = a[key].as_array().expect("per-seed array");
@@ -82,7 +84,19 @@ fn quick_run_writes_every_output() {
                 );
             }
         }
-        assert!(a["gap_mean"].is_number(), "{arm}.gap_mean");
+        // The gap averages only the seeds whose two runs reached the train-accuracy target.
+        let fitted = a["fitted_seeds"].as_array().expect("fitted_seeds").len();
+        let unfitted = a["unfitted_seeds"]
+            .as_array()
+            .expect("unfitted_seeds")
+            .len();
+        assert_eq!(fitted + unfitted, 2, "{arm}: every seed is counted once");
+        assert_eq!(
+            a["gap_per_seed"].as_array().unwrap().len(),
+            fitted,
+            "{arm}.gap_per_seed"
+        );
+        assert_eq!(a["gap_mean"].is_number(), fitted > 0, "{arm}.gap_mean");
     }
     // metrics.csv: a header and one row per evaluated epoch.
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
@@ -222,7 +236,7 @@ fn csv_row_of_wrong_width_is_bad_input() {
 fn negative_learning_rate_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.json");
-    write(&path, br#"{"vanilla": {"optim": {"lr": -0.1}}}"#);
+    write(&path, br#"{"lr": -0.1}"#);
     expect_bad_input(
         &[
             "run",
@@ -232,7 +246,7 @@ fn negative_learning_rate_is_bad_input() {
             "--backend",
             "cpu",
         ],
-        &["vanilla.optim.lr", "-0.1"],
+        &["config field `lr`", "-0.1"],
     );
 }
 
@@ -240,7 +254,7 @@ fn negative_learning_rate_is_bad_input() {
 fn unknown_config_key_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.json");
-    write(&path, br#"{"random_phase": {"max_epoch": 3}}"#);
+    write(&path, br#"{"random_phase": {"epoch": 3}}"#);
     expect_bad_input(
         &[
             "run",
@@ -250,7 +264,7 @@ fn unknown_config_key_is_bad_input() {
             "--backend",
             "cpu",
         ],
-        &["random_phase.max_epoch", "unknown key", "max_epochs"],
+        &["random_phase.epoch", "unknown key", "epochs"],
     );
 }
 
@@ -310,7 +324,7 @@ fn divergence_exits_3_and_keeps_results() {
         &path,
         br#"{"seeds": 1, "train_size": 200, "test_size": 100,
              "network": {"kind": "mlp", "hidden": [32], "activation": "linear"},
-             "random_optim": {"lr": 50.0}, "random_phase": {"max_epochs": 50, "target_train_acc": 1.0}}"#,
+             "lr": 50.0, "random_phase": {"epochs": 50, "stop_at_train_acc": 1.0}}"#,
     );
     let out = dir.path().join("out");
     let o = sgdlab(&[
@@ -344,8 +358,8 @@ fn toy_two_clusters_draws_decision_boundaries() {
     let path = dir.path().join("c.json");
     write(
         &path,
-        br#"{"random_phase": {"max_epochs": 30, "target_train_acc": 1.0},
-             "true_phase": {"max_epochs": 5, "target_train_acc": 1.0}}"#,
+        br#"{"random_phase": {"epochs": 30, "stop_at_train_acc": 1.0},
+             "true_phase": {"epochs": 5}}"#,
     );
     let out = dir.path().join("out");
     let o = sgdlab(&[
@@ -410,9 +424,11 @@ fn run_list_names_every_experiment() {
     }
 }
 
-/// An elimination run whose plain networks are wide enough that none stops above the best loss:
-/// the claim "the plain network has bad local minima here" must come out `fails`.
-const NO_BAD_MINIMA: &str = r#"{"inits": 4, "hidden": 64, "steps": 3000, "eval_every": 500}"#;
+/// An elimination run whose failure-mode part is far too short to leave the best original loss
+/// (step 0.001 for 100 steps from an objective of 1/6 > L* = 1/9): the claim "the parameters run
+/// off below every local minimum's value" must come out `fails`.
+const NO_BAD_MINIMA: &str = r#"{"inits": 2, "steps": 20, "eval_every": 10,
+    "failure_lr": 0.001, "failure_steps": 100}"#;
 
 #[test]
 fn a_failing_claim_exits_0_and_4_under_strict() {
@@ -442,7 +458,7 @@ fn a_failing_claim_exits_0_and_4_under_strict() {
     )
     .unwrap();
     assert_eq!(
-        sgdlab_tests::verdict_of(&results, "plain-has-bad-minima"),
+        sgdlab_tests::verdict_of(&results, "failure-mode-runs-to-infinity"),
         "fails",
         "{}",
         results["claims"]
@@ -452,7 +468,7 @@ fn a_failing_claim_exits_0_and_4_under_strict() {
     let o = sgdlab(&strict);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(4), "{err}");
-    assert!(err.contains("plain-has-bad-minima"), "{err}");
+    assert!(err.contains("failure-mode-runs-to-infinity"), "{err}");
 }
 
 #[test]

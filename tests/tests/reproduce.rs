@@ -47,6 +47,9 @@ fn reproduce_quick_writes_claims_and_an_index_and_resumes() {
         assert_eq!(results["run"]["preset"], "quick", "{name}");
         let report = std::fs::read_to_string(run.join("report.md")).unwrap();
         assert!(report.contains("## Claims"), "{name}: {report}");
+        // Every chart of every quick run: axis titles and tick labels on each axis.
+        let problems = sgdlab_tests::svg::dir_axis_problems(&run);
+        assert!(problems.is_empty(), "{name}: {problems:#?}");
     }
     let index = std::fs::read_to_string(out.join("index.md")).unwrap();
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();

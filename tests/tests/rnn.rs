@@ -1,67 +1,52 @@
-//! `sgdlab run rnn` end to end: the quick preset writes every promised file with sane numbers,
-//! bad parameters (m < 1, L < 1, window > L) exit with code 2 naming the field, and training
-//! agrees between the CPU and wgpu.
+//! `sgdlab run rnn` end to end: the quick preset writes every promised file with sane numbers
+//! and reports its claims as undecided (the registry says the quick preset cannot decide), bad
+//! parameters (m < 1, L < 1, window > L, seeds 0) exit with code 2 naming the field, `--seeds`
+//! applies, and training agrees between the CPU and wgpu.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use serde_json::Value;
 use sgdlab_engine::device::{ComputeDevice, cpu_device};
 use sgdlab_engine::experiments::{Experiment, Rnn, RnnConfig};
 use sgdlab_engine::model::ElmanRnnConfig;
-use sgdlab_tests::{sgdlab, stderr, wgpu_or_skip};
-use std::path::Path;
-
-fn write_config(dir: &Path, json: &str) -> String {
-    let p = dir.join("c.json");
-    std::fs::write(&p, json).unwrap();
-    p.to_str().unwrap().to_string()
-}
+use sgdlab_tests::{
+    RUN_FILES, assert_files, claims_of, quick_run, sgdlab, stderr, wgpu_or_skip, write_config,
+};
 
 #[test]
 fn quick_run_writes_every_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let o = sgdlab(&[
-        "run",
-        "rnn",
-        "--preset",
-        "quick",
-        "--backend",
-        "cpu",
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "exit {:?}: {}", o.status, stderr(&o));
-    let run = out.join("rnn");
-    for f in [
-        "config.json",
-        "results.json",
-        "metrics.csv",
-        "report.md",
-        "test_error_vs_samples.png",
-        "test_error_vs_samples.svg",
-        "width_sweep.png",
-        "samples_needed_vs_length.png",
-        "movement_vs_samples.png",
-    ] {
-        assert!(run.join(f).is_file(), "missing {f}");
-    }
-    let r: Value = serde_json::from_slice(&o.stdout).expect("--json prints results.json");
+    let run = quick_run("rnn", &["--seeds", "2"]);
+    assert_files(&run.dir, &RUN_FILES);
+    assert_files(
+        &run.dir,
+        &[
+            "test_error_vs_samples.svg",
+            "control_error_vs_samples.svg",
+            "samples_needed_vs_length.svg",
+            "width_sweep.svg",
+            "movement_vs_samples.svg",
+        ],
+    );
+    let r = &run.results;
     assert_eq!(r["status"], "complete");
+    assert_eq!(r["seeds"].as_array().unwrap().len(), 2);
     let runs = r["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 2 * 2 + 2, "2 L × 2 sample sizes + 2 widths");
-    for run in runs {
+    // 2 seeds × 2 targets × 3 L × 3 sample sizes + 2 widths.
+    assert_eq!(runs.len(), 2 * 2 * 3 * 3 + 2);
+    for run in runs.iter().filter(|x| x["target"] == "concept") {
         let e = run["test_rel_error"].as_f64().unwrap();
         let e0 = run["init_test_rel_error"].as_f64().unwrap();
         assert!(e < e0, "training must lower the test error: {run}");
         let mv = run["relative_movement"].as_f64().unwrap();
         assert!(mv > 0.0 && mv < 1.0, "{run}");
     }
-    assert!(r["scaling"]["verdict"].is_string());
-    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    assert!(csv.starts_with("sweep,seq_len,width,samples,epoch"));
+    let share = r["linear_unexplained"][0][1].as_f64().unwrap();
+    assert!(share > 0.1 && share < 1.0, "{share}");
+    let claims = claims_of(r);
+    assert_eq!(claims.len(), 2);
+    assert!(
+        claims.iter().all(|(_, v)| v == "inconclusive"),
+        "{claims:?}"
+    );
 }
 
 #[test]
@@ -75,6 +60,8 @@ fn bad_parameters_exit_2_naming_the_field() {
             "concept.window",
         ),
         (r#"{"widths": [16, 0]}"#, "widths[1]"),
+        (r#"{"seeds": 0}"#, "seeds"),
+        (r#"{"error_threshold": 0.0}"#, "error_threshold"),
     ] {
         let cfg = write_config(dir.path(), json);
         let o = sgdlab(&[
@@ -92,12 +79,14 @@ fn bad_parameters_exit_2_naming_the_field() {
         ]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{json}: {err}");
-        assert!(err.contains(field), "{json}: {err}");
+        assert!(err.contains(&format!("`{field}`")), "{json}: {err}");
     }
 }
 
 fn tiny(device: ComputeDevice) -> Vec<(f64, f64)> {
     let config = RnnConfig::new()
+        .with_seeds(1)
+        .with_control(false)
         .with_network(ElmanRnnConfig::new().with_width(32))
         .with_seq_lens(vec![4])
         .with_sample_sizes(vec![32])

@@ -6,8 +6,8 @@
 //! Positive values everywhere say that the trajectory and its neighbourhood see `x_T` as a
 //! one-point-convex target, the condition under which SGD on the smoothed loss converges.
 
-use super::{DataSplitConfig, NetworkPart};
-use crate::error::{EngineError, Result};
+use super::{DataSplitConfig, NetworkPart, check};
+use crate::error::Result;
 use crate::model::{InputStats, MlpConfig, Network, NetworkConfig};
 use crate::optim::SgdConfig;
 use crate::probe::{Batch, FlatNet, OnePoint, on_sphere, one_point};
@@ -72,9 +72,8 @@ impl OnePointConfig {
 
     /// Checks every field; `field` is this config's path. Errors name the field and the range.
     pub fn validate(&self, field: &str) -> Result<()> {
-        let bad =
-            |name: &str, msg: String| Err(EngineError::config(format!("{field}.{name}"), msg));
-        self.data.validate(&format!("{field}.data"))?;
+        let f = |name: &str| format!("{field}.{name}");
+        self.data.validate(&f("data"))?;
         for (name, v, lo, hi) in [
             ("batch_size", self.batch_size, 1, 65_536),
             ("epochs", self.epochs, 1, 10_000),
@@ -82,23 +81,10 @@ impl OnePointConfig {
             ("ball_points", self.ball_points, 0, 10_000),
             ("steps_per_call", self.steps_per_call, 1, 1_000_000),
         ] {
-            if !(lo..=hi).contains(&v) {
-                return bad(name, format!("expected {lo} to {hi}, found {v}"));
-            }
+            check::count(&f(name), v, lo, hi)?;
         }
-        if !(self.ball_radius.is_finite() && self.ball_radius > 0.0) {
-            return bad(
-                "ball_radius",
-                format!("expected a finite radius > 0, found {}", self.ball_radius),
-            );
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 10.0) {
-            return bad(
-                "lr",
-                format!("expected a learning rate in (0, 10], found {}", self.lr),
-            );
-        }
-        Ok(())
+        check::positive(&f("ball_radius"), self.ball_radius)?;
+        check::range_open_low(&f("lr"), self.lr, 0.0, 10.0)
     }
 }
 

@@ -115,7 +115,7 @@ pub const REGISTRY: &[ExperimentEntry] = &[
         "Random-label pretraining",
         "Liu, Papailiopoulos, Achlioptas, NeurIPS 2020",
         "fitting random labels first leaves SGD at a minimum that generalizes worse, unless \
-         regularized",
+         regularized (ablation: momentum, weight decay, augmentation)",
         false,
     ),
     ExperimentEntry::of::<Elimination>(
@@ -123,8 +123,11 @@ pub const REGISTRY: &[ExperimentEntry] = &[
         "Elimination",
         "Eliminating bad local minima",
         "Kawaguchi, Kaelbling, AISTATS 2020",
-        "one exponential neuron per output plus an L2 penalty removes bad local minima",
-        true,
+        "one exponential neuron plus an L2 penalty leaves no bad local minimum: tested at \
+         classified end points, with the failure mode (no minimum, parameters run off)",
+        // TODO(measure the quick preset's verdicts on 2 cores, then decide): unmeasured since
+        // the end-point classification landed, so the quick preset does not claim to decide.
+        false,
     ),
     ExperimentEntry::of::<SmoothingExperiment>(
         "smoothing",
@@ -140,7 +143,9 @@ pub const REGISTRY: &[ExperimentEntry] = &[
         "Truncated heavy-tailed SGD",
         "Wang, Oh, Rhee, 2021",
         "exit times scale with the truncated jumps needed to leave a basin; sharp minima vanish",
-        true,
+        // The exit-time law is a limit as η → 0: the quick preset stops at η = 0.02 with 512
+        // particles, where the slopes have not reached it and their intervals are too wide.
+        false,
     ),
     ExperimentEntry::of::<Gossip>(
         "gossip",
@@ -155,7 +160,8 @@ pub const REGISTRY: &[ExperimentEntry] = &[
         "RNN",
         "SGD learning recurrent networks",
         "Allen-Zhu, Li, NeurIPS 2019",
-        "samples needed to learn a recurrent concept grow polynomially in the length",
+        "samples needed to learn the recurrent concept class grow polynomially in the length; \
+         a parity control does not",
         false,
     ),
 ];

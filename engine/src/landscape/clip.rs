@@ -2,7 +2,8 @@
 //! (Wang, Oh, Rhee 2021, eq. 1.3), or clipping of the stochastic gradient's norm before the
 //! learning rate multiplies it (so the step is bounded by `lr · c`, which shrinks with `lr`).
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
+use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 
 /// How a step is clipped.
@@ -53,9 +54,10 @@ impl Clip {
         if v.is_finite() && v > 0.0 {
             Ok(())
         } else {
-            Err(EngineError::config(
-                format!("{field}.{name}"),
-                format!("expected a clipping threshold in (0, inf), found {v}"),
+            Err(check::expected(
+                &format!("{field}.{name}"),
+                "a clipping threshold in (0, inf)",
+                &v.to_string(),
             ))
         }
     }

@@ -7,7 +7,8 @@
 //!   Oh, Rhee, "Eliminating Sharp Minima from SGD with Truncated Heavy-tailed Noise" (2021).
 
 use super::counter_rng::CounterRng;
-use crate::error::{EngineError, Result};
+use crate::error::Result;
+use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 use std::f32::consts::{PI, TAU};
 
@@ -79,31 +80,17 @@ impl Noise {
 
     /// Checks σ and α; errors name `field.sigma` / `field.alpha` and the accepted range.
     pub fn validate(&self, field: &str) -> Result<()> {
-        if !(self.sigma.is_finite() && self.sigma >= 0.0) {
-            return Err(EngineError::config(
-                format!("{field}.sigma"),
-                format!("expected a finite scale >= 0, found {}", self.sigma),
-            ));
-        }
+        check::non_negative(&format!("{field}.sigma"), f64::from(self.sigma))?;
+        let alpha = format!("{field}.alpha");
         match self.kind {
             NoiseKind::Pareto if !(self.alpha > 1.0 && self.alpha.is_finite()) => {
-                Err(EngineError::config(
-                    format!("{field}.alpha"),
-                    format!(
-                        "Pareto noise needs a mean: expected a tail index alpha in (1, inf), found {}",
-                        self.alpha
-                    ),
+                Err(check::expected(
+                    &alpha,
+                    "a tail index in (1, inf) (Pareto noise needs a mean)",
+                    &self.alpha.to_string(),
                 ))
             }
-            NoiseKind::Stable if !(self.alpha > 0.0 && self.alpha <= 2.0) => {
-                Err(EngineError::config(
-                    format!("{field}.alpha"),
-                    format!(
-                        "alpha-stable noise: expected alpha in (0, 2], found {}",
-                        self.alpha
-                    ),
-                ))
-            }
+            NoiseKind::Stable => check::range_open_low(&alpha, f64::from(self.alpha), 0.0, 2.0),
             _ => Ok(()),
         }
     }

@@ -15,7 +15,8 @@ use super::clip::{Clip, clip_norm};
 use super::counter_rng::CounterRng;
 use super::noise::Noise;
 use super::surface::{MAX_BASINS, NO_BASIN, PackedLandscape};
-use crate::error::{EngineError, Result};
+use crate::error::Result;
+use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 
 /// The `first_exit` value of a particle that never left its starting basin.
@@ -46,36 +47,19 @@ pub struct StepRule {
 impl StepRule {
     /// Checks the rule; errors name `field.<name>` and the accepted range.
     pub fn validate(&self, field: &str) -> Result<()> {
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(EngineError::config(
-                format!("{field}.lr"),
-                format!("expected a learning rate in (0, inf), found {}", self.lr),
-            ));
-        }
+        check::positive(&format!("{field}.lr"), f64::from(self.lr))?;
         self.noise.validate(&format!("{field}.noise"))?;
         self.clip.validate(&format!("{field}.clip"))?;
-        if !(self.diverge_radius.is_finite() && self.diverge_radius > 0.0) {
-            return Err(EngineError::config(
-                format!("{field}.diverge_radius"),
-                format!(
-                    "expected a finite radius > 0, found {}",
-                    self.diverge_radius
-                ),
-            ));
-        }
-        Ok(())
+        check::positive(
+            &format!("{field}.diverge_radius"),
+            f64::from(self.diverge_radius),
+        )
     }
 }
 
 /// Checks a particle count: 1 to [`MAX_PARTICLES`].
 pub fn validate_particles(n: usize, field: &str) -> Result<()> {
-    if n == 0 || n > MAX_PARTICLES {
-        return Err(EngineError::config(
-            field,
-            format!("expected 1 to {MAX_PARTICLES} particles, found {n}"),
-        ));
-    }
-    Ok(())
+    check::count(field, n, 1, MAX_PARTICLES)
 }
 
 /// The state of N particles: positions, bookkeeping and counts.

@@ -11,7 +11,8 @@
 use super::counter_rng::CounterRng;
 use super::noise::{Noise, NoiseKind};
 use super::surface::{Landscape, PackedLandscape};
-use crate::error::{EngineError, Result};
+use crate::error::Result;
+use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 
 /// A regular grid on a line (`ny = 1`, `y = y0`) or in the plane.
@@ -86,29 +87,20 @@ impl Smoothing {
     /// Checks the parameters against a grid; errors name the field and the range.
     pub fn validate(&self, grid: &Grid, field: &str) -> Result<()> {
         self.noise.validate(&format!("{field}.noise"))?;
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(EngineError::config(
-                format!("{field}.lr"),
-                format!("expected a learning rate in (0, inf), found {}", self.lr),
-            ));
-        }
-        if self.samples == 0 || self.samples > 1 << 20 {
-            return Err(EngineError::config(
-                format!("{field}.samples"),
-                format!("expected 1 to 1048576 samples, found {}", self.samples),
-            ));
-        }
-        if grid.is_empty() {
-            return Err(EngineError::config(
-                format!("{field}.grid"),
-                "expected at least one grid point, found 0",
-            ));
-        }
+        check::positive(&format!("{field}.lr"), f64::from(self.lr))?;
+        check::count(
+            &format!("{field}.samples"),
+            self.samples as usize,
+            1,
+            1 << 20,
+        )?;
+        check::count(&format!("{field}.grid"), grid.len(), 1, usize::MAX)?;
         let work = grid.len() as u64 * u64::from(self.samples);
         if work > MAX_GRID_WORK {
-            return Err(EngineError::config(
-                format!("{field}.grid"),
-                format!("points x samples must be at most 2^34, found {work}"),
+            return Err(check::expected(
+                &format!("{field}.grid"),
+                "points x samples at most 2^34",
+                &work.to_string(),
             ));
         }
         Ok(())
@@ -180,6 +172,61 @@ pub fn smoothed_closed_form(land: &Landscape, noise: &Noise, lr: f32, y: [f64; 2
         }
         _ => None,
     }
+}
+
+/// The gradient of the closed form ([`smoothed_closed_form`]): `∂g/∂yᵢ = a yᵢ + amp ω sin(ω yᵢ)
+/// e^{−ω²η²σ²/2}`. `None` outside a ripple bowl under Gaussian noise (or none).
+pub fn smoothed_grad_closed_form(
+    land: &Landscape,
+    noise: &Noise,
+    lr: f32,
+    y: [f64; 2],
+) -> Option<[f64; 2]> {
+    let Landscape::Ripple { dim, a, amp, omega } = land else {
+        return None;
+    };
+    let s2 = match noise.kind {
+        NoiseKind::None => 0.0,
+        NoiseKind::Gaussian => (f64::from(lr) * f64::from(noise.sigma)).powi(2),
+        _ => return None,
+    };
+    let (a, amp, w) = (f64::from(*a), f64::from(*amp), f64::from(*omega));
+    let damp = (-0.5 * w * w * s2).exp();
+    let mut g = [0.0; 2];
+    for i in 0..*dim as usize {
+        g[i] = a * y[i] + amp * w * (w * y[i]).sin() * damp;
+    }
+    Some(g)
+}
+
+/// The share of a grid of `n` points per side over `[-range, range]^d` where the smoothed loss
+/// `g_η` is one-point convex toward `x* = 0` with constant `c` (Kleinberg, Li, Yuan 2018,
+/// Definition 1): `⟨−∇g(y), x* − y⟩ ≥ c ‖x* − y‖²`. Computed from the closed form; `None`
+/// where there is none (see [`smoothed_grad_closed_form`]).
+pub fn one_point_convex_share(
+    land: &Landscape,
+    noise: &Noise,
+    lr: f32,
+    c: f64,
+    range: f64,
+    n: u32,
+) -> Option<f64> {
+    let dim = land.dim();
+    let coord = |k: u32| -range + 2.0 * range * f64::from(k) / f64::from(n.max(2) - 1);
+    let (mut ok, mut total) = (0usize, 0usize);
+    let ny = if dim == 2 { n } else { 1 };
+    for i in 0..n {
+        for j in 0..ny {
+            let y = [coord(i), if dim == 2 { coord(j) } else { 0.0 }];
+            let g = smoothed_grad_closed_form(land, noise, lr, y)?;
+            let r2 = y[0] * y[0] + y[1] * y[1];
+            total += 1;
+            if g[0] * y[0] + g[1] * y[1] >= c * r2 {
+                ok += 1;
+            }
+        }
+    }
+    Some(ok as f64 / total.max(1) as f64)
 }
 
 /// `g` on every point of `grid` by Monte Carlo: the reference of the WGSL `smooth_grid` kernel
@@ -293,6 +340,59 @@ mod tests {
         assert!(count_minima(&none) >= 7, "f itself is spiky");
         assert_eq!(count_minima(&heavy), 1, "g is one-point convex");
         assert_eq!(gd.kind, NoiseKind::None);
+    }
+
+    #[test]
+    fn closed_form_gradient_matches_finite_differences() {
+        let land = Landscape::spiky_bowl_2d();
+        let noise = Noise::new(NoiseKind::Gaussian, 2.0, 2.0);
+        for y in [[0.3, -1.1], [2.0, 0.05]] {
+            let g = smoothed_grad_closed_form(&land, &noise, 0.05, y).unwrap();
+            for i in 0..2 {
+                let (mut a, mut b) = (y, y);
+                a[i] += 1e-5;
+                b[i] -= 1e-5;
+                let fd = (smoothed_closed_form(&land, &noise, 0.05, a).unwrap()
+                    - smoothed_closed_form(&land, &noise, 0.05, b).unwrap())
+                    / 2e-5;
+                assert!((fd - g[i]).abs() < 1e-5, "{y:?} {i}: {fd} vs {}", g[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn one_point_convexity_needs_the_smoothing_on_a_spiky_bowl_only() {
+        let spiky = Landscape::spiky_bowl_1d();
+        let smooth = Landscape::Ripple {
+            dim: 1,
+            a: 1.0,
+            amp: 0.0,
+            omega: 10.0,
+        };
+        let share = |l: &Landscape, sigma: f32| {
+            let noise = if sigma == 0.0 {
+                Noise::NONE
+            } else {
+                Noise::new(NoiseKind::Gaussian, sigma, 2.0)
+            };
+            one_point_convex_share(l, &noise, 0.05, 0.25, 3.0, 601).unwrap()
+        };
+        // f = x²/2 + 0.3(1 − cos 10x): x·f'(x) = x² + 3x sin 10x < x²/4 on much of |x| < 4.
+        assert!(share(&spiky, 0.0) < 0.8, "{}", share(&spiky, 0.0));
+        // At ησ = 0.3 the spikes are damped by e^{-4.5}: convex outside |x| < 0.05.
+        assert!(share(&spiky, 6.0) > 0.95, "{}", share(&spiky, 6.0));
+        assert_eq!(share(&smooth, 0.0), 1.0);
+        assert!(
+            one_point_convex_share(
+                &spiky,
+                &Noise::new(NoiseKind::Pareto, 1.0, 1.5),
+                0.1,
+                0.25,
+                1.0,
+                5
+            )
+            .is_none()
+        );
     }
 
     #[test]

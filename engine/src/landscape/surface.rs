@@ -14,7 +14,8 @@
 //! Evaluation goes through [`PackedLandscape`], the flat `f32` layout the WGSL kernels read, with
 //! the same formulas in the same order as `shaders/src/common.wgsl`.
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
+use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 use std::f32::consts::{PI, TAU};
 
@@ -248,32 +249,14 @@ impl Landscape {
     /// Checks the parameters; errors name `field.<name>` and the accepted range.
     pub fn validate(&self, field: &str) -> Result<()> {
         let dim = self.dim();
-        if dim != 1 && dim != 2 {
-            return Err(EngineError::config(
-                format!("{field}.dim"),
-                format!("expected 1 or 2, found {dim}"),
-            ));
-        }
-        let positive = |name: &str, v: f32| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(EngineError::config(
-                    format!("{field}.{name}"),
-                    format!("expected a finite value > 0, found {v}"),
-                ))
-            }
-        };
+        check::count(&format!("{field}.dim"), dim as usize, 1, 2)?;
+        let positive =
+            |name: &str, v: f32| check::positive(&format!("{field}.{name}"), f64::from(v));
         match self {
             Self::Ripple { a, amp, omega, .. } => {
                 positive("a", *a)?;
                 positive("omega", *omega)?;
-                if !(amp.is_finite() && *amp >= 0.0) {
-                    return Err(EngineError::config(
-                        format!("{field}.amp"),
-                        format!("expected a finite value >= 0, found {amp}"),
-                    ));
-                }
+                check::non_negative(&format!("{field}.amp"), f64::from(*amp))?;
             }
             Self::BumpWells {
                 wells,
@@ -289,12 +272,7 @@ impl Landscape {
                 wall,
                 ..
             } => {
-                if wells.is_empty() || wells.len() > MAX_BASINS {
-                    return Err(EngineError::config(
-                        format!("{field}.wells"),
-                        format!("expected 1 to {MAX_BASINS} wells, found {}", wells.len()),
-                    ));
-                }
+                check::list_len(&format!("{field}.wells"), wells.len(), 1, MAX_BASINS)?;
                 for (k, w) in wells.iter().enumerate() {
                     positive(&format!("wells[{k}].radius"), w.radius)?;
                     positive(&format!("wells[{k}].depth"), w.depth)?;
@@ -302,11 +280,10 @@ impl Landscape {
                 positive("wall", *wall)?;
                 for i in 0..dim as usize {
                     if lo[i].partial_cmp(&hi[i]) != Some(std::cmp::Ordering::Less) {
-                        return Err(EngineError::config(
-                            format!("{field}.lo"),
-                            format!(
-                                "expected lo < hi in every coordinate, found {lo:?} and {hi:?}"
-                            ),
+                        return Err(check::expected(
+                            &format!("{field}.lo"),
+                            "lo < hi in every coordinate",
+                            &format!("{lo:?} and {hi:?}"),
                         ));
                     }
                 }

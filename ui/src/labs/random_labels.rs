@@ -451,9 +451,18 @@ impl Sim for RandomLabelsSim {
         let (toy, mnist) = match p.mode {
             Mode::Toy => (Some(Box::new(Toy::new(p, compute)?)), None),
             Mode::Mnist => {
+                // The vanilla and the fully regularized arm of the engine's ablation.
                 let mut c = RandomLabelsConfig::preset(Preset::Quick)
                     .with_seed(p.seed)
-                    .with_seeds(1);
+                    .with_seeds(1)
+                    .with_arms(vec![
+                        vec![],
+                        vec![
+                            "momentum".into(),
+                            "weight-decay".into(),
+                            "augmentation".into(),
+                        ],
+                    ]);
                 c.batches_per_step = 4;
                 let e = RandomLabels::new(c, compute.for_tensor_experiments().device)
                     .map_err(|e| e.to_string())?;
@@ -792,8 +801,8 @@ impl LabSpec for RandomLabelsSim {
                         for (arm, run) in [
                             ("vanilla", "baseline"),
                             ("vanilla", "pretrained"),
-                            ("regularized", "baseline"),
-                            ("regularized", "pretrained"),
+                            ("all three", "baseline"),
+                            ("all three", "pretrained"),
                         ] {
                             pu.line(Line::new(
                                 format!(

@@ -75,6 +75,8 @@ impl LiveExperiment for Rnn {
             .collect();
         let c = RnnConfig::preset(Preset::Quick)
             .with_seed(p.seed)
+            .with_seeds(1)
+            .with_control(false)
             .with_network(ElmanRnnConfig::new().with_width(p.width as usize))
             .with_seq_lens(lens)
             .with_sample_sizes(vec![32, 64, 128, 256])

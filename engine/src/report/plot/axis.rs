@@ -351,13 +351,13 @@ pub(super) fn padded_range(values: impl IntoIterator<Item = f64>, log: bool) -> 
 }
 
 /// Round tick positions for a linear axis over `[lo, hi]`: steps of 1, 2 or 5 × 10^k giving
-/// 4 to 10 ticks.
+/// 3 to 9 ticks.
 pub(super) fn linear_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let span = hi - lo;
     if span.is_nan() || span <= 0.0 || span.is_infinite() {
         return vec![lo];
     }
-    let raw = span / 6.0;
+    let raw = span / 8.0;
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
         .into_iter()
@@ -515,7 +515,7 @@ mod tests {
         // Very short (3.1 to 3.9): linear steps.
         let l = labels(3.1f64.log10(), 3.9f64.log10());
         assert!(l.len() >= 2, "{l:?}");
-        assert_eq!(l[0], "3.2");
+        assert_eq!(l[0], "3.1");
         // Twenty decades: thinned to at most eight labels.
         let l = labels(-10.0, 10.0);
         assert_eq!(l.len(), 7, "{l:?}");

@@ -19,7 +19,7 @@ use crate::experiments::Interval;
 pub const SEED_POINTS_MAX: usize = 10;
 
 /// The legend text of the per-seed dots.
-const SEED_ENTRY: &str = "● one seed";
+const SEED_ENTRY: &str = "one seed";
 
 /// One named set of bars in a [`BarPlot`]: one value per group.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -173,7 +173,7 @@ impl Figure for BarPlot {
             entries.push(LegendEntry {
                 name: SEED_ENTRY,
                 color: BLACK,
-                swatch: Swatch::Points,
+                swatch: Swatch::OpenPoint,
             });
         }
         if self.bars.iter().any(|b| b.censored.iter().any(|c| *c)) {
@@ -249,7 +249,7 @@ impl Figure for BarPlot {
                             Rectangle::new([(left, base), (right, top)], color.stroke_width(2)),
                         ])
                         .map_err(de)?;
-                    censored_mark(&mut chart, (mid, top), v, BLACK)?;
+                    censored_mark(&chart, (mid, top), v, BLACK)?;
                 } else {
                     chart
                         .draw_series([Rectangle::new([(left, base), (right, top)], color.filled())])

@@ -14,6 +14,8 @@ pub(super) enum Swatch {
     Block,
     /// The open upward triangle that marks a censored value (a lower bound).
     Censored,
+    /// A white dot with a black ring: one seed's value beside a bar.
+    OpenPoint,
 }
 
 /// One legend entry.
@@ -24,7 +26,7 @@ pub(super) struct LegendEntry<'a> {
 }
 
 /// The legend text of the censored-value marker.
-pub(super) const CENSORED_ENTRY: &str = "△ >v: lower bound (not reached)";
+pub(super) const CENSORED_ENTRY: &str = ">v: lower bound (not reached)";
 
 /// The width of the legend strip for `entries`: sized to the longest name, at most 40% of
 /// `area`'s width; 0 when there are no entries.
@@ -42,6 +44,28 @@ pub(super) fn legend_width<DB: DrawingBackend>(
     }
     let (w, _) = area.dim_in_pixel();
     Ok((text_w + 75).clamp(120, (w * 2 / 5).max(120)))
+}
+
+/// Draws an open (white-filled) upward triangle of half-width `size` centred at pixel `at`:
+/// the censored-value marker, distinct from every series' filled dots.
+pub(super) fn open_triangle<DB: DrawingBackend>(
+    area: &Area<DB>,
+    (x, y): (i32, i32),
+    size: i32,
+    color: RGBColor,
+) -> DrawResult {
+    let (top, left, right) = (
+        (x, y - size - 1),
+        (x - size, y + size - 1),
+        (x + size, y + size - 1),
+    );
+    area.draw(&Polygon::new(vec![top, left, right], WHITE.filled()))
+        .map_err(de)?;
+    area.draw(&PathElement::new(
+        vec![top, left, right, top],
+        color.stroke_width(2),
+    ))
+    .map_err(de)
 }
 
 /// Splits a strip of `width` pixels off the right of `area` (none when `width` is 0).
@@ -103,7 +127,12 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
                 .map_err(de)?;
             }
             Swatch::Censored => {
-                area.draw(&TriangleMarker::new((mid, y), 6, e.color.stroke_width(2)))
+                open_triangle(area, (mid, y), 6, e.color)?;
+            }
+            Swatch::OpenPoint => {
+                area.draw(&Circle::new((mid, y), 4, WHITE.filled()))
+                    .map_err(de)?;
+                area.draw(&Circle::new((mid, y), 4, BLACK.stroke_width(1)))
                     .map_err(de)?;
             }
             Swatch::Points => {}

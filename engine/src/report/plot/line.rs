@@ -279,7 +279,7 @@ impl Figure for LinePlot {
                 }
                 for &(cx, bound) in &s.censored {
                     if let (Some(a), Some(b)) = (self.x.to_axis(cx), yaxis.to_axis(bound)) {
-                        censored_mark(&mut chart, (a, b), bound, color)?;
+                        censored_mark(&chart, (a, b), bound, color)?;
                     }
                 }
             }

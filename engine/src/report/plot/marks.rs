@@ -4,6 +4,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axis::{Axis, Chart, fmt_tick};
+use super::legend::open_triangle;
 use super::style::{DrawResult, de, font};
 
 /// Draws a vertical whisker from `lo` to `hi` (raw values, clipped to the axis bounds) at
@@ -43,26 +44,23 @@ pub(super) fn censored_label(bound: f64) -> String {
 /// Draws the censored-value mark at axis-space `(x, y)`: an open upward triangle (the value is
 /// above) and the `>bound` label to its right.
 pub(super) fn censored_mark<DB: DrawingBackend>(
-    chart: &mut Chart<'_, DB>,
+    chart: &Chart<'_, DB>,
     (x, y): (f64, f64),
     bound: f64,
     color: RGBColor,
 ) -> DrawResult {
-    chart
-        .draw_series([TriangleMarker::new((x, y), 7, color.stroke_width(2))])
-        .map_err(de)?;
     let (px, py) = chart.backend_coord(&(x, y));
     let base = chart.plotting_area().get_base_pixel();
-    chart
-        .plotting_area()
-        .strip_coord_spec()
-        .draw(&Text::new(
-            censored_label(bound),
-            (px - base.0 + 9, py - base.1 - 9),
-            font(13)
-                .color(&color)
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        ))
-        .map_err(de)?;
+    let area = chart.plotting_area().strip_coord_spec();
+    let at = (px - base.0, py - base.1);
+    open_triangle(&area, at, 7, color)?;
+    area.draw(&Text::new(
+        censored_label(bound),
+        (at.0 + 9, at.1 - 9),
+        font(13)
+            .color(&color)
+            .pos(Pos::new(HPos::Left, VPos::Center)),
+    ))
+    .map_err(de)?;
     Ok(())
 }

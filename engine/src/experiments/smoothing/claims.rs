@@ -1,0 +1,262 @@
+//! The claims of Kleinberg, Li, Yuan (ICML 2018) as the smoothing experiment tests them. The
+//! rules and margins are fixed here, before any run.
+//!
+//! The theory's object is the smoothed loss `g_η = E f(x − ηω)`: where it is one-point convex
+//! toward x*, SGD's iterates follow gradient descent on it in expectation and reach x*'s
+//! neighbourhood, while gradient descent on the spiky `f` stops in a spurious minimum. So the
+//! claim compares SGD at the smallest noise level where `g_η` is one-point convex over the start
+//! region (chosen by the closed form, before looking at any run) with GD, by the share of runs
+//! that settle near x*; and a control without spikes checks that the noise alone gives no such
+//! gain.
+//!
+//! "Settles near x*" is the position averaged over evenly spaced snapshots of the second half
+//! lying within `near_radius` of x*. The theorem bounds the distance of SGD's iterates to x* by a
+//! radius that grows with the noise (the iterates fluctuate around x* at the scale `√η σ`), so a
+//! single position read against a fixed radius would count those fluctuations as failures to
+//! converge; the second-half average removes them while a run stuck in a spurious minimum keeps
+//! its distance.
+
+use super::{LevelResult, SmoothingExperiment};
+use crate::experiments::{Claim, Interval, Verdict};
+
+/// How much more often (in share of runs, between Wilson 95% bounds) SGD must stay near x* than
+/// GD for the noise to count as a gain.
+pub const GAIN_MARGIN: f64 = 0.1;
+
+/// The Wilson interval of the share of runs that settled near x*.
+fn stays(l: &LevelResult) -> Interval {
+    Interval::wilson95(l.stays_near, l.runs)
+}
+
+/// The level the claims compare with GD: the smallest noise level (σ > 0) at which `g_η` is
+/// one-point convex over at least `share_min` of the start region (a closed-form property of
+/// the landscape, not of the runs). `None` when no noise level smooths the loss that far.
+pub fn convex_level<'a>(levels: &[&'a LevelResult], share_min: f64) -> Option<&'a LevelResult> {
+    levels
+        .iter()
+        .filter(|l| l.sigma > 0.0 && l.convex_share.is_some_and(|s| s >= share_min))
+        .min_by(|a, b| a.sigma.total_cmp(&b.sigma))
+        .copied()
+}
+
+fn gd<'a>(levels: &[&'a LevelResult]) -> Option<&'a LevelResult> {
+    levels.iter().find(|l| l.sigma == 0.0).copied()
+}
+
+/// SGD at a level where `g_η` is one-point convex reaches x* and stays; GD on `f` does not.
+/// `levels` are the spiky bowl's levels in one dimension.
+pub fn escape_claim(dim: u32, levels: &[&LevelResult], c: f64, share_min: f64) -> Claim {
+    let claim = Claim::new(
+        &format!("smoothing-escapes-spikes-{dim}d"),
+        "Where the smoothed loss g_η = E f(x − ηω) is one-point convex toward x*, SGD with that \
+         noise gets close to x* and stays there, while gradient descent on the spiky f does not.",
+        format!(
+            "g_η one-point convex at a level: ⟨−∇g_η(x), x* − x⟩ ≥ {c}‖x* − x‖² on at least \
+             {share_min} of a grid over the start region (closed form); at the smallest such \
+             level, the share of runs whose position averaged over the second half lies within \
+             near_radius of x*; holds when its Wilson 95% lower bound exceeds \
+             GD's upper bound by more than {GAIN_MARGIN}; fails when its upper bound exceeds \
+             GD's lower bound by {GAIN_MARGIN} or less; inconclusive between, or when no noise \
+             level makes g_η one-point convex"
+        ),
+    );
+    let Some(gd) = gd(levels) else {
+        return claim.not_measured("gradient descent (σ = 0) has not run");
+    };
+    let Some(best) = convex_level(levels, share_min) else {
+        let shares: Vec<String> = levels
+            .iter()
+            .map(|l| format!("σ = {}: {}", l.sigma, fmt_share(l.convex_share)))
+            .collect();
+        return claim.decide(
+            format!(
+                "one-point-convex share of the start region: {}",
+                shares.join(", ")
+            ),
+            Verdict::Inconclusive,
+            "no noise level makes g_η one-point convex over the start region: the theory \
+             makes no prediction here",
+        );
+    };
+    let (s, g) = (stays(best), stays(gd));
+    let measured = format!(
+        "settled near x*: σ = {} (g_η convex on {}) {}, GD (f convex on {}) {}",
+        best.sigma,
+        fmt_share(best.convex_share),
+        s.show(3),
+        fmt_share(gd.convex_share),
+        g.show(3)
+    );
+    if s.lo - g.hi > GAIN_MARGIN {
+        claim.decide(
+            measured,
+            Verdict::Holds,
+            format!("SGD beats GD by more than {GAIN_MARGIN} between the Wilson bounds"),
+        )
+    } else if s.hi - g.lo <= GAIN_MARGIN {
+        claim.decide(
+            measured,
+            Verdict::Fails,
+            format!("SGD at a smoothing level does not beat GD by {GAIN_MARGIN}"),
+        )
+    } else {
+        claim.decide(
+            measured,
+            Verdict::Inconclusive,
+            "the Wilson intervals overlap the margin",
+        )
+    }
+}
+
+/// The control: on the same bowl without spikes the same noise level gives no gain over GD, so
+/// the gain on the spiky bowl is the smoothing's. `spiky` and `control` are one dimension's
+/// levels on each bowl.
+pub fn control_claim(
+    dim: u32,
+    spiky: &[&LevelResult],
+    control: &[&LevelResult],
+    share_min: f64,
+) -> Claim {
+    let claim = Claim::new(
+        &format!("smoothing-control-{dim}d"),
+        "On the same bowl without spikes, noise gives no gain over gradient descent: the gain on \
+         the spiky bowl comes from smoothing the spikes away.",
+        format!(
+            "at the level the escape claim compares (same σ), on the smooth bowl: holds when \
+             SGD's Wilson 95% upper bound on settling near x* exceeds GD's lower bound by less \
+             than {GAIN_MARGIN} while the spiky bowl shows the gain; fails when SGD's lower \
+             bound exceeds GD's upper bound by more than {GAIN_MARGIN} (noise helps without \
+             spikes); inconclusive otherwise"
+        ),
+    );
+    let (Some(best), Some(sgd_gd)) = (convex_level(spiky, share_min), gd(spiky)) else {
+        return claim.not_measured("the spiky bowl has no level to compare");
+    };
+    let (Some(c_gd), Some(c_l)) = (
+        gd(control),
+        control.iter().find(|l| l.sigma == best.sigma).copied(),
+    ) else {
+        return claim.not_measured("the control has not run (config `control` off or unfinished)");
+    };
+    let (cs, cg) = (stays(c_l), stays(c_gd));
+    let (ss, sg) = (stays(best), stays(sgd_gd));
+    let measured = format!(
+        "settled near x*, smooth bowl: σ = {} {}, GD {}; spiky bowl: {}, GD {}",
+        best.sigma,
+        cs.show(3),
+        cg.show(3),
+        ss.show(3),
+        sg.show(3)
+    );
+    let spiky_gain = ss.lo - sg.hi > GAIN_MARGIN;
+    if cs.lo - cg.hi > GAIN_MARGIN {
+        claim.decide(
+            measured,
+            Verdict::Fails,
+            "the noise helps on the smooth bowl too: the gain is not the smoothing's",
+        )
+    } else if cs.hi - cg.lo < GAIN_MARGIN && spiky_gain {
+        claim.decide(
+            measured,
+            Verdict::Holds,
+            "no gain without spikes, a gain with them",
+        )
+    } else {
+        claim.decide(
+            measured,
+            Verdict::Inconclusive,
+            if spiky_gain {
+                "the control's intervals overlap the margin"
+            } else {
+                "no gain on the spiky bowl to attribute"
+            },
+        )
+    }
+}
+
+fn fmt_share(s: Option<f64>) -> String {
+    s.map_or("n/a".into(), |v| format!("{:.0}%", 100.0 * v))
+}
+
+impl SmoothingExperiment {
+    /// The claims on the results so far: per dimension, escape at a one-point-convex level of
+    /// `g_η`, and the control without spikes.
+    pub(super) fn claims_so_far(&self) -> Vec<Claim> {
+        let mut dims: Vec<u32> = self.jobs.iter().map(|j| j.dim).collect();
+        dims.dedup();
+        let c = &self.config;
+        let mut out = Vec::new();
+        for dim in dims {
+            let of = |control: bool| {
+                self.results
+                    .levels
+                    .iter()
+                    .filter(|l| l.dim == dim && l.control == control)
+                    .collect::<Vec<&LevelResult>>()
+            };
+            let (spiky, control) = (of(false), of(true));
+            let spiky_done = spiky.len() == c.sigmas.len();
+            out.push(if spiky_done {
+                escape_claim(dim, &spiky, c.one_point_c, c.convex_share_min)
+            } else {
+                escape_claim(dim, &[], c.one_point_c, c.convex_share_min)
+                    .not_measured("this dimension has not finished")
+            });
+            out.push(if spiky_done && control.len() == c.sigmas.len() {
+                control_claim(dim, &spiky, &control, c.convex_share_min)
+            } else {
+                control_claim(dim, &[], &[], c.convex_share_min)
+                    .not_measured("the control has not run (config `control` off or unfinished)")
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(sigma: f64, stays: usize, share: f64) -> LevelResult {
+        LevelResult {
+            dim: 1,
+            sigma,
+            runs: 600,
+            stays_near: stays,
+            convex_share: Some(share),
+            ..LevelResult::default()
+        }
+    }
+
+    #[test]
+    fn escape_claim_flips_with_its_input() {
+        let gd = level(0.0, 70, 0.6);
+        let convex = level(6.0, 300, 0.99);
+        let v = |ls: &[&LevelResult]| escape_claim(1, ls, 0.25, 0.9).verdict;
+        assert_eq!(v(&[&gd, &convex]), Verdict::Holds);
+        // Noise without spikes to smooth: GD already reaches x*.
+        let gd_smooth = level(0.0, 600, 1.0);
+        assert_eq!(v(&[&gd_smooth, &convex]), Verdict::Fails);
+        // SGD at the convex level does no better than GD.
+        let weak = level(6.0, 80, 0.99);
+        assert_eq!(v(&[&gd, &weak]), Verdict::Fails);
+        // The only level that does well is not one where g_η is one-point convex.
+        let not_convex = level(2.0, 400, 0.5);
+        assert_eq!(v(&[&gd, &not_convex]), Verdict::Inconclusive);
+        assert_eq!(v(&[&convex]), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn control_claim_flips_with_its_input() {
+        let (gd, convex) = (level(0.0, 70, 0.6), level(6.0, 300, 0.99));
+        let spiky = [&gd, &convex];
+        let c_gd = level(0.0, 600, 1.0);
+        let c_sgd = level(6.0, 250, 1.0);
+        let v = |c: &[&LevelResult]| control_claim(1, &spiky, c, 0.9).verdict;
+        assert_eq!(v(&[&c_gd, &c_sgd]), Verdict::Holds);
+        // Rigged: the control's GD is trapped too and the noise frees it.
+        let c_gd_trapped = level(0.0, 60, 1.0);
+        assert_eq!(v(&[&c_gd_trapped, &c_sgd]), Verdict::Fails);
+        assert_eq!(v(&[&c_gd]), Verdict::Inconclusive);
+    }
+}
