@@ -329,38 +329,38 @@ impl Gossip {
         };
         let pts = |alg: &str| fit(alg, "n").map_or(Vec::new(), |f| f.points.clone());
         vec![
-            claims::exponent_claim(
+            exponent_claim(
                 "gossip-exponent-n",
                 "Gossip SGD against n at fixed topology",
                 class,
                 fit("gossip-sgd", "n"),
             ),
-            claims::exponent_claim(
+            exponent_claim(
                 "gossip-exponent-gap",
                 "Gossip SGD against 1/(1−β) at fixed n (topologies vary β)",
                 class,
                 fit("gossip-sgd", "1/(1−β)"),
             ),
-            claims::exponent_claim(
+            exponent_claim(
                 "pga-exponent-n",
                 "Gossip-PGA against n at fixed H",
                 class,
                 fit("gossip-pga", "n"),
             ),
-            claims::exponent_claim(
+            exponent_claim(
                 "local-exponent-h",
                 "Local SGD against the averaging period H",
                 class,
                 fit("local-sgd", "H"),
             ),
-            claims::exponent_claim(
+            exponent_claim(
                 "pga-exponent-h",
                 "Gossip-PGA against the averaging period H",
                 class,
                 fit("gossip-pga", "H"),
             ),
-            claims::pga_matches_claim(&pts("gossip-pga")),
-            claims::pga_not_slower_claim(&pts("gossip-sgd"), &pts("gossip-pga")),
+            pga_matches_claim(&pts("gossip-pga")),
+            pga_not_slower_claim(&pts("gossip-sgd"), &pts("gossip-pga")),
         ]
     }
 }
