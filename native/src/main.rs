@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 success (a claim that fails is a finding, not an error); 2 bad input (usage,
 //! config, data, device, output directory); 3 training diverged (what was computed so far is
-//! saved); 4 a claim fails under `--strict`; 130 interrupted (likewise saved); 1 anything else.
+//! saved); 4 a claim fails under `--strict`; 130 interrupted by Ctrl-C, SIGTERM or SIGHUP
+//! (likewise saved); 1 anything else.
 
 mod app;
 mod bench;
@@ -25,7 +26,8 @@ use std::process::ExitCode;
     after_help = "Start with `sgdlab run --list`, `sgdlab run gossip --preset quick` or \
                   `sgdlab reproduce --preset quick`.\n\
                   Exit codes: 0 success (a claim that fails is a finding); 2 bad input; 3 training \
-                  diverged; 4 a claim fails under --strict; 130 interrupted; 1 anything else."
+                  diverged; 4 a claim fails under --strict; 130 interrupted (Ctrl-C, SIGTERM, \
+                  SIGHUP; results so far saved); 1 anything else."
 )]
 struct Cli {
     /// What to do; without one, the lab window opens.

@@ -134,10 +134,15 @@ fn write_set(
     write_json_atomic(&config_path, &exp.config_json()?)?;
     let results_path = dir.join("results.json");
     write_json_atomic(&results_path, &results_with_claims(exp, &claims, run)?)?;
+    let progress = exp.progress();
     let timing_path = dir.join("timing.json");
     write_json_atomic(
         &timing_path,
-        &serde_json::json!({ "elapsed_s": run.elapsed_s, "complete": run.complete }),
+        &serde_json::json!({
+            "elapsed_s": run.elapsed_s,
+            "complete": run.complete,
+            "progress": {"done": progress.done, "total": progress.total, "unit": progress.unit},
+        }),
     )?;
     let mut written = vec![config_path, results_path, timing_path];
     written.extend(exp.write_artifacts(dir)?);
@@ -157,7 +162,10 @@ fn write_set(
         if run.complete {
             format!("complete in {:.1} s", run.elapsed_s)
         } else {
-            format!("**not finished** (stopped after {:.1} s)", run.elapsed_s)
+            format!(
+                "**not finished** (stopped after {:.1} s, {} of {} {})",
+                run.elapsed_s, progress.done, progress.total, progress.unit
+            )
         }
     ));
     super::claims_section(&mut md, &claims);

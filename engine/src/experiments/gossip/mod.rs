@@ -33,6 +33,7 @@ pub use run::*;
 pub use transient::{Censored, ExponentFit, TransientPoint};
 
 use crate::device::ComputeDevice;
+use crate::experiments::JobQueue;
 use crate::optim::gossip::{Algorithm, BatchedMlp, LogisticProblem, Mixer, TopologyConfig};
 use crate::rng::SplitMix64;
 use burn::tensor::Tensor;
@@ -106,9 +107,7 @@ enum Active {
 pub struct Gossip {
     config: GossipConfig,
     device: ComputeDevice,
-    jobs: Vec<RunKey>,
-    next_job: usize,
-    active: Option<Active>,
+    queue: JobQueue<RunKey, Active>,
     problems: BTreeMap<usize, (LogisticProblem, Tensor<2>)>,
     mnist: Option<MnistData>,
     /// Seed-mean error curves ‖x̄ − x*‖², smoothed.

@@ -118,7 +118,7 @@ impl Gossip {
             Algorithm::GossipPga,
         ] {
             let key = self.main_key(a, false);
-            let run = match &self.active {
+            let run = match self.queue.active().map(|(_, _, a)| a) {
                 Some(Active::Logistic(r)) if r.key == key => Some(&r.consensus),
                 _ => None,
             };

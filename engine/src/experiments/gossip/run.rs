@@ -9,7 +9,9 @@ use super::{
 };
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
-use crate::experiments::{Claim, Experiment, Progress, Registered, RunRequest, to_json_value};
+use crate::experiments::{
+    Claim, Experiment, JobQueue, Progress, Registered, RunRequest, to_json_value,
+};
 use crate::optim::gossip::{
     Algorithm, BatchedMlp, LogisticProblem, Mixer, MixingMatrix, TopologyConfig, WeightScheme,
     consensus_distance,
@@ -225,9 +227,7 @@ impl Gossip {
         Ok(Self {
             config,
             device,
-            jobs,
-            next_job: 0,
-            active: None,
+            queue: JobQueue::new(jobs),
             problems: BTreeMap::new(),
             mnist: None,
             curves: BTreeMap::new(),
@@ -456,7 +456,9 @@ impl Gossip {
                 self.update_transients();
                 // Free a problem once no pending job needs it.
                 let n = run.key.nodes;
-                let pending = self.jobs[self.next_job..]
+                let pending = self
+                    .queue
+                    .pending()
                     .iter()
                     .any(|k| !k.mnist && k.nodes == n);
                 if !pending {
@@ -666,13 +668,13 @@ impl Gossip {
     }
 
     pub(super) fn total_units(&self) -> u64 {
-        self.jobs.iter().map(|k| self.job_len(k)).sum()
+        self.queue.total_units(|k| self.job_len(k))
     }
 }
 
 impl Gossip {
     pub(super) fn progress_with(&self) -> Progress {
-        let (phase, loss) = match &self.active {
+        let (phase, loss) = match self.queue.active().map(|(_, _, a)| a) {
             Some(Active::Logistic(r)) => (
                 format!(
                     "logistic · {} · n={} · H={}",
@@ -694,7 +696,7 @@ impl Gossip {
             done: self.iterations_done.min(self.total_units()),
             total: self.total_units(),
             unit: "steps".into(),
-            epoch: self.next_job,
+            epoch: self.queue.started(),
             loss,
             accuracy: f64::NAN,
         }
@@ -719,13 +721,12 @@ impl Experiment for Gossip {
         if self.is_done() {
             return Ok(self.progress());
         }
-        let active = match self.active.take() {
+        let Some((j, key, active)) = self.queue.take() else {
+            return Ok(self.progress());
+        };
+        let active = match active {
             Some(a) => a,
-            None => {
-                let k = self.jobs[self.next_job].clone();
-                self.next_job += 1;
-                self.start(k)?
-            }
+            None => self.start(key)?,
         };
         let budget = self.config.iterations_per_step;
         let (active, outcome) = match active {
@@ -745,10 +746,10 @@ impl Experiment for Gossip {
                     self.results.status = "complete".into();
                 }
             }
-            Ok(false) => self.active = Some(active),
+            Ok(false) => self.queue.park(j, active),
             Err(e) => {
                 self.results.status = format!("stopped: {e:#}");
-                self.active = Some(active);
+                self.queue.park(j, active);
                 return Err(e);
             }
         }
@@ -756,7 +757,7 @@ impl Experiment for Gossip {
     }
 
     fn is_done(&self) -> bool {
-        self.active.is_none() && self.next_job >= self.jobs.len()
+        self.queue.is_done()
     }
 
     fn progress(&self) -> Progress {

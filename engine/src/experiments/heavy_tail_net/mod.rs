@@ -20,7 +20,7 @@ mod report;
 
 pub use config::*;
 
-use super::NetworkPart;
+use super::{JobQueue, NetworkPart};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::InputStats;
@@ -150,9 +150,8 @@ pub struct HeavyTailNet {
     corrupted: Dataset,
     stats: InputStats,
     probe: Batch,
-    jobs: Vec<(usize, usize)>,
-    next_job: usize,
-    active: Option<Active>,
+    /// (seed index, rule index) per run.
+    queue: JobQueue<(usize, usize), Active>,
     /// The results so far.
     pub results: HeavyTailNetResults,
 }
@@ -203,9 +202,7 @@ impl HeavyTailNet {
             corrupted,
             stats,
             probe,
-            jobs,
-            next_job: 0,
-            active: None,
+            queue: JobQueue::new(jobs),
             results,
         })
     }
@@ -403,27 +400,24 @@ impl NetworkPart for HeavyTailNet {
 
     /// Optimizer steps of all runs (the unit of progress).
     fn total_units(&self) -> u64 {
-        self.jobs.len() as u64 * self.steps_per_run()
+        self.queue.total_units(|_| self.steps_per_run())
     }
 
     /// Optimizer steps done.
     fn units_done(&self) -> u64 {
         let per = self.steps_per_run();
-        match &self.active {
-            Some(a) => (self.next_job as u64 - 1) * per + a.run.steps,
-            None => self.next_job as u64 * per,
-        }
+        self.queue.units_done(|_| per, |a| a.run.steps)
     }
 
     /// Whether every run is done.
     fn is_done(&self) -> bool {
-        self.active.is_none() && self.next_job >= self.jobs.len()
+        self.queue.is_done()
     }
 
     /// What is running, for progress lines.
     fn phase(&self) -> String {
-        match &self.active {
-            Some(a) => format!(
+        match self.queue.active() {
+            Some((_, _, a)) => format!(
                 "network · seed {}/{} · {} · epoch {}/{}",
                 a.job.0 + 1,
                 self.config.seeds,
@@ -438,9 +432,9 @@ impl NetworkPart for HeavyTailNet {
 
     /// The latest training loss and test accuracy, for progress lines.
     fn latest(&self) -> (f64, f64) {
-        self.active
-            .as_ref()
-            .and_then(|a| a.run.curve.last())
+        self.queue
+            .active()
+            .and_then(|(_, _, a)| a.run.curve.last())
             .map_or((f64::NAN, f64::NAN), |e| (e.train_loss, e.test_acc))
     }
 
@@ -449,14 +443,10 @@ impl NetworkPart for HeavyTailNet {
         if self.is_done() {
             return Ok(());
         }
-        let mut a = match self.active.take() {
-            Some(a) => a,
-            None => {
-                let a = self.start(self.jobs[self.next_job]);
-                self.next_job += 1;
-                a
-            }
+        let Some((j, job, a)) = self.queue.take() else {
+            return Ok(());
         };
+        let mut a = a.unwrap_or_else(|| self.start(job));
         let total = self.steps_per_run();
         let mut k = 0;
         while k < self.config.steps_per_call && a.run.steps < total && a.run.diverged_at.is_none() {
@@ -469,7 +459,7 @@ impl NetworkPart for HeavyTailNet {
                 self.summarize();
             }
         } else {
-            self.active = Some(a);
+            self.queue.park(j, a);
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ mod run;
 pub use claims::random_labels_claims;
 pub use config::{ConfusionConfig, PhaseConfig, REGULARIZERS, RandomLabelsConfig, arm_name};
 
-use super::{Claim, Experiment, Progress, Registered, RunRequest, to_json_value};
+use super::{Claim, Experiment, JobQueue, Progress, Registered, RunRequest, to_json_value};
 use crate::data::{Dataset, InputShape};
 use crate::device::ComputeDevice;
 use crate::error::Result;
@@ -176,9 +176,7 @@ pub struct RandomLabels {
     test: Dataset,
     input_stats: InputStats,
     arm_names: Vec<String>,
-    jobs: Vec<Job>,
-    next_job: usize,
-    active: Option<ActiveRun>,
+    queue: JobQueue<Job, ActiveRun>,
     init_params: BTreeMap<usize, Vec<f32>>,
     pretrained: BTreeMap<usize, Network>,
     results: RandomLabelsResults,
@@ -262,11 +260,11 @@ impl Experiment for RandomLabels {
     }
 
     fn is_done(&self) -> bool {
-        self.active.is_none() && self.next_job >= self.jobs.len()
+        self.queue.is_done()
     }
 
     fn progress(&self) -> Progress {
-        self.progress_with(self.active.as_ref())
+        self.progress_with(self.queue.active().map(|(_, _, a)| a))
     }
 
     fn config_json(&self) -> Result<serde_json::Value> {

@@ -9,7 +9,7 @@ use super::{
 use crate::data::{Dataset, InputShape};
 use crate::device::ComputeDevice;
 use crate::error::{EngineError, Result};
-use crate::experiments::Progress;
+use crate::experiments::{JobQueue, Progress};
 use crate::model::{InputStats, Network};
 use crate::report::mean_ci95;
 use crate::rng::SplitMix64;
@@ -123,9 +123,7 @@ impl RandomLabels {
             train: Arc::new(train),
             test,
             arm_names,
-            jobs,
-            next_job: 0,
-            active: None,
+            queue: JobQueue::new(jobs),
             init_params: BTreeMap::new(),
             pretrained: BTreeMap::new(),
             results,
@@ -171,7 +169,7 @@ impl RandomLabels {
     }
 
     fn start_job(&mut self, index: usize) -> Result<ActiveRun> {
-        let job = self.jobs[index];
+        let job = self.queue.jobs()[index];
         let seed = self.seed_of(job.seed_index);
         let device = &self.device.device;
         let phase = match job.kind {
@@ -286,27 +284,26 @@ impl RandomLabels {
         if self.is_done() {
             return Ok(self.progress());
         }
-        let mut active = match self.active.take() {
+        let Some((j, _, active)) = self.queue.take() else {
+            return Ok(self.progress());
+        };
+        let mut active = match active {
             Some(a) => a,
-            None => {
-                let a = self.start_job(self.next_job)?;
-                self.next_job += 1;
-                a
-            }
+            None => self.start_job(j)?,
         };
         let outcome = match active.run.train_batches(self.config.batches_per_step) {
             Ok(o) => o,
             Err(e) => {
                 self.failure = Some(format!("{e:#}"));
                 self.results.status = format!("stopped: {e:#}");
-                self.active = Some(active);
+                self.queue.park(j, active);
                 return Err(e);
             }
         };
         active.last_loss = outcome.mean_loss;
         if outcome.epoch_finished {
             self.epochs_done += 1;
-            let job = self.jobs[active.job];
+            let job = self.queue.jobs()[active.job];
             let dev = &self.device.device;
             let run = &active.run;
             let tr = evaluate(run.model(), run.data(), Some(run.labels()), dev);
@@ -347,12 +344,12 @@ impl RandomLabels {
             active.run.set_optim_config(next);
         }
         let progress = self.progress_with(Some(&active));
-        self.active = Some(active);
+        self.queue.park(j, active);
         Ok(progress)
     }
 
     fn finish_job(&mut self, active: ActiveRun) {
-        let job = self.jobs[active.job];
+        let job = self.queue.jobs()[active.job];
         let seed = self.seed_of(job.seed_index);
         let run = &active.run;
         let dev = &self.device.device;
@@ -452,14 +449,14 @@ impl RandomLabels {
     }
 
     fn total_units(&self) -> u64 {
-        self.jobs.iter().map(|j| self.epoch_budget(j) as u64).sum()
+        self.queue.total_units(|j| self.epoch_budget(j) as u64)
     }
 
     pub(super) fn progress_with(&self, active: Option<&ActiveRun>) -> Progress {
         use crate::experiments::Experiment;
         let (phase, epoch, loss, accuracy) = match active {
             Some(a) => {
-                let job = self.jobs[a.job];
+                let job = self.queue.jobs()[a.job];
                 let what = match job.kind {
                     JobKind::RandomLabels => "fit random labels".to_string(),
                     JobKind::Baseline(x) => {

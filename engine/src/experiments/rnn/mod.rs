@@ -30,7 +30,7 @@ pub use scaling::{
     summarize,
 };
 
-use super::{Claim, Experiment, Progress, Registered, RunRequest, to_json_value};
+use super::{Claim, Experiment, JobQueue, Progress, Registered, RunRequest, to_json_value};
 use crate::data::{RecurrentConcept, TargetKind};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::Result;
@@ -150,9 +150,7 @@ pub struct Rnn {
     device: ComputeDevice,
     /// One concept per repetition.
     concepts: Vec<RecurrentConcept>,
-    jobs: Vec<Job>,
-    next_job: usize,
-    active: Option<run::Active>,
+    queue: JobQueue<Job, run::Active>,
     metrics: Vec<MetricRow>,
     results: RnnResults,
     steps_done: u64,
@@ -164,7 +162,7 @@ impl Rnn {
         self.metrics
             .iter()
             .map(|m| {
-                let j = &self.jobs[m.job];
+                let j = &self.queue.jobs()[m.job];
                 RnnCurvePoint {
                     sweep: j.sweep,
                     target: j.target,
@@ -209,11 +207,11 @@ impl Experiment for Rnn {
     }
 
     fn is_done(&self) -> bool {
-        self.active.is_none() && self.next_job >= self.jobs.len()
+        self.queue.is_done()
     }
 
     fn progress(&self) -> Progress {
-        self.progress_with(self.active.as_ref())
+        self.progress_with(self.queue.active().map(|(_, _, a)| a))
     }
 
     fn config_json(&self) -> Result<serde_json::Value> {

@@ -23,7 +23,7 @@ impl Rnn {
             "relative_movement",
         ]);
         for m in &self.metrics {
-            let j = self.jobs[m.job];
+            let j = self.queue.jobs()[m.job];
             t.push_row(vec![
                 format!("{:?}", j.sweep).to_lowercase(),
                 j.target.as_str().to_string(),

@@ -8,7 +8,7 @@ use super::{
 use crate::data::{SequenceData, TargetKind};
 use crate::device::ComputeDevice;
 use crate::error::{EngineError, Result};
-use crate::experiments::Progress;
+use crate::experiments::{JobQueue, Progress};
 use crate::model::ElmanRnn;
 use crate::optim::Sgd;
 use crate::rng::{SplitMix64, derive_seed};
@@ -179,9 +179,7 @@ impl Rnn {
             config,
             device,
             concepts,
-            jobs,
-            next_job: 0,
-            active: None,
+            queue: JobQueue::new(jobs),
             metrics: Vec::new(),
             results,
             steps_done: 0,
@@ -193,7 +191,7 @@ impl Rnn {
     }
 
     fn total_steps(&self) -> u64 {
-        self.jobs.iter().map(|j| self.steps_of(j)).sum()
+        self.queue.total_units(|j| self.steps_of(j))
     }
 
     /// One bounded chunk of work: starts the next run if none is active, trains it for
@@ -203,19 +201,15 @@ impl Rnn {
         if self.is_done() {
             return Ok(self.progress());
         }
-        let mut a = match self.active.take() {
-            Some(a) => a,
-            None => {
-                let a = self.start(self.next_job);
-                self.next_job += 1;
-                a
-            }
+        let Some((j, _, a)) = self.queue.take() else {
+            return Ok(self.progress());
         };
+        let mut a = a.unwrap_or_else(|| self.start(j));
         let done = match self.train(&mut a, self.config.batches_per_step) {
             Ok(d) => d,
             Err(e) => {
                 self.results.status = format!("stopped: {e:#}");
-                self.active = Some(a);
+                self.queue.park(j, a);
                 return Err(e);
             }
         };
@@ -226,13 +220,13 @@ impl Rnn {
                 self.results.status = "complete".into();
             }
         } else {
-            self.active = Some(a);
+            self.queue.park(j, a);
         }
         Ok(progress)
     }
 
     fn start(&self, index: usize) -> Active {
-        let job = self.jobs[index];
+        let job = self.queue.jobs()[index];
         let c = &self.config;
         let seed = self.seed_of(job.seed_index);
         let largest = match job.sweep {
@@ -299,7 +293,7 @@ impl Rnn {
             let value = f64::from(loss.into_scalar::<f32>());
             if !value.is_finite() {
                 a.model = Some(model);
-                let job = self.jobs[a.job];
+                let job = self.queue.jobs()[a.job];
                 return Err(EngineError::Diverged {
                     step: a.optim.steps(),
                     phase: format!(
@@ -336,7 +330,7 @@ impl Rnn {
     }
 
     fn finish(&mut self, a: Active) {
-        let job = self.jobs[a.job];
+        let job = self.queue.jobs()[a.job];
         let Some(model) = a.model.as_ref() else {
             return;
         };
@@ -419,12 +413,12 @@ impl Rnn {
         use crate::experiments::Experiment;
         let (phase, epoch, loss) = match a {
             Some(a) => {
-                let j = self.jobs[a.job];
+                let j = self.queue.jobs()[a.job];
                 (
                     format!(
                         "run {}/{} · {:?} · {} · seed {} · L {} · m {} · n {}",
                         a.job + 1,
-                        self.jobs.len(),
+                        self.queue.jobs().len(),
                         j.sweep,
                         j.target.as_str(),
                         self.seed_of(j.seed_index),

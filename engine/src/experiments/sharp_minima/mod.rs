@@ -24,8 +24,8 @@ pub use config::*;
 pub use measurement::*;
 
 use super::{
-    Claim, Experiment, HeavyTailNet, NetworkPart, Progress, Registered, RunRequest, to_json_value,
-    write_network_part,
+    Claim, Experiment, HeavyTailNet, JobQueue, NetworkPart, Progress, Registered, RunRequest,
+    to_json_value, write_network_part,
 };
 use crate::device::ComputeDevice;
 use crate::error::Result;
@@ -39,9 +39,8 @@ use std::path::{Path, PathBuf};
 pub struct SharpMinima {
     config: SharpMinimaConfig,
     device: ComputeDevice,
-    jobs: Vec<(usize, usize)>,
-    next_job: usize,
-    active: Option<(usize, ParticleRunner, u32)>,
+    /// (clip mode, learning-rate index) per job; the state is the particle runner.
+    queue: JobQueue<(usize, usize), ParticleRunner>,
     results: SharpMinimaResults,
     net: Option<HeavyTailNet>,
 }
@@ -76,9 +75,7 @@ impl SharpMinima {
         Ok(Self {
             config,
             device,
-            jobs,
-            next_job: 0,
-            active: None,
+            queue: JobQueue::new(jobs),
             results,
             net,
         })
@@ -116,25 +113,20 @@ impl SharpMinima {
 
     /// Whether every particle run is done (the network part may still be running).
     fn particles_done(&self) -> bool {
-        self.active.is_none() && self.next_job >= self.jobs.len()
+        self.queue.is_done()
     }
 
     fn total_units(&self) -> u64 {
-        self.jobs
-            .iter()
-            .map(|&(_, l)| u64::from(self.config.steps_for(self.config.lrs[l])))
-            .sum::<u64>()
+        self.queue
+            .total_units(|&(_, l)| u64::from(self.config.steps_for(self.config.lrs[l])))
             + self.net.as_ref().map_or(0, HeavyTailNet::total_units)
     }
 
     fn units_done(&self) -> u64 {
-        let steps_of = |j: usize| u64::from(self.config.steps_for(self.config.lrs[self.jobs[j].1]));
-        let particles = match &self.active {
-            Some((j, runner, _)) => {
-                (0..*j).map(steps_of).sum::<u64>() + u64::from(runner.steps_done())
-            }
-            None => (0..self.next_job.min(self.jobs.len())).map(steps_of).sum(),
-        };
+        let particles = self.queue.units_done(
+            |&(_, l)| u64::from(self.config.steps_for(self.config.lrs[l])),
+            |runner| u64::from(runner.steps_done()),
+        );
         particles + self.net.as_ref().map_or(0, HeavyTailNet::units_done)
     }
 
@@ -177,30 +169,25 @@ impl Experiment for SharpMinima {
             }
             return Ok(self.progress());
         }
-        let (j, mut runner, target) = match self.active.take() {
-            Some(a) => a,
-            None => {
-                let job = self.jobs[self.next_job];
-                let runner = self.start(job)?;
-                self.next_job += 1;
-                (
-                    self.next_job - 1,
-                    runner,
-                    self.config.steps_for(self.config.lrs[job.1]),
-                )
-            }
+        let Some((j, job, runner)) = self.queue.take() else {
+            return Ok(self.progress());
         };
+        let mut runner = match runner {
+            Some(r) => r,
+            None => self.start(job)?,
+        };
+        let target = self.config.steps_for(self.config.lrs[job.1]);
         let k = self.config.steps_per_call.min(target - runner.steps_done());
         runner.step(k);
         if runner.steps_done() >= target {
             let state = runner.read()?;
-            self.record(self.jobs[j], &state);
+            self.record(job, &state);
             if self.particles_done() {
                 self.finish();
             }
         } else {
             runner.wait()?;
-            self.active = Some((j, runner, target));
+            self.queue.park(j, runner);
         }
         Ok(self.progress())
     }
@@ -211,9 +198,8 @@ impl Experiment for SharpMinima {
 
     fn progress(&self) -> Progress {
         let (mut loss, mut accuracy) = (f64::NAN, f64::NAN);
-        let phase = match (&self.active, &self.net) {
-            (Some((j, _, _)), _) => {
-                let (c, l) = self.jobs[*j];
+        let phase = match (self.queue.active(), &self.net) {
+            (Some((_, &(c, l), _)), _) => {
                 format!("{} · η = {}", CLIP_MODES[c], self.config.lrs[l])
             }
             _ if self.is_done() => "done".into(),
@@ -228,7 +214,7 @@ impl Experiment for SharpMinima {
             done: self.units_done(),
             total: self.total_units(),
             unit: "steps (particle batches, then SGD)".into(),
-            epoch: self.next_job,
+            epoch: self.queue.started(),
             loss,
             accuracy,
         }

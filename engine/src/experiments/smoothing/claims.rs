@@ -182,7 +182,7 @@ impl SmoothingExperiment {
     /// The claims on the results so far: per dimension, escape at a one-point-convex level of
     /// `g_η`, and the control without spikes.
     pub(super) fn claims_so_far(&self) -> Vec<Claim> {
-        let mut dims: Vec<u32> = self.jobs.iter().map(|j| j.dim).collect();
+        let mut dims: Vec<u32> = self.queue.jobs().iter().map(|j| j.dim).collect();
         dims.dedup();
         let c = &self.config;
         let mut out = Vec::new();

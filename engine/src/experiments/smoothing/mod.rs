@@ -20,8 +20,8 @@ pub use config::*;
 pub use measurement::*;
 
 use super::{
-    Claim, Experiment, NetworkPart, OnePointCheck, Progress, Registered, RunRequest, to_json_value,
-    write_network_part,
+    Claim, Experiment, JobQueue, NetworkPart, OnePointCheck, Progress, Registered, RunRequest,
+    to_json_value, write_network_part,
 };
 use crate::device::ComputeDevice;
 use crate::error::Result;
@@ -39,10 +39,9 @@ struct Job {
     control: bool,
 }
 
-/// The run in progress: its job index, its particles, which were near x* after the burn-in, and
-/// the running sum of the snapshots taken over the second half.
+/// The run in progress: its particles, which were near x* after the burn-in, and the running
+/// sum of the snapshots taken over the second half.
 struct Active {
-    job: usize,
     runner: ParticleRunner,
     /// Index into [`SmoothingConfig::stops`] of the next stop.
     next_stop: usize,
@@ -54,9 +53,7 @@ struct Active {
 pub struct SmoothingExperiment {
     config: SmoothingConfig,
     device: ComputeDevice,
-    jobs: Vec<Job>,
-    next_job: usize,
-    active: Option<Active>,
+    queue: JobQueue<Job, Active>,
     results: SmoothingResults,
     g_curves: Vec<(f64, Vec<(f64, f64)>)>,
     g_grids: Vec<(f64, Vec<f64>)>,
@@ -107,9 +104,7 @@ impl SmoothingExperiment {
             nn,
             config,
             device,
-            jobs,
-            next_job: 0,
-            active: None,
+            queue: JobQueue::new(jobs),
             results,
             g_curves: Vec::new(),
             g_grids: Vec::new(),
@@ -166,7 +161,7 @@ impl SmoothingExperiment {
 
     /// Whether every landscape run is done (the network check may still be running).
     fn particles_done(&self) -> bool {
-        self.active.is_none() && self.next_job >= self.jobs.len()
+        self.queue.is_done()
     }
 
     /// The results so far: the landscape runs, the network check's, and the status.
@@ -208,19 +203,17 @@ impl Experiment for SmoothingExperiment {
             }
             return Ok(self.progress());
         }
-        let mut a = match self.active.take() {
+        let Some((j, job, a)) = self.queue.take() else {
+            return Ok(self.progress());
+        };
+        let mut a = match a {
             Some(a) => a,
-            None => {
-                let runner = self.start(self.jobs[self.next_job])?;
-                self.next_job += 1;
-                Active {
-                    job: self.next_job - 1,
-                    runner,
-                    next_stop: 0,
-                    near_after_burn_in: Vec::new(),
-                    snapshot_sum: vec![[0.0; 2]; self.config.starts],
-                }
-            }
+            None => Active {
+                runner: self.start(job)?,
+                next_stop: 0,
+                near_after_burn_in: Vec::new(),
+                snapshot_sum: vec![[0.0; 2]; self.config.starts],
+            },
         };
         // The run stops after the burn-in (the first half of the steps) to record which
         // particles are near x*, then at `snapshots` evenly spaced points of the second half
@@ -252,13 +245,13 @@ impl Experiment for SmoothingExperiment {
                 .iter()
                 .map(|s| [s[0] / snaps, s[1] / snaps])
                 .collect();
-            self.record(self.jobs[a.job], &state, &a.near_after_burn_in, &means);
-            if self.next_job >= self.jobs.len() {
+            self.record(job, &state, &a.near_after_burn_in, &means);
+            if self.queue.is_done() {
                 self.finish()?;
             }
         } else {
             a.runner.wait()?;
-            self.active = Some(a);
+            self.queue.park(j, a);
         }
         Ok(self.progress())
     }
@@ -269,14 +262,12 @@ impl Experiment for SmoothingExperiment {
 
     fn progress(&self) -> Progress {
         let per = u64::from(self.config.steps);
-        let done = match &self.active {
-            Some(a) => a.job as u64 * per + u64::from(a.runner.steps_done()),
-            None => self.next_job as u64 * per,
-        };
+        let done = self
+            .queue
+            .units_done(|_| per, |a| u64::from(a.runner.steps_done()));
         let (mut loss, mut accuracy) = (f64::NAN, f64::NAN);
-        let phase = match (&self.active, &self.nn) {
-            (Some(a), _) => {
-                let job = self.jobs[a.job];
+        let phase = match (self.queue.active(), &self.nn) {
+            (Some((_, job, _)), _) => {
                 format!(
                     "{}-D {} · {}",
                     job.dim,
@@ -294,10 +285,10 @@ impl Experiment for SmoothingExperiment {
         Progress {
             phase,
             done: done + self.nn.as_ref().map_or(0, OnePointCheck::units_done),
-            total: self.jobs.len() as u64 * per
+            total: self.queue.total_units(|_| per)
                 + self.nn.as_ref().map_or(0, OnePointCheck::total_units),
             unit: "steps (particle batches, then SGD)".into(),
-            epoch: self.next_job,
+            epoch: self.queue.started(),
             loss,
             accuracy,
         }
