@@ -5,14 +5,17 @@
 //! is skipped, so a rerun after Ctrl-C continues where it stopped.
 
 use crate::Failure;
-use crate::run::{OUTER_UNITS, Outer, check_out_dir, run_entry, strict_check};
+use crate::run::{OUTER_UNITS, Outer, RunOptions, check_out_dir, run_entry, strict_check};
 use base64::Engine as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sgdlab_engine::device::BackendChoice;
-use sgdlab_engine::experiments::{Claim, ExperimentEntry, Preset, REGISTRY, RunRequest, find};
+use sgdlab_engine::experiments::{
+    CHECKPOINT_FILE, Checkpoint, Claim, ExperimentEntry, Preset, REGISTRY, RunRequest, find,
+};
 use sgdlab_engine::report::{ReportMd, write_atomic};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Arguments of `sgdlab reproduce`.
 #[derive(Args, Debug)]
@@ -93,12 +96,21 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), Failure> {
             rows.push(Row { entry, ..done });
             continue;
         }
+        // A run stopped earlier in DIR with the same preset continues from its checkpoint.
+        let resume = Checkpoint::read(&dir.join(CHECKPOINT_FILE))
+            .ok()
+            .filter(|c| c.preset == args.preset && c.experiment == entry.name);
+        let opts = RunOptions {
+            quiet: args.quiet,
+            checkpoint_every: Some(Duration::from_secs(60)),
+        };
         let outcome = run_entry(
             entry,
             &request,
             &dir,
-            args.quiet,
+            &opts,
             Some(Outer { bar: &bar, base }),
+            resume,
         );
         match outcome {
             Ok(o) => rows.push(Row {

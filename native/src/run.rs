@@ -7,14 +7,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sgdlab_engine::data::DatasetSpec;
 use sgdlab_engine::device::BackendChoice;
 use sgdlab_engine::experiments::{
-    Claim, Experiment, ExperimentEntry, Preset, REGISTRY, RunInfo, RunRequest, Verdict,
-    claims_lines, find, run_claims, write_outputs,
+    CHECKPOINT_FILE, Checkpoint, Claim, Experiment, ExperimentEntry, Preset, REGISTRY, RunInfo,
+    RunRequest, Verdict, claims_lines, find, recover_outputs, run_claims, write_outputs,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Arguments of `sgdlab run`.
 #[derive(Args, Debug)]
@@ -50,6 +50,15 @@ pub struct RunArgs {
     /// Output directory; the run writes into DIR/<experiment>/.
     #[arg(long, default_value = "out", value_name = "DIR")]
     out: PathBuf,
+    /// Continue the stopped run in DIR/<experiment>/ from its checkpoint (its config.json and
+    /// checkpoint.cbor; finished jobs are kept, the job in progress starts over). Use the same
+    /// --backend for the same numbers.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "seed", "seeds", "dataset", "out", "preset"])]
+    resume: Option<PathBuf>,
+    /// Seconds between checkpoints (outputs so far plus checkpoint.cbor) while running; 0 saves
+    /// only when the run stops.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = seconds)]
+    checkpoint_every: f64,
     /// Exit with code 4 when any claim's verdict is `fails`.
     #[arg(long)]
     strict: bool,
@@ -59,6 +68,16 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+/// A number of seconds: finite, at least 0, at most a year.
+fn seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=3.2e7).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("expected seconds in [0, 3.2e7], found {s}"))
+    }
 }
 
 /// The experiments, for `run --help`.
@@ -97,16 +116,43 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .as_deref()
         .ok_or_else(|| Failure::BadInput(anyhow!("name an experiment, or use --list")))?;
     let entry = find(name)?;
-    let request = RunRequest {
-        preset: args.preset,
-        config: read_config(args.config.as_deref())?,
-        seed: args.seed,
-        seeds: args.seeds,
-        dataset: args.dataset.clone(),
-        backend: args.backend,
+    let opts = RunOptions {
+        quiet: args.quiet,
+        checkpoint_every: (args.checkpoint_every > 0.0)
+            .then(|| Duration::from_secs_f64(args.checkpoint_every)),
     };
-    let dir = args.out.join(entry.name);
-    let outcome = run_entry(entry, &request, &dir, args.quiet, None)?;
+    let (request, dir, resume) = match &args.resume {
+        Some(out) => {
+            let dir = out.join(entry.name);
+            let Some(checkpoint) = read_checkpoint(&dir, entry)? else {
+                eprintln!(
+                    "sgdlab: {}: the run in {} is complete; nothing to resume",
+                    entry.name,
+                    dir.display()
+                );
+                return Ok(());
+            };
+            let request = RunRequest {
+                preset: checkpoint.preset,
+                config: read_config(Some(&dir.join("config.json")))?,
+                backend: args.backend,
+                ..RunRequest::default()
+            };
+            (request, dir, Some(checkpoint))
+        }
+        None => {
+            let request = RunRequest {
+                preset: args.preset,
+                config: read_config(args.config.as_deref())?,
+                seed: args.seed,
+                seeds: args.seeds,
+                dataset: args.dataset.clone(),
+                backend: args.backend,
+            };
+            (request, args.out.join(entry.name), None)
+        }
+    };
+    let outcome = run_entry(entry, &request, &dir, &opts, None, resume)?;
     if args.json {
         // The file's bytes as written: a parse and re-print could move a float by one ulp.
         let bytes = std::fs::read(dir.join("results.json"))
@@ -134,6 +180,46 @@ pub fn strict_check(strict: bool, claims: &[Claim]) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// The checkpoint of the stopped run of `entry` in `dir`; `None` when the run there is complete.
+/// A missing or unreadable checkpoint of an unfinished run is bad input.
+pub fn read_checkpoint(dir: &Path, entry: &ExperimentEntry) -> Result<Option<Checkpoint>, Failure> {
+    recover_outputs(dir).map_err(|e| Failure::BadInput(anyhow!("--resume: {e}")))?;
+    let path = dir.join(CHECKPOINT_FILE);
+    if !path.exists() {
+        let complete = std::fs::read(dir.join("results.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["run"]["complete"] == serde_json::Value::Bool(true));
+        if complete {
+            return Ok(None);
+        }
+        return Err(Failure::BadInput(anyhow!(
+            "--resume: no checkpoint at {} (the run stopped before its first job finished, or \
+             never ran there): start it again without --resume",
+            path.display()
+        )));
+    }
+    let c = Checkpoint::read(&path).map_err(|e| Failure::BadInput(anyhow!("--resume: {e}")))?;
+    if c.experiment != entry.name {
+        return Err(Failure::BadInput(anyhow!(
+            "--resume: {} is a checkpoint of `{}`, not `{}`",
+            path.display(),
+            c.experiment,
+            entry.name
+        )));
+    }
+    Ok(Some(c))
+}
+
+/// How a run reports and saves.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// No progress bar and no claim lines.
+    pub quiet: bool,
+    /// Interval between checkpoints while running (`None`: only when the run stops).
+    pub checkpoint_every: Option<Duration>,
 }
 
 /// Reads a `--config` file (at most [`MAX_CONFIG_BYTES`]) with its path for messages.
@@ -194,9 +280,11 @@ pub fn run_entry(
     entry: &ExperimentEntry,
     request: &RunRequest,
     dir: &Path,
-    quiet: bool,
+    opts: &RunOptions,
     bar: Option<Outer<'_>>,
+    resume: Option<Checkpoint>,
 ) -> Result<RunOutcome, Failure> {
+    let quiet = opts.quiet;
     // Bad input is reported before any work: config first, then the output directory.
     entry.config(request)?;
     check_out_dir(dir)?;
@@ -206,14 +294,29 @@ pub fn run_entry(
         eprintln!("sgdlab: {}: {}", entry.name, d.reason_line());
     })?;
     let mut run = RunInfo::new(entry, request.preset);
-    let started = Instant::now();
+    let mut started = Instant::now();
+    if let Some(c) = resume {
+        experiment
+            .restore(&c.state)
+            .map_err(|e| Failure::BadInput(anyhow!("--resume: {e}")))?;
+        // The time already spent counts in timing.json.
+        started = started
+            .checked_sub(Duration::from_secs_f64(c.elapsed_s.max(0.0)))
+            .unwrap_or(started);
+        if !quiet {
+            eprintln!(
+                "sgdlab: {}: resumed after {} finished jobs ({:.1} s of earlier work kept)",
+                entry.name, c.jobs_finished, c.elapsed_s
+            );
+        }
+    }
     drive(
         experiment.as_mut(),
         entry,
         &mut run,
         started,
         dir,
-        quiet,
+        opts,
         bar,
     )?;
     let claims = run_claims(experiment.as_ref(), entry, &run);
@@ -237,10 +340,12 @@ fn drive(
     run: &mut RunInfo,
     started: Instant,
     dir: &Path,
-    quiet: bool,
+    opts: &RunOptions,
     outer: Option<Outer<'_>>,
 ) -> Result<(), Failure> {
+    let quiet = opts.quiet;
     let interrupted = interrupt_flag();
+    let mut last_save = Instant::now();
     let own;
     let bar = match outer {
         Some(o) => o.bar,
@@ -276,6 +381,13 @@ fn drive(
                 files.len(),
                 dir.display()
             )));
+        }
+        if opts
+            .checkpoint_every
+            .is_some_and(|every| last_save.elapsed() >= every)
+        {
+            save(experiment, run)?;
+            last_save = Instant::now();
         }
         match experiment.step() {
             Ok(p) => {

@@ -71,6 +71,23 @@ impl<J: Clone, A> JobQueue<J, A> {
         self.active = Some((index, state));
     }
 
+    /// Continues after `finished` jobs (a restored checkpoint): the next job to start is the
+    /// one after them, and none is in progress.
+    pub fn resume_at(&mut self, finished: usize) -> crate::error::Result<()> {
+        if finished > self.jobs.len() {
+            return Err(crate::error::EngineError::config(
+                "<checkpoint>",
+                format!(
+                    "{finished} jobs finished, but this config has {}",
+                    self.jobs.len()
+                ),
+            ));
+        }
+        self.next = finished;
+        self.active = None;
+        Ok(())
+    }
+
     /// Work in all jobs, where job `j` is `units(j)` units.
     pub fn total_units(&self, units: impl Fn(&J) -> u64) -> u64 {
         self.jobs.iter().map(units).sum()
@@ -114,6 +131,15 @@ mod tests {
         assert_eq!((q.started(), q.finished()), (3, 3));
         assert_eq!(q.units_done(|n| *n, |&s| s), 6);
         assert!(q.take().is_none());
+    }
+
+    #[test]
+    fn resuming_skips_the_finished_jobs() {
+        let mut q = JobQueue::new(vec![2, 1, 3]);
+        q.resume_at(2).unwrap();
+        assert_eq!((q.finished(), q.pending()), (2, &[3][..]));
+        assert_eq!(advance(&mut q), Some((2, 3, 1)));
+        assert!(q.resume_at(4).is_err());
     }
 
     #[test]

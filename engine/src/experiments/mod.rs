@@ -3,6 +3,7 @@
 //! browser can interleave it with frames.
 
 pub mod check;
+mod checkpoint;
 mod claims;
 mod config_io;
 mod elimination;
@@ -17,6 +18,7 @@ mod rnn;
 mod sharp_minima;
 mod smoothing;
 
+pub use checkpoint::*;
 pub use claims::*;
 pub use config_io::*;
 pub use elimination::*;
@@ -107,6 +109,24 @@ pub trait Experiment {
     /// Appends the report's body (after its title, run line and claims table); `files` are the
     /// names of the files written, for images.
     fn report(&self, md: &mut ReportMd, files: &[String]);
+
+    /// The state to resume from: the jobs finished at the last job boundary and the encoded
+    /// state then ([`Boundary`]). `None` before the first job finishes, or for an experiment
+    /// that cannot checkpoint (a resumed run then starts from the beginning).
+    fn checkpoint(&self) -> Option<(usize, &[u8])> {
+        None
+    }
+
+    /// Continues from `state`, a [`Experiment::checkpoint`] of a run of the same config, on a
+    /// freshly built experiment: the finished jobs' results are restored and the next job
+    /// starts from its beginning.
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        let _ = state;
+        Err(EngineError::config(
+            "<checkpoint>",
+            "this experiment keeps no checkpoints",
+        ))
+    }
 }
 
 /// Serializes a config or a summary for [`Experiment::config_json`] and

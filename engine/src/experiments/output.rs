@@ -3,7 +3,9 @@
 //! time, kept out of `results.json` so reruns compare equal), the experiment's tables and plots,
 //! and `report.md`, which opens with the claims table.
 
-use super::{Claim, Experiment, ExperimentEntry, Preset, too_small_to_decide};
+use super::{
+    CHECKPOINT_FILE, Checkpoint, Claim, Experiment, ExperimentEntry, Preset, too_small_to_decide,
+};
 use crate::error::Result;
 use crate::report::{ReportMd, write_json_atomic};
 use serde::{Deserialize, Serialize};
@@ -91,17 +93,8 @@ pub fn write_outputs(
     run: &RunInfo,
     dir: &Path,
 ) -> Result<Vec<PathBuf>> {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| entry.name.to_string());
-    let parent = dir.parent().unwrap_or_else(|| Path::new("."));
-    let staging = parent.join(format!(".{name}.staging"));
-    let old = parent.join(format!(".{name}.old"));
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| crate::error::EngineError::Io { path, source }
-    };
+    recover_outputs(dir)?;
+    let (staging, old) = swap_paths(dir);
     for leftover in [&staging, &old] {
         if leftover.exists() {
             std::fs::remove_dir_all(leftover).map_err(io(leftover))?;
@@ -120,6 +113,45 @@ pub fn write_outputs(
         .iter()
         .filter_map(|p| p.file_name().map(|f| dir.join(f)))
         .collect())
+}
+
+/// The staging and the previous-set directories beside `dir` that [`write_outputs`] swaps
+/// through: `.<name>.staging` and `.<name>.old`.
+fn swap_paths(dir: &Path) -> (PathBuf, PathBuf) {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
+    let parent = dir.parent().unwrap_or_else(|| Path::new("."));
+    (
+        parent.join(format!(".{name}.staging")),
+        parent.join(format!(".{name}.old")),
+    )
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> crate::error::EngineError {
+    let path = path.to_path_buf();
+    move |source| crate::error::EngineError::Io { path, source }
+}
+
+/// Finishes a swap that a kill interrupted, so `dir` holds the newest complete set: when `dir`
+/// is missing while the previous set waits in `.<name>.old`, the staging directory was complete
+/// (it is filled before the old set moves) and becomes `dir`; a leftover `.<name>.old` beside
+/// `dir` is removed. Anything else (an unfinished staging directory) is left for the next write
+/// to clear.
+pub fn recover_outputs(dir: &Path) -> Result<()> {
+    let (staging, old) = swap_paths(dir);
+    if !old.exists() {
+        return Ok(());
+    }
+    if !dir.exists() {
+        // The newest complete set: the staging one when it is there, else the previous one.
+        let newest = if staging.is_dir() { &staging } else { &old };
+        std::fs::rename(newest, dir).map_err(io(dir))?;
+    }
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(io(&old))?;
+    }
+    Ok(())
 }
 
 /// Writes the set of files of a run into `dir` (the staging directory).
@@ -145,6 +177,21 @@ fn write_set(
         }),
     )?;
     let mut written = vec![config_path, results_path, timing_path];
+    if !run.complete
+        && let Some((jobs_finished, state)) = exp.checkpoint()
+    {
+        let path = dir.join(CHECKPOINT_FILE);
+        Checkpoint {
+            experiment: entry.name.to_string(),
+            preset: run.preset,
+            sgdlab_version: run.sgdlab_version.clone(),
+            elapsed_s: run.elapsed_s,
+            jobs_finished,
+            state: state.to_vec(),
+        }
+        .write(&path)?;
+        written.push(path);
+    }
     written.extend(exp.write_artifacts(dir)?);
     let names: Vec<String> = written
         .iter()
@@ -174,4 +221,46 @@ fn write_set(
     md.write(&p)?;
     written.push(p);
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(dir: &Path, tag: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("results.json"), tag).unwrap();
+    }
+
+    fn tag(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("results.json")).unwrap()
+    }
+
+    /// Each point where a kill can interrupt the swap leaves the newest complete set in place.
+    #[test]
+    fn recovery_keeps_the_newest_complete_set() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("smoothing");
+        let (staging, old) = swap_paths(&dir);
+        // Killed after the old set moved aside, before the staged one moved in.
+        set(&old, "old");
+        set(&staging, "new");
+        recover_outputs(&dir).unwrap();
+        assert_eq!(tag(&dir), "new");
+        assert!(!old.exists() && !staging.exists());
+        // Killed after the staged set moved in, before the old one was removed.
+        set(&old, "old");
+        recover_outputs(&dir).unwrap();
+        assert_eq!((tag(&dir), old.exists()), ("new".into(), false));
+        // Killed while staging (the staged set may be incomplete): the current set stays.
+        set(&staging, "partial");
+        recover_outputs(&dir).unwrap();
+        assert_eq!(tag(&dir), "new");
+        // Only the previous set is left.
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&staging).unwrap();
+        set(&old, "old");
+        recover_outputs(&dir).unwrap();
+        assert_eq!(tag(&dir), "old");
+    }
 }

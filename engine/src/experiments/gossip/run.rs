@@ -228,6 +228,7 @@ impl Gossip {
             config,
             device,
             queue: JobQueue::new(jobs),
+            boundary: Default::default(),
             problems: BTreeMap::new(),
             mnist: None,
             curves: BTreeMap::new(),
@@ -745,6 +746,7 @@ impl Experiment for Gossip {
                 if self.is_done() {
                     self.results.status = "complete".into();
                 }
+                self.snapshot()?;
             }
             Ok(false) => self.queue.park(j, active),
             Err(e) => {
@@ -774,6 +776,14 @@ impl Experiment for Gossip {
 
     fn claims(&self) -> Vec<Claim> {
         self.claims_so_far()
+    }
+
+    fn checkpoint(&self) -> Option<(usize, &[u8])> {
+        self.boundary.get()
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        self.restore_state(state)
     }
 
     fn write_artifacts(&self, dir: &Path) -> Result<Vec<PathBuf>> {

@@ -395,6 +395,23 @@ impl HeavyTailNet {
     }
 }
 
+impl HeavyTailNet {
+    /// The runs finished so far (the state a checkpoint keeps).
+    pub fn finished_runs(&self) -> usize {
+        self.queue.finished()
+    }
+
+    /// Continues after the finished runs `runs` of a checkpoint; the next run starts fresh.
+    pub fn restore(&mut self, runs: Vec<NetRun>) -> Result<()> {
+        self.queue.resume_at(runs.len())?;
+        self.results.runs = runs;
+        if self.is_done() {
+            self.summarize();
+        }
+        Ok(())
+    }
+}
+
 impl NetworkPart for HeavyTailNet {
     const CSV: &'static str = "network_runs.csv";
 

@@ -30,7 +30,9 @@ pub use scaling::{
     summarize,
 };
 
-use super::{Claim, Experiment, JobQueue, Progress, Registered, RunRequest, to_json_value};
+use super::{
+    Boundary, Claim, Experiment, JobQueue, Progress, Registered, RunRequest, decode, to_json_value,
+};
 use crate::data::{RecurrentConcept, TargetKind};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::Result;
@@ -135,7 +137,7 @@ struct Job {
     samples: usize,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct MetricRow {
     job: usize,
     epoch: usize,
@@ -154,6 +156,8 @@ pub struct Rnn {
     metrics: Vec<MetricRow>,
     results: RnnResults,
     steps_done: u64,
+    /// The state after the last finished run, for checkpoints.
+    boundary: Boundary,
 }
 
 impl Rnn {
@@ -238,6 +242,36 @@ impl Experiment for Rnn {
 
     fn report(&self, md: &mut ReportMd, files: &[String]) {
         self.report_body(md, files);
+    }
+
+    fn checkpoint(&self) -> Option<(usize, &[u8])> {
+        self.boundary.get()
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        let (finished, metrics, results, steps_done): RnnState = decode(state, "rnn checkpoint")?;
+        self.queue.resume_at(finished)?;
+        self.metrics = metrics;
+        self.results = results;
+        self.steps_done = steps_done;
+        self.snapshot()
+    }
+}
+
+/// What an rnn checkpoint keeps: jobs finished, their metric rows, the results, steps done.
+type RnnState = (usize, Vec<MetricRow>, RnnResults, u64);
+
+impl Rnn {
+    /// Takes the checkpoint snapshot (after a run finishes).
+    fn snapshot(&mut self) -> Result<()> {
+        let finished = self.queue.finished();
+        let state: RnnState = (
+            finished,
+            self.metrics.clone(),
+            self.results.clone(),
+            self.steps_done,
+        );
+        self.boundary.take(finished, &state)
     }
 }
 

@@ -183,6 +183,7 @@ impl Rnn {
             metrics: Vec::new(),
             results,
             steps_done: 0,
+            boundary: Default::default(),
         })
     }
 
@@ -219,6 +220,7 @@ impl Rnn {
             if self.is_done() {
                 self.results.status = "complete".into();
             }
+            self.snapshot()?;
         } else {
             self.queue.park(j, a);
         }

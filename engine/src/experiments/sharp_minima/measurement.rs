@@ -16,7 +16,7 @@ use crate::rng::{SplitMix64, derive_seed};
 use serde::{Deserialize, Serialize};
 
 /// First exit times of the particles that started in a set of wells.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExitSample {
     /// The run's horizon T (steps each particle took).
     pub horizon: u32,

@@ -24,8 +24,8 @@ pub use config::*;
 pub use measurement::*;
 
 use super::{
-    Claim, Experiment, HeavyTailNet, JobQueue, NetworkPart, Progress, Registered, RunRequest,
-    to_json_value, write_network_part,
+    Boundary, Claim, Experiment, HeavyTailNet, JobQueue, NetRun, NetworkPart, Progress, Registered,
+    RunRequest, decode, to_json_value, write_network_part,
 };
 use crate::device::ComputeDevice;
 use crate::error::Result;
@@ -33,6 +33,7 @@ use crate::gpu::ParticleRunner;
 use crate::landscape::{Clip, Noise, ParticleState, StepRule};
 use crate::report::ReportMd;
 use crate::rng::derive_seed;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The experiment's state machine.
@@ -41,6 +42,8 @@ pub struct SharpMinima {
     device: ComputeDevice,
     /// (clip mode, learning-rate index) per job; the state is the particle runner.
     queue: JobQueue<(usize, usize), ParticleRunner>,
+    /// The state at the last finished job (particle run or network run), for checkpoints.
+    boundary: Boundary,
     results: SharpMinimaResults,
     net: Option<HeavyTailNet>,
 }
@@ -76,6 +79,7 @@ impl SharpMinima {
             config,
             device,
             queue: JobQueue::new(jobs),
+            boundary: Boundary::default(),
             results,
             net,
         })
@@ -109,6 +113,30 @@ impl SharpMinima {
             .collect();
         let state = ParticleState::new(&land, pos);
         ParticleRunner::new(&self.device, land, self.rule(job), state)
+    }
+
+    /// The state a checkpoint keeps: the finished particle runs with their per-particle
+    /// samples, and the finished network runs.
+    fn snapshot(&mut self) -> Result<()> {
+        let state = SharpState {
+            runs: self
+                .results
+                .runs
+                .iter()
+                .map(|r| {
+                    (
+                        r.clone(),
+                        r.sample_sharp.clone(),
+                        r.sample_wide.clone(),
+                        r.sharp_shares.clone(),
+                    )
+                })
+                .collect(),
+            net_runs: self.net.as_ref().map(|n| n.results.runs.clone()),
+        };
+        let finished =
+            self.queue.finished() + self.net.as_ref().map_or(0, HeavyTailNet::finished_runs);
+        self.boundary.take(finished, &state)
     }
 
     /// Whether every particle run is done (the network part may still be running).
@@ -164,8 +192,14 @@ impl Experiment for SharpMinima {
             return Ok(self.progress());
         }
         if self.particles_done() {
+            let mut finished_one = false;
             if let Some(net) = &mut self.net {
+                let before = net.finished_runs();
                 net.step()?;
+                finished_one = net.finished_runs() > before;
+            }
+            if finished_one {
+                self.snapshot()?;
             }
             return Ok(self.progress());
         }
@@ -185,6 +219,7 @@ impl Experiment for SharpMinima {
             if self.particles_done() {
                 self.finish();
             }
+            self.snapshot()?;
         } else {
             runner.wait()?;
             self.queue.park(j, runner);
@@ -243,6 +278,42 @@ impl Experiment for SharpMinima {
     fn report(&self, md: &mut ReportMd, files: &[String]) {
         self.report_body(md, &self.summary(), files);
     }
+
+    fn checkpoint(&self) -> Option<(usize, &[u8])> {
+        self.boundary.get()
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        let s: SharpState = decode(state, "sharp-minima checkpoint")?;
+        let particle_runs = s.runs.len();
+        self.queue.resume_at(particle_runs)?;
+        self.results.runs = s
+            .runs
+            .into_iter()
+            .map(|(run, sharp, wide, shares)| SharpRun {
+                sample_sharp: sharp,
+                sample_wide: wide,
+                sharp_shares: shares,
+                ..run
+            })
+            .collect();
+        if self.particles_done() {
+            self.finish();
+        }
+        if let (Some(net), Some(runs)) = (&mut self.net, s.net_runs) {
+            net.restore(runs)?;
+        }
+        self.snapshot()
+    }
+}
+
+/// What a sharp-minima checkpoint keeps.
+#[derive(Serialize, Deserialize)]
+struct SharpState {
+    /// Each finished particle run with the samples results.json leaves out.
+    runs: Vec<(SharpRun, ExitSample, ExitSample, Vec<f32>)>,
+    /// The finished network runs.
+    net_runs: Option<Vec<NetRun>>,
 }
 
 #[cfg(test)]

@@ -20,8 +20,8 @@ pub use config::*;
 pub use measurement::*;
 
 use super::{
-    Claim, Experiment, JobQueue, NetworkPart, OnePointCheck, Progress, Registered, RunRequest,
-    to_json_value, write_network_part,
+    Boundary, Claim, Experiment, JobQueue, NetworkPart, OnePointCheck, Progress, Registered,
+    RunRequest, decode, to_json_value, write_network_part,
 };
 use crate::device::ComputeDevice;
 use crate::error::Result;
@@ -29,6 +29,7 @@ use crate::gpu::ParticleRunner;
 use crate::landscape::{Clip, Landscape, ParticleState, StepRule};
 use crate::report::ReportMd;
 use crate::rng::{SplitMix64, derive_seed};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// One particle run: a dimension, a noise level, and the bowl (spiky, or the smooth control).
@@ -54,6 +55,9 @@ pub struct SmoothingExperiment {
     config: SmoothingConfig,
     device: ComputeDevice,
     queue: JobQueue<Job, Active>,
+    /// The state after the last finished particle run, for checkpoints (the network check
+    /// starts over on resume).
+    boundary: Boundary,
     results: SmoothingResults,
     g_curves: Vec<(f64, Vec<(f64, f64)>)>,
     g_grids: Vec<(f64, Vec<f64>)>,
@@ -105,6 +109,7 @@ impl SmoothingExperiment {
             config,
             device,
             queue: JobQueue::new(jobs),
+            boundary: Boundary::default(),
             results,
             g_curves: Vec::new(),
             g_grids: Vec::new(),
@@ -249,6 +254,7 @@ impl Experiment for SmoothingExperiment {
             if self.queue.is_done() {
                 self.finish()?;
             }
+            self.snapshot()?;
         } else {
             a.runner.wait()?;
             self.queue.park(j, a);
@@ -316,6 +322,56 @@ impl Experiment for SmoothingExperiment {
 
     fn report(&self, md: &mut ReportMd, files: &[String]) {
         self.report_body(md, &self.summary(), files);
+    }
+
+    fn checkpoint(&self) -> Option<(usize, &[u8])> {
+        self.boundary.get()
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        let s: SmoothingState = decode(state, "smoothing checkpoint")?;
+        self.queue.resume_at(s.levels.len())?;
+        self.results.levels = s
+            .levels
+            .into_iter()
+            .map(|(level, finals, points)| LevelResult {
+                finals,
+                points,
+                ..level
+            })
+            .collect();
+        self.g_curves = s.g_curves;
+        if self.queue.is_done() {
+            self.finish()?;
+        }
+        self.snapshot()
+    }
+}
+
+/// A finished level with its final positions and plane points.
+type LevelState = (LevelResult, Vec<f64>, Vec<(f64, f64)>);
+
+/// What a smoothing checkpoint keeps: each finished level with the positions results.json
+/// leaves out, and the 1-D smoothed curves computed so far.
+#[derive(Serialize, Deserialize)]
+struct SmoothingState {
+    levels: Vec<LevelState>,
+    g_curves: Vec<(f64, Vec<(f64, f64)>)>,
+}
+
+impl SmoothingExperiment {
+    /// Takes the checkpoint snapshot (after a particle run finishes).
+    fn snapshot(&mut self) -> Result<()> {
+        let state = SmoothingState {
+            levels: self
+                .results
+                .levels
+                .iter()
+                .map(|l| (l.clone(), l.finals.clone(), l.points.clone()))
+                .collect(),
+            g_curves: self.g_curves.clone(),
+        };
+        self.boundary.take(self.queue.finished(), &state)
     }
 }
 
