@@ -8,7 +8,8 @@ use sgdlab_engine::data::DatasetSpec;
 use sgdlab_engine::device::BackendChoice;
 use sgdlab_engine::experiments::{
     CHECKPOINT_FILE, Checkpoint, Claim, Experiment, ExperimentEntry, Preset, REGISTRY, RunInfo,
-    RunRequest, Verdict, claims_lines, find, recover_outputs, run_claims, write_outputs,
+    RunRequest, Verdict, claims_lines, find, parse_bytes, recover_outputs, run_claims,
+    write_outputs,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,6 +63,10 @@ pub struct RunArgs {
     /// Exit with code 4 when any claim's verdict is `fails`.
     #[arg(long)]
     strict: bool,
+    /// Memory budget (for example 8G or 512M): a config whose estimated peak memory exceeds it
+    /// is refused before any work. Default: the machine's memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    max_memory: Option<u64>,
     /// Print results.json to stdout at the end.
     #[arg(long)]
     json: bool,
@@ -136,6 +141,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 preset: checkpoint.preset,
                 config: read_config(Some(&dir.join("config.json")))?,
                 backend: args.backend,
+                max_memory: args.max_memory,
                 ..RunRequest::default()
             };
             (request, dir, Some(checkpoint))
@@ -148,6 +154,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 seeds: args.seeds,
                 dataset: args.dataset.clone(),
                 backend: args.backend,
+                max_memory: args.max_memory,
             };
             (request, args.out.join(entry.name), None)
         }

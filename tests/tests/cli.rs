@@ -537,3 +537,76 @@ fn duplicate_keys_and_huge_configs_are_bad_input() {
         &["big.json", "more than"],
     );
 }
+
+/// Configs whose fields are each in range but too big together are refused before anything is
+/// allocated (exit 2, the field that drives the estimate named), under an explicit budget so
+/// that the test means the same on any machine. Without the budget check the random-labels
+/// case aborted on a 3.1 TB allocation.
+#[test]
+fn configs_over_the_memory_budget_exit_2_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for (experiment, json, field) in [
+        (
+            "random-labels",
+            r#"{"network": {"kind": "mlp", "hidden": [1000000000]}}"#,
+            "`network`",
+        ),
+        (
+            "gossip",
+            r#"{"nodes": 1024, "seeds": 256, "logistic": {"dim": 1000000}}"#,
+            "`seeds`",
+        ),
+        ("sharp-minima", r#"{"particles": 67108864}"#, "`particles`"),
+        (
+            "rnn",
+            r#"{"network": {"width": 16384}, "batch_size": 65536, "seq_lens": [1024]}"#,
+            "`batch_size`",
+        ),
+    ] {
+        let cfg = sgdlab_tests::write_config(dir.path(), json);
+        let o = sgdlab(&[
+            "run",
+            experiment,
+            "--preset",
+            "quick",
+            "--config",
+            &cfg,
+            "--max-memory",
+            "8G",
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{experiment}: {err}");
+        assert!(
+            err.contains(&format!("config field {field}"))
+                && err.contains("of memory")
+                && err.contains("--max-memory allows"),
+            "{experiment}: {err}"
+        );
+        assert!(
+            !dir.path().join("out").join(experiment).exists(),
+            "{experiment}: ran"
+        );
+    }
+    // The rnn quick preset (estimated 0.3 MB) runs under a 64 MB budget; a budget that is not a
+    // size is bad input.
+    let o = sgdlab(&[
+        "run",
+        "rnn",
+        "--preset",
+        "quick",
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--max-memory",
+        "64M",
+        "--out",
+        dir.path().join("fits").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    expect_bad_input(
+        &["run", "rnn", "--preset", "quick", "--max-memory", "lots"],
+        &["--max-memory", "lots"],
+    );
+}

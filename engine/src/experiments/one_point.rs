@@ -8,6 +8,7 @@
 
 use super::{DataSplitConfig, NetworkPart, check};
 use crate::error::Result;
+use crate::experiments::{MemoryEstimate, classifier_memory, dataset_size};
 use crate::model::{InputStats, MlpConfig, Network, NetworkConfig};
 use crate::optim::SgdConfig;
 use crate::probe::{Batch, FlatNet, OnePoint, on_sphere, one_point};
@@ -60,6 +61,19 @@ pub struct OnePointConfig {
 }
 
 impl OnePointConfig {
+    /// The peak-memory estimate of the network check: one model, its trajectory's points and
+    /// the ball around each.
+    pub fn memory(&self) -> MemoryEstimate {
+        classifier_memory(
+            &self.network,
+            "network",
+            dataset_size(&self.data.dataset, self.data.train_size),
+            self.batch_size.max(self.probe_size) as u64,
+            "batch_size",
+            self.epochs as u64 + self.ball_points as u64 + 2,
+        )
+    }
+
     /// A small version for tests and a first look.
     pub fn quick() -> Self {
         Self::new()

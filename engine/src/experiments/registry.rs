@@ -5,8 +5,8 @@
 //! one row in [`REGISTRY`].
 
 use super::{
-    Elimination, Experiment, Gossip, Preset, RandomLabels, Rnn, SharpMinima, SmoothingExperiment,
-    parse_config_over,
+    Elimination, Experiment, Gossip, MemoryEstimate, Preset, RandomLabels, Rnn, SharpMinima,
+    SmoothingExperiment, machine_memory, parse_config_over,
 };
 use crate::data::DatasetSpec;
 use crate::device::{BackendChoice, ComputeDevice, resolve_device};
@@ -30,6 +30,8 @@ pub struct RunRequest {
     pub dataset: Option<DatasetSpec>,
     /// The compute backend.
     pub backend: BackendChoice,
+    /// `--max-memory`: the memory budget in bytes (the machine's memory when `None`).
+    pub max_memory: Option<u64>,
 }
 
 /// An experiment the registry can build from a [`RunRequest`].
@@ -41,6 +43,8 @@ pub trait Registered: Experiment + Sized + 'static {
     fn preset_config(request: &RunRequest) -> Self::Config;
     /// Checks every field of a config; errors name it.
     fn validate_config(config: &Self::Config) -> Result<()>;
+    /// The peak memory a config needs, by the fields that drive it ([`MemoryEstimate`]).
+    fn memory(config: &Self::Config) -> MemoryEstimate;
     /// Builds the experiment (loads data, initializes models) on a device.
     fn build(config: Self::Config, device: ComputeDevice) -> Result<Self>;
 }
@@ -188,6 +192,7 @@ pub fn names() -> Vec<&'static str> {
 fn validated_json<E: Registered>(request: &RunRequest) -> Result<serde_json::Value> {
     let config = configure::<E>(request)?;
     E::validate_config(&config)?;
+    check_memory::<E>(&config, request)?;
     super::to_json_value(&config)
 }
 
@@ -197,9 +202,23 @@ fn build<E: Registered>(
 ) -> Result<Box<dyn Experiment>> {
     let config = configure::<E>(request)?;
     E::validate_config(&config)?;
+    check_memory::<E>(&config, request)?;
     let device = resolve_device(request.backend)?;
     on_device(&device);
     Ok(Box::new(E::build(config, device)?))
+}
+
+/// Refuses a config whose memory estimate exceeds `--max-memory`, or else the machine's memory
+/// (no check where neither is known).
+fn check_memory<E: Registered>(config: &E::Config, request: &RunRequest) -> Result<()> {
+    let (budget, from) = match request.max_memory {
+        Some(b) => (b, "--max-memory allows"),
+        None => match machine_memory() {
+            Some(m) => (m, "this machine has (--max-memory sets another budget)"),
+            None => return Ok(()),
+        },
+    };
+    E::memory(config).check(budget, from)
 }
 
 /// The preset, with the config file merged over it and then the `--seed`, `--seeds` and
@@ -267,6 +286,30 @@ mod tests {
                 };
                 e.config(&request)
                     .unwrap_or_else(|err| panic!("{} {preset:?}: {err}", e.name));
+            }
+        }
+    }
+
+    /// Every preset fits in 1 GB by its own estimate (the largest, smoothing's paper preset,
+    /// is about 0.23 GB), and the same presets are refused under a 1 kB budget, naming a field.
+    #[test]
+    fn presets_fit_a_gigabyte_and_a_tiny_budget_refuses_them() {
+        for e in REGISTRY {
+            for preset in [Preset::Quick, Preset::Paper] {
+                let mut request = RunRequest {
+                    preset,
+                    max_memory: Some(1 << 30),
+                    ..RunRequest::default()
+                };
+                e.config(&request)
+                    .unwrap_or_else(|err| panic!("{} {preset:?}: {err}", e.name));
+                request.max_memory = Some(1000);
+                let err = e.config(&request).unwrap_err().to_string();
+                assert!(
+                    err.starts_with("config field `") && err.contains("of memory"),
+                    "{} {preset:?}: {err}",
+                    e.name
+                );
             }
         }
     }

@@ -37,6 +37,7 @@ pub use failure_mode::{FailureMode, FailurePoint, failure_objective, run_failure
 use super::{Claim, Experiment, Progress, Registered, RunRequest, to_json_value};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::Result;
+use crate::experiments::{F32, MemoryEstimate, product};
 use crate::model::EXPONENT_CAP;
 use crate::optim::Sgd;
 use crate::report::{
@@ -418,6 +419,23 @@ impl Registered for Elimination {
     }
     fn validate_config(config: &EliminationConfig) -> Result<()> {
         config.validate()
+    }
+    fn memory(c: &EliminationConfig) -> MemoryEstimate {
+        // All inits train as one batch of 4h + 5 parameters each (two networks: plain and
+        // wrapped), with snapshots; each end point's Hessian is (4h + 5)² in f64.
+        let params = 4 * c.hidden as u64 + 5;
+        let evals = (c.steps / c.eval_every.max(1)) as u64 + 2;
+        MemoryEstimate::new()
+            .add("inits", product(&[c.inits as u64, params, F32, 2 * 6]))
+            .add(
+                "eval_every",
+                product(&[c.inits as u64, params, F32, 2, evals]),
+            )
+            .add(
+                "points_per_cluster",
+                product(&[c.points_per_cluster as u64, 4, 3, F32, 4]),
+            )
+            .add("hidden", product(&[params, params, 8, 4]))
     }
     fn build(config: EliminationConfig, device: ComputeDevice) -> Result<Self> {
         Self::new(config, device)

@@ -12,6 +12,7 @@ use crate::error::{EngineError, Result};
 use crate::experiments::{
     Claim, Experiment, JobQueue, Progress, Registered, RunRequest, to_json_value,
 };
+use crate::experiments::{F32, MemoryEstimate, product};
 use crate::optim::gossip::{
     Algorithm, BatchedMlp, LogisticProblem, Mixer, MixingMatrix, TopologyConfig, WeightScheme,
     consensus_distance,
@@ -711,6 +712,49 @@ impl Registered for Gossip {
     }
     fn validate_config(config: &GossipConfig) -> Result<()> {
         config.validate()
+    }
+    fn memory(c: &GossipConfig) -> MemoryEstimate {
+        let nodes = c
+            .node_sweep
+            .iter()
+            .copied()
+            .chain([c.nodes, c.gap_nodes])
+            .max()
+            .unwrap_or(2) as u64;
+        let l = &c.logistic;
+        let replicas = product(&[c.seeds as u64, l.dim as u64]);
+        let evals = (l.steps / l.eval_every.max(1)) as u64 + 1;
+        let runs =
+            (c.node_sweep.len() + c.period_sweep.len() + c.topology_sweep.len() + 1) as u64 * 5;
+        let mut e = MemoryEstimate::new()
+            // Iterates, gradients, mixing output, averages and the optimum, per replica.
+            .add("seeds", product(&[nodes, replicas, F32, 8]))
+            .add(
+                "logistic.samples_per_node",
+                product(&[nodes, l.samples_per_node as u64, l.dim as u64 + 1, F32, 2]),
+            )
+            .add("nodes", product(&[nodes, nodes, F32, 4]))
+            .add("logistic.eval_every", product(&[evals, runs, 96 + 3 * F32]));
+        if let Some(m) = &c.mnist {
+            let params = 785 * m.hidden as u64 + (m.hidden as u64 + 1) * 10;
+            e = e
+                .add("mnist.hidden", product(&[m.nodes as u64, params, F32, 6]))
+                .add(
+                    "mnist.batch",
+                    product(&[
+                        m.nodes as u64,
+                        m.batch as u64,
+                        794 + m.hidden as u64,
+                        F32,
+                        3,
+                    ]),
+                )
+                .add(
+                    "mnist.train_size",
+                    product(&[m.train_size as u64 + 10_000, 785, F32]),
+                );
+        }
+        e
     }
     fn build(config: GossipConfig, device: ComputeDevice) -> Result<Self> {
         Self::new(config, device)

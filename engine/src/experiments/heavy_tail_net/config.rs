@@ -4,6 +4,7 @@
 use crate::data::{Dataset, DatasetSpec};
 use crate::error::Result;
 use crate::experiments::check;
+use crate::experiments::{MemoryEstimate, classifier_memory, dataset_size};
 use crate::model::{MlpConfig, NetworkConfig};
 use burn::config::Config;
 
@@ -66,6 +67,19 @@ pub struct HeavyTailNetConfig {
 }
 
 impl HeavyTailNetConfig {
+    /// The peak-memory estimate of the network runs: one model trains at a time, with the
+    /// copies the Hessian power iteration and the perturbations need.
+    pub fn memory(&self) -> MemoryEstimate {
+        classifier_memory(
+            &self.network,
+            "network",
+            dataset_size(&self.data.dataset, self.data.train_size),
+            self.batch_size.max(self.probe_size) as u64,
+            "batch_size",
+            4,
+        )
+    }
+
     /// A small version for tests and a first look (seconds on a CPU). The effect needs the
     /// regime where plain SGD starts to memorize the corrupted labels: with 1,000 examples that
     /// is about 30 epochs (by 60 every rule has memorized them).

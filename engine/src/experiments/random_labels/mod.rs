@@ -25,6 +25,7 @@ use super::{Claim, Experiment, JobQueue, Progress, Registered, RunRequest, to_js
 use crate::data::{Dataset, InputShape};
 use crate::device::ComputeDevice;
 use crate::error::Result;
+use crate::experiments::{MemoryEstimate, classifier_memory, dataset_size};
 use crate::model::{InputStats, Network};
 use crate::report::ReportMd;
 use crate::train::TrainRun;
@@ -248,6 +249,18 @@ impl Registered for RandomLabels {
     }
     fn validate_config(config: &RandomLabelsConfig) -> Result<()> {
         config.validate()
+    }
+    fn memory(c: &RandomLabelsConfig) -> MemoryEstimate {
+        // One model trains at a time; each seed keeps its initial and phase-A parameters for
+        // the retraining.
+        classifier_memory(
+            &c.network,
+            "network",
+            dataset_size(&c.dataset, c.synthetic_size),
+            c.batch_size as u64,
+            "batch_size",
+            1 + 2 * c.seeds as u64,
+        )
     }
     fn build(config: RandomLabelsConfig, device: ComputeDevice) -> Result<Self> {
         Self::new(config, device)

@@ -36,6 +36,7 @@ use super::{
 use crate::data::{RecurrentConcept, TargetKind};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::Result;
+use crate::experiments::{F32, MemoryEstimate, product};
 use crate::report::ReportMd;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -199,6 +200,50 @@ impl Registered for Rnn {
     }
     fn validate_config(config: &RnnConfig) -> Result<()> {
         config.validate()
+    }
+    fn memory(c: &RnnConfig) -> MemoryEstimate {
+        let width = c
+            .widths
+            .iter()
+            .copied()
+            .chain([c.network.width])
+            .max()
+            .unwrap_or(1) as u64;
+        let len = c
+            .seq_lens
+            .iter()
+            .copied()
+            .chain([c.width_sweep_seq_len])
+            .max()
+            .unwrap_or(1) as u64;
+        let samples = c
+            .sample_sizes
+            .iter()
+            .copied()
+            .chain([c.width_sweep_samples])
+            .max()
+            .unwrap_or(1) as u64;
+        let inputs = c.concept.inputs as u64 + 1;
+        MemoryEstimate::new()
+            // W, A, B with gradients and optimizer state, plus the concept's own weights.
+            .add(
+                "network.width",
+                product(&[width, width.saturating_add(inputs), F32, 6]),
+            )
+            .add("sample_sizes", product(&[samples, len, inputs, F32, 2]))
+            .add(
+                "test_size",
+                product(&[c.test_size as u64, len, inputs, F32, 2]),
+            )
+            // Backpropagation through time keeps every step's hidden state and pre-activation.
+            .add(
+                "batch_size",
+                product(&[c.batch_size as u64, len, width, F32, 4]),
+            )
+            .add(
+                "concept.neurons",
+                product(&[c.concept.neurons as u64, inputs, F32, 2]),
+            )
     }
     fn build(config: RnnConfig, device: ComputeDevice) -> Result<Self> {
         Self::new(config, device)

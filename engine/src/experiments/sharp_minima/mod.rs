@@ -29,7 +29,9 @@ use super::{
 };
 use crate::device::ComputeDevice;
 use crate::error::Result;
+use crate::experiments::{F32, MemoryEstimate, product};
 use crate::gpu::ParticleRunner;
+use crate::landscape::STAT_STRIDE;
 use crate::landscape::{Clip, Noise, ParticleState, StepRule};
 use crate::report::ReportMd;
 use crate::rng::derive_seed;
@@ -180,6 +182,19 @@ impl Registered for SharpMinima {
     }
     fn validate_config(config: &SharpMinimaConfig) -> Result<()> {
         config.validate()
+    }
+    fn memory(c: &SharpMinimaConfig) -> MemoryEstimate {
+        let per_particle = 8 + 16 + F32 * STAT_STRIDE as u64;
+        let runs = (3 * c.lrs.len()) as u64;
+        let mut e = MemoryEstimate::new()
+            // The live state (and its GPU copy or read-back), and per finished run the exit
+            // samples and occupation shares kept for the bootstrap.
+            .add("particles", product(&[c.particles as u64, per_particle, 3]))
+            .add("lrs", product(&[runs, c.particles as u64, 4 + 4 + 4]));
+        if let Some(n) = &c.network {
+            e = e.nest("network", n.memory());
+        }
+        e
     }
     fn build(config: SharpMinimaConfig, device: ComputeDevice) -> Result<Self> {
         Self::new(config, device)

@@ -25,7 +25,9 @@ use super::{
 };
 use crate::device::ComputeDevice;
 use crate::error::Result;
+use crate::experiments::{F32, MemoryEstimate, product};
 use crate::gpu::ParticleRunner;
+use crate::landscape::STAT_STRIDE;
 use crate::landscape::{Clip, Landscape, ParticleState, StepRule};
 use crate::report::ReportMd;
 use crate::rng::{SplitMix64, derive_seed};
@@ -191,6 +193,25 @@ impl Registered for SmoothingExperiment {
     }
     fn validate_config(config: &SmoothingConfig) -> Result<()> {
         config.validate()
+    }
+    fn memory(c: &SmoothingConfig) -> MemoryEstimate {
+        let per_particle = 8 + 16 + F32 * STAT_STRIDE as u64 + 16 + 1;
+        let levels = c.sigmas.len() as u64;
+        let mut e = MemoryEstimate::new()
+            .add("starts", product(&[c.starts as u64, per_particle, 3]))
+            .add("sigmas", product(&[levels, 4, c.starts as u64, 8 + 16]))
+            .add(
+                "grid_2d",
+                product(&[c.grid_2d as u64, c.grid_2d as u64, F32, levels + 2]),
+            )
+            .add(
+                "convex_grid",
+                product(&[c.convex_grid as u64, c.convex_grid as u64, 8, 2]),
+            );
+        if let Some(n) = &c.nn_check {
+            e = e.nest("nn_check", n.memory());
+        }
+        e
     }
     fn build(config: SmoothingConfig, device: ComputeDevice) -> Result<Self> {
         Self::new(config, device)

@@ -5,6 +5,7 @@
 //! β = ‖W − 11ᵀ/n‖₂ ∈ [0, 1) measures how slowly gossip mixes (Gossip SGD's bounds grow with
 //! 1/(1 − β)). β is computed here with a cyclic Jacobi eigen-solver in f64 on the CPU.
 
+use super::eigen::symmetric_eigenvalues;
 use super::topology::{Graph, TopologyConfig, reachability};
 use crate::error::{EngineError, Result};
 use serde::{Deserialize, Serialize};
@@ -233,50 +234,6 @@ pub fn beta(w: &[f64], n: usize) -> f64 {
         .fold(0.0, |m, l| m.max(l.abs()))
 }
 
-/// Eigenvalues of a symmetric n × n matrix by cyclic Jacobi rotations (f64; fine for n ≤ 256).
-pub fn symmetric_eigenvalues(a: &[f64], n: usize) -> Vec<f64> {
-    let mut a = a.to_vec();
-    for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).map(move |j| (i, j)))
-            .filter(|(i, j)| i != j)
-            .map(|(i, j)| a[i * n + j] * a[i * n + j])
-            .sum();
-        let scale: f64 = a.iter().map(|v| v * v).sum::<f64>().max(1e-300);
-        if off <= 1e-28 * scale {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = a[p * n + q];
-                if apq.abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let akp = a[k * n + p];
-                    let akq = a[k * n + q];
-                    a[k * n + p] = c * akp - s * akq;
-                    a[k * n + q] = s * akp + c * akq;
-                }
-                for k in 0..n {
-                    let apk = a[p * n + k];
-                    let aqk = a[q * n + k];
-                    a[p * n + k] = c * apk - s * aqk;
-                    a[q * n + k] = s * apk + c * aqk;
-                }
-            }
-        }
-    }
-    let mut eig: Vec<f64> = (0..n).map(|i| a[i * n + i]).collect();
-    eig.sort_by(|x, y| y.total_cmp(x));
-    eig
-}
-
 fn identity(n: usize) -> Vec<f64> {
     (0..n * n)
         .map(|k| if k / n == k % n { 1.0 } else { 0.0 })
@@ -386,16 +343,6 @@ mod tests {
         assert!((m.rounds[0][1] - 0.1).abs() < 1e-12);
         assert!((m.rounds[0][0] - 0.1).abs() < 1e-12);
         assert!((m.rounds[0][n + 1] - 0.9).abs() < 1e-12);
-    }
-
-    #[test]
-    fn jacobi_finds_known_eigenvalues() {
-        // [[2, 1], [1, 2]] has eigenvalues 3 and 1.
-        let e = symmetric_eigenvalues(&[2.0, 1.0, 1.0, 2.0], 2);
-        assert!(
-            (e[0] - 3.0).abs() < 1e-12 && (e[1] - 1.0).abs() < 1e-12,
-            "{e:?}"
-        );
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //! Yin, "Accelerating Gossip SGD with Periodic Global Averaging", ICML 2021).
 
 mod bench;
+mod eigen;
 mod mixing;
 mod mlp;
 mod sim;
 mod topology;
 
 pub use bench::*;
+pub use eigen::symmetric_eigenvalues;
 pub use mixing::*;
 pub use mlp::*;
 pub use sim::*;
