@@ -123,6 +123,16 @@ fn rnn_survives_kills() {
 }
 
 #[test]
+fn random_labels_survives_kills() {
+    survives_kills("random-labels");
+}
+
+#[test]
+fn elimination_survives_kills() {
+    survives_kills("elimination");
+}
+
+#[test]
 fn resume_without_a_checkpoint_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let o = sgdlab(&["run", "rnn", "--resume", dir.path().to_str().unwrap()]);

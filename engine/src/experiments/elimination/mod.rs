@@ -149,7 +149,7 @@ pub struct EndPointRun {
 
 /// Every run's diagnostics at one step. Runs `0..inits` are the plain networks, runs
 /// `inits..2·inits` the same inits wrapped with the exponential neuron.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EliminationSnapshot {
     /// Gradient steps taken.
     pub step: usize,
@@ -184,6 +184,20 @@ pub struct Elimination {
     /// Each run's parameters after gradient descent, in the order of [`HostObjective`].
     final_params: Vec<Vec<f64>>,
     /// Runs classified so far.
+    classified: usize,
+    /// The state after gradient descent and after each batch of classified end points, for
+    /// checkpoints (a run stopped during gradient descent starts it over).
+    boundary: super::Boundary,
+}
+
+/// What an elimination checkpoint keeps: everything after gradient descent (the networks are
+/// no longer needed once their final parameters are read).
+#[derive(Serialize, Deserialize)]
+struct EliminationState {
+    last_loss: f64,
+    snapshots: Vec<EliminationSnapshot>,
+    results: EliminationResults,
+    final_params: Vec<Vec<f64>>,
     classified: usize,
 }
 
@@ -449,6 +463,7 @@ impl Experiment for Elimination {
         }
         if self.steps_done >= self.config.steps {
             self.classify_step();
+            self.keep_boundary()?;
             if self.is_done() {
                 self.results.status = "complete".into();
             }
@@ -543,6 +558,36 @@ impl Experiment for Elimination {
 
     fn report(&self, md: &mut ReportMd, files: &[String]) {
         self.report_body(md, files);
+    }
+
+    fn checkpoint(&self) -> Option<(usize, &[u8])> {
+        self.boundary.get()
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        let s: EliminationState = super::decode(state, "elimination checkpoint")?;
+        self.steps_done = self.config.steps;
+        self.last_loss = s.last_loss;
+        self.snapshots = s.snapshots;
+        self.results = s.results;
+        self.final_params = s.final_params;
+        self.classified = s.classified;
+        self.keep_boundary()
+    }
+}
+
+impl Elimination {
+    /// Takes the checkpoint snapshot (once gradient descent is over). Jobs: gradient descent,
+    /// then each classified end point.
+    fn keep_boundary(&mut self) -> Result<()> {
+        let state = EliminationState {
+            last_loss: self.last_loss,
+            snapshots: self.snapshots.clone(),
+            results: self.results.clone(),
+            final_params: self.final_params.clone(),
+            classified: self.classified,
+        };
+        self.boundary.take(1 + self.classified, &state)
     }
 }
 

@@ -128,6 +128,7 @@ impl Elimination {
             results,
             final_params: Vec::new(),
             classified: 0,
+            boundary: Default::default(),
         })
     }
 

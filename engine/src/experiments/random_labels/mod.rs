@@ -134,11 +134,11 @@ pub struct RandomLabelsPoint {
 }
 
 /// One row of metrics.csv.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct MetricRow {
     seed: u64,
     arm: String,
-    run: &'static str,
+    run: String,
     epoch: usize,
     step: u64,
     lr: f64,
@@ -187,6 +187,21 @@ pub struct RandomLabels {
     boundaries: Vec<(String, Vec<f64>, Vec<u32>)>,
     boundary_box: (f64, f64, f64, f64),
     failure: Option<String>,
+    /// The state after the last finished run, for checkpoints.
+    boundary: super::Boundary,
+}
+
+/// What a random-labels checkpoint keeps: the runs finished and what they left (the initial
+/// and phase-A parameters a later retraining needs, flattened).
+#[derive(Serialize, Deserialize)]
+struct RandomLabelsState {
+    finished: usize,
+    init_params: BTreeMap<usize, Vec<f32>>,
+    pretrained: BTreeMap<usize, Vec<f32>>,
+    results: RandomLabelsResults,
+    metrics: Vec<MetricRow>,
+    epochs_done: u64,
+    boundaries: Vec<(String, Vec<f64>, Vec<u32>)>,
 }
 
 impl RandomLabels {
@@ -298,5 +313,25 @@ impl Experiment for RandomLabels {
 
     fn report(&self, md: &mut ReportMd, files: &[String]) {
         self.report_body(md, files);
+    }
+
+    fn checkpoint(&self) -> Option<(usize, &[u8])> {
+        self.boundary.get()
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        let s: RandomLabelsState = super::decode(state, "random-labels checkpoint")?;
+        self.queue.resume_at(s.finished)?;
+        let mut pretrained = BTreeMap::new();
+        for (seed_index, w) in s.pretrained {
+            pretrained.insert(seed_index, self.network_at(seed_index, &w)?);
+        }
+        self.pretrained = pretrained;
+        self.init_params = s.init_params;
+        self.results = s.results;
+        self.metrics = s.metrics;
+        self.epochs_done = s.epochs_done;
+        self.boundaries = s.boundaries;
+        self.snapshot()
     }
 }

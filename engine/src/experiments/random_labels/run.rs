@@ -4,7 +4,7 @@
 
 use super::{
     ActiveRun, ArmResults, Job, JobKind, MetricRow, RandomLabels, RandomLabelsConfig,
-    RandomLabelsResults, RunRecord, arm_name,
+    RandomLabelsResults, RandomLabelsState, RunRecord, arm_name,
 };
 use crate::data::{Dataset, InputShape};
 use crate::device::ComputeDevice;
@@ -131,6 +131,7 @@ impl RandomLabels {
             epochs_done: 0,
             boundaries: Vec::new(),
             boundary_box,
+            boundary: Default::default(),
             failure: None,
         })
     }
@@ -312,7 +313,7 @@ impl RandomLabels {
             self.metrics.push(MetricRow {
                 seed: self.seed_of(job.seed_index),
                 arm: self.arm_label(&job),
-                run: Self::run_name(&job),
+                run: Self::run_name(&job).into(),
                 epoch: run.epochs(),
                 step: run.optim.steps(),
                 lr: run.optim.current_lr(),
@@ -338,6 +339,7 @@ impl RandomLabels {
                 if self.is_done() {
                     self.results.status = "complete".into();
                 }
+                self.snapshot()?;
                 return Ok(progress);
             }
             let next = self.optim_at(&job, epochs);
@@ -346,6 +348,38 @@ impl RandomLabels {
         let progress = self.progress_with(Some(&active));
         self.queue.park(j, active);
         Ok(progress)
+    }
+
+    /// Takes the checkpoint snapshot (after a run finishes).
+    pub(super) fn snapshot(&mut self) -> Result<()> {
+        let state = RandomLabelsState {
+            finished: self.queue.finished(),
+            init_params: self.init_params.clone(),
+            pretrained: self
+                .pretrained
+                .iter()
+                .map(|(k, m)| (*k, flatten_params(m)))
+                .collect(),
+            results: self.results.clone(),
+            metrics: self.metrics.clone(),
+            epochs_done: self.epochs_done,
+            boundaries: self.boundaries.clone(),
+        };
+        self.boundary.take(state.finished, &state)
+    }
+
+    /// The network of seed `seed_index` (as its runs start it) moved to the parameters `w`.
+    pub(super) fn network_at(&self, seed_index: usize, w: &[f32]) -> Result<Network> {
+        let model = self.config.network.init(
+            self.train.shape,
+            self.train.num_classes,
+            self.input_stats,
+            self.seed_of(seed_index),
+            &self.device.device.clone().autodiff(),
+        );
+        let mut flat = crate::probe::FlatNet::new(model);
+        flat.set(w)?;
+        Ok(flat.model().clone())
     }
 
     fn finish_job(&mut self, active: ActiveRun) {
