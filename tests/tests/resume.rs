@@ -1,7 +1,8 @@
-//! A run killed with SIGKILL at any moment resumes from its last checkpoint with
-//! `sgdlab run <experiment> --resume DIR`, and its `results.json` equals an uninterrupted run's
-//! byte for byte (same config, seed and backend). The kill points are chosen as the run goes:
-//! after the first, second, … checkpoint that records a new finished job.
+//! A run killed with SIGKILL or stopped with SIGTERM at any moment resumes from its last
+//! checkpoint with `sgdlab run <experiment> --resume DIR`, and its `results.json` equals an
+//! uninterrupted run's byte for byte (same config, seed and backend). The stop points are chosen
+//! as the run goes: after the first, second, … checkpoint that records a new finished job (the
+//! job then in progress is lost and starts over), alternating SIGKILL and SIGTERM.
 
 #![cfg(unix)]
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
@@ -40,9 +41,15 @@ fn checkpointed_jobs(path: &Path) -> Option<usize> {
 }
 
 /// Starts (or resumes) `experiment` with a checkpoint every 50 ms, waits until its checkpoint
-/// records more than `after` finished jobs, and kills it with SIGKILL. Returns the jobs the
-/// checkpoint holds, or `None` when the run finished first.
-fn kill_after(experiment: &str, out: &Path, after: usize, resume: bool) -> Option<usize> {
+/// records more than `after` finished jobs, and stops it with `signal` (`KILL` or `TERM`).
+/// Returns the jobs the checkpoint holds, or `None` when the run finished first.
+fn kill_after(
+    experiment: &str,
+    out: &Path,
+    after: usize,
+    resume: bool,
+    signal: &str,
+) -> Option<usize> {
     let mut cmd = Command::new(sgdlab_bin());
     cmd.args(["run", experiment, "--backend", "cpu", "--quiet"])
         .args(["--checkpoint-every", "0.05"]);
@@ -64,9 +71,26 @@ fn kill_after(experiment: &str, out: &Path, after: usize, resume: bool) -> Optio
             return None;
         }
         if let Some(n) = checkpointed_jobs(&path).filter(|&n| n > after) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            return Some(n);
+            if signal == "KILL" {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                return Some(n);
+            }
+            // SIGTERM: the run saves what it has (a newer checkpoint, maybe) and exits 130.
+            let pid = child.id().to_string();
+            assert!(
+                Command::new("kill")
+                    .args(["-TERM", &pid])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            let status = child.wait().unwrap();
+            if status.success() {
+                return None; // it finished before the signal arrived
+            }
+            assert_eq!(status.code(), Some(130), "{experiment}: {status:?}");
+            return checkpointed_jobs(&path).or(Some(n));
         }
         assert!(Instant::now() < deadline, "{experiment}: no checkpoint");
         std::thread::sleep(Duration::from_millis(20));
@@ -80,10 +104,12 @@ fn survives_kills(experiment: &str) {
     let reference = uninterrupted(experiment, &dir.path().join("reference"));
     let out = dir.path().join("killed");
     let mut kills = Vec::new();
-    let mut last = kill_after(experiment, &out, 0, false);
+    let mut last = kill_after(experiment, &out, 0, false, "KILL");
     while let Some(n) = last {
         kills.push(n);
-        last = kill_after(experiment, &out, n, true);
+        // SIGKILL and SIGTERM in turn.
+        let signal = if kills.len() % 2 == 0 { "KILL" } else { "TERM" };
+        last = kill_after(experiment, &out, n, true, signal);
     }
     assert!(
         kills.len() >= 2,
