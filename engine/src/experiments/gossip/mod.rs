@@ -22,14 +22,16 @@ mod claims;
 mod config;
 mod mnist;
 mod report;
+mod results;
 mod run;
+mod sweeps;
 mod transient;
 
 pub use claims::{
     EXPONENT_MARGIN, EXPONENT_MIN_BAND, NOT_SLOWER_MARGIN, ProblemClass, exponent_band,
 };
 pub use config::*;
-pub use run::*;
+pub use results::*;
 pub use transient::{Censored, ExponentFit, TransientPoint};
 
 use crate::device::ComputeDevice;
