@@ -7,26 +7,15 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use sgdlab_tests::{sgdlab, sgdlab_bin, stderr};
+use sgdlab_tests::{quick_run, sgdlab, sgdlab_bin, stderr};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The uninterrupted run's results.json.
-fn uninterrupted(experiment: &str, out: &Path) -> Vec<u8> {
-    let o = sgdlab(&[
-        "run",
-        experiment,
-        "--preset",
-        "quick",
-        "--backend",
-        "cpu",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{experiment}: {}", stderr(&o));
-    std::fs::read(out.join(experiment).join("results.json")).unwrap()
+/// The uninterrupted run's results.json, as written.
+fn uninterrupted(experiment: &str) -> Vec<u8> {
+    let run = quick_run(experiment, &[]);
+    std::fs::read(run.dir.join("results.json")).unwrap()
 }
 
 /// Jobs finished in the checkpoint at `path`, once one is there.
@@ -101,7 +90,7 @@ fn kill_after(
 /// compares with the uninterrupted run.
 fn survives_kills(experiment: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let reference = uninterrupted(experiment, &dir.path().join("reference"));
+    let reference = uninterrupted(experiment);
     let out = dir.path().join("killed");
     let mut kills = Vec::new();
     let mut last = kill_after(experiment, &out, 0, false, "KILL");

@@ -102,6 +102,13 @@ impl Boundary {
         Ok(())
     }
 
+    /// Keeps `state` as it is, already encoded (a restored checkpoint: no need to encode the
+    /// state just decoded from it again).
+    pub fn keep(&mut self, jobs_finished: usize, state: &[u8]) {
+        self.state = state.to_vec();
+        self.jobs_finished = jobs_finished;
+    }
+
     /// The snapshot, once a job has finished.
     pub fn get(&self) -> Option<(usize, &[u8])> {
         (!self.state.is_empty()).then_some((self.jobs_finished, self.state.as_slice()))

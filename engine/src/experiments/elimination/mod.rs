@@ -572,7 +572,8 @@ impl Experiment for Elimination {
         self.results = s.results;
         self.final_params = s.final_params;
         self.classified = s.classified;
-        self.keep_boundary()
+        self.boundary.keep(1 + self.classified, state);
+        Ok(())
     }
 }
 

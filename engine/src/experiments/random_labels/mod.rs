@@ -332,6 +332,7 @@ impl Experiment for RandomLabels {
         self.metrics = s.metrics;
         self.epochs_done = s.epochs_done;
         self.boundaries = s.boundaries;
-        self.snapshot()
+        self.boundary.keep(self.queue.finished(), state);
+        Ok(())
     }
 }

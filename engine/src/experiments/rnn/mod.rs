@@ -299,7 +299,8 @@ impl Experiment for Rnn {
         self.metrics = metrics;
         self.results = results;
         self.steps_done = steps_done;
-        self.snapshot()
+        self.boundary.keep(self.queue.finished(), state);
+        Ok(())
     }
 }
 

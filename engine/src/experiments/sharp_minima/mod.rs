@@ -318,7 +318,10 @@ impl Experiment for SharpMinima {
         if let (Some(net), Some(runs)) = (&mut self.net, s.net_runs) {
             net.restore(runs)?;
         }
-        self.snapshot()
+        let finished =
+            self.queue.finished() + self.net.as_ref().map_or(0, HeavyTailNet::finished_runs);
+        self.boundary.keep(finished, state);
+        Ok(())
     }
 }
 

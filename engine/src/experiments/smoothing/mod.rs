@@ -365,7 +365,8 @@ impl Experiment for SmoothingExperiment {
         if self.queue.is_done() {
             self.finish()?;
         }
-        self.snapshot()
+        self.boundary.keep(self.queue.finished(), state);
+        Ok(())
     }
 }
 
