@@ -14,6 +14,7 @@ pub mod optim;
 pub mod probe;
 pub mod report;
 pub mod rng;
+pub mod snapshot;
 pub mod train;
 
 pub use error::{EngineError, Result};

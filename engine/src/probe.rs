@@ -13,8 +13,8 @@ use crate::error::{EngineError, Result};
 use crate::model::Network;
 use crate::rng::SplitMix64;
 use crate::train::{cross_entropy, flatten_params, input_tensor, one_hot};
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::tensor::{Device, Gradients, Tensor, TensorData};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Gradients, Tensor};
 
 /// Examples and one-hot targets on the (autodiff) device, for repeated evaluations.
 pub struct Batch {
@@ -99,8 +99,7 @@ impl FlatNet {
             ));
         }
         let model = self.model.take().expect("the model is only taken out here");
-        let mut loader = Load { w, offset: 0 };
-        self.model = Some(model.map(&mut loader));
+        self.model = Some(crate::snapshot::load_params(model, w)?);
         Ok(())
     }
 
@@ -138,27 +137,6 @@ impl FlatNet {
     pub fn loss_at(&mut self, w: &[f32], batch: &Batch) -> Result<f64> {
         self.set(w)?;
         Ok(self.loss(batch))
-    }
-}
-
-struct Load<'a> {
-    w: &'a [f32],
-    offset: usize,
-}
-
-impl ModuleMapper for Load<'_> {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let (id, tensor, mapper) = param.consume();
-        let shape = tensor.shape();
-        let n = shape.num_elements();
-        let values = self.w[self.offset..self.offset + n].to_vec();
-        self.offset += n;
-        let require_grad = tensor.is_require_grad();
-        let mut t = Tensor::<D>::from_data(TensorData::new(values, shape), &tensor.device());
-        if require_grad {
-            t = t.require_grad();
-        }
-        Param::from_mapped_value(id, t, mapper)
     }
 }
 

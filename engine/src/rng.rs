@@ -34,7 +34,7 @@ pub fn derive_seed(seed: u64, purpose: &str) -> u64 {
 }
 
 /// A sequential seeded generator (SplitMix64).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SplitMix64 {
     state: u64,
 }

@@ -150,6 +150,29 @@ pub struct BatchOutcome {
     pub mean_loss: f64,
 }
 
+/// Where a [`TrainRun`] is in its loop, exactly: the parameters, the optimizer state, the batch
+/// order and RNG position, and the epoch's running loss. [`TrainRun::restore`] puts it back on
+/// a run built the same way, which then continues as the saved one would have.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainRunState {
+    /// The model's parameters in visit order.
+    pub params: Vec<f32>,
+    /// The optimizer's state.
+    pub optim: crate::optim::SgdState,
+    /// The batch-order and augmentation generator.
+    pub rng: SplitMix64,
+    /// This epoch's example order.
+    pub order: Vec<usize>,
+    /// The next position in `order`.
+    pub cursor: usize,
+    /// Completed epochs.
+    pub epochs_done: usize,
+    /// Sum of this epoch's batch losses so far.
+    pub loss_sum: f64,
+    /// Batches in `loss_sum`.
+    pub loss_batches: usize,
+}
+
 /// A resumable mini-batch SGD loop over one dataset and one labelling of it.
 pub struct TrainRun {
     /// The model being trained (on an autodiff device); taken out only during an optimizer step.
@@ -234,6 +257,47 @@ impl TrainRun {
     /// The training data.
     pub fn data(&self) -> &Dataset {
         &self.data
+    }
+
+    /// Its exact state, for a checkpoint.
+    pub fn state(&self) -> TrainRunState {
+        TrainRunState {
+            params: flatten_params(self.model()),
+            optim: self.optim.state(self.model()),
+            rng: self.rng.clone(),
+            order: self.order.clone(),
+            cursor: self.cursor,
+            epochs_done: self.epochs_done,
+            loss_sum: self.loss_sum,
+            loss_batches: self.loss_batches,
+        }
+    }
+
+    /// Continues from `state`, taken of a run built with the same model type, data and seed.
+    pub fn restore(&mut self, state: &TrainRunState) -> Result<()> {
+        if state.params.len() != self.model().num_params()
+            || state.cursor > state.order.len()
+            || state.order.iter().any(|&i| i >= self.data.len())
+        {
+            return Err(EngineError::config(
+                "<checkpoint>",
+                "the saved parameters or batch order do not fit this run's model and data",
+            ));
+        }
+        let model = self
+            .model
+            .take()
+            .expect("the model is only taken out inside train_batches");
+        let model = crate::snapshot::load_params(model, &state.params)?;
+        self.optim = Sgd::from_state(&state.optim, &model, &self.device.clone().inner())?;
+        self.model = Some(model);
+        self.rng = state.rng.clone();
+        self.order = state.order.clone();
+        self.cursor = state.cursor;
+        self.epochs_done = state.epochs_done;
+        self.loss_sum = state.loss_sum;
+        self.loss_batches = state.loss_batches;
+        Ok(())
     }
 
     /// Trains up to `max_batches` mini-batches, stopping early at the end of an epoch.

@@ -52,8 +52,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "out", value_name = "DIR")]
     out: PathBuf,
     /// Continue the stopped run in DIR/<experiment>/ from its checkpoint (its config.json and
-    /// checkpoint.cbor; finished jobs are kept, the job in progress starts over). Use the same
-    /// --backend for the same numbers.
+    /// checkpoint.cbor: finished jobs and the job in progress, with its model, optimizer state
+    /// and RNG positions, continue where they were). Use the same --backend for the same numbers.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "seed", "seeds", "dataset", "out", "preset"])]
     resume: Option<PathBuf>,
     /// Seconds between checkpoints (outputs so far plus checkpoint.cbor) while running; 0 saves
@@ -203,8 +203,8 @@ pub fn read_checkpoint(dir: &Path, entry: &ExperimentEntry) -> Result<Option<Che
             return Ok(None);
         }
         return Err(Failure::BadInput(anyhow!(
-            "--resume: no checkpoint at {} (the run stopped before its first job finished, or \
-             never ran there): start it again without --resume",
+            "--resume: no checkpoint at {} (the run stopped before it saved one, or never ran \
+             there): start it again without --resume",
             path.display()
         )));
     }
@@ -306,14 +306,21 @@ pub fn run_entry(
         experiment
             .restore(&c.state)
             .map_err(|e| Failure::BadInput(anyhow!("--resume: {e}")))?;
+        let progress = experiment.progress();
         // The time already spent counts in timing.json.
         started = started
             .checked_sub(Duration::from_secs_f64(c.elapsed_s.max(0.0)))
             .unwrap_or(started);
         if !quiet {
             eprintln!(
-                "sgdlab: {}: resumed after {} finished jobs ({:.1} s of earlier work kept)",
-                entry.name, c.jobs_finished, c.elapsed_s
+                "sgdlab: {}: resumed at {} of {} {} done, {} jobs finished ({:.1} s of earlier \
+                 work kept)",
+                entry.name,
+                progress.done,
+                progress.total,
+                progress.unit,
+                c.jobs_finished,
+                c.elapsed_s
             );
         }
     }

@@ -1,8 +1,10 @@
 //! A run killed with SIGKILL or stopped with SIGTERM at any moment resumes from its last
 //! checkpoint with `sgdlab run <experiment> --resume DIR`, and its `results.json` equals an
 //! uninterrupted run's byte for byte (same config, seed and backend). The stop points are chosen
-//! as the run goes: after the first, second, … checkpoint that records a new finished job (the
-//! job then in progress is lost and starts over), alternating SIGKILL and SIGTERM.
+//! as the run goes: each time the checkpoint records another quarter of the run's work, in the
+//! middle of a job as a rule, alternating SIGKILL and SIGTERM. A resumed run must continue from
+//! exactly the progress its checkpoint recorded (the job in progress included: its model,
+//! optimizer state and RNG positions), which the run's own "resumed at" line reports.
 
 #![cfg(unix)]
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
@@ -18,96 +20,135 @@ fn uninterrupted(experiment: &str) -> Vec<u8> {
     std::fs::read(run.dir.join("results.json")).unwrap()
 }
 
-/// Jobs finished in the checkpoint at `path`, once one is there.
-fn checkpointed_jobs(path: &Path) -> Option<usize> {
+/// An unsigned field of the checkpoint at `path`, once one is there.
+fn checkpoint_field(path: &Path, field: &str) -> Option<u64> {
     let bytes = std::fs::read(path).ok()?;
     let v: ciborium::Value = ciborium::from_reader(bytes.as_slice()).ok()?;
     let map = v.as_map()?;
     map.iter()
-        .find(|(k, _)| k.as_text() == Some("jobs_finished"))
+        .find(|(k, _)| k.as_text() == Some(field))
         .and_then(|(_, v)| v.as_integer())
-        .and_then(|i| usize::try_from(i).ok())
+        .and_then(|i| u64::try_from(i).ok())
+}
+
+/// The progress a resumed run reported on its "resumed at N of M" line.
+fn resumed_at(log: &str) -> Option<u64> {
+    let rest = &log[log.find("resumed at ")? + "resumed at ".len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// How a stop went: the checkpoint's progress after the process ended, and (for a resumed run)
+/// the progress it reported when it resumed.
+struct Stop {
+    units: u64,
+    resumed_at: Option<u64>,
 }
 
 /// Starts (or resumes) `experiment` with a checkpoint every 50 ms, waits until its checkpoint
-/// records more than `after` finished jobs, and stops it with `signal` (`KILL` or `TERM`).
-/// Returns the jobs the checkpoint holds, or `None` when the run finished first.
-fn kill_after(
+/// records more than `after` units of work, and stops it with `signal` (`KILL` or `TERM`).
+/// Returns `None` when the run finished first.
+fn stop_after(
     experiment: &str,
     out: &Path,
-    after: usize,
+    after: u64,
     resume: bool,
     signal: &str,
-) -> Option<usize> {
+) -> Option<Stop> {
+    let log_path = out.with_extension(format!("{after}.log"));
     let mut cmd = Command::new(sgdlab_bin());
-    cmd.args(["run", experiment, "--backend", "cpu", "--quiet"])
+    cmd.args(["run", experiment, "--backend", "cpu"])
         .args(["--checkpoint-every", "0.05"]);
     if resume {
         cmd.args(["--resume", out.to_str().unwrap()]);
     } else {
-        cmd.args(["--preset", "quick", "--out", out.to_str().unwrap()]);
+        cmd.args([
+            "--quiet",
+            "--preset",
+            "quick",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
     }
     let mut child = cmd
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
     let path = out.join(experiment).join("checkpoint.cbor");
     let deadline = Instant::now() + Duration::from_secs(300);
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "{experiment}: {status:?}");
+            assert!(status.success(), "{experiment}: {status:?}\n{}", log());
             return None;
         }
-        if let Some(n) = checkpointed_jobs(&path).filter(|&n| n > after) {
+        if checkpoint_field(&path, "units_done").is_some_and(|n| n > after) {
             if signal == "KILL" {
                 child.kill().unwrap();
                 child.wait().unwrap();
-                return Some(n);
+            } else {
+                // SIGTERM: the run saves what it has (a newer checkpoint) and exits 130.
+                let pid = child.id().to_string();
+                assert!(
+                    Command::new("kill")
+                        .args(["-TERM", &pid])
+                        .status()
+                        .unwrap()
+                        .success()
+                );
+                let status = child.wait().unwrap();
+                if status.success() {
+                    return None; // it finished before the signal arrived
+                }
+                assert_eq!(status.code(), Some(130), "{experiment}: {status:?}");
             }
-            // SIGTERM: the run saves what it has (a newer checkpoint, maybe) and exits 130.
-            let pid = child.id().to_string();
-            assert!(
-                Command::new("kill")
-                    .args(["-TERM", &pid])
-                    .status()
-                    .unwrap()
-                    .success()
-            );
-            let status = child.wait().unwrap();
-            if status.success() {
-                return None; // it finished before the signal arrived
-            }
-            assert_eq!(status.code(), Some(130), "{experiment}: {status:?}");
-            return checkpointed_jobs(&path).or(Some(n));
+            return Some(Stop {
+                units: checkpoint_field(&path, "units_done").unwrap(),
+                resumed_at: resumed_at(&log()),
+            });
         }
         assert!(Instant::now() < deadline, "{experiment}: no checkpoint");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// Kills the run after each new checkpointed job, resuming each time, until it finishes; then
+/// Stops the run each time another quarter of its work is checkpointed, resuming each time,
+/// until it finishes; checks that every resumed run started where its checkpoint was, then
 /// compares with the uninterrupted run.
 fn survives_kills(experiment: &str) {
     let dir = tempfile::tempdir().unwrap();
     let reference = uninterrupted(experiment);
     let out = dir.path().join("killed");
-    let mut kills = Vec::new();
-    let mut last = kill_after(experiment, &out, 0, false, "KILL");
-    while let Some(n) = last {
-        kills.push(n);
+    let mut stops: Vec<u64> = Vec::new();
+    let mut last = stop_after(experiment, &out, 0, false, "KILL");
+    while let Some(stop) = last {
+        if let Some(&before) = stops.last() {
+            assert_eq!(
+                stop.resumed_at,
+                Some(before),
+                "{experiment}: the run resumed from a checkpoint at {before} units reported \
+                 another place (stops so far {stops:?})"
+            );
+        }
+        stops.push(stop.units);
+        let total =
+            checkpoint_field(&out.join(experiment).join("checkpoint.cbor"), "units_total").unwrap();
         // SIGKILL and SIGTERM in turn.
-        let signal = if kills.len() % 2 == 0 { "KILL" } else { "TERM" };
-        last = kill_after(experiment, &out, n, true, signal);
+        let signal = if stops.len().is_multiple_of(2) {
+            "KILL"
+        } else {
+            "TERM"
+        };
+        last = stop_after(experiment, &out, stop.units + total / 4, true, signal);
     }
     assert!(
-        kills.len() >= 2,
-        "{experiment}: killed only after {kills:?} jobs"
+        stops.len() >= 2,
+        "{experiment}: stopped only at {stops:?} units"
     );
     let resumed = std::fs::read(out.join(experiment).join("results.json")).unwrap();
     assert!(
         resumed == reference,
-        "{experiment}: killed after {kills:?} jobs and resumed, results differ:\n{}\n---\n{}",
+        "{experiment}: stopped at {stops:?} units and resumed, results differ:\n{}\n---\n{}",
         String::from_utf8_lossy(&resumed),
         String::from_utf8_lossy(&reference)
     );

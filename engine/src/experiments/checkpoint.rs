@@ -1,9 +1,9 @@
-//! Checkpoints: what a stopped run needs to continue. An experiment that runs jobs in turn keeps
-//! an encoded snapshot of its state at the last job boundary (the jobs finished and what they
-//! produced); the output writer saves it beside the outputs of an unfinished run as
-//! [`CHECKPOINT_FILE`], and `sgdlab run --resume` builds the experiment from the run's
-//! `config.json` and restores it. A job that was in progress starts over, so a resumed run's
-//! `results.json` equals an uninterrupted run's (same config, seed and backend).
+//! Checkpoints: what a stopped run needs to continue. An experiment encodes its state on demand
+//! (the jobs finished and what they produced, and the job in progress: its model, optimizer
+//! state, RNG positions and metrics so far); the output writer saves it beside the outputs of an
+//! unfinished run as [`CHECKPOINT_FILE`], and `sgdlab run --resume` builds the experiment from
+//! the run's `config.json` and restores it. The job in progress continues where it was, so a
+//! resumed run's `results.json` equals an uninterrupted run's (same config, seed and backend).
 //!
 //! The encoding is CBOR (`ciborium`): floats round-trip exactly, NaN and infinities included,
 //! which JSON cannot carry.
@@ -33,7 +33,12 @@ pub struct Checkpoint {
     pub elapsed_s: f64,
     /// Jobs finished.
     pub jobs_finished: usize,
-    /// The experiment's own encoding of its state at that job boundary.
+    /// Progress in the experiment's units at the checkpoint (finished jobs and the part of the
+    /// job in progress that the state keeps).
+    pub units_done: u64,
+    /// All the run's work in the same units.
+    pub units_total: u64,
+    /// The experiment's own encoding of its state.
     pub state: Vec<u8>,
 }
 
@@ -84,37 +89,6 @@ impl Checkpoint {
     }
 }
 
-/// The state an experiment keeps at its last job boundary: the jobs finished then and the
-/// encoded state. Experiments hold one and refresh it each time a job finishes.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Boundary {
-    /// Jobs finished at the boundary.
-    pub jobs_finished: usize,
-    /// The encoded state then; empty before the first job finishes.
-    pub state: Vec<u8>,
-}
-
-impl Boundary {
-    /// Takes a snapshot of `state` after `jobs_finished` jobs.
-    pub fn take<T: Serialize>(&mut self, jobs_finished: usize, state: &T) -> Result<()> {
-        self.state = encode(state)?;
-        self.jobs_finished = jobs_finished;
-        Ok(())
-    }
-
-    /// Keeps `state` as it is, already encoded (a restored checkpoint: no need to encode the
-    /// state just decoded from it again).
-    pub fn keep(&mut self, jobs_finished: usize, state: &[u8]) {
-        self.state = state.to_vec();
-        self.jobs_finished = jobs_finished;
-    }
-
-    /// The snapshot, once a job has finished.
-    pub fn get(&self) -> Option<(usize, &[u8])> {
-        (!self.state.is_empty()).then_some((self.jobs_finished, self.state.as_slice()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +122,8 @@ mod tests {
             sgdlab_version: env!("CARGO_PKG_VERSION").into(),
             elapsed_s: 1.5,
             jobs_finished: 3,
+            units_done: 42,
+            units_total: 100,
             state: vec![1, 2, 3],
         };
         c.write(&path).unwrap();
@@ -162,15 +138,5 @@ mod tests {
         old.write(&path).unwrap();
         let e = Checkpoint::read(&path).unwrap_err().to_string();
         assert!(e.contains("0.0.0-old"), "{e}");
-    }
-
-    #[test]
-    fn a_boundary_is_empty_until_a_job_finishes() {
-        let mut b = Boundary::default();
-        assert!(b.get().is_none());
-        b.take(2, &vec![1u32, 2]).unwrap();
-        let (n, bytes) = b.get().unwrap();
-        assert_eq!(n, 2);
-        assert_eq!(decode::<Vec<u32>>(bytes, "x").unwrap(), [1, 2]);
     }
 }

@@ -88,6 +88,23 @@ impl<J: Clone, A> JobQueue<J, A> {
         Ok(())
     }
 
+    /// Continues after `finished` jobs with job `finished` in progress at `state` (a restored
+    /// checkpoint taken in the middle of that job).
+    pub fn resume_active(&mut self, finished: usize, state: A) -> crate::error::Result<()> {
+        if finished >= self.jobs.len() {
+            return Err(crate::error::EngineError::config(
+                "<checkpoint>",
+                format!(
+                    "job {finished} in progress, but this config has {} jobs",
+                    self.jobs.len()
+                ),
+            ));
+        }
+        self.next = finished + 1;
+        self.active = Some((finished, state));
+        Ok(())
+    }
+
     /// Work in all jobs, where job `j` is `units(j)` units.
     pub fn total_units(&self, units: impl Fn(&J) -> u64) -> u64 {
         self.jobs.iter().map(units).sum()
@@ -140,6 +157,18 @@ mod tests {
         assert_eq!((q.finished(), q.pending()), (2, &[3][..]));
         assert_eq!(advance(&mut q), Some((2, 3, 1)));
         assert!(q.resume_at(4).is_err());
+    }
+
+    #[test]
+    fn resuming_a_job_in_progress_continues_it() {
+        let mut q = JobQueue::new(vec![2, 1, 3]);
+        q.resume_active(2, 1).unwrap();
+        assert_eq!((q.started(), q.finished()), (3, 2));
+        assert_eq!(q.units_done(|n| *n, |&s| s), 4);
+        assert_eq!(advance(&mut q), Some((2, 3, 2)));
+        assert_eq!(advance(&mut q), Some((2, 3, 3)));
+        assert!(q.is_done());
+        assert!(q.resume_active(3, 0).is_err());
     }
 
     #[test]

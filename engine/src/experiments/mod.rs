@@ -112,16 +112,19 @@ pub trait Experiment {
     /// names of the files written, for images.
     fn report(&self, md: &mut ReportMd, files: &[String]);
 
-    /// The state to resume from: the jobs finished at the last job boundary and the encoded
-    /// state then ([`Boundary`]). `None` before the first job finishes, or for an experiment
-    /// that cannot checkpoint (a resumed run then starts from the beginning).
-    fn checkpoint(&self) -> Option<(usize, &[u8])> {
-        None
+    /// The state to resume from, as of now: the jobs finished and the experiment's encoded
+    /// state: the finished jobs' results and, where the experiment keeps it, the job in
+    /// progress (its model, optimizer state, RNG positions and metrics so far) so that a
+    /// resumed run continues it where it was. `None` while there is nothing to keep, or for an
+    /// experiment that cannot checkpoint (a resumed run then starts from the beginning).
+    fn checkpoint(&self) -> Result<Option<(usize, Vec<u8>)>> {
+        Ok(None)
     }
 
     /// Continues from `state`, a [`Experiment::checkpoint`] of a run of the same config, on a
-    /// freshly built experiment: the finished jobs' results are restored and the next job
-    /// starts from its beginning.
+    /// freshly built experiment: the finished jobs' results are restored, and the job that was
+    /// in progress continues from its saved state (or, for an experiment that keeps only job
+    /// boundaries, starts from its beginning).
     fn restore(&mut self, state: &[u8]) -> Result<()> {
         let _ = state;
         Err(EngineError::config(

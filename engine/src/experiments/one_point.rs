@@ -14,8 +14,9 @@ use crate::optim::SgdConfig;
 use crate::probe::{Batch, FlatNet, OnePoint, on_sphere, one_point};
 use crate::report::{Axis, CsvTable, LinePlot, ReportMd, Series, fmt_f64};
 use crate::rng::{SplitMix64, derive_seed};
-use crate::train::{TrainRun, evaluate, flatten_params, l2_distance};
+use crate::train::{TrainRun, TrainRunState, evaluate, flatten_params, l2_distance};
 use burn::config::Config;
+use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -164,7 +165,53 @@ pub struct OnePointCheck {
     pub results: OnePointResults,
 }
 
+/// Where a [`OnePointCheck`] is, exactly, for a checkpoint: its training run, the trajectory
+/// and curves so far, the next point to probe and the results of the points probed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnePointState {
+    train: TrainRunState,
+    trajectory: Vec<Vec<f32>>,
+    losses: Vec<f64>,
+    accs: Vec<f64>,
+    next_probe: usize,
+    results: OnePointResults,
+}
+
 impl OnePointCheck {
+    /// Its exact state, for a checkpoint.
+    pub fn state(&self) -> OnePointState {
+        OnePointState {
+            train: self.train.state(),
+            trajectory: self.trajectory.clone(),
+            losses: self.losses.clone(),
+            accs: self.accs.clone(),
+            next_probe: self.next_probe,
+            results: self.results.clone(),
+        }
+    }
+
+    /// Continues from `state`, taken of a check built from the same config.
+    pub fn restore(&mut self, state: OnePointState) -> Result<()> {
+        let len = self.train.model().num_params();
+        if state.trajectory.len() > self.config.epochs + 1
+            || state.trajectory.iter().any(|w| w.len() != len)
+            || state.next_probe > self.config.epochs + 1
+            || (state.next_probe > 0 && state.trajectory.len() <= self.config.epochs)
+        {
+            return Err(crate::error::EngineError::config(
+                "<checkpoint>",
+                "the network check's saved state does not fit this config",
+            ));
+        }
+        self.train.restore(&state.train)?;
+        self.trajectory = state.trajectory;
+        self.losses = state.losses;
+        self.accs = state.accs;
+        self.next_probe = state.next_probe;
+        self.results = state.results;
+        Ok(())
+    }
+
     /// Loads the data and builds the network; `field` names the config in errors.
     pub fn new(config: OnePointConfig, device: &Device, field: &str) -> Result<Self> {
         config.validate(field)?;

@@ -178,7 +178,7 @@ fn write_set(
     )?;
     let mut written = vec![config_path, results_path, timing_path];
     if !run.complete
-        && let Some((jobs_finished, state)) = exp.checkpoint()
+        && let Some((jobs_finished, state)) = exp.checkpoint()?
     {
         let path = dir.join(CHECKPOINT_FILE);
         Checkpoint {
@@ -187,7 +187,9 @@ fn write_set(
             sgdlab_version: run.sgdlab_version.clone(),
             elapsed_s: run.elapsed_s,
             jobs_finished,
-            state: state.to_vec(),
+            units_done: progress.done,
+            units_total: progress.total,
+            state,
         }
         .write(&path)?;
         written.push(path);

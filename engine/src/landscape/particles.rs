@@ -63,7 +63,7 @@ pub fn validate_particles(n: usize, field: &str) -> Result<()> {
 }
 
 /// The state of N particles: positions, bookkeeping and counts.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ParticleState {
     /// Positions (`y` is 0 in one dimension).
     pub pos: Vec<[f32; 2]>,

@@ -7,6 +7,7 @@
 
 use super::LrSchedule;
 use crate::error::{EngineError, Result};
+use crate::snapshot::param_ids;
 use burn::config::Config;
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::tensor::{Gradients, Tensor};
@@ -72,16 +73,18 @@ impl SgdConfig {
     }
 }
 
-/// A serializable snapshot of [`Sgd`]'s state (config, step count, velocity buffers), so a run
-/// can be saved and resumed with identical results.
+/// A serializable snapshot of [`Sgd`]'s state: the config, the step count and the velocity
+/// buffers in the parameter order of the module they belong to (ids differ between processes,
+/// positions do not), so a run saved mid-way continues with identical results.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SgdRecord {
+pub struct SgdState {
     /// The configuration.
     pub config: SgdConfig,
     /// Steps taken.
     pub steps: u64,
-    /// Velocity buffers (flattened) with their parameter ids, in id order.
-    pub velocity: Vec<(ParamId, Vec<f32>)>,
+    /// Per parameter in visit order, its flattened velocity buffer (`None` before its first
+    /// momentum step).
+    pub velocity: Vec<Option<Vec<f32>>>,
 }
 
 /// SGD's state: the config, one velocity buffer per parameter, and the step count.
@@ -108,42 +111,59 @@ impl Sgd {
         self.config.schedule.lr_at(self.config.lr, self.steps)
     }
 
-    /// A snapshot of the state (reads the velocity buffers back from the device).
-    pub fn to_record(&self) -> SgdRecord {
-        let velocity = self
-            .velocity
+    /// A snapshot of the state of the optimizer of `module` (reads the velocity buffers back
+    /// from the device).
+    pub fn state<M: Module>(&self, module: &M) -> SgdState {
+        let velocity = param_ids(module)
             .iter()
-            .map(|(id, v)| {
-                let values = v
-                    .to_data()
-                    .try_to_vec::<f32>()
-                    .expect("velocity buffers are f32 tensors created by this optimizer");
-                (*id, values)
+            .map(|id| {
+                self.velocity.get(id).map(|v| {
+                    v.to_data()
+                        .try_to_vec::<f32>()
+                        .expect("velocity buffers are f32 tensors created by this optimizer")
+                })
             })
             .collect();
-        SgdRecord {
+        SgdState {
             config: self.config.clone(),
             steps: self.steps,
             velocity,
         }
     }
 
-    /// Restores a snapshot onto `device`.
-    pub fn from_record(record: &SgdRecord, device: &burn::tensor::Device) -> Self {
-        let velocity = record
-            .velocity
-            .iter()
-            .map(|(id, v)| {
+    /// Restores a snapshot for `module` (of the same type as the one it was taken of) on
+    /// `device`, the module's device without autodiff.
+    pub fn from_state<M: Module>(
+        state: &SgdState,
+        module: &M,
+        device: &burn::tensor::Device,
+    ) -> Result<Self> {
+        let ids = param_ids(module);
+        if ids.len() != state.velocity.len() {
+            return Err(EngineError::config(
+                "<checkpoint>",
+                format!(
+                    "optimizer state for {} parameters, the model has {}",
+                    state.velocity.len(),
+                    ids.len()
+                ),
+            ));
+        }
+        let velocity = ids
+            .into_iter()
+            .zip(&state.velocity)
+            .filter_map(|(id, v)| {
+                let v = v.as_ref()?;
                 let t =
                     Tensor::from_data(burn::tensor::TensorData::new(v.clone(), [v.len()]), device);
-                (*id, t)
+                Some((id, t))
             })
             .collect();
-        Self {
-            config: record.config.clone(),
+        Ok(Self {
+            config: state.config.clone(),
             velocity,
-            steps: record.steps,
-        }
+            steps: state.steps,
+        })
     }
 
     /// Changes hyperparameters mid-run (momentum buffers are kept).
@@ -322,13 +342,13 @@ mod tests {
         for _ in 0..5 {
             m = step(m, &mut opt);
         }
-        let json = serde_json::to_string(&opt.to_record()).unwrap();
-        let record: SgdRecord = serde_json::from_str(&json).unwrap();
-        let mut restored = Sgd::from_record(&record, &device.clone().inner());
+        // A fresh module (new parameter ids, as in another process) takes the saved values.
+        let bytes = crate::experiments::encode(&opt.state(&m)).unwrap();
+        let state: SgdState = crate::experiments::decode(&bytes, "sgd").unwrap();
+        let m2 = crate::snapshot::load_params(make(), &crate::train::flatten_params(&m)).unwrap();
+        assert_ne!(m2.w.id, m.w.id);
+        let mut restored = Sgd::from_state(&state, &m2, &device.clone().inner()).unwrap();
         assert_eq!(restored.steps(), 5);
-        let m2 = Scalar {
-            w: Param::initialized(m.w.id, m.w.val()),
-        };
         let m = step(m, &mut opt);
         let m2 = step(m2, &mut restored);
         assert_eq!(

@@ -43,6 +43,7 @@ use crate::optim::Sgd;
 use crate::report::{
     Axis, Bounds, CsvTable, Histogram, LinePlot, Panel, ReportMd, Series, fmt_f64,
 };
+use burn::module::Module;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -185,20 +186,27 @@ pub struct Elimination {
     final_params: Vec<Vec<f64>>,
     /// Runs classified so far.
     classified: usize,
-    /// The state after gradient descent and after each batch of classified end points, for
-    /// checkpoints (a run stopped during gradient descent starts it over).
-    boundary: super::Boundary,
 }
 
-/// What an elimination checkpoint keeps: everything after gradient descent (the networks are
-/// no longer needed once their final parameters are read).
+/// What an elimination checkpoint keeps: during gradient descent, the networks' parameters and
+/// the optimizer's state with the diagnostics so far; after it, everything the classification
+/// needs (the networks are no longer needed once their final parameters are read).
 #[derive(Serialize, Deserialize)]
 struct EliminationState {
+    gd: Option<GdState>,
     last_loss: f64,
     snapshots: Vec<EliminationSnapshot>,
     results: EliminationResults,
     final_params: Vec<Vec<f64>>,
     classified: usize,
+}
+
+/// Gradient descent in progress.
+#[derive(Serialize, Deserialize)]
+struct GdState {
+    steps_done: usize,
+    params: Vec<f32>,
+    optim: crate::optim::SgdState,
 }
 
 impl Elimination {
@@ -463,7 +471,6 @@ impl Experiment for Elimination {
         }
         if self.steps_done >= self.config.steps {
             self.classify_step();
-            self.keep_boundary()?;
             if self.is_done() {
                 self.results.status = "complete".into();
             }
@@ -560,35 +567,63 @@ impl Experiment for Elimination {
         self.report_body(md, files);
     }
 
-    fn checkpoint(&self) -> Option<(usize, &[u8])> {
-        self.boundary.get()
-    }
-
-    fn restore(&mut self, state: &[u8]) -> Result<()> {
-        let s: EliminationState = super::decode(state, "elimination checkpoint")?;
-        self.steps_done = self.config.steps;
-        self.last_loss = s.last_loss;
-        self.snapshots = s.snapshots;
-        self.results = s.results;
-        self.final_params = s.final_params;
-        self.classified = s.classified;
-        self.boundary.keep(1 + self.classified, state);
-        Ok(())
-    }
-}
-
-impl Elimination {
-    /// Takes the checkpoint snapshot (once gradient descent is over). Jobs: gradient descent,
-    /// then each classified end point.
-    fn keep_boundary(&mut self) -> Result<()> {
+    /// Jobs: gradient descent, then each classified end point.
+    fn checkpoint(&self) -> Result<Option<(usize, Vec<u8>)>> {
+        if self.steps_done == 0 {
+            return Ok(None);
+        }
+        let gd_done = self.steps_done >= self.config.steps;
+        let gd = (!gd_done).then(|| GdState {
+            steps_done: self.steps_done,
+            params: crate::train::flatten_params(self.nets()),
+            optim: self.optim.state(self.nets()),
+        });
         let state = EliminationState {
+            gd,
             last_loss: self.last_loss,
             snapshots: self.snapshots.clone(),
             results: self.results.clone(),
             final_params: self.final_params.clone(),
             classified: self.classified,
         };
-        self.boundary.take(1 + self.classified, &state)
+        let finished = if gd_done { 1 + self.classified } else { 0 };
+        Ok(Some((finished, super::encode(&state)?)))
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        let s: EliminationState = super::decode(state, "elimination checkpoint")?;
+        match s.gd {
+            Some(gd) if gd.steps_done < self.config.steps => {
+                let nets = self
+                    .nets
+                    .take()
+                    .expect("the networks are only taken out during a gradient step");
+                if gd.params.len() != nets.num_params() {
+                    self.nets = Some(nets);
+                    return Err(super::EngineError::config(
+                        "<checkpoint>",
+                        "the saved networks do not fit this config",
+                    ));
+                }
+                let nets = crate::snapshot::load_params(nets, &gd.params)?;
+                self.optim = Sgd::from_state(&gd.optim, &nets, &self.x.device().inner())?;
+                self.nets = Some(nets);
+                self.steps_done = gd.steps_done;
+            }
+            Some(_) => {
+                return Err(super::EngineError::config(
+                    "<checkpoint>",
+                    "gradient descent in progress past its last step",
+                ));
+            }
+            None => self.steps_done = self.config.steps,
+        }
+        self.last_loss = s.last_loss;
+        self.snapshots = s.snapshots;
+        self.results = s.results;
+        self.final_params = s.final_params;
+        self.classified = s.classified;
+        Ok(())
     }
 }
 

@@ -128,7 +128,6 @@ impl Elimination {
             results,
             final_params: Vec::new(),
             classified: 0,
-            boundary: Default::default(),
         })
     }
 

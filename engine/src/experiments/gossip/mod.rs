@@ -18,6 +18,7 @@
 //! decays faster than parallel SGD's, so the ratio tends to 1 and the threshold is well posed.
 //! Gossip-AGA's period rule is a heuristic (not checked against the paper) and is in no claim.
 
+mod checkpoint;
 mod claims;
 mod config;
 mod mnist;
@@ -121,60 +122,6 @@ pub struct Gossip {
     rows: Vec<Row>,
     results: GossipResults,
     iterations_done: u64,
-    /// The state after the last finished run, for checkpoints.
-    boundary: crate::experiments::Boundary,
-}
-
-/// What a gossip checkpoint keeps: the runs finished and everything they produced (the maps as
-/// lists of pairs).
-#[derive(Serialize, Deserialize)]
-struct GossipState {
-    finished: usize,
-    curves: Vec<(RunKey, Vec<f64>)>,
-    half_curves: Vec<(RunKey, [Vec<f64>; 2])>,
-    consensus_curves: Vec<(RunKey, Vec<f64>)>,
-    rows: Vec<Row>,
-    results: GossipResults,
-    iterations_done: u64,
-}
-
-impl Gossip {
-    /// Takes the checkpoint snapshot (after a run finishes).
-    fn snapshot(&mut self) -> crate::error::Result<()> {
-        let pairs = |m: &BTreeMap<RunKey, Vec<f64>>| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<Vec<_>>()
-        };
-        let state = GossipState {
-            finished: self.queue.finished(),
-            curves: pairs(&self.curves),
-            half_curves: self
-                .half_curves
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            consensus_curves: pairs(&self.consensus_curves),
-            rows: self.rows.clone(),
-            results: self.results.clone(),
-            iterations_done: self.iterations_done,
-        };
-        self.boundary.take(state.finished, &state)
-    }
-
-    /// Restores a snapshot taken by [`Gossip::snapshot`].
-    fn restore_state(&mut self, bytes: &[u8]) -> crate::error::Result<()> {
-        let s: GossipState = crate::experiments::decode(bytes, "gossip checkpoint")?;
-        self.queue.resume_at(s.finished)?;
-        self.curves = s.curves.into_iter().collect();
-        self.half_curves = s.half_curves.into_iter().collect();
-        self.consensus_curves = s.consensus_curves.into_iter().collect();
-        self.rows = s.rows;
-        self.results = s.results;
-        self.iterations_done = s.iterations_done;
-        self.boundary.keep(s.finished, bytes);
-        Ok(())
-    }
 }
 
 /// An algorithm's name for legends and tables: Gossip-AGA carries "(heuristic)", because its

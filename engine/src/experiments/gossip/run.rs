@@ -143,7 +143,6 @@ impl Gossip {
             config,
             device,
             queue: JobQueue::new(jobs),
-            boundary: Default::default(),
             problems: BTreeMap::new(),
             mnist: None,
             curves: BTreeMap::new(),
@@ -528,7 +527,6 @@ impl Experiment for Gossip {
                 if self.is_done() {
                     self.results.status = "complete".into();
                 }
-                self.snapshot()?;
             }
             Ok(false) => self.queue.park(j, active),
             Err(e) => {
@@ -560,8 +558,8 @@ impl Experiment for Gossip {
         self.claims_so_far()
     }
 
-    fn checkpoint(&self) -> Option<(usize, &[u8])> {
-        self.boundary.get()
+    fn checkpoint(&self) -> Result<Option<(usize, Vec<u8>)>> {
+        self.saved_state()
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<()> {

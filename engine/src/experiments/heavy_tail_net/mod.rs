@@ -22,7 +22,7 @@ pub use config::*;
 
 use super::{JobQueue, NetworkPart};
 use crate::data::Dataset;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::model::InputStats;
 use crate::probe::{
     Batch, FlatNet, norm, perturbation_sharpness, symmetric_lomax, top_hessian_eigenvalue, truncate,
@@ -127,6 +127,23 @@ pub struct HeavyTailNetResults {
 struct Active {
     job: (usize, usize),
     net: FlatNet,
+    w: Vec<f32>,
+    order_rng: SplitMix64,
+    noise_rng: SplitMix64,
+    order: Vec<usize>,
+    cursor: usize,
+    run: NetRun,
+    loss_sum: f64,
+    loss_batches: usize,
+    step_norm_sum: f64,
+    clipped: u64,
+}
+
+/// A network run in progress, as a checkpoint keeps it: the parameters, both generators, the
+/// batch position and the run's measures so far.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetActiveState {
+    job: (usize, usize),
     w: Vec<f32>,
     order_rng: SplitMix64,
     noise_rng: SplitMix64,
@@ -401,10 +418,54 @@ impl HeavyTailNet {
         self.queue.finished()
     }
 
-    /// Continues after the finished runs `runs` of a checkpoint; the next run starts fresh.
-    pub fn restore(&mut self, runs: Vec<NetRun>) -> Result<()> {
-        self.queue.resume_at(runs.len())?;
+    /// The run in progress, exactly (for a checkpoint).
+    pub fn active_state(&self) -> Option<NetActiveState> {
+        self.queue.active().map(|(_, _, a)| NetActiveState {
+            job: a.job,
+            w: a.w.clone(),
+            order_rng: a.order_rng.clone(),
+            noise_rng: a.noise_rng.clone(),
+            order: a.order.clone(),
+            cursor: a.cursor,
+            run: a.run.clone(),
+            loss_sum: a.loss_sum,
+            loss_batches: a.loss_batches,
+            step_norm_sum: a.step_norm_sum,
+            clipped: a.clipped,
+        })
+    }
+
+    /// Continues after the finished runs `runs` of a checkpoint, and with the run that was in
+    /// progress then (`active`) where it was.
+    pub fn restore(&mut self, runs: Vec<NetRun>, active: Option<NetActiveState>) -> Result<()> {
+        let finished = runs.len();
+        self.queue.resume_at(finished)?;
         self.results.runs = runs;
+        if let Some(s) = active {
+            let expected = self.queue.jobs().get(finished).copied();
+            if expected != Some(s.job)
+                || s.cursor > s.order.len()
+                || s.order.iter().any(|&i| i >= self.train.len())
+            {
+                return Err(EngineError::config(
+                    "<checkpoint>",
+                    "the network run in progress does not fit this config",
+                ));
+            }
+            let mut a = self.start(s.job);
+            a.net.set(&s.w)?;
+            a.w = s.w;
+            a.order_rng = s.order_rng;
+            a.noise_rng = s.noise_rng;
+            a.order = s.order;
+            a.cursor = s.cursor;
+            a.run = s.run;
+            a.loss_sum = s.loss_sum;
+            a.loss_batches = s.loss_batches;
+            a.step_norm_sum = s.step_norm_sum;
+            a.clipped = s.clipped;
+            self.queue.resume_active(finished, a)?;
+        }
         if self.is_done() {
             self.summarize();
         }

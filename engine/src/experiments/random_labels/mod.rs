@@ -24,11 +24,11 @@ pub use config::{ConfusionConfig, PhaseConfig, REGULARIZERS, RandomLabelsConfig,
 use super::{Claim, Experiment, JobQueue, Progress, Registered, RunRequest, to_json_value};
 use crate::data::{Dataset, InputShape};
 use crate::device::ComputeDevice;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::experiments::{MemoryEstimate, classifier_memory, dataset_size};
 use crate::model::{InputStats, Network};
 use crate::report::ReportMd;
-use crate::train::TrainRun;
+use crate::train::{TrainRun, TrainRunState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -169,6 +169,15 @@ struct ActiveRun {
     last_loss: f64,
 }
 
+/// The run in progress in a checkpoint (its start parameters are rebuilt by starting the job).
+#[derive(Serialize, Deserialize)]
+struct ActiveRunState {
+    job: usize,
+    run: TrainRunState,
+    last_train_acc: f64,
+    last_loss: f64,
+}
+
 /// The experiment's state machine.
 pub struct RandomLabels {
     config: RandomLabelsConfig,
@@ -187,15 +196,15 @@ pub struct RandomLabels {
     boundaries: Vec<(String, Vec<f64>, Vec<u32>)>,
     boundary_box: (f64, f64, f64, f64),
     failure: Option<String>,
-    /// The state after the last finished run, for checkpoints.
-    boundary: super::Boundary,
 }
 
 /// What a random-labels checkpoint keeps: the runs finished and what they left (the initial
-/// and phase-A parameters a later retraining needs, flattened).
+/// and phase-A parameters a later retraining needs, flattened), the metrics so far and the run
+/// in progress.
 #[derive(Serialize, Deserialize)]
 struct RandomLabelsState {
     finished: usize,
+    active: Option<ActiveRunState>,
     init_params: BTreeMap<usize, Vec<f32>>,
     pretrained: BTreeMap<usize, Vec<f32>>,
     results: RandomLabelsResults,
@@ -315,8 +324,8 @@ impl Experiment for RandomLabels {
         self.report_body(md, files);
     }
 
-    fn checkpoint(&self) -> Option<(usize, &[u8])> {
-        self.boundary.get()
+    fn checkpoint(&self) -> Result<Option<(usize, Vec<u8>)>> {
+        self.saved_state()
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<()> {
@@ -332,7 +341,19 @@ impl Experiment for RandomLabels {
         self.metrics = s.metrics;
         self.epochs_done = s.epochs_done;
         self.boundaries = s.boundaries;
-        self.boundary.keep(self.queue.finished(), state);
+        if let Some(a) = s.active {
+            if a.job != s.finished {
+                return Err(EngineError::config(
+                    "<checkpoint>",
+                    format!("run {} in progress after {} finished", a.job, s.finished),
+                ));
+            }
+            let mut active = self.start_job(a.job)?;
+            active.run.restore(&a.run)?;
+            active.last_train_acc = a.last_train_acc;
+            active.last_loss = a.last_loss;
+            self.queue.resume_active(a.job, active)?;
+        }
         Ok(())
     }
 }

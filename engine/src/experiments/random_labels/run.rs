@@ -3,8 +3,8 @@
 //! and recording finished runs.
 
 use super::{
-    ActiveRun, ArmResults, Job, JobKind, MetricRow, RandomLabels, RandomLabelsConfig,
-    RandomLabelsResults, RandomLabelsState, RunRecord, arm_name,
+    ActiveRun, ActiveRunState, ArmResults, Job, JobKind, MetricRow, RandomLabels,
+    RandomLabelsConfig, RandomLabelsResults, RandomLabelsState, RunRecord, arm_name,
 };
 use crate::data::{Dataset, InputShape};
 use crate::device::ComputeDevice;
@@ -131,7 +131,6 @@ impl RandomLabels {
             epochs_done: 0,
             boundaries: Vec::new(),
             boundary_box,
-            boundary: Default::default(),
             failure: None,
         })
     }
@@ -169,7 +168,7 @@ impl RandomLabels {
         }
     }
 
-    fn start_job(&mut self, index: usize) -> Result<ActiveRun> {
+    pub(super) fn start_job(&mut self, index: usize) -> Result<ActiveRun> {
         let job = self.queue.jobs()[index];
         let seed = self.seed_of(job.seed_index);
         let device = &self.device.device;
@@ -339,7 +338,6 @@ impl RandomLabels {
                 if self.is_done() {
                     self.results.status = "complete".into();
                 }
-                self.snapshot()?;
                 return Ok(progress);
             }
             let next = self.optim_at(&job, epochs);
@@ -350,10 +348,21 @@ impl RandomLabels {
         Ok(progress)
     }
 
-    /// Takes the checkpoint snapshot (after a run finishes).
-    pub(super) fn snapshot(&mut self) -> Result<()> {
+    /// The checkpoint now: the finished runs, what they left, and the run in progress.
+    pub(super) fn saved_state(&self) -> Result<Option<(usize, Vec<u8>)>> {
+        let finished = self.queue.finished();
+        let active = self.queue.active().map(|(_, _, a)| ActiveRunState {
+            job: a.job,
+            run: a.run.state(),
+            last_train_acc: a.last_train_acc,
+            last_loss: a.last_loss,
+        });
+        if finished == 0 && active.is_none() {
+            return Ok(None);
+        }
         let state = RandomLabelsState {
-            finished: self.queue.finished(),
+            finished,
+            active,
             init_params: self.init_params.clone(),
             pretrained: self
                 .pretrained
@@ -365,7 +374,7 @@ impl RandomLabels {
             epochs_done: self.epochs_done,
             boundaries: self.boundaries.clone(),
         };
-        self.boundary.take(state.finished, &state)
+        Ok(Some((finished, crate::experiments::encode(&state)?)))
     }
 
     /// The network of seed `seed_index` (as its runs start it) moved to the parameters `w`.

@@ -31,7 +31,7 @@ pub use scaling::{
 };
 
 use super::{
-    Boundary, Claim, Experiment, JobQueue, Progress, Registered, RunRequest, decode, to_json_value,
+    Claim, Experiment, JobQueue, Progress, Registered, RunRequest, decode, encode, to_json_value,
 };
 use crate::data::{RecurrentConcept, TargetKind};
 use crate::device::{ComputeDevice, DeviceInfo};
@@ -157,8 +157,6 @@ pub struct Rnn {
     metrics: Vec<MetricRow>,
     results: RnnResults,
     steps_done: u64,
-    /// The state after the last finished run, for checkpoints.
-    boundary: Boundary,
 }
 
 impl Rnn {
@@ -289,36 +287,45 @@ impl Experiment for Rnn {
         self.report_body(md, files);
     }
 
-    fn checkpoint(&self) -> Option<(usize, &[u8])> {
-        self.boundary.get()
+    fn checkpoint(&self) -> Result<Option<(usize, Vec<u8>)>> {
+        let finished = self.queue.finished();
+        let active = self.queue.active().map(|(_, _, a)| a.state());
+        if finished == 0 && active.is_none() {
+            return Ok(None);
+        }
+        let state = RnnState {
+            finished,
+            active,
+            metrics: self.metrics.clone(),
+            results: self.results.clone(),
+            steps_done: self.steps_done,
+        };
+        Ok(Some((finished, encode(&state)?)))
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<()> {
-        let (finished, metrics, results, steps_done): RnnState = decode(state, "rnn checkpoint")?;
-        self.queue.resume_at(finished)?;
-        self.metrics = metrics;
-        self.results = results;
-        self.steps_done = steps_done;
-        self.boundary.keep(self.queue.finished(), state);
+        let s: RnnState = decode(state, "rnn checkpoint")?;
+        self.queue.resume_at(s.finished)?;
+        self.metrics = s.metrics;
+        self.results = s.results;
+        self.steps_done = s.steps_done;
+        if let Some(a) = s.active {
+            let active = self.resume_run(s.finished, &a)?;
+            self.queue.resume_active(s.finished, active)?;
+        }
         Ok(())
     }
 }
 
-/// What an rnn checkpoint keeps: jobs finished, their metric rows, the results, steps done.
-type RnnState = (usize, Vec<MetricRow>, RnnResults, u64);
-
-impl Rnn {
-    /// Takes the checkpoint snapshot (after a run finishes).
-    fn snapshot(&mut self) -> Result<()> {
-        let finished = self.queue.finished();
-        let state: RnnState = (
-            finished,
-            self.metrics.clone(),
-            self.results.clone(),
-            self.steps_done,
-        );
-        self.boundary.take(finished, &state)
-    }
+/// What an rnn checkpoint keeps: jobs finished, the metric rows and results so far, steps done,
+/// and the run in progress.
+#[derive(Serialize, Deserialize)]
+struct RnnState {
+    finished: usize,
+    active: Option<run::ActiveState>,
+    metrics: Vec<MetricRow>,
+    results: RnnResults,
+    steps_done: u64,
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::device::ComputeDevice;
 use crate::error::{EngineError, Result};
 use crate::experiments::{JobQueue, Progress};
 use crate::model::ElmanRnn;
-use crate::optim::Sgd;
+use crate::optim::{Sgd, SgdState};
 use crate::rng::{SplitMix64, derive_seed};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -29,6 +29,37 @@ pub(super) struct Active {
     epoch: usize,
     rng: SplitMix64,
     last_loss: f64,
+}
+
+/// The run in progress in a checkpoint: what [`Rnn::start`] does not rebuild.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct ActiveState {
+    params: Vec<f32>,
+    optim: SgdState,
+    order: Vec<usize>,
+    cursor: usize,
+    epoch: usize,
+    rng: SplitMix64,
+    last_loss: f64,
+}
+
+impl Active {
+    /// Its exact state, for a checkpoint.
+    pub(super) fn state(&self) -> ActiveState {
+        let model = self
+            .model
+            .as_ref()
+            .expect("the model is only taken out during a step");
+        ActiveState {
+            params: crate::train::flatten_params(model),
+            optim: self.optim.state(model),
+            order: self.order.clone(),
+            cursor: self.cursor,
+            epoch: self.epoch,
+            rng: self.rng.clone(),
+            last_loss: self.last_loss,
+        }
+    }
 }
 
 fn seq_tensor(data: &SequenceData, idx: &[usize], device: &Device) -> (Tensor<3>, Tensor<3>) {
@@ -183,7 +214,6 @@ impl Rnn {
             metrics: Vec::new(),
             results,
             steps_done: 0,
-            boundary: Default::default(),
         })
     }
 
@@ -220,7 +250,6 @@ impl Rnn {
             if self.is_done() {
                 self.results.status = "complete".into();
             }
-            self.snapshot()?;
         } else {
             self.queue.park(j, a);
         }
@@ -270,6 +299,32 @@ impl Rnn {
             rng: SplitMix64::for_purpose(seed + index as u64, "rnn batch order"),
             last_loss: f64::NAN,
         }
+    }
+
+    /// Job `index` continued from `saved`: started afresh (its data, initial weights and
+    /// initial error are rebuilt), then moved to the saved parameters, optimizer state and
+    /// batch position.
+    pub(super) fn resume_run(&self, index: usize, saved: &ActiveState) -> Result<Active> {
+        let mut a = self.start(index);
+        let model = a.model.take().expect("a started run holds its model");
+        if saved.params.len() != model.num_params()
+            || saved.cursor > saved.order.len()
+            || saved.order.iter().any(|&i| i >= a.train.n)
+        {
+            return Err(EngineError::config(
+                "<checkpoint>",
+                "the saved run does not fit this config's model and data",
+            ));
+        }
+        let model = crate::snapshot::load_params(model, &saved.params)?;
+        a.optim = Sgd::from_state(&saved.optim, &model, &self.device.device)?;
+        a.model = Some(model);
+        a.order = saved.order.clone();
+        a.cursor = saved.cursor;
+        a.epoch = saved.epoch;
+        a.rng = saved.rng.clone();
+        a.last_loss = saved.last_loss;
+        Ok(a)
     }
 
     /// Trains up to `max_batches` steps; returns whether the run finished its epochs.

@@ -24,11 +24,11 @@ pub use config::*;
 pub use measurement::*;
 
 use super::{
-    Boundary, Claim, Experiment, HeavyTailNet, JobQueue, NetRun, NetworkPart, Progress, Registered,
-    RunRequest, decode, to_json_value, write_network_part,
+    Claim, Experiment, HeavyTailNet, JobQueue, NetActiveState, NetRun, NetworkPart, Progress,
+    Registered, RunRequest, decode, encode, to_json_value, write_network_part,
 };
 use crate::device::ComputeDevice;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::experiments::{F32, MemoryEstimate, product};
 use crate::gpu::ParticleRunner;
 use crate::landscape::STAT_STRIDE;
@@ -44,8 +44,6 @@ pub struct SharpMinima {
     device: ComputeDevice,
     /// (clip mode, learning-rate index) per job; the state is the particle runner.
     queue: JobQueue<(usize, usize), ParticleRunner>,
-    /// The state at the last finished job (particle run or network run), for checkpoints.
-    boundary: Boundary,
     results: SharpMinimaResults,
     net: Option<HeavyTailNet>,
 }
@@ -81,7 +79,6 @@ impl SharpMinima {
             config,
             device,
             queue: JobQueue::new(jobs),
-            boundary: Boundary::default(),
             results,
             net,
         })
@@ -117,9 +114,19 @@ impl SharpMinima {
         ParticleRunner::new(&self.device, land, self.rule(job), state)
     }
 
-    /// The state a checkpoint keeps: the finished particle runs with their per-particle
-    /// samples, and the finished network runs.
-    fn snapshot(&mut self) -> Result<()> {
+    /// The checkpoint now: the finished particle runs with their per-particle samples, the
+    /// finished network runs, and the run in progress (particles or network).
+    fn saved_state(&self) -> Result<Option<(usize, Vec<u8>)>> {
+        let active = match self.queue.active() {
+            Some((_, _, runner)) => Some(runner.read()?),
+            None => None,
+        };
+        let net_active = self.net.as_ref().and_then(HeavyTailNet::active_state);
+        let finished =
+            self.queue.finished() + self.net.as_ref().map_or(0, HeavyTailNet::finished_runs);
+        if finished == 0 && active.is_none() && net_active.is_none() {
+            return Ok(None);
+        }
         let state = SharpState {
             runs: self
                 .results
@@ -134,11 +141,11 @@ impl SharpMinima {
                     )
                 })
                 .collect(),
+            active,
             net_runs: self.net.as_ref().map(|n| n.results.runs.clone()),
+            net_active,
         };
-        let finished =
-            self.queue.finished() + self.net.as_ref().map_or(0, HeavyTailNet::finished_runs);
-        self.boundary.take(finished, &state)
+        Ok(Some((finished, encode(&state)?)))
     }
 
     /// Whether every particle run is done (the network part may still be running).
@@ -207,14 +214,8 @@ impl Experiment for SharpMinima {
             return Ok(self.progress());
         }
         if self.particles_done() {
-            let mut finished_one = false;
             if let Some(net) = &mut self.net {
-                let before = net.finished_runs();
                 net.step()?;
-                finished_one = net.finished_runs() > before;
-            }
-            if finished_one {
-                self.snapshot()?;
             }
             return Ok(self.progress());
         }
@@ -234,7 +235,6 @@ impl Experiment for SharpMinima {
             if self.particles_done() {
                 self.finish();
             }
-            self.snapshot()?;
         } else {
             runner.wait()?;
             self.queue.park(j, runner);
@@ -294,8 +294,8 @@ impl Experiment for SharpMinima {
         self.report_body(md, &self.summary(), files);
     }
 
-    fn checkpoint(&self) -> Option<(usize, &[u8])> {
-        self.boundary.get()
+    fn checkpoint(&self) -> Result<Option<(usize, Vec<u8>)>> {
+        self.saved_state()
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<()> {
@@ -312,15 +312,31 @@ impl Experiment for SharpMinima {
                 ..run
             })
             .collect();
+        if let Some(particles) = s.active {
+            let Some(&job) = self.queue.jobs().get(particle_runs) else {
+                return Err(EngineError::config(
+                    "<checkpoint>",
+                    "a particle run in progress after the last one",
+                ));
+            };
+            if particles.len() != self.config.particles
+                || particles.steps_done > self.config.steps_for(self.config.lrs[job.1])
+            {
+                return Err(EngineError::config(
+                    "<checkpoint>",
+                    "the particle run in progress does not fit this config",
+                ));
+            }
+            let land = self.config.landscape().packed();
+            let runner = ParticleRunner::new(&self.device, land, self.rule(job), particles)?;
+            self.queue.resume_active(particle_runs, runner)?;
+        }
         if self.particles_done() {
             self.finish();
         }
         if let (Some(net), Some(runs)) = (&mut self.net, s.net_runs) {
-            net.restore(runs)?;
+            net.restore(runs, s.net_active)?;
         }
-        let finished =
-            self.queue.finished() + self.net.as_ref().map_or(0, HeavyTailNet::finished_runs);
-        self.boundary.keep(finished, state);
         Ok(())
     }
 }
@@ -330,8 +346,12 @@ impl Experiment for SharpMinima {
 struct SharpState {
     /// Each finished particle run with the samples results.json leaves out.
     runs: Vec<(SharpRun, ExitSample, ExitSample, Vec<f32>)>,
+    /// The particle run in progress.
+    active: Option<ParticleState>,
     /// The finished network runs.
     net_runs: Option<Vec<NetRun>>,
+    /// The network run in progress.
+    net_active: Option<NetActiveState>,
 }
 
 #[cfg(test)]

@@ -20,11 +20,11 @@ pub use config::*;
 pub use measurement::*;
 
 use super::{
-    Boundary, Claim, Experiment, JobQueue, NetworkPart, OnePointCheck, Progress, Registered,
-    RunRequest, decode, to_json_value, write_network_part,
+    Claim, Experiment, JobQueue, NetworkPart, OnePointCheck, OnePointState, Progress, Registered,
+    RunRequest, decode, encode, to_json_value, write_network_part,
 };
 use crate::device::ComputeDevice;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::experiments::{F32, MemoryEstimate, product};
 use crate::gpu::ParticleRunner;
 use crate::landscape::STAT_STRIDE;
@@ -57,9 +57,6 @@ pub struct SmoothingExperiment {
     config: SmoothingConfig,
     device: ComputeDevice,
     queue: JobQueue<Job, Active>,
-    /// The state after the last finished particle run, for checkpoints (the network check
-    /// starts over on resume).
-    boundary: Boundary,
     results: SmoothingResults,
     g_curves: Vec<(f64, Vec<(f64, f64)>)>,
     g_grids: Vec<(f64, Vec<f64>)>,
@@ -111,7 +108,6 @@ impl SmoothingExperiment {
             config,
             device,
             queue: JobQueue::new(jobs),
-            boundary: Boundary::default(),
             results,
             g_curves: Vec::new(),
             g_grids: Vec::new(),
@@ -136,6 +132,11 @@ impl SmoothingExperiment {
     }
 
     fn start(&self, job: Job) -> Result<ParticleRunner> {
+        self.start_at(job, None)
+    }
+
+    /// Job `job`'s particles, at their starts or at `saved` (a checkpoint's run in progress).
+    fn start_at(&self, job: Job, saved: Option<ParticleState>) -> Result<ParticleRunner> {
         let Job {
             dim,
             level,
@@ -151,7 +152,7 @@ impl SmoothingExperiment {
                 [x, if dim == 2 { y } else { 0.0 }]
             })
             .collect();
-        let state = ParticleState::new(&land, pos);
+        let state = saved.unwrap_or_else(|| ParticleState::new(&land, pos));
         let rule = StepRule {
             lr: self.config.lr,
             noise: self.config.noise(level),
@@ -275,7 +276,6 @@ impl Experiment for SmoothingExperiment {
             if self.queue.is_done() {
                 self.finish()?;
             }
-            self.snapshot()?;
         } else {
             a.runner.wait()?;
             self.queue.park(j, a);
@@ -345,13 +345,43 @@ impl Experiment for SmoothingExperiment {
         self.report_body(md, &self.summary(), files);
     }
 
-    fn checkpoint(&self) -> Option<(usize, &[u8])> {
-        self.boundary.get()
+    fn checkpoint(&self) -> Result<Option<(usize, Vec<u8>)>> {
+        let active = match self.queue.active() {
+            Some((_, _, a)) => Some(ActiveState {
+                particles: a.runner.read()?,
+                next_stop: a.next_stop,
+                near_after_burn_in: a.near_after_burn_in.clone(),
+                snapshot_sum: a.snapshot_sum.clone(),
+            }),
+            None => None,
+        };
+        let finished = self.queue.finished();
+        let nn = self
+            .nn
+            .as_ref()
+            .filter(|_| self.queue.is_done())
+            .map(OnePointCheck::state);
+        if finished == 0 && active.is_none() {
+            return Ok(None);
+        }
+        let state = SmoothingState {
+            levels: self
+                .results
+                .levels
+                .iter()
+                .map(|l| (l.clone(), l.finals.clone(), l.points.clone()))
+                .collect(),
+            g_curves: self.g_curves.clone(),
+            active,
+            nn,
+        };
+        Ok(Some((finished, encode(&state)?)))
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<()> {
         let s: SmoothingState = decode(state, "smoothing checkpoint")?;
-        self.queue.resume_at(s.levels.len())?;
+        let finished = s.levels.len();
+        self.queue.resume_at(finished)?;
         self.results.levels = s
             .levels
             .into_iter()
@@ -362,10 +392,38 @@ impl Experiment for SmoothingExperiment {
             })
             .collect();
         self.g_curves = s.g_curves;
+        if let Some(a) = s.active {
+            let Some(&job) = self.queue.jobs().get(finished) else {
+                return Err(EngineError::config(
+                    "<checkpoint>",
+                    "a particle run in progress after the last one",
+                ));
+            };
+            let starts = self.config.starts;
+            if a.particles.len() != starts
+                || a.snapshot_sum.len() != starts
+                || a.next_stop >= self.config.stops().len()
+                || a.particles.steps_done > self.config.steps
+            {
+                return Err(EngineError::config(
+                    "<checkpoint>",
+                    "the particle run in progress does not fit this config",
+                ));
+            }
+            let active = Active {
+                runner: self.start_at(job, Some(a.particles))?,
+                next_stop: a.next_stop,
+                near_after_burn_in: a.near_after_burn_in,
+                snapshot_sum: a.snapshot_sum,
+            };
+            self.queue.resume_active(finished, active)?;
+        }
         if self.queue.is_done() {
             self.finish()?;
         }
-        self.boundary.keep(self.queue.finished(), state);
+        if let (Some(nn), Some(saved)) = (&mut self.nn, s.nn) {
+            nn.restore(saved)?;
+        }
         Ok(())
     }
 }
@@ -373,28 +431,24 @@ impl Experiment for SmoothingExperiment {
 /// A finished level with its final positions and plane points.
 type LevelState = (LevelResult, Vec<f64>, Vec<(f64, f64)>);
 
+/// A particle run in progress in a checkpoint.
+#[derive(Serialize, Deserialize)]
+struct ActiveState {
+    particles: ParticleState,
+    next_stop: usize,
+    near_after_burn_in: Vec<bool>,
+    snapshot_sum: Vec<[f64; 2]>,
+}
+
 /// What a smoothing checkpoint keeps: each finished level with the positions results.json
-/// leaves out, and the 1-D smoothed curves computed so far.
+/// leaves out, the 1-D smoothed curves computed so far, the particle run in progress and the
+/// network check's state.
 #[derive(Serialize, Deserialize)]
 struct SmoothingState {
     levels: Vec<LevelState>,
     g_curves: Vec<(f64, Vec<(f64, f64)>)>,
-}
-
-impl SmoothingExperiment {
-    /// Takes the checkpoint snapshot (after a particle run finishes).
-    fn snapshot(&mut self) -> Result<()> {
-        let state = SmoothingState {
-            levels: self
-                .results
-                .levels
-                .iter()
-                .map(|l| (l.clone(), l.finals.clone(), l.points.clone()))
-                .collect(),
-            g_curves: self.g_curves.clone(),
-        };
-        self.boundary.take(self.queue.finished(), &state)
-    }
+    active: Option<ActiveState>,
+    nn: Option<OnePointState>,
 }
 
 /// `spiky` or `smooth (control)`.

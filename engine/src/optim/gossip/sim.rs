@@ -70,6 +70,20 @@ pub fn matrix_tensor(w: &[f64], rows: usize, cols: usize, device: &Device) -> Te
     Tensor::from_data(TensorData::new(v, [rows, cols]), device)
 }
 
+/// What a [`Mixer`] has changed since it was built: its position in the schedule, Gossip-AGA's
+/// period and losses, and the communication counts (a checkpoint keeps it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MixerState {
+    step: u64,
+    next_global: u64,
+    current_period: usize,
+    initial_loss: Option<f64>,
+    last_loss: Option<f64>,
+    messages: f64,
+    bytes: f64,
+    global_averages: u64,
+}
+
 /// Applies an algorithm's combine step to stacked node parameters, and counts communication.
 #[derive(Clone, Debug)]
 pub struct Mixer {
@@ -131,6 +145,32 @@ impl Mixer {
             bytes: 0.0,
             global_averages: 0,
         })
+    }
+
+    /// Its state, for a checkpoint.
+    pub fn state(&self) -> MixerState {
+        MixerState {
+            step: self.step,
+            next_global: self.next_global,
+            current_period: self.current_period,
+            initial_loss: self.initial_loss,
+            last_loss: self.last_loss,
+            messages: self.messages,
+            bytes: self.bytes,
+            global_averages: self.global_averages,
+        }
+    }
+
+    /// Continues from `state`, taken of a mixer built the same way.
+    pub fn set_state(&mut self, state: MixerState) {
+        self.step = state.step;
+        self.next_global = state.next_global;
+        self.current_period = state.current_period;
+        self.initial_loss = state.initial_loss;
+        self.last_loss = state.last_loss;
+        self.messages = state.messages;
+        self.bytes = state.bytes;
+        self.global_averages = state.global_averages;
     }
 
     /// Steps mixed so far.
