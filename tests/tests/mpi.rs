@@ -14,8 +14,8 @@
 //! Needs `mpirun` and a binary built with `--features sgdlab/mpi`; without them the tests print
 //! why and skip, except under `CI=true`, where that is a failure.
 
-use sgdlab_tests::{sgdlab, sgdlab_bin, stderr, write_config};
-use std::path::Path;
+use sgdlab_tests::{sgdlab_bin, stderr, write_config};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,12 @@ const FAIL_WITHIN: Duration = Duration::from_secs(30);
 const CONFIG: &str = r#"{"seed": 5, "period": 4, "aga_max_period": 16,
   "logistic": {"samples_per_node": 24, "dim": 8, "batch": 6, "steps": 40, "eval_every": 10,
                "heterogeneity": 4.0}}"#;
+
+/// The binary under test: `SGDLAB_BIN` when set (as for the browser tests), else the one built
+/// beside the tests.
+fn bin() -> PathBuf {
+    std::env::var_os("SGDLAB_BIN").map_or_else(sgdlab_bin, PathBuf::from)
+}
 
 fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
@@ -102,7 +108,7 @@ fn compare(n: usize, config: &str) {
     let t = Instant::now();
     let o = cmd
         .args(["-n", &n.to_string()])
-        .arg(sgdlab_bin())
+        .arg(bin())
         .args(["mpi-gossip", "--config", &cfg, "--out"])
         .arg(&mpi_dir)
         .output()
@@ -114,17 +120,12 @@ fn compare(n: usize, config: &str) {
     let mpi_secs = t.elapsed().as_secs_f64();
     let n_s = n.to_string();
     let sim_s = sim_dir.to_str().expect("utf-8 path");
-    let s = sgdlab(&[
-        "mpi-gossip",
-        "--engine",
-        "sim",
-        "--nodes",
-        &n_s,
-        "--config",
-        &cfg,
-        "--out",
-        sim_s,
-    ]);
+    let s = Command::new(bin())
+        .args([
+            "mpi-gossip", "--engine", "sim", "--nodes", &n_s, "--config", &cfg, "--out", sim_s,
+        ])
+        .output()
+        .expect("spawn sgdlab");
     assert!(s.status.success(), "{test}: simulator: {}", stderr(&s));
     let (m, s) = (read_results(&mpi_dir), read_results(&sim_dir));
     assert_eq!(m["status"], "done");
@@ -215,7 +216,7 @@ fn faulty(test: &str, fault: &str) -> Option<(Output, f64, tempfile::TempDir)> {
     let t = Instant::now();
     let o = cmd
         .args(["-n", "4", "-x", &format!("SGDLAB_FAULT_INJECT={fault}")])
-        .arg(sgdlab_bin())
+        .arg(bin())
         .args([
             "mpi-gossip",
             "--algorithms",
@@ -305,7 +306,7 @@ fn a_config_that_differs_across_ranks_exits_2_at_start_up() {
     let b = tmp.path().join("b.json");
     std::fs::write(&a, r#"{"period": 4, "logistic": {"steps": 20}}"#).expect("write");
     std::fs::write(&b, r#"{"period": 8, "logistic": {"steps": 20}}"#).expect("write");
-    let bin = sgdlab_bin();
+    let bin = bin();
     let out = tmp.path().join("out");
     // MPMD: ranks 0-1 get one config, rank 2 another.
     for (i, (count, cfg)) in [("2", &a), ("1", &b)].into_iter().enumerate() {
