@@ -122,7 +122,15 @@ fn compare(n: usize, config: &str) {
     let sim_s = sim_dir.to_str().expect("utf-8 path");
     let s = Command::new(bin())
         .args([
-            "mpi-gossip", "--engine", "sim", "--nodes", &n_s, "--config", &cfg, "--out", sim_s,
+            "mpi-gossip",
+            "--engine",
+            "sim",
+            "--nodes",
+            &n_s,
+            "--config",
+            &cfg,
+            "--out",
+            sim_s,
         ])
         .output()
         .expect("spawn sgdlab");
@@ -242,16 +250,17 @@ fn faulty(test: &str, fault: &str) -> Option<(Output, f64, tempfile::TempDir)> {
 #[test]
 fn a_nan_on_one_rank_ends_the_job_naming_it_and_keeps_the_results() {
     let test = "mpi nan";
-    let Some((o, secs, tmp)) = faulty(test, "nan@2:12") else {
+    let Some((o, secs, tmp)) = faulty(test, "nan@2:23") else {
         return;
     };
     let e = stderr(&o);
     assert!(!o.status.success(), "{test}: exit {:?}", o.status);
     assert!(
-        e.contains("rank 2 of 4 failed in gossip-sgd (n = 4): at step 12: parameter 0 of the local update is NaN"),
+        e.contains("rank 2 of 4 failed in gossip-sgd (n = 4): at step 23: parameter 0 of the local update is NaN"),
         "{test}: {e}"
     );
-    // Rank 0 wrote the evaluations at steps 5 and 10 before the job ended.
+    // Rank 0 writes each evaluation before it joins the next one, so those at steps 5, 10 and
+    // 15 are on disk for certain (the one at 20 may or may not be: the abort races its write).
     let r = read_results(&tmp.path().join("out"));
     assert_eq!(r["status"], "running", "{test}");
     let steps: Vec<u64> = r["runs"][0]["evals"]
@@ -260,7 +269,10 @@ fn a_nan_on_one_rank_ends_the_job_naming_it_and_keeps_the_results() {
         .iter()
         .filter_map(|e| e["step"].as_u64())
         .collect();
-    assert_eq!(steps, vec![5, 10], "{test}");
+    assert!(
+        steps == [5, 10, 15] || steps == [5, 10, 15, 20],
+        "{test}: evaluations kept: {steps:?}"
+    );
     eprintln!("{test}: the job ended in {secs:.1} s");
 }
 

@@ -16,7 +16,6 @@
 //!
 //! Gossip-AGA is supported, with the simulator's rule, and labelled a heuristic as there.
 
-mod faults;
 mod results;
 mod spec;
 
@@ -24,6 +23,8 @@ mod spec;
 mod bench;
 #[cfg(feature = "mpi")]
 mod comm;
+#[cfg(feature = "mpi")]
+mod faults;
 #[cfg(feature = "mpi")]
 mod run;
 
