@@ -21,6 +21,11 @@ ldconfig -p 2>/dev/null | grep -q 'libX11-xcb.so.1' || missing+=(libx11-xcb1)
 ldconfig -p 2>/dev/null | grep -q 'libXcursor.so.1' || missing+=(libxcursor1)
 ldconfig -p 2>/dev/null | grep -q 'libXi.so.6' || missing+=(libxi6)
 ldconfig -p 2>/dev/null | grep -q 'libXrandr.so.2' || missing+=(libxrandr2)
+# MPI (the `mpi` feature of sgdlab and tests/tests/mpi.rs): Open MPI, its headers, and libclang
+# for rsmpi's bindgen.
+command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
+command -v mpicc >/dev/null 2>&1 || missing+=(libopenmpi-dev)
+ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || missing+=(libclang-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=""
@@ -28,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  echo "present: mesa-vulkan-drivers (lavapipe), libvulkan1, xvfb and the X11 libraries winit loads"
+  echo "present: mesa-vulkan-drivers (lavapipe), libvulkan1, xvfb, the X11 libraries winit loads, Open MPI and libclang"
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
@@ -46,11 +51,14 @@ export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 # binary the CLI tests run is built in the same invocation, with the same dependency features as
 # the test targets: a separate `cargo build --bins` resolves features without dev-dependencies
 # and recompiled gemm/burn-flex and everything above them (measured on a cold build).
-cargo build --workspace --all-targets
+# `--features sgdlab/mpi`: the MPI engine (`sgdlab mpi-gossip`) is built and tested here, in the
+# same invocations, so that no heavy crate is compiled twice.
+cargo build --workspace --all-targets --features sgdlab/mpi
 
 step "tests"
 # Under CI=true a missing wgpu adapter fails the wgpu tests instead of skipping them.
-cargo test --workspace --all-targets --no-fail-fast -- --test-threads=2
+# Under CI=true a missing mpirun (or a binary without MPI) fails tests/tests/mpi.rs likewise.
+cargo test --workspace --all-targets --features sgdlab/mpi --no-fail-fast -- --test-threads=2
 
 # The browser lab: chromium (apt), npm packages, the wasm target and wasm-bindgen-cli when
 # missing; the release wasm build; the Playwright tests in headless Chromium (WebGPU on

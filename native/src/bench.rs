@@ -74,6 +74,10 @@ pub struct GossipArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// sim: all nodes in this process; mpi: one process per node (run under `mpirun -n N`;
+    /// Gossip SGD, Gossip-PGA and parallel SGD on a ring; needs the `mpi` feature).
+    #[arg(long, default_value = "sim", value_parser = ["sim", "mpi"])]
+    engine: String,
 }
 
 /// Arguments of `sgdlab bench particles`.
@@ -180,6 +184,9 @@ pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
                 );
                 Ok(())
             }
+        }
+        BenchCommand::Gossip(a) if a.engine == "mpi" => {
+            crate::mpi::bench_gossip(a.backend, a.dim, a.steps, a.warmup, a.json)
         }
         BenchCommand::Gossip(a) => {
             let device = resolve_device(a.backend)?;

@@ -9,6 +9,7 @@
 mod app;
 mod bench;
 mod bench_ui;
+mod mpi;
 mod reproduce;
 mod run;
 mod serve;
@@ -47,6 +48,9 @@ enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The gossip algorithms with one process per node: `mpirun -n N sgdlab mpi-gossip` (built
+    /// with the `mpi` feature), or `--engine sim --nodes N` for the one-process reference.
+    MpiGossip(mpi::MpiGossipArgs),
     /// Serve the browser lab (web/dist, built by web/build.sh) on http://127.0.0.1:PORT/.
     Serve(serve::ServeArgs),
 }
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
         Some(Command::Reproduce(args)) => reproduce::reproduce(args),
         Some(Command::Bench(cmd)) => bench::bench(cmd),
         Some(Command::Serve(args)) => serve::serve(args),
+        Some(Command::MpiGossip(args)) => mpi::mpi_gossip(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,8 @@ mod bench;
 mod eigen;
 mod mixing;
 mod mlp;
+mod node;
+mod reference;
 mod sim;
 mod topology;
 
@@ -13,5 +15,7 @@ pub use bench::*;
 pub use eigen::symmetric_eigenvalues;
 pub use mixing::*;
 pub use mlp::*;
+pub use node::*;
+pub use reference::simulate_nodes;
 pub use sim::*;
 pub use topology::*;
