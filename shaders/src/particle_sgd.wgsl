@@ -45,17 +45,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var x = pos[i];
     var m = pmeta[i];
     let base = i * STAT_STRIDE;
-    // Occupation counts live in registers for the whole dispatch; transitions (rare) go straight
-    // to memory. The hash of seed and particle is computed once.
-    var occ: array<u32, 6>;
-    for (var k = 0u; k < 6u; k = k + 1u) {
-        occ[k] = stats[base + k];
-    }
+    // Occupation counts live in registers for the whole dispatch (basins 0..3 in a vector, then
+    // "no basin" and "diverged"); transitions (rare) go straight to memory. The hash of seed and
+    // particle is computed once.
+    var occ = vec4<u32>(stats[base], stats[base + 1u], stats[base + 2u], stats[base + 3u]);
+    var occ_none = stats[base + NO_BASIN];
+    var occ_div = stats[base + DIVERGED];
+    let basins = vec4<u32>(0u, 1u, 2u, 3u);
     let prefix = particle_prefix(params.seed_lo, params.seed_hi, i);
     for (var s = 0u; s < params.steps; s = s + 1u) {
         let step = params.step_offset + s;
         if m.x == DIVERGED {
-            occ[DIVERGED] = occ[DIVERGED] + 1u;
+            occ_div = occ_div + 1u;
             continue;
         }
         let r = rng_step(prefix, step);
@@ -74,7 +75,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             if m.y == NEVER {
                 m.y = step + 1u;
             }
-            occ[DIVERGED] = occ[DIVERGED] + 1u;
+            occ_div = occ_div + 1u;
             continue;
         }
         let l = land_label(x);
@@ -89,11 +90,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             m.w = l;
         }
-        occ[l] = occ[l] + 1u;
+        occ = occ + select(vec4<u32>(0u), vec4<u32>(1u), vec4<u32>(l) == basins);
+        occ_none = occ_none + u32(l == NO_BASIN);
     }
-    for (var k = 0u; k < 6u; k = k + 1u) {
-        stats[base + k] = occ[k];
-    }
+    stats[base] = occ.x;
+    stats[base + 1u] = occ.y;
+    stats[base + 2u] = occ.z;
+    stats[base + 3u] = occ.w;
+    stats[base + NO_BASIN] = occ_none;
+    stats[base + DIVERGED] = occ_div;
     pos[i] = x;
     pmeta[i] = m;
 }

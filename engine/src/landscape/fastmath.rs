@@ -84,7 +84,7 @@ pub fn sin_pi(u: f32) -> f32 {
 const K1: f32 = std::f32::consts::PI;
 const K3: f32 = -5.167_712_8;
 const K5: f32 = 2.550_164;
-const K7: f32 = -0.599_264_53;
+const K7: f32 = -0.599_264_5;
 const K9: f32 = 0.082_145_89;
 const K11: f32 = -0.007_370_431;
 const K13: f32 = 4.663_028e-4;
