@@ -110,8 +110,13 @@ pub struct ParticleBench {
     pub seconds: f64,
     /// `gpu` (the WGSL kernel) or `cpu` (the Rust reference on all cores).
     pub engine: String,
-    /// CPU threads (the CPU reference only).
+    /// CPU threads (the CPU stepper only).
     pub threads: usize,
+    /// The CPU stepper's instruction set (`avx2`: 8 f32 lanes; `baseline`: SSE2 on x86-64);
+    /// empty on the GPU.
+    pub simd: String,
+    /// What is counted every step besides the move.
+    pub bookkeeping: String,
     /// The workload.
     pub workload: String,
     /// The device in full.
@@ -120,7 +125,7 @@ pub struct ParticleBench {
 
 /// Steps `particles` particles `steps` times on the 2-D heavy-tailed clipped workload (three
 /// wells, Pareto noise α = 1.5, truncation b = 0.4, η = 0.01), on the kernel for a wgpu device and
-/// on the multi-threaded CPU reference otherwise.
+/// on the vectorized multi-threaded CPU stepper otherwise.
 pub fn bench_particles(
     device: &ComputeDevice,
     particles: usize,
@@ -176,6 +181,13 @@ pub fn bench_particles(
         } else {
             std::thread::available_parallelism().map_or(1, usize::from)
         },
+        simd: if gpu {
+            String::new()
+        } else {
+            crate::landscape::simd_level()
+        },
+        bookkeeping: "every step: basin label, first exit, occupation counts, 4x4 transitions"
+            .into(),
         workload: "2-D three wells, Pareto alpha 1.5, truncation b 0.4, lr 0.01".into(),
         device: device.info.clone(),
     })

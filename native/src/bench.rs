@@ -83,14 +83,14 @@ pub struct GossipArgs {
 /// Arguments of `sgdlab bench particles`.
 #[derive(Args, Debug)]
 pub struct ParticlesArgs {
-    /// Compute backend: wgpu runs the WGSL kernel, cpu the multi-threaded Rust reference.
+    /// Compute backend: wgpu runs the WGSL kernel, cpu the vectorized multi-threaded stepper.
     #[arg(long, default_value = "cpu", value_parser = clap::value_parser!(BackendChoice))]
     backend: BackendChoice,
-    /// Particles.
-    #[arg(long, default_value_t = 65_536)]
+    /// Particles (the default is the workload NumPy is compared on).
+    #[arg(long, default_value_t = 1 << 20)]
     particles: usize,
     /// Timed steps per particle.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 100)]
     steps: u32,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -215,8 +215,19 @@ pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
                 print_json(&r)
             } else {
                 println!(
-                    "particles ({}), {} particles x {} steps on the {} engine ({}): {:.3e} particle steps/s",
-                    r.workload, r.particles, r.steps, r.engine, r.device, r.particle_steps_per_sec
+                    "particles ({}), {} particles x {} steps on the {} engine ({}{}), bookkeeping {}: {:.3e} particle steps/s",
+                    r.workload,
+                    r.particles,
+                    r.steps,
+                    r.engine,
+                    r.device,
+                    if r.simd.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} threads, SIMD {}", r.threads, r.simd)
+                    },
+                    r.bookkeeping,
+                    r.particle_steps_per_sec
                 );
                 Ok(())
             }

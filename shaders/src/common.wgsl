@@ -35,15 +35,29 @@ fn to_unit(bits: u32) -> f32 {
 // ---- noise models ---------------------------------------------------------------------------
 // kind: 0 none, 1 Gaussian, 2 uniform ball, 3 symmetric Pareto (Lomax), 4 symmetric alpha-stable.
 
+// The hash state after the seed and the particle: constant over a particle's steps, so the
+// particle kernel computes it once (Rust: `particle_prefix`).
+fn particle_prefix(seed_lo: u32, seed_hi: u32, particle: u32) -> u32 {
+    let h = pcg_hash(pcg_hash(seed_lo ^ 0x9e3779b9u) ^ seed_hi);
+    return pcg_hash(h ^ particle);
+}
+
+// One (seed, particle, step) address: the hash state after the step. Draw `d` of it is
+// counter_bits(seed_lo, seed_hi, particle, step, d).
 struct Rng {
-    seed_lo: u32,
-    seed_hi: u32,
-    particle: u32,
-    step: u32,
+    h: u32,
+}
+
+fn rng_at(seed_lo: u32, seed_hi: u32, particle: u32, step: u32) -> Rng {
+    return Rng(pcg_hash(particle_prefix(seed_lo, seed_hi, particle) ^ step));
+}
+
+fn rng_step(prefix: u32, step: u32) -> Rng {
+    return Rng(pcg_hash(prefix ^ step));
 }
 
 fn unit_draw(r: Rng, draw: u32) -> f32 {
-    return to_unit(counter_bits(r.seed_lo, r.seed_hi, r.particle, r.step, draw));
+    return to_unit(pcg_hash(r.h ^ draw));
 }
 
 // One symmetric Lomax draw: sign * (U^(-1/alpha) - 1), regularly varying with index alpha.

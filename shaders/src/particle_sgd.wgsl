@@ -1,6 +1,7 @@
 // Particle SGD: each invocation steps one independent particle through `steps` steps of
 //   x <- x + clip(-lr * (grad f(x) + noise))
-// and accumulates, without any per-step readback, its basin label, the first step at which it
+// (several steps per dispatch: the host sends up to 256 at a time) and accumulates, without any
+// per-step readback, its basin label, the first step at which it
 // left its starting basin, its occupation count per basin and its basin-to-basin transitions.
 // Rust reference: `sgdlab_engine::landscape::step_particles_cpu` (same formulas, same order).
 
@@ -44,13 +45,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var x = pos[i];
     var m = pmeta[i];
     let base = i * STAT_STRIDE;
+    // Occupation counts live in registers for the whole dispatch (basins 0..3 in a vector, then
+    // "no basin" and "diverged"); transitions (rare) go straight to memory. The hash of seed and
+    // particle is computed once.
+    var occ = vec4<u32>(stats[base], stats[base + 1u], stats[base + 2u], stats[base + 3u]);
+    var occ_none = stats[base + NO_BASIN];
+    var occ_div = stats[base + DIVERGED];
+    let basins = vec4<u32>(0u, 1u, 2u, 3u);
+    let prefix = particle_prefix(params.seed_lo, params.seed_hi, i);
     for (var s = 0u; s < params.steps; s = s + 1u) {
         let step = params.step_offset + s;
         if m.x == DIVERGED {
-            stats[base + DIVERGED] = stats[base + DIVERGED] + 1u;
+            occ_div = occ_div + 1u;
             continue;
         }
-        let r = Rng(params.seed_lo, params.seed_hi, i, step);
+        let r = rng_step(prefix, step);
         let z = noise(r, params.noise_kind, params.dim, params.sigma, params.alpha);
         var g = land_grad(x) + z;
         if params.clip_kind == 2u {
@@ -66,7 +75,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             if m.y == NEVER {
                 m.y = step + 1u;
             }
-            stats[base + DIVERGED] = stats[base + DIVERGED] + 1u;
+            occ_div = occ_div + 1u;
             continue;
         }
         let l = land_label(x);
@@ -81,8 +90,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             m.w = l;
         }
-        stats[base + l] = stats[base + l] + 1u;
+        occ = occ + select(vec4<u32>(0u), vec4<u32>(1u), vec4<u32>(l) == basins);
+        occ_none = occ_none + u32(l == NO_BASIN);
     }
+    stats[base] = occ.x;
+    stats[base + 1u] = occ.y;
+    stats[base + 2u] = occ.z;
+    stats[base + 3u] = occ.w;
+    stats[base + NO_BASIN] = occ_none;
+    stats[base + DIVERGED] = occ_div;
     pos[i] = x;
     pmeta[i] = m;
 }

@@ -41,7 +41,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let y = vec2<f32>(grid_coord(i % gp.nx, gp.nx, gp.x0, gp.x1), grid_coord(i / gp.nx, gp.ny, gp.y0, gp.y1));
     var acc = 0.0;
     for (var s = 0u; s < gp.samples; s = s + 1u) {
-        let r = Rng(gp.seed_lo, gp.seed_hi, 0u, s);
+        let r = rng_at(gp.seed_lo, gp.seed_hi, 0u, s);
         let z = noise(r, gp.noise_kind, gp.dim, gp.sigma, gp.alpha);
         acc = acc + land_value(y - gp.lr * z);
     }

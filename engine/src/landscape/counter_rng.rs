@@ -7,7 +7,7 @@
 //! they lie in the open interval (0, 1) and logarithms of them are finite.
 
 /// One PCG step and output permutation of a 32-bit word.
-#[inline]
+#[inline(always)]
 pub fn pcg_hash(v: u32) -> u32 {
     let s = v.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
     let w = ((s >> ((s >> 28) + 4)) ^ s).wrapping_mul(277_803_737);
@@ -25,6 +25,22 @@ pub fn counter_bits(seed: u64, particle: u32, step: u32, draw: u32) -> u32 {
     pcg_hash(h ^ draw)
 }
 
+/// The hash state after the seed and the particle, constant over a particle's steps:
+/// `counter_bits(seed, particle, step, draw) == draw_bits(particle_prefix(seed, particle), step,
+/// draw)`. The vectorized stepper computes it once per particle.
+#[inline]
+pub fn particle_prefix(seed: u64, particle: u32) -> u32 {
+    let (lo, hi) = split_seed(seed);
+    let h = pcg_hash(pcg_hash(lo ^ 0x9e37_79b9) ^ hi);
+    pcg_hash(h ^ particle)
+}
+
+/// The draw bits from a particle's [`particle_prefix`].
+#[inline(always)]
+pub fn draw_bits(prefix: u32, step: u32, draw: u32) -> u32 {
+    pcg_hash(pcg_hash(prefix ^ step) ^ draw)
+}
+
 /// The two 32-bit halves `(low, high)` of a 64-bit seed, as the kernels receive it.
 #[inline]
 pub fn split_seed(seed: u64) -> (u32, u32) {
@@ -33,9 +49,10 @@ pub fn split_seed(seed: u64) -> (u32, u32) {
 
 /// Uniform in the open interval (0, 1) from 32 bits (23 of them used, so that every value and
 /// the half-step offset are exact in f32).
-#[inline]
+#[inline(always)]
 pub fn to_unit(bits: u32) -> f32 {
-    ((bits >> 9) as f32 + 0.5) * 1.192_092_9e-7
+    // Through i32: the value is below 2^23, and a signed conversion vectorizes.
+    ((bits >> 9) as i32 as f32 + 0.5) * 1.192_092_9e-7
 }
 
 /// The address of one particle's draws at one step.
@@ -71,6 +88,12 @@ mod tests {
         assert_ne!(counter_bits(1, 0, 0, 0), counter_bits(1, 1, 0, 0));
         assert_ne!(counter_bits(1, 0, 0, 0), counter_bits(1, 0, 1, 0));
         assert_ne!(counter_bits(1, 0, 0, 0), counter_bits(1 << 32, 0, 0, 0));
+        for (seed, p, st, d) in [(1u64, 0u32, 0u32, 0u32), (0xdead_beef_1234, 77, 9, 3)] {
+            assert_eq!(
+                counter_bits(seed, p, st, d),
+                draw_bits(particle_prefix(seed, p), st, d)
+            );
+        }
     }
 
     #[test]

@@ -8,14 +8,18 @@
 
 mod clip;
 mod counter_rng;
+mod fastmath;
 mod noise;
 mod particles;
+mod particles_simd;
 mod smoothing;
 mod surface;
 
 pub use clip::*;
 pub use counter_rng::*;
+pub use fastmath::{pow_unit, sin_pi};
 pub use noise::*;
 pub use particles::*;
+pub use particles_simd::simd_level;
 pub use smoothing::*;
 pub use surface::*;

@@ -12,8 +12,11 @@
 //!   weak bowl; basin label: the component with the largest weighted density.
 //!
 //! Evaluation goes through [`PackedLandscape`], the flat `f32` layout the WGSL kernels read, with
-//! the same formulas in the same order as `shaders/src/common.wgsl`.
+//! the same formulas in the same order as `shaders/src/common.wgsl`, except that the bump wells'
+//! gradient takes `sin(π u)` from [`super::sin_pi`] (branch-free, so that the vectorized particle
+//! stepper computes the same bits; the kernel keeps the driver's `sin(PI * u)`).
 
+use super::fastmath::sin_pi;
 use crate::error::Result;
 use crate::experiments::check;
 use serde::{Deserialize, Serialize};
@@ -423,7 +426,7 @@ impl PackedLandscape {
                     if u < 1.0 {
                         let mut s = PI / (r * r);
                         if d > 1e-6 * r {
-                            s = (PI * u).sin() / (d * r);
+                            s = sin_pi(u) / (d * r);
                         }
                         let coef = 0.5 * PI * h * s;
                         g = [g[0] + coef * v[0], g[1] + coef * v[1]];
