@@ -125,18 +125,9 @@ pub struct HeavyTailNetResults {
 }
 
 struct Active {
-    job: (usize, usize),
     net: FlatNet,
-    w: Vec<f32>,
-    order_rng: SplitMix64,
-    noise_rng: SplitMix64,
-    order: Vec<usize>,
-    cursor: usize,
-    run: NetRun,
-    loss_sum: f64,
-    loss_batches: usize,
-    step_norm_sum: f64,
-    clipped: u64,
+    /// Everything else about the run, as a checkpoint keeps it.
+    s: NetActiveState,
 }
 
 /// A network run in progress, as a checkpoint keeps it: the parameters, both generators, the
@@ -245,36 +236,38 @@ impl HeavyTailNet {
         let net = FlatNet::new(model);
         let w = net.params();
         Active {
-            job,
             net,
-            w,
-            // The same batch order for every rule of a seed; the noise differs by rule.
-            order_rng: SplitMix64::for_purpose(seed, "heavy-tailed net batch order"),
-            noise_rng: SplitMix64::new(derive_seed(
-                seed,
-                &format!("heavy-tailed net noise {}", NET_ARMS[job.1]),
-            )),
-            order: Vec::new(),
-            cursor: 0,
-            run: NetRun {
-                arm: NET_ARMS[job.1].into(),
-                seed,
-                ..NetRun::default()
+            s: NetActiveState {
+                job,
+                w,
+                // The same batch order for every rule of a seed; the noise differs by rule.
+                order_rng: SplitMix64::for_purpose(seed, "heavy-tailed net batch order"),
+                noise_rng: SplitMix64::new(derive_seed(
+                    seed,
+                    &format!("heavy-tailed net noise {}", NET_ARMS[job.1]),
+                )),
+                order: Vec::new(),
+                cursor: 0,
+                run: NetRun {
+                    arm: NET_ARMS[job.1].into(),
+                    seed,
+                    ..NetRun::default()
+                },
+                loss_sum: 0.0,
+                loss_batches: 0,
+                step_norm_sum: 0.0,
+                clipped: 0,
             },
-            loss_sum: 0.0,
-            loss_batches: 0,
-            step_norm_sum: 0.0,
-            clipped: 0,
         }
     }
 
     fn train_step(&mut self, a: &mut Active) -> Result<()> {
         let c = &self.config;
-        if a.cursor == 0 {
-            a.order = a.order_rng.permutation(self.train.len());
+        if a.s.cursor == 0 {
+            a.s.order = a.s.order_rng.permutation(self.train.len());
         }
-        let end = (a.cursor + c.batch_size).min(a.order.len());
-        let idx = &a.order[a.cursor..end];
+        let end = (a.s.cursor + c.batch_size).min(a.s.order.len());
+        let idx = &a.s.order[a.s.cursor..end];
         let half = idx.len().div_ceil(2);
         let (i1, i2) = idx.split_at(half);
         let b1 = Batch::new(&self.train, i1, &self.labels, &self.device);
@@ -288,16 +281,16 @@ impl HeavyTailNet {
         let n1 = i1.len() as f32;
         let n2 = i2.len() as f32;
         let loss = (l1 * f64::from(n1) + l2 * f64::from(n2)) / f64::from(n1 + n2);
-        a.run.steps += 1;
+        a.s.run.steps += 1;
         if !loss.is_finite() {
-            a.run.diverged_at = Some(a.run.steps);
+            a.s.run.diverged_at = Some(a.s.run.steps);
             return Ok(());
         }
         let lr = c.lr as f32;
-        let z = if a.job.1 == 0 {
+        let z = if a.s.job.1 == 0 {
             0.0
         } else {
-            symmetric_lomax(&mut a.noise_rng, c.alpha, c.noise_scale) as f32
+            symmetric_lomax(&mut a.s.noise_rng, c.alpha, c.noise_scale) as f32
         };
         let mut step: Vec<f32> = g1
             .iter()
@@ -305,40 +298,40 @@ impl HeavyTailNet {
             .map(|(&x, &y)| -lr * ((x * n1 + y * n2) / (n1 + n2) + z * (x - y)))
             .collect();
         let sn = norm(&step);
-        a.step_norm_sum += sn;
-        a.run.max_step_norm = a.run.max_step_norm.max(sn);
-        if a.job.1 == 2 && truncate(&mut step, c.truncation) {
-            a.clipped += 1;
+        a.s.step_norm_sum += sn;
+        a.s.run.max_step_norm = a.s.run.max_step_norm.max(sn);
+        if a.s.job.1 == 2 && truncate(&mut step, c.truncation) {
+            a.s.clipped += 1;
         }
-        a.w.iter_mut().zip(&step).for_each(|(w, s)| *w += s);
-        if !a.w.iter().all(|x| x.is_finite()) {
-            a.run.diverged_at = Some(a.run.steps);
+        a.s.w.iter_mut().zip(&step).for_each(|(w, s)| *w += s);
+        if !a.s.w.iter().all(|x| x.is_finite()) {
+            a.s.run.diverged_at = Some(a.s.run.steps);
             return Ok(());
         }
-        a.net.set(&a.w)?;
-        a.loss_sum += loss;
-        a.loss_batches += 1;
-        a.cursor = end;
-        if a.cursor >= a.order.len() {
-            a.cursor = 0;
+        a.net.set(&a.s.w)?;
+        a.s.loss_sum += loss;
+        a.s.loss_batches += 1;
+        a.s.cursor = end;
+        if a.s.cursor >= a.s.order.len() {
+            a.s.cursor = 0;
             let test = evaluate(a.net.model(), &self.test, None, &self.device);
-            a.run.curve.push(NetEpoch {
-                epoch: a.run.curve.len() + 1,
-                train_loss: a.loss_sum / a.loss_batches.max(1) as f64,
+            a.s.run.curve.push(NetEpoch {
+                epoch: a.s.run.curve.len() + 1,
+                train_loss: a.s.loss_sum / a.s.loss_batches.max(1) as f64,
                 test_acc: test.accuracy,
             });
-            a.loss_sum = 0.0;
-            a.loss_batches = 0;
+            a.s.loss_sum = 0.0;
+            a.s.loss_batches = 0;
         }
         Ok(())
     }
 
     fn measure(&mut self, mut a: Active) -> Result<()> {
         let c = &self.config;
-        let mut run = std::mem::take(&mut a.run);
-        run.clipped_fraction = a.clipped as f64 / run.steps.max(1) as f64;
-        run.mean_step_norm = a.step_norm_sum / run.steps.max(1) as f64;
-        run.weight_norm = norm(&a.w);
+        let mut run = std::mem::take(&mut a.s.run);
+        run.clipped_fraction = a.s.clipped as f64 / run.steps.max(1) as f64;
+        run.mean_step_norm = a.s.step_norm_sum / run.steps.max(1) as f64;
+        run.weight_norm = norm(&a.s.w);
         if run.diverged_at.is_none() {
             let model = a.net.model();
             run.test_acc = evaluate(model, &self.test, None, &self.device).accuracy;
@@ -351,7 +344,7 @@ impl HeavyTailNet {
             let seed = derive_seed(run.seed, "sharpness probes");
             run.lambda_max = top_hessian_eigenvalue(
                 &mut a.net,
-                &a.w,
+                &a.s.w,
                 &self.probe,
                 c.power_iters,
                 c.fd_eps,
@@ -359,7 +352,7 @@ impl HeavyTailNet {
             )?;
             let (inc, se) = perturbation_sharpness(
                 &mut a.net,
-                &a.w,
+                &a.s.w,
                 &self.probe,
                 c.perturb_sigma,
                 c.perturb_samples,
@@ -420,19 +413,7 @@ impl HeavyTailNet {
 
     /// The run in progress, exactly (for a checkpoint).
     pub fn active_state(&self) -> Option<NetActiveState> {
-        self.queue.active().map(|(_, _, a)| NetActiveState {
-            job: a.job,
-            w: a.w.clone(),
-            order_rng: a.order_rng.clone(),
-            noise_rng: a.noise_rng.clone(),
-            order: a.order.clone(),
-            cursor: a.cursor,
-            run: a.run.clone(),
-            loss_sum: a.loss_sum,
-            loss_batches: a.loss_batches,
-            step_norm_sum: a.step_norm_sum,
-            clipped: a.clipped,
-        })
+        self.queue.active().map(|(_, _, a)| a.s.clone())
     }
 
     /// Continues after the finished runs `runs` of a checkpoint, and with the run that was in
@@ -454,16 +435,7 @@ impl HeavyTailNet {
             }
             let mut a = self.start(s.job);
             a.net.set(&s.w)?;
-            a.w = s.w;
-            a.order_rng = s.order_rng;
-            a.noise_rng = s.noise_rng;
-            a.order = s.order;
-            a.cursor = s.cursor;
-            a.run = s.run;
-            a.loss_sum = s.loss_sum;
-            a.loss_batches = s.loss_batches;
-            a.step_norm_sum = s.step_norm_sum;
-            a.clipped = s.clipped;
+            a.s = s;
             self.queue.resume_active(finished, a)?;
         }
         if self.is_done() {
@@ -484,7 +456,7 @@ impl NetworkPart for HeavyTailNet {
     /// Optimizer steps done.
     fn units_done(&self) -> u64 {
         let per = self.steps_per_run();
-        self.queue.units_done(|_| per, |a| a.run.steps)
+        self.queue.units_done(|_| per, |a| a.s.run.steps)
     }
 
     /// Whether every run is done.
@@ -497,10 +469,10 @@ impl NetworkPart for HeavyTailNet {
         match self.queue.active() {
             Some((_, _, a)) => format!(
                 "network · seed {}/{} · {} · epoch {}/{}",
-                a.job.0 + 1,
+                a.s.job.0 + 1,
                 self.config.seeds,
-                NET_ARMS[a.job.1],
-                a.run.curve.len(),
+                NET_ARMS[a.s.job.1],
+                a.s.run.curve.len(),
                 self.config.epochs
             ),
             None if self.is_done() => "network · done".into(),
@@ -512,7 +484,7 @@ impl NetworkPart for HeavyTailNet {
     fn latest(&self) -> (f64, f64) {
         self.queue
             .active()
-            .and_then(|(_, _, a)| a.run.curve.last())
+            .and_then(|(_, _, a)| a.s.run.curve.last())
             .map_or((f64::NAN, f64::NAN), |e| (e.train_loss, e.test_acc))
     }
 
@@ -527,11 +499,14 @@ impl NetworkPart for HeavyTailNet {
         let mut a = a.unwrap_or_else(|| self.start(job));
         let total = self.steps_per_run();
         let mut k = 0;
-        while k < self.config.steps_per_call && a.run.steps < total && a.run.diverged_at.is_none() {
+        while k < self.config.steps_per_call
+            && a.s.run.steps < total
+            && a.s.run.diverged_at.is_none()
+        {
             self.train_step(&mut a)?;
             k += 1;
         }
-        if a.run.steps >= total || a.run.diverged_at.is_some() {
+        if a.s.run.steps >= total || a.s.run.diverged_at.is_some() {
             self.measure(a)?;
             if self.is_done() {
                 self.summarize();
