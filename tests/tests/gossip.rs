@@ -72,21 +72,36 @@ fn quick_run_writes_every_output_and_its_claims_say_quick_cannot_decide() {
     assert!((comm("gossip-sgd") - 2.0).abs() < 1e-9);
     assert!((comm("parallel-sgd") - 30.0).abs() < 1e-9);
     assert!(comm("local-sgd") < comm("gossip-pga"));
-    // Every logistic run reports two half-seed transients and its final ratio to parallel SGD.
-    for x in runs.iter().filter(|x| x["problem"] == "logistic") {
+    // Every logistic run (both classes) reports two half-seed transients and its final ratio to
+    // parallel SGD.
+    let logistic = |x: &&Value| x["problem"].as_str().unwrap().starts_with("logistic");
+    assert!(runs.iter().any(|x| x["problem"] == "logistic-nonconvex"));
+    for x in runs.iter().filter(logistic) {
         assert_eq!(x["transient_halves"].as_array().unwrap().len(), 2, "{x}");
         assert!(x["final_ratio_to_parallel"].as_f64().unwrap() > 0.5, "{x}");
     }
-    // Five fits (against n twice, 1/(1−β), H twice), each with its theory slope.
+    // Five fits (against n twice, 1/(1−β), H twice) per problem class, each with its theory
+    // slope.
     let fits = r["fits"].as_array().unwrap();
-    assert_eq!(fits.len(), 5, "{fits:?}");
+    assert_eq!(fits.len(), 10, "{fits:?}");
+    assert_eq!(fits[0]["problem_class"], "strongly-convex");
+    assert_eq!(fits[5]["problem_class"], "non-convex");
+    // The non-convex problem is not convex on the way to its solution.
+    let curvature = r["curvature"].as_array().unwrap();
+    assert!(
+        curvature
+            .iter()
+            .any(|c| c["problem"] == "logistic-nonconvex"
+                && c["min_eigenvalue_on_path"].as_f64().unwrap() < 0.0),
+        "{curvature:?}"
+    );
     for f in fits {
         assert!(f["theory_exponent"].is_number(), "{f}");
     }
     // The quick preset cannot decide: every claim inconclusive, saying so and keeping the rule's
     // answer at this size in the reason. Gossip-AGA (a heuristic) is in no claim.
     let claims = claims_of(r);
-    assert_eq!(claims.len(), 7, "{claims:?}");
+    assert_eq!(claims.len(), 14, "{claims:?}");
     for c in r["claims"].as_array().unwrap() {
         assert_eq!(c["verdict"], "inconclusive", "{c}");
         let reason = c["reason"].as_str().unwrap();
@@ -114,7 +129,7 @@ fn censored_transients_leave_the_exponent_claim_inconclusive() {
         tmp.path(),
         r#"{"seeds": 8, "nodes": 16, "period": 8, "node_sweep": [8, 16, 32],
             "period_sweep": [4, 8, 16], "topology_sweep": [], "mnist": null,
-            "logistic": {"steps": 1500}}"#,
+            "problem_classes": ["strongly-convex"], "logistic": {"steps": 1500}}"#,
     );
     let out = tmp.path().join("out");
     let o = sgdlab(&[
@@ -209,6 +224,12 @@ fn bad_inputs_exit_2_naming_the_problem() {
             "8",
         ),
         (r#"{"logistic": {"lr": -1.0}}"#, "logistic.lr", "-1"),
+        (r#"{"problem_classes": []}"#, "problem_classes", "0 entries"),
+        (
+            r#"{"logistic": {"nonconvex_scale": 0.0}}"#,
+            "logistic.nonconvex_scale",
+            "0",
+        ),
     ] {
         let needles = shape(field, found);
         let refs: Vec<&str> = needles.iter().map(String::as_str).collect();
@@ -218,6 +239,16 @@ fn bad_inputs_exit_2_naming_the_problem() {
         d,
         r#"{"topology_sweep": [{"kind": "one-peer-exponential"}], "gap_nodes": 12}"#,
         &["topology_sweep[0]"],
+    );
+    expect_bad_input(
+        d,
+        r#"{"problem_classes": ["non-convex", "non-convex"]}"#,
+        &["problem_classes[1]", "the same class twice"],
+    );
+    expect_bad_input(
+        d,
+        r#"{"problem_classes": ["convex"]}"#,
+        &["problem_classes"],
     );
 }
 

@@ -21,16 +21,20 @@
 use super::Gossip;
 use super::transient::{Censored, ExponentFit, TransientPoint};
 use crate::experiments::{Claim, Verdict};
+use crate::optim::gossip::Regularizer;
 use serde::{Deserialize, Serialize};
 
 /// The class of the problem whose transients are measured, which fixes the theory's orders.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProblemClass {
-    /// L2-regularized logistic regression.
+    /// L2-regularized logistic regression; its transients are measured on ‖x̄ − x*‖².
     #[default]
     StronglyConvex,
-    /// Logistic regression with a non-convex regularizer.
+    /// Logistic regression with the non-convex penalty reg·Σu²/(1 + u²), u = x/s; its transients are
+    /// measured on ‖∇f(x̄)‖², the quantity the non-convex theory bounds.
     NonConvex,
 }
 
@@ -40,6 +44,45 @@ impl ProblemClass {
         match self {
             Self::StronglyConvex => "strongly convex",
             Self::NonConvex => "non-convex",
+        }
+    }
+
+    /// The `problem` of its runs in results.json and metrics.csv.
+    pub fn problem(self) -> &'static str {
+        match self {
+            Self::StronglyConvex => "logistic",
+            Self::NonConvex => "logistic-nonconvex",
+        }
+    }
+
+    /// The class whose runs have `problem` (`None` for MNIST).
+    pub fn of_problem(problem: &str) -> Option<Self> {
+        [Self::StronglyConvex, Self::NonConvex]
+            .into_iter()
+            .find(|c| c.problem() == problem)
+    }
+
+    /// Appended to claim ids and sweep labels: empty for the strongly convex class.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Self::StronglyConvex => "",
+            Self::NonConvex => "-nonconvex",
+        }
+    }
+
+    /// The penalty that makes a logistic problem of this class.
+    pub fn regularizer(self) -> Regularizer {
+        match self {
+            Self::StronglyConvex => Regularizer::L2,
+            Self::NonConvex => Regularizer::NonConvex,
+        }
+    }
+
+    /// The error whose transient is measured, for axes and reports.
+    pub fn error_name(self) -> &'static str {
+        match self {
+            Self::StronglyConvex => "‖x̄ − x*‖²",
+            Self::NonConvex => "‖∇f(x̄)‖²",
         }
     }
 
@@ -320,48 +363,69 @@ impl Gossip {
     /// n, 1/(1 − β) and H, then the two comparisons on the node sweep. Gossip-AGA is left out:
     /// its period rule is a heuristic (see [`crate::optim::gossip`]).
     pub(super) fn claims_so_far(&self) -> Vec<Claim> {
-        let class = self.results.problem_class;
+        self.config
+            .problem_classes
+            .iter()
+            .flat_map(|&class| self.claims_of(class))
+            .collect()
+    }
+
+    /// The seven claims of one problem class (ids carry [`ProblemClass::suffix`]).
+    fn claims_of(&self, class: ProblemClass) -> Vec<Claim> {
         let fit = |alg: &str, against: &str| {
             self.results
                 .fits
                 .iter()
-                .find(|f| f.algorithm == alg && f.against == against)
+                .find(|f| f.problem_class == class && f.algorithm == alg && f.against == against)
         };
         let pts = |alg: &str| fit(alg, "n").map_or(Vec::new(), |f| f.points.clone());
-        vec![
-            exponent_claim(
-                "gossip-exponent-n",
-                "Gossip SGD against n at fixed topology",
-                class,
-                fit("gossip-sgd", "n"),
-            ),
-            exponent_claim(
-                "gossip-exponent-gap",
-                "Gossip SGD against 1/(1−β) at fixed n (topologies vary β)",
-                class,
-                fit("gossip-sgd", "1/(1−β)"),
-            ),
-            exponent_claim(
-                "pga-exponent-n",
-                "Gossip-PGA against n at fixed H",
-                class,
-                fit("gossip-pga", "n"),
-            ),
-            exponent_claim(
-                "local-exponent-h",
-                "Local SGD against the averaging period H",
-                class,
-                fit("local-sgd", "H"),
-            ),
-            exponent_claim(
-                "pga-exponent-h",
-                "Gossip-PGA against the averaging period H",
-                class,
-                fit("gossip-pga", "H"),
-            ),
+        let suffix = class.suffix();
+        let exponent = |id: &str, what: &str, alg: &str, against: &str| {
+            exponent_claim(&format!("{id}{suffix}"), what, class, fit(alg, against))
+        };
+        let mut comparisons = vec![
             pga_matches_claim(&pts("gossip-pga")),
             pga_not_slower_claim(&pts("gossip-sgd"), &pts("gossip-pga")),
-        ]
+        ];
+        for c in &mut comparisons {
+            c.id.push_str(suffix);
+            let stem = c.statement.trim_end_matches('.').to_string();
+            c.statement = format!("{stem} ({} problem).", class.name());
+        }
+        let mut claims = vec![
+            exponent(
+                "gossip-exponent-n",
+                "Gossip SGD against n at fixed topology",
+                "gossip-sgd",
+                "n",
+            ),
+            exponent(
+                "gossip-exponent-gap",
+                "Gossip SGD against 1/(1−β) at fixed n (topologies vary β)",
+                "gossip-sgd",
+                "1/(1−β)",
+            ),
+            exponent(
+                "pga-exponent-n",
+                "Gossip-PGA against n at fixed H",
+                "gossip-pga",
+                "n",
+            ),
+            exponent(
+                "local-exponent-h",
+                "Local SGD against the averaging period H",
+                "local-sgd",
+                "H",
+            ),
+            exponent(
+                "pga-exponent-h",
+                "Gossip-PGA against the averaging period H",
+                "gossip-pga",
+                "H",
+            ),
+        ];
+        claims.extend(comparisons);
+        claims
     }
 }
 

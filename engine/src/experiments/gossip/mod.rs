@@ -46,6 +46,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct RunKey {
     mnist: bool,
+    /// The logistic problem's class (the default for MNIST runs, where it is unused).
+    class: ProblemClass,
     nodes: usize,
     period: usize,
     algorithm: Algorithm,
@@ -112,9 +114,11 @@ pub struct Gossip {
     config: GossipConfig,
     device: ComputeDevice,
     queue: JobQueue<RunKey, Active>,
-    problems: BTreeMap<usize, (LogisticProblem, Tensor<2>)>,
+    /// The logistic problem of each class and node count, with its solution x̂ (1 × d): the
+    /// minimizer of the strongly convex problem, a stationary point of the non-convex one.
+    problems: BTreeMap<(ProblemClass, usize), (LogisticProblem, Tensor<2>)>,
     mnist: Option<MnistData>,
-    /// Seed-mean error curves ‖x̄ − x*‖², smoothed.
+    /// Seed-mean error curves (‖x̄ − x*‖² or ‖∇f(x̄)‖², by class), smoothed.
     curves: BTreeMap<RunKey, Vec<f64>>,
     /// The same from the even and from the odd replicas, for the transient's spread.
     half_curves: BTreeMap<RunKey, [Vec<f64>; 2]>,

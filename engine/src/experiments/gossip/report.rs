@@ -2,7 +2,8 @@
 //! against n and H with censored points drawn as bounds, communication in two panels) and the
 //! body of report.md.
 
-use super::{Active, Gossip, RunKey, display_name};
+use super::sweeps::sweep_series;
+use super::{Active, Gossip, ProblemClass, RunKey, display_name};
 use crate::optim::gossip::{Algorithm, MixingMatrix};
 use crate::report::{
     Axis, BarPlot, BarSeries, Bounds, CsvTable, LinePlot, Panel, ReportMd, Series, SeriesStyle,
@@ -28,7 +29,12 @@ impl Gossip {
         ]);
         for r in &self.rows {
             t.push_row(vec![
-                if r.key.mnist { "mnist" } else { "logistic" }.into(),
+                if r.key.mnist {
+                    "mnist"
+                } else {
+                    r.key.class.problem()
+                }
+                .into(),
                 r.key.algorithm.name().into(),
                 r.key.nodes.to_string(),
                 r.key.period.to_string(),
@@ -46,9 +52,23 @@ impl Gossip {
         t
     }
 
+    /// The class whose main runs the loss, consensus and communication plots show.
+    pub(super) fn main_class(&self) -> ProblemClass {
+        self.config
+            .problem_classes
+            .first()
+            .copied()
+            .unwrap_or_default()
+    }
+
     pub(super) fn main_key(&self, a: Algorithm, mnist: bool) -> RunKey {
         RunKey {
             mnist,
+            class: if mnist {
+                ProblemClass::default()
+            } else {
+                self.main_class()
+            },
             nodes: match (&self.config.mnist, mnist) {
                 (Some(m), true) => m.nodes,
                 _ => self.config.nodes,
@@ -89,7 +109,13 @@ impl Gossip {
                 self.main_key(Algorithm::ParallelSgd, true).nodes,
             )
         } else {
-            ("logistic regression", self.config.nodes)
+            (
+                match self.main_class() {
+                    ProblemClass::StronglyConvex => "logistic regression",
+                    ProblemClass::NonConvex => "non-convex logistic regression",
+                },
+                self.config.nodes,
+            )
         };
         LinePlot::single(
             format!(
@@ -100,7 +126,10 @@ impl Gossip {
             Axis::linear("step (iterations)"),
             match what {
                 "loss" => Axis::log("loss f(x̄) (nats)"),
-                "error" => Axis::log("‖x̄ − x*‖² (squared distance)"),
+                "error" => Axis::log(match self.main_class() {
+                    ProblemClass::StronglyConvex => "‖x̄ − x*‖² (squared distance)",
+                    ProblemClass::NonConvex => "‖∇f(x̄)‖² (squared gradient norm)",
+                }),
                 "accuracy" => Axis::linear("test accuracy (fraction)").bounded(Bounds::UNIT),
                 _ => Axis::log("consensus distance (squared distance)"),
             },
@@ -154,15 +183,24 @@ impl Gossip {
             &self.results.transient_vs_period
         };
         let total = self.config.logistic.steps as f64;
+        let many = self.config.problem_classes.len() > 1;
         let mut series = Vec::new();
-        for a in [
-            Algorithm::GossipSgd,
-            Algorithm::LocalSgd,
-            Algorithm::GossipPga,
-            Algorithm::GossipAga,
-        ] {
-            let Some(v) = data.get(a.name()) else {
+        for (&class, a) in self.config.problem_classes.iter().flat_map(|c| {
+            [
+                Algorithm::GossipSgd,
+                Algorithm::LocalSgd,
+                Algorithm::GossipPga,
+                Algorithm::GossipAga,
+            ]
+            .map(|a| (c, a))
+        }) {
+            let Some(v) = data.get(&sweep_series(class, a)) else {
                 continue;
+            };
+            let name = if many {
+                format!("{}, {}", display_name(a), class.name())
+            } else {
+                display_name(a)
             };
             // Runs that never matched parallel SGD are censored: their transient stage is longer
             // than the step budget.
@@ -175,7 +213,7 @@ impl Gossip {
                 .map(|&(x, t)| (x, t.unwrap_or(total)))
                 .collect();
             series.push(Series::with_censored(
-                format!("{} (measured)", display_name(a)),
+                format!("{name} (measured)"),
                 &values,
                 total,
                 SeriesStyle::LinePoints,
@@ -200,11 +238,11 @@ impl Gossip {
                         "topology",
                     )
                     .map_or(f64::NAN, |m| m.beta());
-                    self.results.problem_class.theory(a.name(), n, beta, h)
+                    class.theory(a.name(), n, beta, h)
                 };
                 let base = theory(x0);
                 series.push(Series::line(
-                    format!("{} (theory, scaled)", display_name(a)),
+                    format!("{name} (theory, scaled)"),
                     // Points past 10× the horizon are left out: Gossip SGD's β⁴n³/(1−β)⁴
                     // reaches ~1e15 steps at n = 128, which would flatten every other line.
                     pts.iter()
@@ -248,8 +286,9 @@ impl Gossip {
         let mut msgs = Vec::new();
         let mut kib = Vec::new();
         for a in Algorithm::ALL {
+            let main = self.main_class().problem();
             let r = self.results.runs.iter().find(|r| {
-                r.problem == "logistic"
+                r.problem == main
                     && r.algorithm == a.name()
                     && r.nodes == self.config.nodes
                     && r.period == self.config.period
@@ -260,8 +299,11 @@ impl Gossip {
         }
         let chart = |what: &str, y: &str, bars: BarSeries| BarPlot {
             title: format!(
-                "{what} per node per step (logistic, n = {}, d = {}, H = {})",
-                self.config.nodes, self.config.logistic.dim, self.config.period
+                "{what} per node per step ({}, n = {}, d = {}, H = {})",
+                self.main_class().problem(),
+                self.config.nodes,
+                self.config.logistic.dim,
+                self.config.period
             ),
             x_title: "algorithm".into(),
             y: Axis::linear(y).bounded(Bounds::NON_NEGATIVE),
@@ -302,8 +344,9 @@ impl Gossip {
         md.paragraph(&format!(
             "How the transient is measured: every logistic-regression run is repeated on {} \
              independent mini-batch streams (seeds), the same streams for every algorithm at a \
-             given n (common random numbers). The error ‖x̄ − x*‖² is averaged over the seeds, \
-             then each step's value is replaced by its mean over the trailing {:.0}% of steps. \
+             given n (common random numbers). The error (‖x̄ − x*‖² on the strongly convex \
+             problem, ‖∇f(x̄)‖² on the non-convex one, the quantities each theory bounds) is \
+             averaged over the seeds, then each step's value is replaced by its mean over the trailing {:.0}% of steps. \
              The transient is the first step after which this curve stays within {}× parallel \
              SGD's up to the horizon of {} steps (\"> {}\": not within it at the end). The step \
              size decays, γ_k = γ₀k₀/(k₀ + k) with γ₀ = {}, k₀ = {}, so every method's extra \
@@ -359,11 +402,15 @@ impl Gossip {
                 v.to_string()
             })
         };
-        let halves_of = |a: &str, n: usize, h: usize| -> String {
+        let halves_of = |class: ProblemClass, a: &str, n: usize, h: usize| -> String {
             r.runs
                 .iter()
                 .find(|x| {
-                    x.problem == "logistic" && x.algorithm == a && x.nodes == n && x.period == h
+                    x.problem == class.problem()
+                        && x.algorithm == a
+                        && x.nodes == n
+                        && x.period == h
+                        && x.topology_index.is_none()
                 })
                 .filter(|x| x.transient_halves.len() == 2)
                 .map_or(String::new(), |x| {
@@ -375,54 +422,96 @@ impl Gossip {
                 })
         };
         let h = c.period;
-        md.heading(2, &format!("Transient stage vs n (H = {h})"));
-        let mut header = vec!["algorithm".to_string()];
-        header.extend(c.node_sweep.iter().map(|n| format!("n = {n}")));
+        for &class in &c.problem_classes {
+            let series = |a: Algorithm| sweep_series(class, a);
+            md.heading(
+                2,
+                &format!(
+                    "Transient stage vs n (H = {h}), {} problem ({})",
+                    class.name(),
+                    class.error_name()
+                ),
+            );
+            let mut header = vec!["algorithm".to_string()];
+            header.extend(c.node_sweep.iter().map(|n| format!("n = {n}")));
+            let rows: Vec<Vec<String>> = Algorithm::ALL
+                .iter()
+                .filter_map(|&a| Some((a, r.transient_vs_nodes.get(&series(a))?)))
+                .map(|(a, v)| {
+                    std::iter::once(a.name().to_string())
+                        .chain(v.iter().map(|&(n, t)| {
+                            format!("{}{}", fmt_t(t), halves_of(class, a.name(), n, h))
+                        }))
+                        .collect()
+                })
+                .collect();
+            let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+            md.table(&header_refs, &rows);
+            md.heading(
+                2,
+                &format!(
+                    "Transient stage vs H (n = {}), {} problem",
+                    c.nodes,
+                    class.name()
+                ),
+            );
+            let mut header = vec!["algorithm".to_string()];
+            header.extend(c.period_sweep.iter().map(|p| format!("H = {p}")));
+            let rows: Vec<Vec<String>> = Algorithm::ALL
+                .iter()
+                .filter_map(|&a| Some((a, r.transient_vs_period.get(&series(a))?)))
+                .map(|(a, v)| {
+                    std::iter::once(a.name().to_string())
+                        .chain(v.iter().map(|&(p, t)| {
+                            // Parallel and Gossip SGD do not depend on H: their run is the one
+                            // at H.
+                            let run_h =
+                                if matches!(a, Algorithm::ParallelSgd | Algorithm::GossipSgd) {
+                                    h
+                                } else {
+                                    p
+                                };
+                            format!("{}{}", fmt_t(t), halves_of(class, a.name(), c.nodes, run_h))
+                        }))
+                        .collect()
+                })
+                .collect();
+            let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+            md.table(&header_refs, &rows);
+        }
+        md.heading(2, "How convex each problem is");
+        md.paragraph(
+            "The smallest eigenvalue of ∇²f on the segment from the start (x = 0) to the \
+             problem's solution x̂ (found by gradient descent: the minimizer of the strongly \
+             convex problem, a stationary point of the non-convex one), and at x̂. A negative \
+             value means f is not convex on the way the runs go; a positive value at x̂ means \
+             the runs end in a locally strongly convex basin, where the strongly convex orders \
+             describe the last part of the run.",
+        );
         let rows: Vec<Vec<String>> = r
-            .transient_vs_nodes
+            .curvature
             .iter()
-            .map(|(a, v)| {
-                std::iter::once(a.clone())
-                    .chain(
-                        v.iter()
-                            .map(|&(n, t)| format!("{}{}", fmt_t(t), halves_of(a, n, h))),
-                    )
-                    .collect()
+            .map(|e| {
+                vec![
+                    e.problem.clone(),
+                    e.nodes.to_string(),
+                    format!("{:.3e}", e.min_eigenvalue_on_path),
+                    format!("{:.3e}", e.min_eigenvalue_at_solution),
+                ]
             })
             .collect();
-        let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
-        md.table(&header_refs, &rows);
-        md.heading(2, &format!("Transient stage vs H (n = {})", c.nodes));
-        let mut header = vec!["algorithm".to_string()];
-        header.extend(c.period_sweep.iter().map(|p| format!("H = {p}")));
-        let rows: Vec<Vec<String>> = r
-            .transient_vs_period
-            .iter()
-            .map(|(a, v)| {
-                std::iter::once(a.clone())
-                    .chain(v.iter().map(|&(p, t)| {
-                        // Parallel and Gossip SGD do not depend on H: their run is the one at H.
-                        let run_h = if a == "parallel-sgd" || a == "gossip-sgd" {
-                            h
-                        } else {
-                            p
-                        };
-                        format!("{}{}", fmt_t(t), halves_of(a, c.nodes, run_h))
-                    }))
-                    .collect()
-            })
-            .collect();
-        let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
-        md.table(&header_refs, &rows);
+        md.table(
+            &["problem", "n", "min λ(∇²f) on [0, x̂]", "min λ(∇²f(x̂))"],
+            &rows,
+        );
         md.heading(2, "Growth exponents of the transient stage");
         md.paragraph(&format!(
             "Least-squares slope of ln(transient) on ln x, on all seeds and (in brackets) on the \
-             even and the odd seeds alone, next to the theory's slope over the same points for a \
-             {} problem (computed from the β of the topology that ran; see the claims). \
+             even and the odd seeds alone, next to the theory's slope over the same points for \
+             the problem's class (computed from the β of the topology that ran; see the claims). \
              \"> T\": beyond the horizon, a lower bound; \"≤ T\": at or below the floor (H for \
              the periodic methods, {} steps otherwise), an upper bound. A fit that needs a \
              censored value reports no slope.",
-            r.problem_class.name(),
             c.transient_floor
         ));
         let rows: Vec<Vec<String>> = r
@@ -435,6 +524,7 @@ impl Gossip {
                     (None, _) => format!("— ({})", f.missing),
                 };
                 vec![
+                    f.problem_class.name().into(),
                     f.algorithm.clone(),
                     f.against.clone(),
                     f.show_points(),
@@ -445,6 +535,7 @@ impl Gossip {
             .collect();
         md.table(
             &[
+                "class",
                 "algorithm",
                 "against",
                 "transients (halves)",
@@ -489,7 +580,7 @@ impl Gossip {
                 "n",
                 "H",
                 "loss f(x̄)",
-                "‖x̄−x*‖²",
+                "error (‖x̄−x*‖² or ‖∇f(x̄)‖²)",
                 "mean consensus",
                 "test acc",
                 "msgs/node/step",

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 /// Summary of one simulated run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GossipRunSummary {
-    /// `logistic` or `mnist`.
+    /// `logistic` (strongly convex), `logistic-nonconvex` or `mnist`.
     pub problem: String,
     /// Algorithm name.
     pub algorithm: String,
@@ -27,7 +27,8 @@ pub struct GossipRunSummary {
     pub final_loss: f64,
     /// ‖∇f(x̄)‖ at the end.
     pub final_grad_norm: f64,
-    /// ‖x̄ − x*‖² at the end (logistic only).
+    /// The error whose transient is measured, at the end (seed mean; logistic only):
+    /// ‖x̄ − x*‖² (strongly convex) or ‖∇f(x̄)‖² (non-convex).
     pub final_error: f64,
     /// Mean consensus distance over the run.
     pub mean_consensus: f64,
@@ -62,6 +63,21 @@ pub struct BetaEntry {
     pub messages_per_round: f64,
 }
 
+/// How convex one logistic problem is where the runs go: the smallest eigenvalue of ∇²f on the
+/// segment from the start (x = 0) to the problem's solution x̂, and at x̂. A negative value shows
+/// the problem is not convex there.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CurvatureEntry {
+    /// `logistic` or `logistic-nonconvex`.
+    pub problem: String,
+    /// Nodes (each node count has its own data).
+    pub nodes: usize,
+    /// min over t ∈ {0, 1/8, …, 1} of λ_min(∇²f(t·x̂)).
+    pub min_eigenvalue_on_path: f64,
+    /// λ_min(∇²f(x̂)).
+    pub min_eigenvalue_at_solution: f64,
+}
+
 /// The typed summary written to results.json.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GossipResults {
@@ -79,12 +95,15 @@ pub struct GossipResults {
     pub beta_table: Vec<BetaEntry>,
     /// Every run, in the order run.
     pub runs: Vec<GossipRunSummary>,
-    /// Transient stage vs n at period H: algorithm → [(n, steps or null)].
+    /// Transient stage vs n at period H: algorithm (strongly convex) or `algorithm (non-convex)`
+    /// → [(n, steps or null)].
     pub transient_vs_nodes: BTreeMap<String, Vec<(usize, Option<u64>)>>,
-    /// Transient stage vs H at `nodes` nodes: algorithm → [(H, steps or null)].
+    /// Transient stage vs H at `nodes` nodes, keyed as `transient_vs_nodes`.
     pub transient_vs_period: BTreeMap<String, Vec<(usize, Option<u64>)>>,
-    /// The class of the problem whose transients are fitted (it fixes the theory's orders).
-    pub problem_class: ProblemClass,
+    /// The classes of problem whose transients are fitted (each fixes the theory's orders).
+    pub problem_classes: Vec<ProblemClass>,
+    /// The curvature of every logistic problem run (one per class and node count).
+    pub curvature: Vec<CurvatureEntry>,
     /// Growth exponents of the transient stage with their seed halves, next to the theory's:
     /// Gossip SGD against n and against 1/(1 − β) (topology sweep), Gossip-PGA against n,
     /// Local SGD and Gossip-PGA against H.

@@ -4,8 +4,8 @@
 
 use super::transient::{replica_mean, smooth};
 use super::{
-    Active, BetaEntry, Gossip, GossipConfig, GossipResults, GossipRunSummary, LogisticRun,
-    MnistRun, ProblemClass, Row, RunKey, topology_label,
+    Active, BetaEntry, CurvatureEntry, Gossip, GossipConfig, GossipResults, GossipRunSummary,
+    LogisticRun, MnistRun, ProblemClass, Row, RunKey, topology_label,
 };
 use crate::device::ComputeDevice;
 use crate::error::{EngineError, Result};
@@ -27,51 +27,91 @@ pub(super) fn scalar(t: Tensor<1>) -> f64 {
     f64::from(t.into_scalar::<f32>())
 }
 
+/// The smallest Hessian eigenvalue of `p` on the segment from 0 to its solution `xs` (1 × d).
+fn curvature_entry(
+    p: &LogisticProblem,
+    class: ProblemClass,
+    nodes: usize,
+    xs: Tensor<2>,
+) -> Result<CurvatureEntry> {
+    let xs: Vec<f64> = xs
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| EngineError::Device(format!("reading the solution back: {e:?}")))?
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let mut on_path = f64::INFINITY;
+    let mut at_solution = f64::NAN;
+    for i in 0..=8 {
+        let t = f64::from(i) / 8.0;
+        let x: Vec<f64> = xs.iter().map(|v| t * v).collect();
+        let lambda = p.hessian_min_eigenvalue(&x)?;
+        on_path = on_path.min(lambda);
+        if i == 8 {
+            at_solution = lambda;
+        }
+    }
+    Ok(CurvatureEntry {
+        problem: class.problem().into(),
+        nodes,
+        min_eigenvalue_on_path: on_path,
+        min_eigenvalue_at_solution: at_solution,
+    })
+}
+
 impl Gossip {
     /// Prepares the runs (data are generated or loaded lazily). Fails on an invalid config.
     pub fn new(config: GossipConfig, device: ComputeDevice) -> Result<Self> {
         config.validate()?;
         let h = config.period;
-        let key = |nodes: usize, period: usize, algorithm: Algorithm| RunKey {
-            mnist: false,
-            nodes,
-            period,
-            algorithm,
-            topology: None,
-        };
         let mut jobs = Vec::new();
-        for &n in &config.node_sweep {
-            for a in Algorithm::ALL {
-                jobs.push(key(n, h, a));
-            }
-        }
         let main_n = config.nodes;
-        for a in [Algorithm::ParallelSgd, Algorithm::GossipSgd] {
-            jobs.push(key(main_n, h, a));
-        }
-        for &p in config.period_sweep.iter().chain(std::iter::once(&h)) {
-            for a in [
-                Algorithm::LocalSgd,
-                Algorithm::GossipPga,
-                Algorithm::GossipAga,
-            ] {
-                jobs.push(key(main_n, p, a));
+        for &class in &config.problem_classes {
+            let key = |nodes: usize, period: usize, algorithm: Algorithm| RunKey {
+                mnist: false,
+                class,
+                nodes,
+                period,
+                algorithm,
+                topology: None,
+            };
+            for &n in &config.node_sweep {
+                for a in Algorithm::ALL {
+                    jobs.push(key(n, h, a));
+                }
             }
-        }
-        if !config.topology_sweep.is_empty() {
-            jobs.push(key(config.gap_nodes, h, Algorithm::ParallelSgd));
-            for i in 0..config.topology_sweep.len() {
-                jobs.push(RunKey {
-                    topology: Some(i),
-                    ..key(config.gap_nodes, h, Algorithm::GossipSgd)
-                });
+            for a in [Algorithm::ParallelSgd, Algorithm::GossipSgd] {
+                jobs.push(key(main_n, h, a));
+            }
+            for &p in config.period_sweep.iter().chain(std::iter::once(&h)) {
+                for a in [
+                    Algorithm::LocalSgd,
+                    Algorithm::GossipPga,
+                    Algorithm::GossipAga,
+                ] {
+                    jobs.push(key(main_n, p, a));
+                }
+            }
+            if !config.topology_sweep.is_empty() {
+                jobs.push(key(config.gap_nodes, h, Algorithm::ParallelSgd));
+                for i in 0..config.topology_sweep.len() {
+                    jobs.push(RunKey {
+                        topology: Some(i),
+                        ..key(config.gap_nodes, h, Algorithm::GossipSgd)
+                    });
+                }
             }
         }
         if let Some(m) = &config.mnist {
             for a in Algorithm::ALL {
                 jobs.push(RunKey {
                     mnist: true,
-                    ..key(m.nodes, h, a)
+                    class: ProblemClass::default(),
+                    nodes: m.nodes,
+                    period: h,
+                    algorithm: a,
+                    topology: None,
                 });
             }
         }
@@ -136,7 +176,7 @@ impl Gossip {
             topology: format!("{} ({:?} weights)", config.topology.name(), config.weights),
             beta,
             beta_table,
-            problem_class: ProblemClass::StronglyConvex,
+            problem_classes: config.problem_classes.clone(),
             ..Default::default()
         };
         Ok(Self {
@@ -222,17 +262,35 @@ impl Gossip {
             })));
         }
         let l = &self.config.logistic;
-        if let std::collections::btree_map::Entry::Vacant(slot) = self.problems.entry(k.nodes) {
+        let slot_key = (k.class, k.nodes);
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.problems.entry(slot_key) {
+            // The same data for both classes: only the penalty differs.
+            let reg = match k.class {
+                ProblemClass::StronglyConvex => l.reg,
+                ProblemClass::NonConvex => l.nonconvex_reg,
+            };
             let p = LogisticProblem::generate(
                 k.nodes,
                 l.samples_per_node,
                 l.dim,
                 l.heterogeneity,
-                l.reg,
+                reg,
                 derive_seed(seed, &format!("logistic n={}", k.nodes)),
                 &dev,
-            );
+            )
+            .with_regularizer(k.class.regularizer(), l.nonconvex_scale);
             let xs = p.solve(20_000, 1e-6);
+            // Once per problem: a resumed run regenerates problems it already described.
+            let problem = k.class.problem();
+            if !self
+                .results
+                .curvature
+                .iter()
+                .any(|c| c.problem == problem && c.nodes == k.nodes)
+            {
+                let entry = curvature_entry(&p, k.class, k.nodes, xs.clone())?;
+                self.results.curvature.push(entry);
+            }
             slot.insert((p, xs));
         }
         let mixer = self.mixer(&k, l.dim)?;
@@ -269,7 +327,7 @@ impl Gossip {
     ) -> Result<bool> {
         let l = &self.config.logistic;
         let total = l.steps as u64;
-        let Some((p, xs)) = self.problems.get(&run.key.nodes) else {
+        let Some((p, xs)) = self.problems.get(&(run.key.class, run.key.nodes)) else {
             return Err(EngineError::config("nodes", "internal: problem missing"));
         };
         let n = run.key.nodes;
@@ -283,7 +341,12 @@ impl Gossip {
             let g = p.stochastic_grad_replicas(run.x.clone(), l.batch, &mut run.rngs);
             let y = run.x.clone() - g.mul_scalar(lr);
             run.x = run.mixer.mix(vec![y]).remove(0);
-            let errs = p.errors_replicas(run.x.clone(), xs.clone(), replicas);
+            let errs = match run.key.class {
+                ProblemClass::StronglyConvex => {
+                    p.errors_replicas(run.x.clone(), xs.clone(), replicas)
+                }
+                ProblemClass::NonConvex => p.grad_norms_replicas(run.x.clone(), replicas),
+            };
             // Summed over the replicas' columns; divided by R below.
             let cons = consensus_distance(run.x.clone());
             let all: Vec<f32> = Tensor::cat(vec![errs, cons], 0)
@@ -349,7 +412,7 @@ impl Gossip {
                 let mean_cons =
                     run.consensus.iter().sum::<f64>() / run.consensus.len().max(1) as f64;
                 self.results.runs.push(GossipRunSummary {
-                    problem: "logistic".into(),
+                    problem: run.key.class.problem().into(),
                     algorithm: run.key.algorithm.name().into(),
                     nodes: run.key.nodes,
                     period: run.key.period,
@@ -370,14 +433,14 @@ impl Gossip {
                 });
                 self.update_transients();
                 // Free a problem once no pending job needs it.
-                let n = run.key.nodes;
+                let (class, n) = (run.key.class, run.key.nodes);
                 let pending = self
                     .queue
                     .pending()
                     .iter()
-                    .any(|k| !k.mnist && k.nodes == n);
+                    .any(|k| !k.mnist && k.class == class && k.nodes == n);
                 if !pending {
-                    self.problems.remove(&n);
+                    self.problems.remove(&(class, n));
                 }
             }
             Active::Mnist(run) => {
@@ -416,7 +479,8 @@ impl Gossip {
         let (phase, loss) = match self.queue.active().map(|(_, _, a)| a) {
             Some(Active::Logistic(r)) => (
                 format!(
-                    "logistic · {} · n={} · H={}",
+                    "{} · {} · n={} · H={}",
+                    r.key.class.problem(),
                     r.key.algorithm.name(),
                     r.key.nodes,
                     r.key.period
@@ -461,8 +525,9 @@ impl Registered for Gossip {
         let l = &c.logistic;
         let replicas = product(&[c.seeds as u64, l.dim as u64]);
         let evals = (l.steps / l.eval_every.max(1)) as u64 + 1;
-        let runs =
-            (c.node_sweep.len() + c.period_sweep.len() + c.topology_sweep.len() + 1) as u64 * 5;
+        let runs = (c.node_sweep.len() + c.period_sweep.len() + c.topology_sweep.len() + 1) as u64
+            * 5
+            * c.problem_classes.len() as u64;
         let mut e = MemoryEstimate::new()
             // Iterates, gradients, mixing output, averages and the optimum, per replica.
             .add("seeds", product(&[nodes, replicas, F32, 8]))
@@ -601,7 +666,8 @@ impl Experiment for Gossip {
                     .render(dir, "transient_vs_period")?,
             );
         }
-        if self.results.runs.iter().any(|r| r.problem == "logistic") {
+        let main = self.main_class().problem();
+        if self.results.runs.iter().any(|r| r.problem == main) {
             for (plot, stem) in self.comm_plots() {
                 written.extend(plot.render(dir, stem)?);
             }
@@ -642,7 +708,7 @@ mod tests {
             .with_logistic(
                 crate::experiments::GossipLogisticConfig::new()
                     .with_steps(400)
-                    .with_samples_per_node(32),
+                    .with_samples_per_node(64),
             )
             .with_iterations_per_step(100);
         let mut g = Gossip::new(config, cpu_device()).unwrap();
@@ -651,11 +717,30 @@ mod tests {
         }
         let r = g.results();
         assert_eq!(r.status, "complete");
-        assert_eq!(r.fits.len(), 5);
+        // Five fits and seven claims for each of the two classes.
+        assert_eq!(r.fits.len(), 10);
         let claims = g.claims();
-        assert_eq!(claims.len(), 7);
-        // The first five claims are the fits' claims, in the same order.
-        for (c, f) in claims.iter().zip(&r.fits) {
+        assert_eq!(claims.len(), 14);
+        assert!(claims[7..].iter().all(|c| c.id.ends_with("-nonconvex")));
+        assert!(
+            r.fits[5..]
+                .iter()
+                .all(|f| f.problem_class == ProblemClass::NonConvex)
+        );
+        // The strongly convex problem's Hessian is at least reg·I; the other one is not convex
+        // on the way from the start to its solution (but is at the solution, a local minimum).
+        assert_eq!(r.curvature.len(), 4, "{:?}", r.curvature);
+        for c in &r.curvature {
+            if c.problem == "logistic" {
+                assert!(c.min_eigenvalue_on_path >= 0.05 - 1e-4, "{c:?}");
+            } else {
+                assert!(c.min_eigenvalue_on_path < -1e-3, "{c:?}");
+                assert!(c.min_eigenvalue_at_solution > 0.0, "{c:?}");
+            }
+        }
+        // The first five claims of each class are its fits' claims, in the same order.
+        let exponent_claims = claims[..5].iter().chain(&claims[7..12]);
+        for (c, f) in exponent_claims.zip(&r.fits) {
             if f.exponent.is_none() {
                 assert_eq!(
                     c.verdict,

@@ -3,7 +3,7 @@
 //! 1/(1 − β) and H, and their fitted exponents.
 
 use super::transient::transient_stage;
-use super::{ExponentFit, Gossip, RunKey, TransientPoint, topology_label};
+use super::{ExponentFit, Gossip, ProblemClass, RunKey, TransientPoint, topology_label};
 use crate::optim::gossip::Algorithm;
 use std::collections::BTreeMap;
 
@@ -60,7 +60,7 @@ impl Gossip {
             halves,
             floor: floor as u64,
             horizon: self.config.logistic.steps as u64,
-            theory: self.results.problem_class.theory(
+            theory: k.class.theory(
                 k.algorithm.name(),
                 k.nodes as f64,
                 self.beta_of(k),
@@ -69,11 +69,21 @@ impl Gossip {
         })
     }
 
-    /// The sweeps of the claims as points, in sweep order (only the runs done so far).
+    /// The sweeps of the claims as points, in sweep order (only the runs done so far), class
+    /// by class.
     pub(super) fn sweeps(&self) -> Vec<ExponentFit> {
+        self.config
+            .problem_classes
+            .iter()
+            .flat_map(|&class| self.sweeps_of(class))
+            .collect()
+    }
+
+    fn sweeps_of(&self, class: ProblemClass) -> Vec<ExponentFit> {
         let c = &self.config;
         let key = |nodes: usize, period: usize, algorithm: Algorithm| RunKey {
             mnist: false,
+            class,
             nodes,
             period,
             algorithm,
@@ -112,39 +122,47 @@ impl Gossip {
             ExponentFit::fit("local-sgd", "H", by_h(Algorithm::LocalSgd)),
             ExponentFit::fit("gossip-pga", "H", by_h(Algorithm::GossipPga)),
         ]
+        .into_iter()
+        .map(|f| f.on(class))
+        .collect()
     }
 
     pub(super) fn update_transients(&mut self) {
         let h = self.config.period;
         let mut by_n: BTreeMap<String, Vec<(usize, Option<u64>)>> = BTreeMap::new();
         let mut by_h: BTreeMap<String, Vec<(usize, Option<u64>)>> = BTreeMap::new();
-        for a in Algorithm::ALL {
-            for &n in &self.config.node_sweep {
-                let k = RunKey {
-                    mnist: false,
-                    nodes: n,
-                    period: h,
-                    algorithm: a,
-                    topology: None,
-                };
-                if let Some(t) = self.transient_of(&k) {
-                    by_n.entry(a.name().into()).or_default().push((n, t));
+        for &class in &self.config.problem_classes {
+            for a in Algorithm::ALL {
+                let series = sweep_series(class, a);
+                for &n in &self.config.node_sweep {
+                    let k = RunKey {
+                        mnist: false,
+                        class,
+                        nodes: n,
+                        period: h,
+                        algorithm: a,
+                        topology: None,
+                    };
+                    if let Some(t) = self.transient_of(&k) {
+                        by_n.entry(series.clone()).or_default().push((n, t));
+                    }
                 }
-            }
-            for &p in &self.config.period_sweep {
-                let k = RunKey {
-                    mnist: false,
-                    nodes: self.config.nodes,
-                    period: if matches!(a, Algorithm::ParallelSgd | Algorithm::GossipSgd) {
-                        h
-                    } else {
-                        p
-                    },
-                    algorithm: a,
-                    topology: None,
-                };
-                if let Some(t) = self.transient_of(&k) {
-                    by_h.entry(a.name().into()).or_default().push((p, t));
+                for &p in &self.config.period_sweep {
+                    let k = RunKey {
+                        mnist: false,
+                        class,
+                        nodes: self.config.nodes,
+                        period: if matches!(a, Algorithm::ParallelSgd | Algorithm::GossipSgd) {
+                            h
+                        } else {
+                            p
+                        },
+                        algorithm: a,
+                        topology: None,
+                    };
+                    if let Some(t) = self.transient_of(&k) {
+                        by_h.entry(series.clone()).or_default().push((p, t));
+                    }
                 }
             }
         }
@@ -157,11 +175,10 @@ impl Gossip {
                 let a = Algorithm::ALL
                     .into_iter()
                     .find(|a| a.name() == r.algorithm)?;
-                if r.problem != "logistic" {
-                    return None;
-                }
+                let class = ProblemClass::of_problem(&r.problem)?;
                 let key = RunKey {
                     mnist: false,
+                    class,
                     nodes: r.nodes,
                     period: r.period,
                     algorithm: a,
@@ -182,5 +199,14 @@ impl Gossip {
         self.results.fits = self.sweeps();
         self.results.transient_vs_nodes = by_n;
         self.results.transient_vs_period = by_h;
+    }
+}
+
+/// The key of an algorithm's sweep in `transient_vs_nodes`/`transient_vs_period`: its name for
+/// the strongly convex class, `name (non-convex)` for the other.
+pub(super) fn sweep_series(class: ProblemClass, a: Algorithm) -> String {
+    match class {
+        ProblemClass::StronglyConvex => a.name().into(),
+        _ => format!("{} ({})", a.name(), class.name()),
     }
 }

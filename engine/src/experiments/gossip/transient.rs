@@ -8,6 +8,7 @@
 //! the value of a censored point reports no exponent, and the claims built on it are
 //! `inconclusive` ([`super::claims`]).
 
+use super::ProblemClass;
 use serde::{Deserialize, Serialize};
 
 /// The per-step mean over the replicas `pick` selects of step-major replica errors (R values
@@ -120,6 +121,9 @@ impl TransientPoint {
 /// all seeds and on each half of them, next to the theory's slope over the same x.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExponentFit {
+    /// The class of the problem the transients were measured on.
+    #[serde(default)]
+    pub problem_class: ProblemClass,
     /// The algorithm whose transients are fitted.
     pub algorithm: String,
     /// What x is: `n`, `1/(1−β)` or `H`.
@@ -211,6 +215,7 @@ impl ExponentFit {
             }
         }
         Self {
+            problem_class: ProblemClass::default(),
             algorithm: algorithm.into(),
             against: against.into(),
             points,
@@ -219,6 +224,12 @@ impl ExponentFit {
             theory_exponent,
             missing,
         }
+    }
+
+    /// The same fit, labelled with the class of problem it was measured on.
+    pub fn on(mut self, class: ProblemClass) -> Self {
+        self.problem_class = class;
+        self
     }
 
     /// The range the exponent spans over all seeds and each half: `None` unless all three were
