@@ -191,6 +191,21 @@ fn network_shape(
                 .saturating_add(classes);
             (params, widths)
         }
+        NetworkConfig::Resnet(r) => {
+            let [ch, h, w] = image.unwrap_or([1, features, 1]);
+            if r.width > crate::model::MAX_RESNET_WIDTH {
+                // Refused by validation; still a (huge) estimate rather than an overflow.
+                let wide = r.width as u64;
+                return (product(&[wide, wide, 2_800]), product(&[wide, h, w, 64]));
+            }
+            let input = [ch, h, w].map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+            let (ch, classes) = (input[0], usize::try_from(classes).unwrap_or(usize::MAX));
+            // The running statistics travel with the parameters (two per batch-norm channel).
+            let params = (r.trainable_params(ch, classes) + 2 * r.bn_channels()) as u64;
+            // Batch norm and ReLU keep about as much again as the convolutions' outputs.
+            let widths = (r.activations_per_example(input) as u64).saturating_mul(3);
+            (params, widths)
+        }
     }
 }
 
