@@ -181,3 +181,72 @@ fn a_bad_width_exits_2_naming_the_field() {
         stderr(&o)
     );
 }
+
+/// Seconds per CIFAR-10 epoch on the CPU, extrapolated from `RESNET_TIME_IMAGES` (default 256)
+/// generated images at each width of `RESNET_TIME_WIDTHS` (default `16,64`): one training epoch
+/// over them (batch 128, the regularized arm's SGD and crop/flip) and one evaluation pass over
+/// them, scaled to 50,000 training images trained and evaluated and 10,000 test images
+/// evaluated, as the experiment does every epoch. Run by hand (README, random-label section):
+/// `cargo test --workspace --features sgdlab/mpi --test resnet -- --ignored --nocapture`.
+#[test]
+#[ignore = "a timing measurement (minutes at width 64), run by hand"]
+fn cpu_seconds_per_cifar_epoch() {
+    use sgdlab_engine::data::{Augment, parse_cifar_batch};
+    use sgdlab_engine::model::{InputStats, NetworkConfig, ResnetConfig};
+    use sgdlab_engine::optim::SgdConfig;
+    use sgdlab_engine::train::{TrainRun, evaluate};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let n: usize = env("RESNET_TIME_IMAGES", "256").parse().unwrap();
+    let widths: Vec<usize> = env("RESNET_TIME_WIDTHS", "16,64")
+        .split(',')
+        .map(|w| w.trim().parse().unwrap())
+        .collect();
+    let data = Arc::new(parse_cifar_batch(&cifar_records(n, 3), "generated").unwrap());
+    let device = sgdlab_engine::device::resolve_device(BackendChoice::Cpu).unwrap();
+    println!("device: {:?}", device.info);
+    for width in widths {
+        let model = NetworkConfig::Resnet(ResnetConfig::new().with_width(width)).init(
+            data.shape,
+            10,
+            InputStats::of(&data.features),
+            0,
+            &device.device.clone().autodiff(),
+        );
+        let optim = SgdConfig::new()
+            .with_lr(0.1)
+            .with_momentum(0.9)
+            .with_weight_decay(5e-4);
+        let mut run = TrainRun::new(
+            model,
+            &optim,
+            data.clone(),
+            Arc::new(data.labels.clone()),
+            &device.device,
+            128,
+            Some(Augment {
+                max_shift: 4,
+                hflip: true,
+            }),
+            0,
+            "timing",
+        );
+        let start = Instant::now();
+        let outcome = run.train_batches(usize::MAX).unwrap();
+        let train_s = start.elapsed().as_secs_f64();
+        assert!(outcome.epoch_finished);
+        let start = Instant::now();
+        let eval = evaluate(run.model(), &data, None, &device.device);
+        let eval_s = start.elapsed().as_secs_f64();
+        assert!(eval.loss.is_finite());
+        let epoch_s = 50_000.0 / n as f64 * (train_s + eval_s) + 10_000.0 / n as f64 * eval_s;
+        println!(
+            "width {width}: {n} images: train {train_s:.2} s, evaluate {eval_s:.2} s; \
+             extrapolated epoch (50,000 trained and evaluated, 10,000 evaluated): {epoch_s:.0} s \
+             = {:.1} min",
+            epoch_s / 60.0
+        );
+    }
+}
