@@ -179,7 +179,7 @@ pub fn merge(base: &mut Value, over: &Value) {
 /// The default of the variant `over` names, from the tagged enum that `base`'s variant
 /// belongs to; `None` when that enum is not one with known defaults.
 fn variant_default(base: &Value, over: &Value) -> Option<Value> {
-    use crate::model::{CnnConfig, MlpConfig, NetworkConfig};
+    use crate::model::{CnnConfig, MlpConfig, NetworkConfig, ResnetConfig};
     use crate::optim::LrSchedule;
     let kind = |v: &Value| v.get("kind").and_then(Value::as_str).map(str::to_string);
     let (from, to) = (kind(base)?, kind(over)?);
@@ -188,6 +188,7 @@ fn variant_default(base: &Value, over: &Value) -> Option<Value> {
         [
             NetworkConfig::Mlp(MlpConfig::new()),
             NetworkConfig::Cnn(CnnConfig::new()),
+            NetworkConfig::Resnet(ResnetConfig::new()),
         ]
         .iter()
         .filter_map(|c| serde_json::to_value(c).ok())

@@ -153,13 +153,15 @@ pub fn dataset_size(spec: &DatasetSpec, synthetic_n: usize) -> (u64, u64, u64, O
     }
 }
 
-/// A network's parameters and the widths of its activations per example.
+/// A network's parameters, the activation values per example that a training step keeps, and
+/// those an evaluation pass holds at once (the same for the shallow networks; a deep network
+/// frees each layer's input as it goes).
 fn network_shape(
     net: &NetworkConfig,
     features: u64,
     classes: u64,
     image: Option<[u64; 3]>,
-) -> (u64, u64) {
+) -> (u64, u64, u64) {
     match net {
         NetworkConfig::Mlp(m) => {
             let mut params = 0u64;
@@ -170,7 +172,8 @@ fn network_shape(
                 widths = widths.saturating_add(h);
                 prev = h;
             }
-            (params, widths.saturating_add(features))
+            let widths = widths.saturating_add(features);
+            (params, widths, widths)
         }
         NetworkConfig::Cnn(c) => {
             let [ch, h, w] = image.unwrap_or([1, features, 1]);
@@ -189,7 +192,26 @@ fn network_shape(
                 .saturating_add(product(&[c2, h / 2, w / 2]))
                 .saturating_add(hid)
                 .saturating_add(classes);
-            (params, widths)
+            (params, widths, widths)
+        }
+        NetworkConfig::Resnet(r) => {
+            let [ch, h, w] = image.unwrap_or([1, features, 1]);
+            if r.width > crate::model::MAX_RESNET_WIDTH {
+                // Refused by validation; still a (huge) estimate rather than an overflow.
+                let wide = r.width as u64;
+                let widths = product(&[wide, h, w, 64]);
+                return (product(&[wide, wide, 2_800]), widths, widths);
+            }
+            let input = [ch, h, w].map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+            let (ch, classes) = (input[0], usize::try_from(classes).unwrap_or(usize::MAX));
+            // The running statistics travel with the parameters (two per batch-norm channel).
+            let params = (r.trainable_params(ch, classes) + 2 * r.bn_channels()) as u64;
+            // Batch norm and ReLU keep about as much again as the convolutions' outputs.
+            let widths = (r.activations_per_example(input) as u64).saturating_mul(3);
+            // Evaluation holds a block's input, its maps and its shortcut: a few of the
+            // largest (the stem's and the first stage's, width·h·w).
+            let peak = product(&[4, (r.width as u64).max(input[0] as u64), h, w]);
+            (params, widths, peak)
         }
     }
 }
@@ -207,14 +229,14 @@ pub fn classifier_memory(
     models: u64,
 ) -> MemoryEstimate {
     let (examples, features, classes, image) = data;
-    let (params, widths) = network_shape(net, features, classes, image);
+    let (params, widths, eval_widths) = network_shape(net, features, classes, image);
     MemoryEstimate::new()
         .add("dataset", product(&[examples, features, F32, 2]))
         .add(net_field, product(&[params, F32, 5, models]))
         .add(batch_field, product(&[batch, widths, F32, 3]))
         .add(
             &format!("{net_field} (evaluation)"),
-            product(&[examples.min(1000), widths, F32, 2]),
+            product(&[examples.min(1000), eval_widths, F32, 2]),
         )
 }
 
@@ -239,6 +261,24 @@ mod tests {
         assert_eq!(product(&[u64::MAX, 2]), u64::MAX);
         let nested = MemoryEstimate::new().nest("network", MemoryEstimate::new().add("hidden", 5));
         assert_eq!(nested.parts(), [("network.hidden".to_string(), 5)]);
+    }
+
+    #[test]
+    fn a_resnet18_on_cifar_is_estimated_in_gigabytes_not_terabytes() {
+        use crate::model::ResnetConfig;
+        let cifar = dataset_size(&DatasetSpec::Cifar10("x".into()), 0);
+        let net = NetworkConfig::Resnet(ResnetConfig::new());
+        let (params, train, eval) = network_shape(&net, cifar.1, cifar.2, cifar.3);
+        assert_eq!(params, 11_173_962 + 9_600);
+        assert!(
+            eval < train,
+            "evaluation frees each layer's input as it goes"
+        );
+        let e = classifier_memory(&net, "network", cifar, 128, "batch_size", 7);
+        assert!((3 << 30..12 << 30).contains(&e.total()), "{:?}", e.parts());
+        let wide = NetworkConfig::Resnet(ResnetConfig::new().with_width(1 << 20));
+        let e = classifier_memory(&wide, "network", cifar, 128, "batch_size", 7);
+        assert!(e.check(1 << 40, "x").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Models: an MLP, a small CNN and an Elman RNN with configs, the [`Network`] enum, and the
-//! exponential-neuron wrapper that eliminates bad local minima.
+//! Models: an MLP, a small CNN, a ResNet-18-style network with batch normalization and an Elman
+//! RNN with configs, the [`Network`] enum, and the exponential-neuron wrapper that eliminates bad
+//! local minima.
 
 mod activation;
 mod cnn;
@@ -8,6 +9,7 @@ mod exp_neurons;
 mod init;
 mod mlp;
 mod network;
+mod resnet;
 mod rnn;
 
 pub use activation::*;
@@ -17,4 +19,5 @@ pub use exp_neurons::*;
 pub use init::*;
 pub use mlp::*;
 pub use network::*;
+pub use resnet::*;
 pub use rnn::*;

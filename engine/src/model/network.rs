@@ -1,12 +1,15 @@
 //! The classifier an experiment trains, chosen by config.
 
-use super::{Cnn, CnnConfig, Mlp, MlpConfig};
+use super::{Cnn, CnnConfig, Mlp, MlpConfig, Resnet, ResnetConfig};
 use crate::data::InputShape;
 use crate::error::{EngineError, Result};
 use crate::rng::SplitMix64;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+
+/// The widest [`ResnetConfig::width`] accepted (ResNet-18 is 64).
+pub const MAX_RESNET_WIDTH: usize = 1024;
 
 /// Which network to build.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -16,6 +19,8 @@ pub enum NetworkConfig {
     Mlp(MlpConfig),
     /// A LeNet-like CNN (image inputs only).
     Cnn(CnnConfig),
+    /// A ResNet-18-style network with batch normalization (image inputs only).
+    Resnet(ResnetConfig),
 }
 
 impl Default for NetworkConfig {
@@ -62,6 +67,23 @@ impl NetworkConfig {
                     }
                 }
             }
+            Self::Resnet(c) => {
+                if !matches!(shape, InputShape::Image { .. }) {
+                    return Err(EngineError::config(
+                        format!("{field}.kind"),
+                        "a resnet needs image data; use `mlp` for vector data such as the 2-D sets",
+                    ));
+                }
+                if !(1..=MAX_RESNET_WIDTH).contains(&c.width) {
+                    return Err(EngineError::config(
+                        format!("{field}.width"),
+                        format!(
+                            "expected a width in [1, {MAX_RESNET_WIDTH}] (64 is ResNet-18), found {}",
+                            c.width
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -78,19 +100,18 @@ impl NetworkConfig {
         device: &Device,
     ) -> Network {
         let mut rng = SplitMix64::for_purpose(seed, "weights");
+        let input = match shape {
+            InputShape::Image {
+                channels,
+                height,
+                width,
+            } => [channels, height, width],
+            InputShape::Vector { dim } => [1, 1, dim],
+        };
         let body = match self {
             Self::Mlp(c) => Body::Mlp(c.init(shape.numel(), classes, &mut rng, device)),
-            Self::Cnn(c) => {
-                let input = match shape {
-                    InputShape::Image {
-                        channels,
-                        height,
-                        width,
-                    } => [channels, height, width],
-                    InputShape::Vector { dim } => [1, 1, dim],
-                };
-                Body::Cnn(c.init(input, classes, &mut rng, device))
-            }
+            Self::Cnn(c) => Body::Cnn(c.init(input, classes, &mut rng, device)),
+            Self::Resnet(c) => Body::Resnet(c.init(input, classes, &mut rng, device)),
         };
         Network {
             body,
@@ -114,6 +135,13 @@ impl NetworkConfig {
                 "cnn conv5x5({})-pool-conv5x5({})-pool-fc({})-{classes}",
                 c.conv1_channels, c.conv2_channels, c.hidden
             ),
+            Self::Resnet(c) => {
+                let [a, b, d, e] = c.stage_widths();
+                format!(
+                    "resnet-18 width {} (stages {a}-{b}-{d}-{e}, batch norm)-{classes}",
+                    c.width
+                )
+            }
         }
     }
 }
@@ -160,6 +188,8 @@ pub enum Body {
     Mlp(Mlp),
     /// A convolutional network.
     Cnn(Cnn),
+    /// A residual network with batch normalization.
+    Resnet(Resnet),
 }
 
 /// A classifier network: input standardization, then an MLP or a CNN.
@@ -182,6 +212,7 @@ impl Network {
         match &self.body {
             Body::Mlp(m) => m.forward(x),
             Body::Cnn(m) => m.forward(x),
+            Body::Resnet(m) => m.forward(x),
         }
     }
 }
