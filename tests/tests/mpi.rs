@@ -98,7 +98,12 @@ fn close(a: f64, b: f64) -> bool {
 
 /// Runs N ranks and the simulator on `config` and compares every run.
 fn compare(n: usize, config: &str) {
-    let test = format!("mpi_matches_simulator n={n}");
+    compare_on(n, config, "cpu");
+}
+
+/// [`compare`] with every MPI rank computing on `backend` (the simulator stays on the CPU).
+fn compare_on(n: usize, config: &str, backend: &str) {
+    let test = format!("mpi_matches_simulator n={n} backend={backend}");
     let Some(mut cmd) = mpirun(&test) else {
         return;
     };
@@ -109,7 +114,14 @@ fn compare(n: usize, config: &str) {
     let o = cmd
         .args(["-n", &n.to_string()])
         .arg(bin())
-        .args(["mpi-gossip", "--config", &cfg, "--out"])
+        .args([
+            "mpi-gossip",
+            "--backend",
+            backend,
+            "--config",
+            &cfg,
+            "--out",
+        ])
         .arg(&mpi_dir)
         .output()
         .expect("spawn mpirun");
@@ -138,6 +150,11 @@ fn compare(n: usize, config: &str) {
     let (m, s) = (read_results(&mpi_dir), read_results(&sim_dir));
     assert_eq!(m["status"], "done");
     assert_eq!(m["engine"], "mpi");
+    let device = m["device"].as_str().unwrap_or_default();
+    assert!(
+        device.starts_with(&format!("backend {backend} ")),
+        "{test}: ran on {device}"
+    );
     assert_eq!(s["engine"], "sim");
     assert_eq!(m["config_fingerprint"], s["config_fingerprint"], "{test}");
     let (mr, sr) = (
@@ -205,6 +222,16 @@ fn compare(n: usize, config: &str) {
 fn mpi_matches_simulator_on_a_ring_at_2_and_8() {
     compare(2, CONFIG);
     compare(8, CONFIG);
+}
+
+/// Each rank holds its node on its own wgpu device (lavapipe here, a GPU per rank on a
+/// cluster): the same numbers as the CPU simulator, within the same tolerance.
+#[test]
+fn mpi_ranks_on_wgpu_match_the_simulator_at_2() {
+    if sgdlab_tests::wgpu_or_skip("mpi_ranks_on_wgpu_match_the_simulator_at_2").is_none() {
+        return;
+    }
+    compare_on(2, CONFIG, "wgpu");
 }
 
 #[test]
