@@ -23,8 +23,13 @@ pub fn wgpu_or_skip(test: &str) -> Option<ComputeDevice> {
     }
 }
 
-/// The `sgdlab` binary built alongside the tests (`cargo test --workspace` builds it).
+/// The binary under test: `SGDLAB_BIN` when set (as for the browser tests; useful where several
+/// checkouts share one target directory), else the one built alongside the tests
+/// (`cargo test --workspace` builds it).
 pub fn sgdlab_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("SGDLAB_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> -> target/<profile>/sgdlab
     let profile_dir = exe

@@ -31,12 +31,6 @@ const CONFIG: &str = r#"{"seed": 5, "period": 4, "aga_max_period": 16,
   "logistic": {"samples_per_node": 24, "dim": 8, "batch": 6, "steps": 40, "eval_every": 10,
                "heterogeneity": 4.0}}"#;
 
-/// The binary under test: `SGDLAB_BIN` when set (as for the browser tests), else the one built
-/// beside the tests.
-fn bin() -> PathBuf {
-    std::env::var_os("SGDLAB_BIN").map_or_else(sgdlab_bin, PathBuf::from)
-}
-
 fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
@@ -113,7 +107,7 @@ fn compare_on(n: usize, config: &str, backend: &str) {
     let t = Instant::now();
     let o = cmd
         .args(["-n", &n.to_string()])
-        .arg(bin())
+        .arg(sgdlab_bin())
         .args([
             "mpi-gossip",
             "--backend",
@@ -132,7 +126,7 @@ fn compare_on(n: usize, config: &str, backend: &str) {
     let mpi_secs = t.elapsed().as_secs_f64();
     let n_s = n.to_string();
     let sim_s = sim_dir.to_str().expect("utf-8 path");
-    let s = Command::new(bin())
+    let s = Command::new(sgdlab_bin())
         .args([
             "mpi-gossip",
             "--engine",
@@ -253,7 +247,7 @@ fn faulty(test: &str, fault: &str) -> Option<(Output, f64, tempfile::TempDir)> {
     let t = Instant::now();
     let o = cmd
         .args(["-n", "4", "-x", &format!("SGDLAB_FAULT_INJECT={fault}")])
-        .arg(bin())
+        .arg(sgdlab_bin())
         .args([
             "mpi-gossip",
             "--algorithms",
@@ -347,7 +341,7 @@ fn a_config_that_differs_across_ranks_exits_2_at_start_up() {
     let b = tmp.path().join("b.json");
     std::fs::write(&a, r#"{"period": 4, "logistic": {"steps": 20}}"#).expect("write");
     std::fs::write(&b, r#"{"period": 8, "logistic": {"steps": 20}}"#).expect("write");
-    let bin = bin();
+    let bin = sgdlab_bin();
     let out = tmp.path().join("out");
     // MPMD: ranks 0-1 get one config, rank 2 another.
     for (i, (count, cfg)) in [("2", &a), ("1", &b)].into_iter().enumerate() {

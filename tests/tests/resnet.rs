@@ -11,21 +11,13 @@
 use sgdlab_engine::data::DatasetSpec;
 use sgdlab_engine::device::BackendChoice;
 use sgdlab_engine::experiments::{Preset, RunRequest, find};
-use sgdlab_tests::{RUN_FILES, assert_files, claims_of, stderr, write_config};
+use sgdlab_tests::{RUN_FILES, assert_files, claims_of, sgdlab, stderr, write_config};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 /// The shipped config, as text, and its path.
 fn shipped() -> (String, PathBuf) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/random-labels-cifar10.json");
     (std::fs::read_to_string(&path).unwrap(), path)
-}
-
-fn sgdlab(args: &[&str]) -> Output {
-    let bin = std::env::var_os("SGDLAB_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(sgdlab_tests::sgdlab_bin);
-    Command::new(bin).args(args).output().unwrap()
 }
 
 /// `n` records in CIFAR-10's binary format: a label byte (cycling 0..9), then 3,072 pixel bytes
