@@ -15,7 +15,7 @@
 //! why and skip, except under `CI=true`, where that is a failure.
 
 use sgdlab_tests::{sgdlab_bin, stderr, write_config};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 

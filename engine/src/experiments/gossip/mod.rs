@@ -55,6 +55,20 @@ struct RunKey {
     topology: Option<usize>,
 }
 
+impl RunKey {
+    /// A logistic run of `class` on the configured topology.
+    fn logistic(class: ProblemClass, nodes: usize, period: usize, algorithm: Algorithm) -> Self {
+        Self {
+            mnist: false,
+            class,
+            nodes,
+            period,
+            algorithm,
+            topology: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Row {
     key: RunKey,

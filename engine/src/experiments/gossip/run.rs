@@ -68,14 +68,7 @@ impl Gossip {
         let mut jobs = Vec::new();
         let main_n = config.nodes;
         for &class in &config.problem_classes {
-            let key = |nodes: usize, period: usize, algorithm: Algorithm| RunKey {
-                mnist: false,
-                class,
-                nodes,
-                period,
-                algorithm,
-                topology: None,
-            };
+            let key = |nodes, period, algorithm| RunKey::logistic(class, nodes, period, algorithm);
             for &n in &config.node_sweep {
                 for a in Algorithm::ALL {
                     jobs.push(key(n, h, a));

@@ -81,14 +81,7 @@ impl Gossip {
 
     fn sweeps_of(&self, class: ProblemClass) -> Vec<ExponentFit> {
         let c = &self.config;
-        let key = |nodes: usize, period: usize, algorithm: Algorithm| RunKey {
-            mnist: false,
-            class,
-            nodes,
-            period,
-            algorithm,
-            topology: None,
-        };
+        let key = |nodes, period, algorithm| RunKey::logistic(class, nodes, period, algorithm);
         let by_n = |a: Algorithm| -> Vec<TransientPoint> {
             c.node_sweep
                 .iter()
@@ -135,31 +128,19 @@ impl Gossip {
             for a in Algorithm::ALL {
                 let series = sweep_series(class, a);
                 for &n in &self.config.node_sweep {
-                    let k = RunKey {
-                        mnist: false,
-                        class,
-                        nodes: n,
-                        period: h,
-                        algorithm: a,
-                        topology: None,
-                    };
+                    let k = RunKey::logistic(class, n, h, a);
                     if let Some(t) = self.transient_of(&k) {
                         by_n.entry(series.clone()).or_default().push((n, t));
                     }
                 }
                 for &p in &self.config.period_sweep {
-                    let k = RunKey {
-                        mnist: false,
-                        class,
-                        nodes: self.config.nodes,
-                        period: if matches!(a, Algorithm::ParallelSgd | Algorithm::GossipSgd) {
-                            h
-                        } else {
-                            p
-                        },
-                        algorithm: a,
-                        topology: None,
+                    // Parallel and Gossip SGD do not depend on H: their run is the one at H.
+                    let period = if matches!(a, Algorithm::ParallelSgd | Algorithm::GossipSgd) {
+                        h
+                    } else {
+                        p
                     };
+                    let k = RunKey::logistic(class, self.config.nodes, period, a);
                     if let Some(t) = self.transient_of(&k) {
                         by_h.entry(series.clone()).or_default().push((p, t));
                     }
@@ -177,12 +158,8 @@ impl Gossip {
                     .find(|a| a.name() == r.algorithm)?;
                 let class = ProblemClass::of_problem(&r.problem)?;
                 let key = RunKey {
-                    mnist: false,
-                    class,
-                    nodes: r.nodes,
-                    period: r.period,
-                    algorithm: a,
                     topology: r.topology_index,
+                    ..RunKey::logistic(class, r.nodes, r.period, a)
                 };
                 let t = self.transient_of(&key)?;
                 let (halves, ratio) = self.transient_check(&key)?;
