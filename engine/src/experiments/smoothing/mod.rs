@@ -15,7 +15,7 @@ mod config;
 mod measurement;
 mod report;
 
-pub use claims::GAIN_MARGIN;
+pub use claims::{GAIN_MARGIN, NETWORK_SHARE_MIN};
 pub use config::*;
 pub use measurement::*;
 
