@@ -337,6 +337,84 @@ pub fn one_point(net: &mut FlatNet, x: &[f32], target: &[f32], batch: &Batch) ->
     })
 }
 
+/// [`OnePoint`] of the gradient `g` at `x` toward `x + d`: `⟨−g, d⟩`, over `‖d‖²`, and the
+/// cosine (NaN when `d` or `g` is zero).
+pub fn one_point_of(g: &[f32], d: &[f32]) -> OnePoint {
+    let inner = -dot(g, d);
+    let dn = norm(d);
+    OnePoint {
+        inner,
+        c: inner / (dn * dn),
+        cosine: inner / (norm(g) * dn),
+    }
+}
+
+/// Monte Carlo draws of the gradient of the smoothed loss `g(x) = E_ω L(x − ηω)` where `ω` is
+/// the mini-batch gradient noise at `x` ([`mini_batch_smoothing`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SmoothingDraws {
+    /// `L(x)` on the probe batch.
+    pub loss: f64,
+    /// `∇L(x)`, unsmoothed.
+    pub grad: Vec<f32>,
+    /// `∇L(x − ηω_k)` for each draw `k`; their mean estimates `∇g(x)`.
+    pub grads: Vec<Vec<f32>>,
+    /// `‖ηω_k‖` for each draw.
+    pub noise_norms: Vec<f64>,
+}
+
+/// Draws of `∇L(x − ηω)` with `ω = ∇L_B(x) − ∇L(x)`: `L` is the mean loss on `probe` (the first
+/// `pool` examples of `data`, in order), `B` a uniform random mini-batch of `batch_size`
+/// distinct examples of those, so `E ω = 0` and `ηω` is the noise one SGD step with learning
+/// rate `eta` adds at `x`. `samples` draws from `rng`; leaves the network at the last shifted
+/// point.
+#[allow(clippy::too_many_arguments)]
+pub fn mini_batch_smoothing(
+    net: &mut FlatNet,
+    x: &[f32],
+    probe: &Batch,
+    data: &Dataset,
+    pool: usize,
+    batch_size: usize,
+    eta: f64,
+    samples: usize,
+    rng: &mut SplitMix64,
+    device: &Device,
+) -> Result<SmoothingDraws> {
+    let (loss, grad) = net.loss_grad_at(x, probe)?;
+    let pool = pool.min(data.len());
+    let mut shifted = Vec::with_capacity(samples);
+    let mut noise_norms = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let mut idx = rng.permutation(pool);
+        idx.truncate(batch_size.clamp(1, pool));
+        let b = Batch::new(data, &idx, &data.labels, device);
+        let (_, gb) = net.loss_grad(&b);
+        let step: Vec<f64> = gb
+            .iter()
+            .zip(&grad)
+            .map(|(&a, &m)| eta * (f64::from(a) - f64::from(m)))
+            .collect();
+        noise_norms.push(step.iter().map(|v| v * v).sum::<f64>().sqrt());
+        shifted.push(
+            x.iter()
+                .zip(&step)
+                .map(|(&w, &s)| (f64::from(w) - s) as f32)
+                .collect::<Vec<f32>>(),
+        );
+    }
+    let mut grads = Vec::with_capacity(samples);
+    for p in &shifted {
+        grads.push(net.loss_grad_at(p, probe)?.1);
+    }
+    Ok(SmoothingDraws {
+        loss,
+        grad,
+        grads,
+        noise_norms,
+    })
+}
+
 /// A point uniform on the sphere of radius `r` around `center`.
 pub fn on_sphere(rng: &mut SplitMix64, center: &[f32], r: f64) -> Vec<f32> {
     let u = gaussian(rng, center.len());
@@ -502,5 +580,29 @@ mod tests {
         }
         let p = one_point(&mut net, &w0, &w, &batch).unwrap();
         assert!(p.inner > 0.0 && p.cosine > 0.0 && p.cosine <= 1.0, "{p:?}");
+    }
+    /// With η = 0 the smoothing is the identity: every draw is the gradient at x; with η > 0
+    /// the draws differ and their noise has the size of η times the mini-batch noise.
+    #[test]
+    fn mini_batch_smoothing_shifts_by_the_step_noise() {
+        let (mut net, data, batch) = tiny();
+        let w = net.params();
+        let device = Device::flex();
+        let mut rng = SplitMix64::new(5);
+        let s = mini_batch_smoothing(
+            &mut net, &w, &batch, &data, 64, 8, 0.0, 3, &mut rng, &device,
+        )
+        .unwrap();
+        assert!(s.grads.iter().all(|g| *g == s.grad));
+        assert!(s.noise_norms.iter().all(|&n| n == 0.0));
+        let s = mini_batch_smoothing(
+            &mut net, &w, &batch, &data, 64, 8, 0.5, 3, &mut rng, &device,
+        )
+        .unwrap();
+        assert_eq!(s.grads.len(), 3);
+        assert!(s.grads.iter().all(|g| *g != s.grad));
+        assert!(s.noise_norms.iter().all(|&n| n > 0.0 && n.is_finite()));
+        let p = one_point_of(&s.grad, &s.grad);
+        assert!((p.cosine + 1.0).abs() < 1e-9, "{p:?}");
     }
 }

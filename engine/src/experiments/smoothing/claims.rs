@@ -17,7 +17,7 @@
 //! its distance.
 
 use super::{LevelResult, SmoothingExperiment};
-use crate::experiments::{Claim, Interval, Verdict};
+use crate::experiments::{Claim, Interval, OnePointResults, ReferencePoint, Verdict, Z95};
 
 /// How much more often (in share of runs, between Wilson 95% bounds) SGD must stay near x* than
 /// GD for the noise to count as a gain.
@@ -174,6 +174,82 @@ pub fn control_claim(
     }
 }
 
+/// The share of the network trajectory's points at which the smoothed loss must be one-point
+/// convex toward x* (`c > 0` with its Monte Carlo interval) for the network claim to hold; the
+/// claim fails when the Wilson 95% upper bound of that share is below it.
+pub const NETWORK_SHARE_MIN: f64 = 0.8;
+
+/// The network check's claim: along SGD's trajectory on MNIST, the smoothed loss at SGD's own
+/// noise scale is one-point convex toward a minimum found by an independent run.
+pub fn network_claim(r: Option<&OnePointResults>, points: usize) -> Claim {
+    let claim = Claim::new(
+        "smoothing-network-one-point-convex",
+        "Along SGD's trajectory on a neural network, the smoothed loss g(x) = E_ω L(x − ηω) is \
+         one-point convex toward a good solution x*: ⟨−∇g(x), x* − x⟩ > 0.",
+        format!(
+            "MLP on MNIST-10k; x* = the end point of an independent SGD run (another seed for \
+             the initial weights and the batch order), not the trajectory's own end; at evenly \
+             spaced points x of the trajectory (x_0 to x_T), ∇g by Monte Carlo over ω = the \
+             mini-batch gradient noise at x, at the run's η and batch size; a point counts when \
+             c = ⟨−∇g(x), x* − x⟩/‖x* − x‖² minus {Z95:.2} standard errors is above 0; holds when \
+             the Wilson 95% lower bound of the share of such points exceeds \
+             {NETWORK_SHARE_MIN}; fails when its upper bound is below {NETWORK_SHARE_MIN}; \
+             inconclusive between"
+        ),
+    );
+    let Some(r) = r else {
+        return claim.not_measured("the network check is off (config `nn_check` is null)");
+    };
+    if r.points < points || points == 0 {
+        return claim.not_measured("the network check has not finished");
+    }
+    let share = Interval::wilson95(r.positive, r.points);
+    let rigged = if r.reference_kind == ReferencePoint::Opposite {
+        " (x* rigged: 2x_0 − x_T)"
+    } else if r.reference_kind == ReferencePoint::SharedInit {
+        " (x* from the same initial weights)"
+    } else {
+        ""
+    };
+    let measured = format!(
+        "{} of {} points with c > 0{rigged}: {}; c over the points {}; {} Monte Carlo draws per \
+         point, mean SE {:.1e}; toward the own end x_T (the paper's target) {} of {} positive",
+        r.positive,
+        r.points,
+        share.show(3),
+        r.c.show(),
+        r.samples,
+        r.c.mean_se,
+        r.end_positive,
+        r.points.saturating_sub(1),
+    );
+    let (verdict, reason) = if share.lo > NETWORK_SHARE_MIN {
+        (
+            Verdict::Holds,
+            format!(
+                "Wilson lower bound {:.3} > {NETWORK_SHARE_MIN}: one-point convex toward x* \
+                 along the trajectory",
+                share.lo
+            ),
+        )
+    } else if share.hi < NETWORK_SHARE_MIN {
+        (
+            Verdict::Fails,
+            format!(
+                "Wilson upper bound {:.3} < {NETWORK_SHARE_MIN}: not one-point convex toward x* \
+                 along much of the trajectory",
+                share.hi
+            ),
+        )
+    } else {
+        (
+            Verdict::Inconclusive,
+            format!("the Wilson interval straddles {NETWORK_SHARE_MIN}"),
+        )
+    };
+    claim.decide(measured, verdict, reason)
+}
+
 fn fmt_share(s: Option<f64>) -> String {
     s.map_or("n/a".into(), |v| format!("{:.0}%", 100.0 * v))
 }
@@ -209,6 +285,10 @@ impl SmoothingExperiment {
                     .not_measured("the control has not run (config `control` off or unfinished)")
             });
         }
+        out.push(network_claim(
+            self.nn.as_ref().map(|n| &n.results),
+            c.nn_check.as_ref().map_or(0, |n| n.points()),
+        ));
         out
     }
 }
@@ -244,6 +324,32 @@ mod tests {
         let not_convex = level(2.0, 400, 0.5);
         assert_eq!(v(&[&gd, &not_convex]), Verdict::Inconclusive);
         assert_eq!(v(&[&convex]), Verdict::Inconclusive);
+    }
+
+    fn network(positive: usize, points: usize) -> OnePointResults {
+        OnePointResults {
+            points,
+            positive,
+            ..OnePointResults::default()
+        }
+    }
+
+    #[test]
+    fn network_claim_flips_with_its_input() {
+        let v = |r: &OnePointResults| network_claim(Some(r), r.points).verdict;
+        // 41 of 41: Wilson lower bound 0.914 > 0.8.
+        assert_eq!(v(&network(41, 41)), Verdict::Holds);
+        // 36 of 41: [0.74, 0.95] straddles 0.8.
+        assert_eq!(v(&network(36, 41)), Verdict::Inconclusive);
+        // Rigged: half the points see x* uphill; upper bound 0.65 < 0.8.
+        assert_eq!(v(&network(20, 41)), Verdict::Fails);
+        assert_eq!(v(&network(0, 41)), Verdict::Fails);
+        // Unfinished or off.
+        assert_eq!(
+            network_claim(Some(&network(5, 5)), 41).verdict,
+            Verdict::Inconclusive
+        );
+        assert_eq!(network_claim(None, 41).verdict, Verdict::Inconclusive);
     }
 
     #[test]
