@@ -42,7 +42,9 @@ use std::path::{Path, PathBuf};
 pub struct SharpMinima {
     config: SharpMinimaConfig,
     device: ComputeDevice,
-    /// (clip mode, learning-rate index) per job; the state is the particle runner.
+    /// (variant, clip mode index) per mode, from [`SharpMinimaConfig::modes`].
+    modes: Vec<(String, usize)>,
+    /// (mode index, learning-rate index) per job; the state is the particle runner.
     queue: JobQueue<(usize, usize), ParticleRunner>,
     results: SharpMinimaResults,
     net: Option<HeavyTailNet>,
@@ -52,9 +54,9 @@ impl SharpMinima {
     /// Prepares the runs. Fails on an invalid config.
     pub fn new(config: SharpMinimaConfig, device: ComputeDevice) -> Result<Self> {
         config.validate()?;
-        let modes = if config.grad_clip.is_some() { 3 } else { 2 };
-        let jobs = (0..modes)
-            .flat_map(|c| (0..config.lrs.len()).map(move |l| (c, l)))
+        let modes = config.modes();
+        let jobs = (0..modes.len())
+            .flat_map(|m| (0..config.lrs.len()).map(move |l| (m, l)))
             .collect();
         let b = config.truncation;
         let results = SharpMinimaResults {
@@ -78,6 +80,7 @@ impl SharpMinima {
         Ok(Self {
             config,
             device,
+            modes,
             queue: JobQueue::new(jobs),
             results,
             net,
@@ -89,7 +92,7 @@ impl SharpMinima {
         StepRule {
             lr: c.lrs[job.1],
             noise: Noise::new(c.noise, c.sigma, c.alpha),
-            clip: match (job.0, c.grad_clip) {
+            clip: match (self.modes[job.0].1, c.grad_clip) {
                 (1, _) => Clip::Truncate { b: c.truncation },
                 (2, Some(c)) => Clip::GradNorm { c },
                 _ => Clip::None,
@@ -100,7 +103,7 @@ impl SharpMinima {
     }
 
     fn start(&self, job: (usize, usize)) -> Result<ParticleRunner> {
-        let land = self.config.landscape().packed();
+        let land = self.config.landscape_for(&self.modes[job.0].0).packed();
         let w = self.config.wide_radius + self.config.sharp_radius;
         // Half at the sharp center, the rest alternating between the two wide centers.
         let pos = (0..self.config.particles)
@@ -153,15 +156,21 @@ impl SharpMinima {
         self.queue.is_done()
     }
 
+    /// Steps of job `(mode, lr index)`.
+    fn job_steps(&self, job: (usize, usize)) -> u32 {
+        self.config
+            .steps_for_mode(self.modes[job.0].1, self.config.lrs[job.1])
+    }
+
     fn total_units(&self) -> u64 {
         self.queue
-            .total_units(|&(_, l)| u64::from(self.config.steps_for(self.config.lrs[l])))
+            .total_units(|&job| u64::from(self.job_steps(job)))
             + self.net.as_ref().map_or(0, HeavyTailNet::total_units)
     }
 
     fn units_done(&self) -> u64 {
         let particles = self.queue.units_done(
-            |&(_, l)| u64::from(self.config.steps_for(self.config.lrs[l])),
+            |&job| u64::from(self.job_steps(job)),
             |runner| u64::from(runner.steps_done()),
         );
         particles + self.net.as_ref().map_or(0, HeavyTailNet::units_done)
@@ -192,7 +201,7 @@ impl Registered for SharpMinima {
     }
     fn memory(c: &SharpMinimaConfig) -> MemoryEstimate {
         let per_particle = 8 + 16 + F32 * STAT_STRIDE as u64;
-        let runs = (3 * c.lrs.len()) as u64;
+        let runs = (c.modes().len() * c.lrs.len()) as u64;
         let mut e = MemoryEstimate::new()
             // The live state (and its GPU copy or read-back), and per finished run the exit
             // samples and occupation shares kept for the bootstrap.
@@ -226,7 +235,7 @@ impl Experiment for SharpMinima {
             Some(r) => r,
             None => self.start(job)?,
         };
-        let target = self.config.steps_for(self.config.lrs[job.1]);
+        let target = self.job_steps(job);
         let k = self.config.steps_per_call.min(target - runner.steps_done());
         runner.step(k);
         if runner.steps_done() >= target {
@@ -249,8 +258,12 @@ impl Experiment for SharpMinima {
     fn progress(&self) -> Progress {
         let (mut loss, mut accuracy) = (f64::NAN, f64::NAN);
         let phase = match (self.queue.active(), &self.net) {
-            (Some((_, &(c, l), _)), _) => {
-                format!("{} · η = {}", CLIP_MODES[c], self.config.lrs[l])
+            (Some((_, &(m, l), _)), _) => {
+                let (variant, c) = &self.modes[m];
+                format!(
+                    "{variant} · {} · η = {}",
+                    CLIP_MODES[*c], self.config.lrs[l]
+                )
             }
             _ if self.is_done() => "done".into(),
             (None, Some(net)) if self.particles_done() => {
@@ -320,14 +333,14 @@ impl Experiment for SharpMinima {
                 ));
             };
             if particles.len() != self.config.particles
-                || particles.steps_done > self.config.steps_for(self.config.lrs[job.1])
+                || particles.steps_done > self.job_steps(job)
             {
                 return Err(EngineError::config(
                     "<checkpoint>",
                     "the particle run in progress does not fit this config",
                 ));
             }
-            let land = self.config.landscape().packed();
+            let land = self.config.landscape_for(&self.modes[job.0].0).packed();
             let runner = ParticleRunner::new(&self.device, land, self.rule(job), particles)?;
             self.queue.resume_active(particle_runs, runner)?;
         }
