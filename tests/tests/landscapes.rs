@@ -615,6 +615,17 @@ fn bad_input_exits_2_naming_the_parameter_and_range() {
         Some(r#"{"network": {"truncation": -1}}"#),
         &["network.truncation", "> 0"],
     );
+    // An unknown landscape variant (the experiment's control surface), and b = 0.
+    expect_bad_input(
+        &sharp,
+        Some(r#"{"variants": ["paper", "bowl"]}"#),
+        &["`variants[1]`", "matched-curvature"],
+    );
+    expect_bad_input(
+        &sharp,
+        Some(r#"{"truncation": 0.0}"#),
+        &["truncation.b", "(0, inf)"],
+    );
     let smooth = ["run", "smoothing", "--preset", "quick", "--backend", "cpu"];
     expect_bad_input(
         &smooth,

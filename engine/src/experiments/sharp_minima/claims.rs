@@ -3,7 +3,7 @@
 //! over particles contains the theory's exponent and is no wider than ±[`SLOPE_HALF_WIDTH`];
 //! censored runs (fewer than [`MIN_EXITS`] exits) leave a claim inconclusive.
 
-use super::{SharpMinima, SlopeFit};
+use super::{MATCHED_CURVATURE, PAPER, SharpMinima, SlopeFit};
 use crate::experiments::{Claim, Interval, Verdict};
 
 /// The widest bootstrap half-width at which a slope can confirm the theory (issue 14: ±0.15).
@@ -130,26 +130,50 @@ pub fn elimination_claim(truncated: Option<Interval>, unclipped: Option<Interval
 impl SharpMinima {
     /// The claims on the results so far: exit-time slopes against the theory (truncated and
     /// unclipped, sharp and wide wells), and the sharp well's elimination under truncation only.
+    ///
+    /// The paper variant's claims keep their ids; the matched-curvature variant's (the narrow
+    /// well with the wide wells' curvature at its bottom) end in `-matched-curvature` and say so.
     pub(super) fn claims_so_far(&self) -> Vec<Claim> {
         let r = &self.results;
         let mut out = Vec::new();
-        for clip in ["truncated", "unclipped"] {
-            for well in ["sharp", "wide"] {
-                let fit = r.slopes.iter().find(|s| s.clip == clip && s.well == well);
-                out.push(slope_claim(clip, well, fit));
+        for variant in &self.config.variants {
+            let tagged = |mut c: Claim| {
+                if variant != PAPER {
+                    c.id = format!("{}-{variant}", c.id);
+                    if variant == MATCHED_CURVATURE {
+                        c.statement = format!(
+                            "{} Variant: the narrow well made shallower so that its curvature \
+                             at the bottom equals the wide wells' (width without sharpness).",
+                            c.statement
+                        );
+                    }
+                }
+                c
+            };
+            for clip in ["truncated", "unclipped"] {
+                for well in ["sharp", "wide"] {
+                    let fit = r
+                        .slopes
+                        .iter()
+                        .find(|s| s.variant == *variant && s.clip == clip && s.well == well);
+                    out.push(tagged(slope_claim(clip, well, fit)));
+                }
             }
+            let ratio = |clip: &str| {
+                r.occupation_ratios
+                    .iter()
+                    .find(|o| o.variant == *variant && o.clip == clip)
+                    .map(|o| Interval {
+                        estimate: o.estimate,
+                        lo: o.lo,
+                        hi: o.hi,
+                    })
+            };
+            out.push(tagged(elimination_claim(
+                ratio("truncated"),
+                ratio("unclipped"),
+            )));
         }
-        let ratio = |clip: &str| {
-            r.occupation_ratios
-                .iter()
-                .find(|o| o.clip == clip)
-                .map(|o| Interval {
-                    estimate: o.estimate,
-                    lo: o.lo,
-                    hi: o.hi,
-                })
-        };
-        out.push(elimination_claim(ratio("truncated"), ratio("unclipped")));
         out
     }
 }

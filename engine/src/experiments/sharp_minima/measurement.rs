@@ -8,7 +8,7 @@
 //! estimate, only the lower bound T. Particles are independent, so intervals come from
 //! resampling particles with replacement, each run on its own.
 
-use super::{CLIP_MODES, SharpMinima};
+use super::{CLIP_MODES, PAPER, SharpMinima};
 use crate::device::DeviceInfo;
 use crate::experiments::{HeavyTailNetResults, Interval};
 use crate::landscape::{DIVERGED, NEVER, NO_BASIN, ParticleState, STAT_STRIDE};
@@ -207,10 +207,18 @@ fn percentile_95(v: &mut [f64]) -> (f64, f64) {
     (at(0.025), at(0.975))
 }
 
+/// The variant of runs saved before variants existed.
+fn paper_variant() -> String {
+    PAPER.into()
+}
+
 /// One run: a clipping mode at one learning rate.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SharpRun {
-    /// `unclipped` or `truncated`.
+    /// The landscape variant (`paper` or `matched-curvature`).
+    #[serde(default = "paper_variant")]
+    pub variant: String,
+    /// `unclipped`, `truncated` or `grad-clipped`.
     pub clip: String,
     /// The learning rate η.
     pub lr: f64,
@@ -250,6 +258,9 @@ pub struct SharpRun {
 /// A fitted log–log slope next to the theory's.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SlopeFit {
+    /// The landscape variant.
+    #[serde(default = "paper_variant")]
+    pub variant: String,
     /// `unclipped` or `truncated`.
     pub clip: String,
     /// `sharp` or `wide`.
@@ -264,6 +275,9 @@ pub struct SlopeFit {
     /// The slope over every learning rate with an exit, for context (the theory is a limit as
     /// η → 0, so this one is expected to fall short of it).
     pub fitted_all: f64,
+    /// The slope between the two smallest learning rates (point estimate, for context).
+    #[serde(default)]
+    pub local: f64,
     /// The theory: `1 + ⌈r/b⌉(α−1)` truncated, `α` unclipped (NaN grad-clipped).
     pub theory: f64,
     /// The learning rates of the fit.
@@ -277,6 +291,9 @@ pub struct SlopeFit {
 /// The sharp well's occupation at the smallest η over that at the largest, for one mode.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OccupationRatio {
+    /// The landscape variant.
+    #[serde(default = "paper_variant")]
+    pub variant: String,
     /// The clipping mode.
     pub clip: String,
     /// The ratio of mean per-particle shares.
@@ -327,8 +344,10 @@ impl SharpMinima {
                 a as f64 / b as f64
             }
         };
+        let (variant, clip) = &self.modes[job.0];
         self.results.runs.push(SharpRun {
-            clip: CLIP_MODES[job.0].into(),
+            variant: variant.clone(),
+            clip: CLIP_MODES[*clip].into(),
             // As written in the config (0.08, not 0.07999999821 from widening the f32).
             lr: self.config.lrs[job.1]
                 .to_string()
@@ -358,12 +377,20 @@ impl SharpMinima {
         let c = &self.config;
         let mut slopes = Vec::new();
         let mut ratios = Vec::new();
-        for (ci, clip) in CLIP_MODES.iter().enumerate() {
+        for (variant, ci) in &self.modes {
+            let (variant, ci) = (variant.as_str(), *ci);
+            let clip = CLIP_MODES[ci];
+            // The paper variant keeps its seeds' names from before variants existed.
+            let tag = if variant == PAPER {
+                clip.to_string()
+            } else {
+                format!("{clip} {variant}")
+            };
             let mut runs: Vec<&SharpRun> = self
                 .results
                 .runs
                 .iter()
-                .filter(|r| r.clip == *clip)
+                .filter(|r| r.clip == clip && r.variant == variant)
                 .collect();
             if runs.is_empty() {
                 continue;
@@ -386,19 +413,21 @@ impl SharpMinima {
                 let boot = bootstrap_slope(
                     &points,
                     c.bootstrap_resamples,
-                    derive_seed(c.seed, &format!("bootstrap {clip} {well}")),
+                    derive_seed(c.seed, &format!("bootstrap {tag} {well}")),
                 );
                 let all: Vec<(f64, f64)> = runs
                     .iter()
                     .filter_map(|x| sample(x).mean_exit().map(|m| ((1.0 / x.lr).ln(), m.ln())))
                     .collect();
                 slopes.push(SlopeFit {
+                    variant: variant.into(),
                     clip: clip.to_string(),
                     well: well.into(),
                     fitted: boot.estimate,
                     lo: boot.lo,
                     hi: boot.hi,
                     fitted_all: ls_slope(&all),
+                    local: ls_slope(&all[all.len().saturating_sub(2)..]),
                     theory: match ci {
                         0 => c.theory_exponent(r, false),
                         1 => c.theory_exponent(r, true),
@@ -416,9 +445,10 @@ impl SharpMinima {
                     &last.sharp_shares,
                     &first.sharp_shares,
                     c.bootstrap_resamples,
-                    derive_seed(c.seed, &format!("occupation {clip}")),
+                    derive_seed(c.seed, &format!("occupation {tag}")),
                 );
                 ratios.push(OccupationRatio {
+                    variant: variant.into(),
                     clip: clip.to_string(),
                     estimate: i.estimate,
                     lo: i.lo,

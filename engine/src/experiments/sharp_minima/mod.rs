@@ -42,7 +42,9 @@ use std::path::{Path, PathBuf};
 pub struct SharpMinima {
     config: SharpMinimaConfig,
     device: ComputeDevice,
-    /// (clip mode, learning-rate index) per job; the state is the particle runner.
+    /// (variant, clip mode index) per mode, from [`SharpMinimaConfig::modes`].
+    modes: Vec<(String, usize)>,
+    /// (mode index, learning-rate index) per job; the state is the particle runner.
     queue: JobQueue<(usize, usize), ParticleRunner>,
     results: SharpMinimaResults,
     net: Option<HeavyTailNet>,
@@ -52,9 +54,9 @@ impl SharpMinima {
     /// Prepares the runs. Fails on an invalid config.
     pub fn new(config: SharpMinimaConfig, device: ComputeDevice) -> Result<Self> {
         config.validate()?;
-        let modes = if config.grad_clip.is_some() { 3 } else { 2 };
-        let jobs = (0..modes)
-            .flat_map(|c| (0..config.lrs.len()).map(move |l| (c, l)))
+        let modes = config.modes();
+        let jobs = (0..modes.len())
+            .flat_map(|m| (0..config.lrs.len()).map(move |l| (m, l)))
             .collect();
         let b = config.truncation;
         let results = SharpMinimaResults {
@@ -78,6 +80,7 @@ impl SharpMinima {
         Ok(Self {
             config,
             device,
+            modes,
             queue: JobQueue::new(jobs),
             results,
             net,
@@ -89,7 +92,7 @@ impl SharpMinima {
         StepRule {
             lr: c.lrs[job.1],
             noise: Noise::new(c.noise, c.sigma, c.alpha),
-            clip: match (job.0, c.grad_clip) {
+            clip: match (self.modes[job.0].1, c.grad_clip) {
                 (1, _) => Clip::Truncate { b: c.truncation },
                 (2, Some(c)) => Clip::GradNorm { c },
                 _ => Clip::None,
@@ -100,7 +103,7 @@ impl SharpMinima {
     }
 
     fn start(&self, job: (usize, usize)) -> Result<ParticleRunner> {
-        let land = self.config.landscape().packed();
+        let land = self.config.landscape_for(&self.modes[job.0].0).packed();
         let w = self.config.wide_radius + self.config.sharp_radius;
         // Half at the sharp center, the rest alternating between the two wide centers.
         let pos = (0..self.config.particles)
@@ -153,15 +156,21 @@ impl SharpMinima {
         self.queue.is_done()
     }
 
+    /// Steps of job `(mode, lr index)`.
+    fn job_steps(&self, job: (usize, usize)) -> u32 {
+        self.config
+            .steps_for_mode(self.modes[job.0].1, self.config.lrs[job.1])
+    }
+
     fn total_units(&self) -> u64 {
         self.queue
-            .total_units(|&(_, l)| u64::from(self.config.steps_for(self.config.lrs[l])))
+            .total_units(|&job| u64::from(self.job_steps(job)))
             + self.net.as_ref().map_or(0, HeavyTailNet::total_units)
     }
 
     fn units_done(&self) -> u64 {
         let particles = self.queue.units_done(
-            |&(_, l)| u64::from(self.config.steps_for(self.config.lrs[l])),
+            |&job| u64::from(self.job_steps(job)),
             |runner| u64::from(runner.steps_done()),
         );
         particles + self.net.as_ref().map_or(0, HeavyTailNet::units_done)
@@ -192,7 +201,7 @@ impl Registered for SharpMinima {
     }
     fn memory(c: &SharpMinimaConfig) -> MemoryEstimate {
         let per_particle = 8 + 16 + F32 * STAT_STRIDE as u64;
-        let runs = (3 * c.lrs.len()) as u64;
+        let runs = (c.modes().len() * c.lrs.len()) as u64;
         let mut e = MemoryEstimate::new()
             // The live state (and its GPU copy or read-back), and per finished run the exit
             // samples and occupation shares kept for the bootstrap.
@@ -226,7 +235,7 @@ impl Experiment for SharpMinima {
             Some(r) => r,
             None => self.start(job)?,
         };
-        let target = self.config.steps_for(self.config.lrs[job.1]);
+        let target = self.job_steps(job);
         let k = self.config.steps_per_call.min(target - runner.steps_done());
         runner.step(k);
         if runner.steps_done() >= target {
@@ -249,8 +258,12 @@ impl Experiment for SharpMinima {
     fn progress(&self) -> Progress {
         let (mut loss, mut accuracy) = (f64::NAN, f64::NAN);
         let phase = match (self.queue.active(), &self.net) {
-            (Some((_, &(c, l), _)), _) => {
-                format!("{} · η = {}", CLIP_MODES[c], self.config.lrs[l])
+            (Some((_, &(m, l), _)), _) => {
+                let (variant, c) = &self.modes[m];
+                format!(
+                    "{variant} · {} · η = {}",
+                    CLIP_MODES[*c], self.config.lrs[l]
+                )
             }
             _ if self.is_done() => "done".into(),
             (None, Some(net)) if self.particles_done() => {
@@ -320,14 +333,14 @@ impl Experiment for SharpMinima {
                 ));
             };
             if particles.len() != self.config.particles
-                || particles.steps_done > self.config.steps_for(self.config.lrs[job.1])
+                || particles.steps_done > self.job_steps(job)
             {
                 return Err(EngineError::config(
                     "<checkpoint>",
                     "the particle run in progress does not fit this config",
                 ));
             }
-            let land = self.config.landscape().packed();
+            let land = self.config.landscape_for(&self.modes[job.0].0).packed();
             let runner = ParticleRunner::new(&self.device, land, self.rule(job), particles)?;
             self.queue.resume_active(particle_runs, runner)?;
         }
@@ -375,6 +388,93 @@ mod tests {
             .find(|c| c.id == id)
             .unwrap_or_else(|| panic!("no claim {id}"))
             .verdict
+    }
+
+    /// A small preset (1,024 particles, η = 0.04 / 0.02 / 0.01, both landscapes, seed 0).
+    fn small() -> SharpMinimaConfig {
+        SharpMinimaConfig::new()
+            .with_particles(1024)
+            .with_lrs(vec![0.04, 0.02, 0.01])
+            .with_steps_scale(0.1)
+            .with_unclipped_steps_scale(Some(2.0))
+            .with_unclipped_steps_power(Some(1.5))
+            .with_variants(vec![PAPER.into(), MATCHED_CURVATURE.into()])
+            .with_grad_clip(None)
+            .with_bootstrap_resamples(300)
+            .with_network(None)
+    }
+
+    /// Every claim's verdict on the small preset with fixed seeds. Measured: truncated sharp
+    /// 1.54 [1.43, 1.63] vs 2.0, wide 2.05 [1.83, 2.30] vs 2.5 (η too large: both fail);
+    /// unclipped 1.53 [1.43, 1.63] and 1.45 [1.36, 1.54] vs 1.5; occupation ratio truncated
+    /// 0.469 [0.420, 0.525] (straddles 0.5), unclipped 1.057. Matched curvature: truncated sharp
+    /// 1.42 [1.33, 1.51], wide 2.09 [1.88, 2.33]; unclipped sharp 1.28 [1.18, 1.35], wide 1.52
+    /// [1.43, 1.60]; occupation ratio 0.258 truncated, 0.863 unclipped.
+    #[test]
+    fn small_preset_verdicts_with_fixed_seeds() {
+        let e = run(small());
+        let got: Vec<(String, Verdict)> =
+            e.claims().into_iter().map(|c| (c.id, c.verdict)).collect();
+        let want = [
+            ("exit-slope-truncated-sharp", Verdict::Fails),
+            ("exit-slope-truncated-wide", Verdict::Fails),
+            ("exit-slope-unclipped-sharp", Verdict::Holds),
+            ("exit-slope-unclipped-wide", Verdict::Holds),
+            ("sharp-minimum-eliminated", Verdict::Inconclusive),
+            (
+                "exit-slope-truncated-sharp-matched-curvature",
+                Verdict::Fails,
+            ),
+            (
+                "exit-slope-truncated-wide-matched-curvature",
+                Verdict::Fails,
+            ),
+            (
+                "exit-slope-unclipped-sharp-matched-curvature",
+                Verdict::Fails,
+            ),
+            (
+                "exit-slope-unclipped-wide-matched-curvature",
+                Verdict::Holds,
+            ),
+            ("sharp-minimum-eliminated-matched-curvature", Verdict::Holds),
+        ];
+        let want: Vec<(String, Verdict)> = want.iter().map(|(i, v)| (i.to_string(), *v)).collect();
+        assert_eq!(got, want);
+    }
+
+    /// Rigged input: the truncated exit law under Gaussian noise (α-stable with α = 2). Without
+    /// heavy tails, leaving the sharp well takes many moderate steps against the drift, a
+    /// thermally activated exit whose log grows like 1/η, not a power law with exponent
+    /// 1 + ⌈r/b⌉(α−1) = 3 (here α = 2): the truncated sharp-well claim must come out `fails`.
+    #[test]
+    fn gaussian_noise_fails_the_truncated_exit_law() {
+        let config = SharpMinimaConfig::new()
+            .with_particles(400)
+            .with_noise(NoiseKind::Stable)
+            .with_alpha(2.0)
+            .with_sigma(3.0)
+            .with_lrs(vec![0.2, 0.1, 0.05])
+            .with_steps_scale(4000.0)
+            .with_steps_power(0.0)
+            .with_grad_clip(None)
+            .with_bootstrap_resamples(200)
+            .with_network(None);
+        let e = run(config);
+        let fit = e
+            .results
+            .slopes
+            .iter()
+            .find(|s| s.clip == "truncated" && s.well == "sharp")
+            .unwrap()
+            .clone();
+        // Measured: 1.04 [0.93, 1.14] against 3.0, 200 exits per run.
+        assert!(fit.fewest_exits >= MIN_EXITS, "{fit:?}");
+        assert_eq!(
+            verdict(&e, "exit-slope-truncated-sharp"),
+            Verdict::Fails,
+            "{fit:?}"
+        );
     }
 
     /// Rigged input: α-stable noise with α = 2 is Gaussian, without heavy tails. Exits are then

@@ -2,7 +2,7 @@
 //! censored runs drawn as bounds, the sharp well's share of time with intervals) and the body of
 //! `report.md`.
 
-use super::{CLIP_MODES, SharpMinima, SharpMinimaResults, SharpRun};
+use super::{CLIP_MODES, PAPER, SharpMinima, SharpMinimaResults, SharpRun};
 use crate::error::Result;
 use crate::experiments::{Interval, NetworkPart};
 use crate::report::{Axis, Bounds, CsvTable, LinePlot, ReportMd, Series, fmt_f64, mean_ci95};
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 impl SharpMinima {
     pub(super) fn metrics_table(&self) -> CsvTable {
         let mut t = CsvTable::new(&[
+            "variant",
             "clip",
             "lr",
             "steps",
@@ -33,6 +34,7 @@ impl SharpMinima {
                     .unwrap_or(0)
             };
             t.push_row(vec![
+                r.variant.clone(),
                 r.clip.clone(),
                 fmt_f64(r.lr),
                 r.steps.to_string(),
@@ -58,17 +60,27 @@ impl SharpMinima {
         if !self.results.runs.is_empty() {
             let mut exit = Vec::new();
             let mut occ = Vec::new();
-            for clip in CLIP_MODES
-                .into_iter()
-                .filter(|c| self.results.runs.iter().any(|r| r.clip == *c))
-            {
+            for (variant, ci) in &self.modes {
+                let clip = CLIP_MODES[*ci];
                 let runs: Vec<&SharpRun> = self
                     .results
                     .runs
                     .iter()
-                    .filter(|r| r.clip == clip)
+                    .filter(|r| r.clip == clip && r.variant == *variant)
                     .collect();
+                if runs.is_empty() {
+                    continue;
+                }
+                let clip = if variant == PAPER {
+                    clip.to_string()
+                } else {
+                    format!("{clip} ({variant})")
+                };
                 for well in ["sharp", "wide"] {
+                    if variant != PAPER && well == "wide" {
+                        // The same wide wells as the paper variant's.
+                        continue;
+                    }
                     // A run in which no particle left has no mean, only the lower bound T
                     // (its steps): drawn as censored, never as a point.
                     let mut series =
@@ -154,12 +166,41 @@ impl SharpMinima {
             r.engine,
             r.device
         ));
+        if c.variants.iter().any(|v| v != PAPER) {
+            md.paragraph(&format!(
+                "Variant `matched-curvature`: the same wells, but the narrow one has depth {} \
+                 instead of {}, so its curvature at the bottom (h π² / 2r²) equals the wide \
+                 wells' instead of being {:.1} times it. The theory's exponent depends on the \
+                 radius only (l* = ⌈r/b⌉), so it predicts the same slopes; this separates width \
+                 from curvature.",
+                c.sharp_depth(super::MATCHED_CURVATURE),
+                c.depth,
+                (c.wide_radius / c.sharp_radius).powi(2)
+            ));
+        }
+        md.paragraph(&format!(
+            "Horizons: truncated runs {} steps at η = {:?}; unclipped and gradient-clipped runs \
+             {} steps. A particle still in its well at the horizon is censored: it counts as a \
+             lower bound in the exponential maximum-likelihood mean, never as an exit.",
+            c.lrs
+                .iter()
+                .map(|&l| c.steps_for_mode(1, l).to_string())
+                .collect::<Vec<_>>()
+                .join(" / "),
+            c.lrs,
+            c.lrs
+                .iter()
+                .map(|&l| c.steps_for_mode(0, l).to_string())
+                .collect::<Vec<_>>()
+                .join(" / "),
+        ));
         md.heading(2, "Exit-time slopes (ln mean exit time against ln 1/η)");
         let rows: Vec<Vec<String>> = r
             .slopes
             .iter()
             .map(|s| {
                 vec![
+                    s.variant.clone(),
                     s.clip.clone(),
                     s.well.clone(),
                     format!("{:?}", s.fit_lrs),
@@ -169,6 +210,7 @@ impl SharpMinima {
                         hi: s.hi,
                     }
                     .show(2),
+                    format!("{:.2}", s.local),
                     format!("{:.2}", s.fitted_all),
                     if s.theory.is_finite() {
                         format!("{:.2}", s.theory)
@@ -181,10 +223,12 @@ impl SharpMinima {
             .collect();
         md.table(
             &[
+                "landscape",
                 "clipping",
                 "well",
                 "fitted η",
                 "slope [95% bootstrap]",
+                "local slope, two smallest η",
                 "slope over all η",
                 "theory (η → 0)",
                 "fewest exits in a fitted run",
@@ -205,6 +249,7 @@ impl SharpMinima {
             .iter()
             .map(|x| {
                 vec![
+                    x.variant.clone(),
                     x.clip.clone(),
                     format!("{}", x.lr),
                     x.steps.to_string(),
@@ -218,6 +263,7 @@ impl SharpMinima {
             .collect();
         md.table(
             &[
+                "landscape",
                 "clipping",
                 "η",
                 "steps",
@@ -231,9 +277,10 @@ impl SharpMinima {
         );
         for o in &r.occupation_ratios {
             md.paragraph(&format!(
-                "{}: from the largest η to the smallest, the sharp well's share of time is \
-                 multiplied by {}.",
+                "{} ({} landscape): from the largest η to the smallest, the sharp well's share of \
+                 time is multiplied by {}.",
                 o.clip,
+                o.variant,
                 Interval {
                     estimate: o.estimate,
                     lo: o.lo,
