@@ -13,6 +13,7 @@ use sgdlab_engine::device::BackendChoice;
 use sgdlab_engine::experiments::{Preset, RunRequest, find};
 use sgdlab_tests::{RUN_FILES, assert_files, claims_of, sgdlab, stderr, write_config};
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 /// The shipped config, as text, and its path.
 fn shipped() -> (String, PathBuf) {
@@ -44,6 +45,27 @@ fn cifar_dir(root: &Path, train: usize, test: usize) -> String {
     std::fs::write(batches.join("data_batch_1.bin"), cifar_records(train, 1)).unwrap();
     std::fs::write(batches.join("test_batch.bin"), cifar_records(test, 2)).unwrap();
     root.to_str().unwrap().to_string()
+}
+
+/// `sgdlab run random-labels --config CFG --dataset cifar10:DATA` on the CPU, quietly, into
+/// `out`, with `extra` flags.
+fn run_on_cifar(cfg: &str, data: &str, out: &Path, extra: &[&str]) -> Output {
+    let dataset = format!("cifar10:{data}");
+    let mut args = vec![
+        "run",
+        "random-labels",
+        "--config",
+        cfg,
+        "--dataset",
+        &dataset,
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    sgdlab(&args)
 }
 
 #[test]
@@ -102,20 +124,7 @@ fn the_shipped_config_trains_at_tiny_width_on_a_generated_cifar_file() {
     config["true_phase"]["epochs"] = 1.into();
     let cfg = write_config(tmp.path(), &config.to_string());
     let out = tmp.path().join("out");
-    let o = sgdlab(&[
-        "run",
-        "random-labels",
-        "--config",
-        &cfg,
-        "--dataset",
-        &format!("cifar10:{data}"),
-        "--backend",
-        "cpu",
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--json",
-    ]);
+    let o = run_on_cifar(&cfg, &data, &out, &["--json"]);
     assert!(o.status.success(), "exit {:?}: {}", o.status, stderr(&o));
     let dir = out.join("random-labels");
     assert_files(&dir, &RUN_FILES);
@@ -153,19 +162,7 @@ fn a_bad_width_exits_2_naming_the_field() {
     let tmp = tempfile::tempdir().unwrap();
     let data = cifar_dir(tmp.path(), 12, 6);
     let cfg = write_config(tmp.path(), r#"{"network": {"kind": "resnet", "width": 0}}"#);
-    let o = sgdlab(&[
-        "run",
-        "random-labels",
-        "--config",
-        &cfg,
-        "--dataset",
-        &format!("cifar10:{data}"),
-        "--backend",
-        "cpu",
-        "--out",
-        tmp.path().join("out").to_str().unwrap(),
-        "--quiet",
-    ]);
+    let o = run_on_cifar(&cfg, &data, &tmp.path().join("out"), &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("config field `network.width`"),

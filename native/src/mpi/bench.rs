@@ -11,7 +11,7 @@ use mpi::traits::*;
 use serde::Serialize;
 use sgdlab_engine::device::{BackendChoice, resolve_device};
 use sgdlab_engine::optim::gossip::{
-    Algorithm, LogisticShard, NodeRunSpec, NodeStats, TopologyConfig, WeightScheme, run_node,
+    Algorithm, NodeRunSpec, NodeStats, TopologyConfig, WeightScheme, run_node,
 };
 
 /// One algorithm's measurement.
@@ -101,16 +101,7 @@ pub fn bench(
         Algorithm::ParallelSgd,
     ] {
         let s = spec(a, size, dim, steps);
-        let shard = LogisticShard::generate(
-            size,
-            rank,
-            s.samples_per_node,
-            dim,
-            s.heterogeneity,
-            s.reg,
-            s.data_seed(),
-            &device.device,
-        );
+        let shard = s.shard(rank, &device.device);
         let mut comm = MpiComm { world: &world };
         let run = |steps: usize, comm: &mut MpiComm<'_>| {
             run_node(

@@ -14,7 +14,7 @@ use anyhow::anyhow;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use sgdlab_engine::device::{ComputeDevice, resolve_device};
-use sgdlab_engine::optim::gossip::{LogisticShard, NodeFailure, NodeRunSpec, NodeStats, run_node};
+use sgdlab_engine::optim::gossip::{NodeFailure, NodeRunSpec, NodeStats, run_node};
 use std::io::Write;
 
 /// What a rank prepared before the agreement.
@@ -142,16 +142,7 @@ pub fn run(args: &MpiGossipArgs) -> Result<(), Failure> {
     };
     for s in &p.specs {
         let what = format!("{} (n = {size})", s.algorithm.name());
-        let mut shard = LogisticShard::generate(
-            size,
-            rank,
-            s.samples_per_node,
-            s.dim,
-            s.heterogeneity,
-            s.reg,
-            s.data_seed(),
-            &p.device.device,
-        );
+        let mut shard = s.shard(rank, &p.device.device);
         if faults::poisons_shard(p.fault, rank) {
             shard.inject_nan_feature();
         }

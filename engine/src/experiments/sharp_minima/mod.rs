@@ -443,12 +443,9 @@ mod tests {
         assert_eq!(got, want);
     }
 
-    /// Rigged input: the truncated exit law under Gaussian noise (α-stable with α = 2). Without
-    /// heavy tails, leaving the sharp well takes many moderate steps against the drift, a
-    /// thermally activated exit whose log grows like 1/η, not a power law with exponent
-    /// 1 + ⌈r/b⌉(α−1) = 3 (here α = 2): the truncated sharp-well claim must come out `fails`.
-    #[test]
-    fn gaussian_noise_fails_the_truncated_exit_law() {
+    /// The rigged input of the two tests below: α-stable noise with α = 2 (Gaussian), 400
+    /// particles at η = 0.2, 0.1, 0.05; returns the run and its sharp-well slope for `clip`.
+    fn gaussian_run(clip: &str) -> (SharpMinima, SlopeFit) {
         let config = SharpMinimaConfig::new()
             .with_particles(400)
             .with_noise(NoiseKind::Stable)
@@ -465,9 +462,19 @@ mod tests {
             .results
             .slopes
             .iter()
-            .find(|s| s.clip == "truncated" && s.well == "sharp")
+            .find(|s| s.clip == clip && s.well == "sharp")
             .unwrap()
             .clone();
+        (e, fit)
+    }
+
+    /// Rigged input: the truncated exit law under Gaussian noise (α-stable with α = 2). Without
+    /// heavy tails, leaving the sharp well takes many moderate steps against the drift, a
+    /// thermally activated exit whose log grows like 1/η, not a power law with exponent
+    /// 1 + ⌈r/b⌉(α−1) = 3 (here α = 2): the truncated sharp-well claim must come out `fails`.
+    #[test]
+    fn gaussian_noise_fails_the_truncated_exit_law() {
+        let (e, fit) = gaussian_run("truncated");
         // Measured: 1.04 [0.93, 1.14] against 3.0, 200 exits per run.
         assert!(fit.fewest_exits >= MIN_EXITS, "{fit:?}");
         assert_eq!(
@@ -482,25 +489,7 @@ mod tests {
     /// the power law (1/η)^α = (1/η)² the unclipped claim tests: it must come out `fails`.
     #[test]
     fn gaussian_noise_fails_the_heavy_tailed_exit_law() {
-        let config = SharpMinimaConfig::new()
-            .with_particles(400)
-            .with_noise(NoiseKind::Stable)
-            .with_alpha(2.0)
-            .with_sigma(3.0)
-            .with_lrs(vec![0.2, 0.1, 0.05])
-            .with_steps_scale(4000.0)
-            .with_steps_power(0.0)
-            .with_grad_clip(None)
-            .with_bootstrap_resamples(200)
-            .with_network(None);
-        let e = run(config);
-        let fit = e
-            .results
-            .slopes
-            .iter()
-            .find(|s| s.clip == "unclipped" && s.well == "sharp")
-            .unwrap()
-            .clone();
+        let (e, fit) = gaussian_run("unclipped");
         assert!(fit.fewest_exits >= MIN_EXITS, "{fit:?}");
         assert_eq!(
             verdict(&e, "exit-slope-unclipped-sharp"),

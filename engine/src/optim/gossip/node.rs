@@ -60,6 +60,20 @@ impl NodeRunSpec {
         derive_seed(self.seed, &format!("logistic n={}", self.nodes))
     }
 
+    /// Node `rank`'s shard of this run's data, on `device`.
+    pub fn shard(&self, rank: usize, device: &Device) -> LogisticShard {
+        LogisticShard::generate(
+            self.nodes,
+            rank,
+            self.samples_per_node,
+            self.dim,
+            self.heterogeneity,
+            self.reg,
+            self.data_seed(),
+            device,
+        )
+    }
+
     /// The mini-batch stream: the gossip experiment's replica 0 at n nodes. It draws the indices
     /// of every node in turn, so every process runs the whole stream and keeps its own.
     pub fn batch_rng(&self) -> SplitMix64 {
@@ -166,35 +180,7 @@ impl LogisticShard {
         seed: u64,
         device: &Device,
     ) -> Self {
-        let mut rng = SplitMix64::for_purpose(seed, "gossip logistic data");
-        let scale = 1.0 / (d as f64).sqrt();
-        let x0: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
-        let mut feats = Vec::with_capacity(m * d);
-        let mut labels = Vec::with_capacity(m);
-        for i in 0..n {
-            let xi: Vec<f64> = x0
-                .iter()
-                .map(|&v| v + heterogeneity * rng.normal())
-                .collect();
-            let s = (0.3 * heterogeneity * rng.normal())
-                .clamp(-(3f64.ln()), 3f64.ln())
-                .exp();
-            for _ in 0..m {
-                let mut z = 0.0;
-                for &xv in &xi {
-                    let a = rng.normal() * scale * s;
-                    z += a * xv;
-                    if i == node {
-                        feats.push(a as f32);
-                    }
-                }
-                let p = 1.0 / (1.0 + (-z).exp());
-                let y = if rng.next_f64() < p { 1.0f32 } else { 0.0 };
-                if i == node {
-                    labels.push(y);
-                }
-            }
-        }
+        let (feats, labels) = super::sim::logistic_data(n, m, d, heterogeneity, seed, Some(node));
         Self::from_data(node, feats, labels, m, d, reg, device)
     }
 

@@ -87,9 +87,7 @@ pub fn simulate_nodes(spec: &NodeRunSpec, device: &Device) -> Result<NodeOutcome
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::gossip::{
-        Algorithm, LogisticShard, NodeComm, TopologyConfig, WeightScheme, run_node,
-    };
+    use crate::optim::gossip::{Algorithm, NodeComm, TopologyConfig, WeightScheme, run_node};
     use std::sync::mpsc::{Receiver, Sender, channel};
 
     /// Nodes as threads, one FIFO channel per ordered pair: every node performs the same
@@ -186,16 +184,7 @@ mod tests {
                 let s = s.clone();
                 std::thread::spawn(move || {
                     let dev = Device::flex();
-                    let shard = LogisticShard::generate(
-                        s.nodes,
-                        rank,
-                        s.samples_per_node,
-                        s.dim,
-                        s.heterogeneity,
-                        s.reg,
-                        s.data_seed(),
-                        &dev,
-                    );
+                    let shard = s.shard(rank, &dev);
                     let mut comm = ThreadComm {
                         rank,
                         to: to.into_iter().map(Option::unwrap).collect(),

@@ -304,6 +304,54 @@ impl Regularizer {
     }
 }
 
+/// The features (m·d per node, row-major) and labels (m per node) of the heterogeneous logistic
+/// problem of [`LogisticProblem::generate`], drawn on the CPU from `seed`: of every node, or of
+/// node `only` alone (the same stream is run through for every node, so a node's shard is the
+/// same numbers as its rows of the whole problem).
+pub(super) fn logistic_data(
+    n: usize,
+    m: usize,
+    d: usize,
+    heterogeneity: f64,
+    seed: u64,
+    only: Option<usize>,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = SplitMix64::for_purpose(seed, "gossip logistic data");
+    let scale = 1.0 / (d as f64).sqrt();
+    let x0: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
+    let kept = if only.is_some() { 1 } else { n };
+    let mut feats = Vec::with_capacity(kept * m * d);
+    let mut labels = Vec::with_capacity(kept * m);
+    for i in 0..n {
+        let keep = only.is_none_or(|o| o == i);
+        let xi: Vec<f64> = x0
+            .iter()
+            .map(|&v| v + heterogeneity * rng.normal())
+            .collect();
+        // Node-specific feature scales make the local Hessians differ, so that disagreement
+        // between nodes moves the average model (with one shared Hessian it would not).
+        let s = (0.3 * heterogeneity * rng.normal())
+            .clamp(-(3f64.ln()), 3f64.ln())
+            .exp();
+        for _ in 0..m {
+            let mut z = 0.0;
+            for &xv in &xi {
+                let a = rng.normal() * scale * s;
+                z += a * xv;
+                if keep {
+                    feats.push(a as f32);
+                }
+            }
+            let p = 1.0 / (1.0 + (-z).exp());
+            let y = if rng.next_f64() < p { 1.0f32 } else { 0.0 };
+            if keep {
+                labels.push(y);
+            }
+        }
+    }
+    (feats, labels)
+}
+
 /// A heterogeneous logistic-regression problem split over n nodes (the paper's §7.1 setting):
 /// node i holds m samples (a, y) with a ~ N(0, s_i²I/d), y ~ Bernoulli(σ(aᵀx_i^true)), where
 /// x_i^true = x₀ + heterogeneity · u_i and log s_i = 0.3 · heterogeneity · N(0, 1) clamped to
@@ -345,32 +393,7 @@ impl LogisticProblem {
         seed: u64,
         device: &Device,
     ) -> Self {
-        let mut rng = SplitMix64::for_purpose(seed, "gossip logistic data");
-        let scale = 1.0 / (d as f64).sqrt();
-        let x0: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
-        let mut feats = Vec::with_capacity(n * m * d);
-        let mut labels = Vec::with_capacity(n * m);
-        for _ in 0..n {
-            let xi: Vec<f64> = x0
-                .iter()
-                .map(|&v| v + heterogeneity * rng.normal())
-                .collect();
-            // Node-specific feature scales make the local Hessians differ, so that disagreement
-            // between nodes moves the average model (with one shared Hessian it would not).
-            let s = (0.3 * heterogeneity * rng.normal())
-                .clamp(-(3f64.ln()), 3f64.ln())
-                .exp();
-            for _ in 0..m {
-                let mut z = 0.0;
-                for &xv in &xi {
-                    let a = rng.normal() * scale * s;
-                    z += a * xv;
-                    feats.push(a as f32);
-                }
-                let p = 1.0 / (1.0 + (-z).exp());
-                labels.push(if rng.next_f64() < p { 1.0f32 } else { 0.0 });
-            }
-        }
+        let (feats, labels) = logistic_data(n, m, d, heterogeneity, seed, None);
         let features: Tensor<3> = Tensor::from_data(TensorData::new(feats, [n, m, d]), device);
         let labels: Tensor<3> = Tensor::from_data(TensorData::new(labels, [n, m, 1]), device);
         Self {
@@ -495,27 +518,8 @@ impl LogisticProblem {
 
     /// The replica means of f(x̄_r) and of ‖∇f(x̄_r)‖², for R replicas stacked in `x` (n × R·d).
     pub fn at_average_replicas(&self, x: Tensor<2>, replicas: usize) -> (Tensor<1>, Tensor<1>) {
-        let (loss, gn) = self.at_averages(x, replicas);
-        (loss, gn.mean())
-    }
-
-    /// ‖∇f(x̄_r)‖² for each of the R replicas stacked in `x` (n × R·d): the error the
-    /// non-convex theory bounds.
-    pub fn grad_norms_replicas(&self, x: Tensor<2>, replicas: usize) -> Tensor<1> {
-        self.at_averages(x, replicas).1
-    }
-
-    /// The replica mean of f(x̄_r), and ‖∇f(x̄_r)‖² replica by replica.
-    fn at_averages(&self, x: Tensor<2>, replicas: usize) -> (Tensor<1>, Tensor<1>) {
-        let (n, d, r) = (self.n, self.d, replicas);
-        let m = self.m;
-        // (d × R): column r is x̄_r.
-        let xbar = x.mean_dim(0).reshape([r, d]).transpose();
-        let z = self
-            .features
-            .clone()
-            .matmul(xbar.clone().unsqueeze_dim::<3>(0).expand([n, d, r])); // (n, m, R)
-        let y = self.labels.clone().expand([n, m, r]);
+        let (xbar, z, y) = self.logits_at_averages(x, replicas);
+        let (n, m, r) = (self.n, self.m, replicas);
         let loss = (activation::softplus(z.clone(), 1.0) - y.clone() * z.clone())
             .sum()
             .div_scalar((n * m * r) as f64)
@@ -523,14 +527,39 @@ impl LogisticProblem {
                 .regularizer
                 .penalty(xbar.clone(), self.reg, self.penalty_scale)
                 .div_scalar(r as f64);
-        let resid = (activation::sigmoid(z) - y).div_scalar(m as f64);
+        (loss, self.grad_norms_from(xbar, z, y).mean())
+    }
+
+    /// ‖∇f(x̄_r)‖² for each of the R replicas stacked in `x` (n × R·d): the error the
+    /// non-convex theory bounds (no loss is computed: this runs every step).
+    pub fn grad_norms_replicas(&self, x: Tensor<2>, replicas: usize) -> Tensor<1> {
+        let (xbar, z, y) = self.logits_at_averages(x, replicas);
+        self.grad_norms_from(xbar, z, y)
+    }
+
+    /// The replica averages x̄ as columns (d × R), their logits on every sample (n, m, R) and
+    /// the labels broadcast to match.
+    fn logits_at_averages(&self, x: Tensor<2>, r: usize) -> (Tensor<2>, Tensor<3>, Tensor<3>) {
+        let (n, d, m) = (self.n, self.d, self.m);
+        let xbar = x.mean_dim(0).reshape([r, d]).transpose();
+        let z = self
+            .features
+            .clone()
+            .matmul(xbar.clone().unsqueeze_dim::<3>(0).expand([n, d, r]));
+        let y = self.labels.clone().expand([n, m, r]);
+        (xbar, z, y)
+    }
+
+    /// ‖∇f(x̄_r)‖² replica by replica, from [`Self::logits_at_averages`].
+    fn grad_norms_from(&self, xbar: Tensor<2>, z: Tensor<3>, y: Tensor<3>) -> Tensor<1> {
+        let (d, r) = (self.d, xbar.dims()[1]);
+        let resid = (activation::sigmoid(z) - y).div_scalar(self.m as f64);
         let g = self.features.clone().swap_dims(1, 2).matmul(resid); // (n, d, R)
         let g = g.mean_dim(0).reshape([d, r])
             + self
                 .regularizer
                 .gradient(xbar, self.reg, self.penalty_scale);
-        let gn = g.powf_scalar(2.0).sum_dim(0).reshape([r]);
-        (loss, gn)
+        g.powf_scalar(2.0).sum_dim(0).reshape([r])
     }
 
     /// The smallest eigenvalue of ∇²f at `x` (d values), in f64 on the CPU:
