@@ -1,5 +1,8 @@
 // The web build's benchmark, printed as one JSON object:
-//   wasm_bytes, wasm_gz_bytes   size of web/dist's .wasm, raw and gzip -9
+//   wasm_bytes, wasm_gz_bytes,  size of web/dist's .wasm, raw, gzip -9 and brotli 11
+//   wasm_br_bytes
+//   first_view_gz_bytes,        what a first view downloads (page, scripts, .wasm, the first
+//   first_view_br_bytes         frame's fonts), gzip -9 and brotli 11 (web/compress.mjs)
 //   compute_ready_ms            navigation start to the compute device and self-check ready
 //   first_frame_ms              navigation start to the lab's first frame (performance.now()
 //                               at the app's first frame: the clock starts at navigation)
@@ -8,11 +11,13 @@
 //   main_thread_ms_per_frame,   the page's main-thread busy time (CDP TaskDuration) and the part
 //   script_ms_per_frame         of it running script (wasm included), per lab frame; the rest
 //                               of a frame waits on the GPU process (SwiftShader here)
+//   sgd_steps_per_s             SGD steps of the sharp-minima dynamics per second of wall time
+//                               (paced by time, not by frames: ui/src/labs/field.rs)
+//   load_average                the machine's 1-minute load average at the end (os.loadavg)
 // in headless Chromium on WebGPU (SwiftShader), or with --cpu on the CPU fallback.
 // Usage: web/build.sh && node web/bench.mjs [--cpu]   (SGDLAB_URL to use a running server)
-import { readFile } from 'node:fs/promises';
-import { gzipSync } from 'node:zlib';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { firstViewSizes } from './compress.mjs';
 import { DIST, launch, labServer, openLab, waitForFrames } from './tests/helpers.mjs';
 
 const cpu = process.argv.includes('--cpu');
@@ -23,7 +28,7 @@ function percentile(sorted, p) {
   return sorted[i];
 }
 
-const wasm = await readFile(join(DIST, 'sgdlab_web_bg.wasm'));
+const sizes = await firstViewSizes(DIST);
 const server = await labServer();
 const browser = await launch({ webgpu: !cpu });
 try {
@@ -40,6 +45,7 @@ try {
     (await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
   const cdpBefore = await metrics();
   const before = await page.evaluate(() => window.sgdlab.state());
+  const t0 = Date.now();
   const { intervals } = await page.evaluate((ms) => new Promise((done) => {
     const stamps = [];
     const tick = (t) => {
@@ -50,14 +56,18 @@ try {
     requestAnimationFrame(tick);
   }), seconds * 1000);
   const end = await page.evaluate(() => window.sgdlab.state());
+  const wall = (Date.now() - t0) / 1000;
   const cdpAfter = await metrics();
   const sorted = [...intervals].sort((a, b) => a - b);
   const round = (x) => Math.round(x * 100) / 100;
   const labFrames = Math.max(1, end.frames - before.frames);
   const perFrame = (key) => round((1000 * (cdpAfter[key] - cdpBefore[key])) / labFrames);
   console.log(JSON.stringify({
-    wasm_bytes: wasm.length,
-    wasm_gz_bytes: gzipSync(wasm, { level: 9 }).length,
+    wasm_bytes: sizes.wasm_bytes,
+    wasm_gz_bytes: sizes.wasm_gz_bytes,
+    wasm_br_bytes: sizes.wasm_br_bytes,
+    first_view_gz_bytes: sizes.first_view_gz_bytes,
+    first_view_br_bytes: sizes.first_view_br_bytes,
     compute_ready_ms: round(state.compute_ready_ms),
     first_frame_ms: round(state.first_frame_ms),
     frame_ms_p50: round(percentile(sorted, 50)),
@@ -66,12 +76,13 @@ try {
     script_ms_per_frame: perFrame('ScriptDuration'),
     frames_timed: intervals.length,
     lab_frames_during: end.frames - before.frames,
-    sgd_steps_per_s: round((end.metrics.sgd_steps - before.metrics.sgd_steps) / seconds),
+    sgd_steps_per_s: round((end.metrics.sgd_steps - before.metrics.sgd_steps) / wall),
     particles,
     backend: end.backend,
     adapter: end.adapter,
     renderer: end.renderer,
     lab: end.lab,
+    load_average: round(loadavg()[0]),
   }, null, 2));
 } finally {
   await browser.close();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the browser lab into web/dist/ (index.html, the .wasm, the JS glue, loader and style):
-#   web/build.sh            release build, wasm-opt -Oz where wasm-opt exists
+#   web/build.sh            wasm-release build (Cargo.toml), wasm-opt -Oz where wasm-opt exists,
+#                           every file pre-compressed (.gz, .br) for `sgdlab serve`
 #   web/build.sh --no-opt   skip wasm-opt (faster; a larger .wasm)
 # Installs what is missing: the wasm32 target, wasm-bindgen-cli at exactly the wasm-bindgen
 # version in Cargo.lock (into ~/.cache/sgdlab/tools), and wasm-opt (binaryen, from web/'s npm
@@ -60,14 +61,15 @@ else
   fi
 fi
 
-step "cargo build --release (wasm32)"
+step "cargo build --profile wasm-release (wasm32)"
 # RUSTFLAGS would replace .cargo/config.toml's flags for the target; refuse a silent mismatch.
 if [ -n "${RUSTFLAGS:-}" ]; then
   echo "web/build.sh: unset RUSTFLAGS (the wasm flags live in .cargo/config.toml)" >&2
   exit 2
 fi
-cargo build -p sgdlab-web --target wasm32-unknown-unknown --release
-wasm_in="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/sgdlab_web.wasm"
+# The profile is in the root Cargo.toml (size first: opt-level "z", fat LTO, one codegen unit).
+cargo build -p sgdlab-web --target wasm32-unknown-unknown --profile wasm-release
+wasm_in="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/sgdlab_web.wasm"
 
 step "wasm-bindgen --target web"
 staging=$(mktemp -d "${TMPDIR:-/tmp}/sgdlab-dist.XXXXXX")
@@ -114,15 +116,31 @@ fi
 
 step "web/dist"
 cp web/static/index.html web/static/loader.js web/static/style.css "$staging/"
+# What is not compiled in: egui's default fonts (the first frame's, fetched beside the .wasm),
+# DejaVu Sans (the symbol fallback, fetched after the first frame) and the MNIST subset (fetched
+# when the random-labels lab's MNIST mode asks for it).
+fonts_dir=$(cargo metadata --format-version 1 --locked 2>/dev/null \
+  | grep -o '"manifest_path":"[^"]*epaint_default_fonts-[^"]*/Cargo.toml"' | head -1 \
+  | sed 's/^"manifest_path":"//; s|/Cargo.toml"$|/fonts|')
+if [ ! -f "$fonts_dir/Ubuntu-Light.ttf" ]; then
+  echo "web/build.sh: egui's default fonts not found (epaint_default_fonts: '$fonts_dir')" >&2
+  exit 1
+fi
+mkdir -p "$staging/fonts" "$staging/data"
+cp "$fonts_dir/Ubuntu-Light.ttf" "$fonts_dir/Hack-Regular.ttf" "$fonts_dir/egui-icons.ttf" \
+  engine/assets/fonts/DejaVuSans.ttf "$staging/fonts/"
+cp engine/data/mnist10k-images-idx3-ubyte.gz engine/data/mnist10k-labels-idx1-ubyte.gz "$staging/data/"
 wasm_bytes=$(stat -c %s "$wasm")
-sed -i "s/__WASM_BYTES__/$wasm_bytes/" "$staging/index.html"
+first_bytes=$((wasm_bytes + $(cat "$staging"/fonts/{Ubuntu-Light,Hack-Regular,egui-icons}.ttf | wc -c)))
+sed -i "s/__WASM_BYTES__/$wasm_bytes/; s/__FIRST_BYTES__/$first_bytes/" "$staging/index.html"
+# Pre-compressed twins (gzip -9 and brotli 11, by node's zlib) that `sgdlab serve` sends with
+# Content-Encoding to a browser that accepts them; prints the sizes against web/size-budget.json.
+node web/compress.mjs "$staging"
 rm -rf "$dist.old"
 [ -d "$dist" ] && mv "$dist" "$dist.old"
 mv "$staging" "$dist"
 trap - EXIT
-chmod 755 "$dist"
+chmod 755 "$dist" "$dist/fonts" "$dist/data"
 rm -rf "$dist.old"
-gz_bytes=$(gzip -9 -c "$dist/sgdlab_web_bg.wasm" | wc -c)
 ls -l "$dist"
-echo "wasm: $wasm_bytes bytes ($gz_bytes gzipped)"
 step "done: serve web/dist (sgdlab serve, or python3 -m http.server -d web/dist)"

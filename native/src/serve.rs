@@ -10,6 +10,10 @@
 //! that rebinds its own DNS name to 127.0.0.1 cannot read the files. Running out of file
 //! handles backs off instead of spinning, with one log line per episode.
 //!
+//! `web/build.sh` writes pre-compressed twins beside the files (`x.wasm.br`, `x.wasm.gz`); a
+//! request whose `Accept-Encoding` takes brotli or gzip gets the twin with `Content-Encoding`
+//! (brotli first: smaller), everyone else the file itself; `Vary: Accept-Encoding` either way.
+//!
 //! Written on `std::net` rather than a server framework (axum, tower-http): the needs are a
 //! few hundred lines, the browser tests cover them, and a framework would add an async runtime
 //! and minutes to every cold build.
@@ -135,10 +139,11 @@ fn site_root(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(root)
 }
 
-/// One response: status, content type and body.
+/// One response: status, content type, content encoding (a pre-compressed twin) and body.
 struct Response {
     status: u16,
     content_type: &'static str,
+    encoding: Option<&'static str>,
     body: Vec<u8>,
 }
 
@@ -147,9 +152,44 @@ impl Response {
         Self {
             status,
             content_type: "text/plain; charset=utf-8",
+            encoding: None,
             body: format!("{status} {}: {message}\n", reason(status)).into_bytes(),
         }
     }
+}
+
+/// The encodings of the pre-compressed twins, best first: `Content-Encoding` and file suffix.
+const TWINS: [(&str, &str); 2] = [("br", "br"), ("gzip", "gz")];
+
+/// The codings an `Accept-Encoding` value takes (`q=0` refuses one; `*` takes any).
+fn accepts(accept_encoding: &str, coding: &str) -> bool {
+    let mut star = false;
+    for item in accept_encoding.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        if name.eq_ignore_ascii_case(coding) {
+            return !refused;
+        }
+        star |= name == "*" && !refused;
+    }
+    star
+}
+
+/// The twin of `file` to send for `accept_encoding` (its path and coding), if one exists.
+fn twin(file: &Path, accept_encoding: Option<&str>) -> Option<(PathBuf, &'static str)> {
+    let accept = accept_encoding?;
+    TWINS.iter().find_map(|&(coding, suffix)| {
+        let mut name = file.file_name()?.to_os_string();
+        name.push(format!(".{suffix}"));
+        let path = file.with_file_name(name);
+        (accepts(accept, coding) && path.is_file()).then_some((path, coding))
+    })
 }
 
 /// Reads one request from `stream` and answers it.
@@ -173,6 +213,12 @@ fn handle(mut stream: TcpStream, root: &Path, served: SocketAddr) -> anyhow::Res
         response.content_type,
         response.body.len()
     );
+    if response.status == 200 {
+        out.push_str("Vary: Accept-Encoding\r\n");
+    }
+    if let Some(coding) = response.encoding {
+        out.push_str(&format!("Content-Encoding: {coding}\r\n"));
+    }
     if response.status == 405 {
         out.push_str("Allow: GET, HEAD\r\n");
     }
@@ -220,25 +266,25 @@ fn read_head(stream: &mut TcpStream) -> anyhow::Result<Option<String>> {
     Ok(Some(String::from_utf8_lossy(&head).into_owned()))
 }
 
+/// The value of header `name` in a request head (the first one; names are case-insensitive).
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
 /// Checks that the request's `Host` (and `Origin`, when present) name the loopback address
 /// served: `127.0.0.1:PORT` or `localhost:PORT`.
 fn check_host(head: &str, served: SocketAddr) -> Result<(), String> {
     let port = served.port();
     let allowed = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
-    let header = |name: &str| {
-        head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
-    };
-    match header("host") {
+    match header(head, "host") {
         Some(h) if allowed.iter().any(|a| a.eq_ignore_ascii_case(&h)) => {}
         Some(h) => return Err(format!("Host `{h}` is not this server ({})", allowed[0])),
         None => return Err("no Host header".into()),
     }
-    if let Some(o) = header("origin") {
+    if let Some(o) = header(head, "origin") {
         let ok = allowed
             .iter()
             .any(|a| o.eq_ignore_ascii_case(&format!("http://{a}")));
@@ -261,14 +307,21 @@ fn respond(head: &str, root: &Path) -> (Response, bool) {
         return (Response::text(405, "only GET and HEAD"), false);
     }
     let response = match resolve(root, target) {
-        Ok(path) => match std::fs::read(&path) {
-            Ok(body) => Response {
-                status: 200,
-                content_type: mime_type(&path),
-                body,
-            },
-            Err(e) => Response::text(500, &format!("reading {target}: {e}")),
-        },
+        Ok(path) => {
+            let (file, encoding) = match twin(&path, header(head, "accept-encoding")) {
+                Some((twin, coding)) => (twin, Some(coding)),
+                None => (path.clone(), None),
+            };
+            match std::fs::read(&file) {
+                Ok(body) => Response {
+                    status: 200,
+                    content_type: mime_type(&path),
+                    encoding,
+                    body,
+                },
+                Err(e) => Response::text(500, &format!("reading {target}: {e}")),
+            }
+        }
         Err(status) => Response::text(status, target),
     };
     (response, head_only)
@@ -467,6 +520,50 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("evil.example"), "{e}");
+    }
+
+    #[test]
+    fn sends_the_precompressed_twin_the_browser_accepts() {
+        let (dir, root) = site();
+        std::fs::write(dir.path().join("m.wasm"), "raw").unwrap();
+        std::fs::write(dir.path().join("m.wasm.gz"), "gz").unwrap();
+        std::fs::write(dir.path().join("m.wasm.br"), "br").unwrap();
+        let get = |accept: &str| {
+            let (r, _) = respond(
+                &format!("GET /m.wasm HTTP/1.1\r\nHost: x\r\n{accept}\r\n"),
+                &root,
+            );
+            (
+                r.encoding,
+                String::from_utf8(r.body).unwrap(),
+                r.content_type,
+            )
+        };
+        let wasm = "application/wasm";
+        assert_eq!(
+            get("Accept-Encoding: gzip, deflate, br, zstd\r\n"),
+            (Some("br"), "br".into(), wasm)
+        );
+        assert_eq!(
+            get("accept-encoding: gzip\r\n"),
+            (Some("gzip"), "gz".into(), wasm)
+        );
+        assert_eq!(
+            get("Accept-Encoding: br;q=0, gzip;q=0.5\r\n"),
+            (Some("gzip"), "gz".into(), wasm)
+        );
+        assert_eq!(get("Accept-Encoding: *\r\n").0, Some("br"));
+        assert_eq!(
+            get("Accept-Encoding: identity\r\n"),
+            (None, "raw".into(), wasm)
+        );
+        assert_eq!(get(""), (None, "raw".into(), wasm));
+        // A file without twins goes out as it is, whatever the browser accepts.
+        let (r, _) = respond(
+            "GET /index.html HTTP/1.1\r\nAccept-Encoding: br, gzip\r\n\r\n",
+            &root,
+        );
+        assert_eq!((r.status, r.encoding), (200, None));
     }
 
     #[test]

@@ -16,11 +16,24 @@ use std::collections::HashMap;
 
 /// Adds DejaVu Sans as the fallback font: egui's default font lacks symbols the labs use
 /// (‖ ⌈ ⌉ ω ᵢ …). Call it on every context that draws a [`LabApp`] (`LabApp::new` calls it on
-/// the one it is given).
+/// the one it is given). In a browser the font is not compiled in: the page fetches it after the
+/// first frame and adds it with [`add_fallback_font`] (until then the browser draws the symbols).
 pub fn install_fonts(ctx: &egui::Context) {
-    ctx.add_font(egui::epaint::text::FontInsert::new(
+    #[cfg(not(target_arch = "wasm32"))]
+    add_fallback_font(
+        ctx,
         "dejavu-sans",
         egui::FontData::from_static(sgdlab_engine::report::DEJAVU_SANS),
+    );
+    #[cfg(target_arch = "wasm32")]
+    let _ = ctx;
+}
+
+/// Adds `data` as the lowest-priority font of both families (a fallback for missing glyphs).
+pub fn add_fallback_font(ctx: &egui::Context, name: &str, data: egui::FontData) {
+    ctx.add_font(egui::epaint::text::FontInsert::new(
+        name,
+        data,
         vec![
             egui::epaint::text::InsertFontFamily {
                 family: egui::FontFamily::Proportional,
@@ -71,6 +84,12 @@ pub struct LabApp {
     frames: u64,
     screenshot: std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<egui::ColorImage>>>>,
     last_fragment: String,
+    /// While the compute device starts (a browser's GPU and its self-check): what the views
+    /// say instead of running. The controls and lab tabs work meanwhile.
+    starting: Option<String>,
+    autostart: bool,
+    /// Where the lab tabs were drawn last frame (points), for the test hook.
+    tab_rects: Vec<(LabKind, egui::Rect)>,
 }
 
 impl LabApp {
@@ -100,14 +119,11 @@ impl LabApp {
             frames: 0,
             screenshot: Default::default(),
             last_fragment: String::new(),
+            starting: None,
+            autostart: options.autostart,
+            tab_rects: Vec::new(),
             compute,
         };
-        if let Some(reason) = app.compute.fallback.clone() {
-            app.notices.push(Notice {
-                text: reason,
-                warning: true,
-            });
-        }
         if let Some(f) = options
             .fragment
             .filter(|f| !f.trim_start_matches('#').is_empty())
@@ -185,9 +201,39 @@ impl LabApp {
         self.lab_mut().step_once();
     }
 
-    /// Picks up the current lab's progress (what each frame does first).
+    /// Picks up the current lab's progress (what each frame does first); nothing while the
+    /// compute device is starting.
     pub fn poll(&mut self) -> bool {
+        if self.starting.is_some() {
+            return false;
+        }
         self.lab_mut().poll()
+    }
+
+    /// Shows `message` in the views (e.g. "Starting the GPU…") and runs nothing until
+    /// [`LabApp::set_compute`] hands over the device; tabs, controls and links work meanwhile.
+    pub fn hold_until_compute(&mut self, message: impl Into<String>) {
+        self.starting = Some(message.into());
+    }
+
+    /// Whether the app waits for its compute device.
+    pub fn is_starting(&self) -> bool {
+        self.starting.is_some()
+    }
+
+    /// The compute device is ready: rebuilds the labs on it with the state chosen meanwhile
+    /// (the current lab's parameters and seed, as its link spells them) and starts the current
+    /// lab if the app autostarts.
+    pub fn set_compute(&mut self, compute: Compute) {
+        let fragment = self.fragment();
+        self.compute = compute;
+        self.labs.clear();
+        self.starting = None;
+        self.apply_fragment(&fragment);
+        if self.autostart {
+            self.lab_mut().set_running(true);
+        }
+        self.seed_text = self.lab().seed().to_string();
     }
 
     /// Restores state from a URL fragment, parameter by parameter; anything malformed or out of
@@ -259,6 +305,14 @@ impl LabApp {
             "notices": self.notices.iter().map(|n| n.text.clone()).collect::<Vec<_>>(),
             "frames": self.frames,
             "fragment": self.fragment(),
+            "fallback_notice": self.compute.fallback.as_deref().map(fallback_notice),
+            "tabs": self.tab_rects.iter().map(|(k, r)| json!({
+                "lab": k.name(),
+                "x": r.min.x,
+                "y": r.min.y,
+                "w": r.width(),
+                "h": r.height(),
+            })).collect::<Vec<_>>(),
         })
     }
 
@@ -316,6 +370,17 @@ impl LabApp {
                 egui::ScrollArea::vertical().show(ui, |ui| self.side(ui));
             });
         egui::CentralPanel::default().show(ui, |ui| {
+            if let Some(message) = &self.starting {
+                ui.vertical_centered(|ui| {
+                    ui.add_space(ui.available_height() / 3.0);
+                    ui.heading(message);
+                    ui.label(
+                        "The lab's view appears once the device is ready; the tabs and controls \
+                         work now.",
+                    );
+                });
+                return;
+            }
             let gfx = self.gfx.clone();
             self.lab_mut().view(ui, &gfx);
         });
@@ -334,8 +399,11 @@ impl LabApp {
             ui.heading("sgdlab");
             ui.separator();
             let mut pick = None;
+            self.tab_rects.clear();
             for k in LabKind::ALL {
-                if ui.selectable_label(self.current == k, k.label()).clicked() {
+                let tab = ui.selectable_label(self.current == k, k.label());
+                self.tab_rects.push((k, tab.rect));
+                if tab.clicked() {
                     pick = Some(k);
                 }
             }
@@ -357,10 +425,11 @@ impl LabApp {
             ui.label(egui::RichText::new(badge).small())
                 .on_hover_text(format!("{info}"));
         });
+        // The one place the fallback is announced: what happened and what the user can do.
         if let Some(reason) = &self.compute.fallback {
             ui.colored_label(
                 egui::Color32::from_rgb(230, 160, 40),
-                format!("Running on the CPU: {reason}"),
+                fallback_notice(reason),
             );
         }
     }
@@ -533,6 +602,18 @@ impl LabApp {
                 .small()
                 .monospace(),
         );
+    }
+}
+
+/// The fallback's one notice: why the lab runs on the CPU and what to do about it.
+pub fn fallback_notice(reason: &str) -> String {
+    if cfg!(target_arch = "wasm32") {
+        format!(
+            "Running on the CPU, more slowly: {reason}. For the GPU, open this page in a browser \
+             with WebGPU (a current Chrome or Edge; Safari 26; Firefox 141+ on Windows)."
+        )
+    } else {
+        format!("Running on the CPU: {reason}")
     }
 }
 

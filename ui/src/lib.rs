@@ -8,6 +8,7 @@
 //! frame. Particles on the GPU are drawn from the kernel's own buffers by a paint callback.
 
 pub mod app;
+pub mod assets;
 pub mod compute;
 pub mod export;
 pub mod fragment;
@@ -16,6 +17,6 @@ pub mod lab;
 pub mod labs;
 pub mod runner;
 
-pub use app::{LabApp, LabOptions, Notice, install_fonts};
+pub use app::{LabApp, LabOptions, Notice, add_fallback_font, fallback_notice, install_fonts};
 pub use compute::Compute;
 pub use lab::LabKind;

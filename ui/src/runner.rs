@@ -138,7 +138,13 @@ pub struct Runner<S: Sim> {
     pub status: RunStatus,
 }
 
+/// How much work an inline runner does per frame: in a browser a few milliseconds of the main
+/// thread (the page keeps its frame rate; the particle fields cut their ticks to fit), natively
+/// (tests, benchmarks) a larger slice.
+#[cfg(target_arch = "wasm32")]
+pub const FRAME_BUDGET: Duration = Duration::from_millis(6);
 /// How much work an inline runner does per frame.
+#[cfg(not(target_arch = "wasm32"))]
 pub const FRAME_BUDGET: Duration = Duration::from_millis(12);
 /// How often a worker thread publishes a snapshot while running.
 #[cfg(not(target_arch = "wasm32"))]
@@ -376,8 +382,11 @@ impl<S: Sim> Runner<S> {
                 {
                     let t0 = Instant::now();
                     loop {
+                        let before = s.steps();
                         step_one(&mut **s, &mut self.status);
-                        if !self.status.running || t0.elapsed() >= budget {
+                        // A step that did no work (a GPU queue that is full until the browser
+                        // runs its event loop) ends the slice instead of spinning.
+                        if !self.status.running || t0.elapsed() >= budget || s.steps() == before {
                             break;
                         }
                     }

@@ -1,9 +1,13 @@
 //! The lab on the page: `sgdlab_ui::LabApp`, stepped inline between frames, with the page's
 //! URL fragment as its shareable state and downloads for its exports; each frame publishes the
-//! record `window.sgdlab.state()` returns.
+//! record `window.sgdlab.state()` returns. The app draws and takes input from its first frame;
+//! the compute device's self-check runs meanwhile and the views wait for it.
 
-use crate::compute::{Compute, Renderer};
-use crate::hook::StateHook;
+use crate::compute::{Compute, Renderer, self_check};
+use crate::fetch::Fetcher;
+use crate::fonts::{FALLBACK_FONT_URL, Fonts};
+use crate::hook::{ComputeHold, StateHook};
+use crate::state::SelfCheck;
 use serde_json::{Value, json};
 use sgdlab_engine::gpu::GpuContext;
 use sgdlab_ui::export::Platform;
@@ -13,13 +17,34 @@ use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
-/// Builds the app eframe runs on the page.
-pub fn make_app(
-    cc: &eframe::CreationContext<'_>,
-    compute: Compute,
-    hook: StateHook,
-) -> Box<dyn eframe::App> {
+/// What [`make_app`] needs from [`crate::start`].
+pub struct Startup {
+    /// The compute device (its self-check still to run).
+    pub compute: Compute,
+    /// The test hook.
+    pub hook: StateHook,
+    /// The first frame's fonts.
+    pub fonts: Fonts,
+    /// The loader's fetch, for what comes later.
+    pub fetcher: Fetcher,
+    /// The tests' hold on the self-check (`?hold-compute`).
+    pub hold: Option<ComputeHold>,
+}
+
+/// The self-check's outcome and when it landed.
+type Ready = Rc<RefCell<Option<(SelfCheck, Option<f64>)>>>;
+
+/// Builds the app eframe runs on the page and starts the self-check.
+pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn eframe::App> {
+    let Startup {
+        compute,
+        hook,
+        fonts,
+        fetcher,
+        hold,
+    } = startup;
     cc.egui_ctx.set_theme(egui::Theme::Dark);
+    cc.egui_ctx.set_fonts(fonts.definitions());
     let ui_compute = match &compute.renderer {
         Renderer::SharedWebGpu(setup) => {
             sgdlab_ui::Compute::wgpu(compute.device.clone(), GpuContext::from_setup(setup))
@@ -27,10 +52,10 @@ pub fn make_app(
         Renderer::WebGl => sgdlab_ui::Compute::cpu(compute.fallback_reason.clone()),
     };
     let fragment = location_hash();
-    let app = LabApp::new(
+    let mut app = LabApp::new(
         &cc.egui_ctx,
         cc.wgpu_render_state.clone(),
-        ui_compute,
+        ui_compute.clone(),
         LabOptions {
             threaded: false,
             platform: Box::new(WebPlatform),
@@ -38,6 +63,27 @@ pub fn make_app(
             autostart: true,
         },
     );
+    app.hold_until_compute(match compute.renderer {
+        Renderer::SharedWebGpu(_) => "Starting the GPU…",
+        Renderer::WebGl => "Starting the CPU backend…",
+    });
+    let ready: Ready = Rc::default();
+    {
+        let ready = ready.clone();
+        let device = compute.device.device.clone();
+        let ctx = cc.egui_ctx.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(h) = hold {
+                let _ = wasm_bindgen_futures::JsFuture::from(h.promise).await;
+            }
+            let check = self_check(&device).await;
+            if !check.ok {
+                log::error!("the startup self-check failed: {check:?}");
+            }
+            *ready.borrow_mut() = Some((check, now_ms()));
+            ctx.request_repaint();
+        });
+    }
     // A fragment edited by hand (or a pasted link) applies without a reload.
     let pending: Rc<RefCell<Option<String>>> = Rc::default();
     let slot = pending.clone();
@@ -56,12 +102,16 @@ pub fn make_app(
         hook,
         renderer: compute.renderer_name(),
         fallback_reason: compute.fallback_reason.clone(),
-        self_check: serde_json::to_value(&compute.self_check).unwrap_or_default(),
+        self_check: Value::Null,
         rayon_threads: rayon::current_num_threads(),
-        compute_ready_ms: compute.ready_ms,
+        compute_ready_ms: None,
         first_frame_ms: None,
         pending,
         own_fragment: String::new(),
+        ready,
+        ui_compute: Some(ui_compute),
+        fetcher,
+        fallback_font_requested: false,
     })
 }
 
@@ -76,10 +126,49 @@ struct WebApp {
     first_frame_ms: Option<f64>,
     pending: Rc<RefCell<Option<String>>>,
     own_fragment: String,
+    ready: Ready,
+    /// The compute handed to the app once the self-check is done.
+    ui_compute: Option<sgdlab_ui::Compute>,
+    fetcher: Fetcher,
+    fallback_font_requested: bool,
+}
+
+impl WebApp {
+    /// After the first frame: fetches the symbol font and adds it when it lands.
+    fn request_fallback_font(&mut self, ctx: &egui::Context) {
+        if self.fallback_font_requested {
+            return;
+        }
+        self.fallback_font_requested = true;
+        let fetcher = self.fetcher.clone();
+        let ctx = ctx.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match fetcher.bytes(FALLBACK_FONT_URL, |_, _| {}).await {
+                Ok(bytes) => {
+                    sgdlab_ui::add_fallback_font(
+                        &ctx,
+                        "dejavu-sans",
+                        egui::FontData::from_owned(bytes),
+                    );
+                    ctx.request_repaint();
+                }
+                // The browser keeps drawing the symbols; nothing else depends on the font.
+                Err(e) => log::warn!("the symbol font did not load: {e}"),
+            }
+        });
+    }
 }
 
 impl eframe::App for WebApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let landed = self.ready.borrow_mut().take();
+        if let Some((check, at)) = landed {
+            self.self_check = serde_json::to_value(&check).unwrap_or_default();
+            self.compute_ready_ms = at;
+            if let Some(c) = self.ui_compute.take() {
+                self.app.set_compute(c);
+            }
+        }
         let hash = self.pending.borrow_mut().take();
         if let Some(h) = hash {
             // Our own replaceState does not fire hashchange; a different fragment is the user's.
@@ -89,9 +178,14 @@ impl eframe::App for WebApp {
         }
         eframe::App::ui(&mut self.app, ui, frame);
         self.own_fragment = self.app.fragment();
+        let ctx = ui.ctx().clone();
         if self.first_frame_ms.is_none() {
             self.first_frame_ms = now_ms();
+        } else {
+            self.request_fallback_font(&ctx);
         }
+        let repaint = move || ctx.request_repaint();
+        self.fetcher.start_wanted(repaint);
         let mut s = self.app.state_json();
         if let Some(o) = s.as_object_mut() {
             o.insert("renderer".into(), json!(self.renderer));
@@ -99,6 +193,7 @@ impl eframe::App for WebApp {
             o.insert("self_check".into(), self.self_check.clone());
             o.insert("rayon_threads".into(), json!(self.rayon_threads));
             o.insert("compute_ready_ms".into(), json!(self.compute_ready_ms));
+            o.insert("compute_ready".into(), json!(!self.app.is_starting()));
             o.insert("first_frame_ms".into(), json!(self.first_frame_ms));
         }
         self.hook.publish(s);
@@ -157,7 +252,7 @@ fn location_hash() -> String {
 }
 
 /// `performance.now()`: milliseconds since navigation start.
-fn now_ms() -> Option<f64> {
+pub fn now_ms() -> Option<f64> {
     web_sys::window()
         .and_then(|w| w.performance())
         .map(|p| p.now())

@@ -13,7 +13,9 @@ pub enum Renderer {
     WebGl,
 }
 
-/// The page's compute device, how eframe renders, and why it fell back (if it did).
+/// The page's compute device, how eframe renders, and why it fell back (if it did). Creating it
+/// is quick (an adapter and a device); its self-check, which compiles kernels, runs after the
+/// lab's first frame ([`self_check`]).
 pub struct Compute {
     /// The burn device and its description.
     pub device: ComputeDevice,
@@ -21,14 +23,10 @@ pub struct Compute {
     pub renderer: Renderer,
     /// Why the page runs on the CPU; `None` on WebGPU.
     pub fallback_reason: Option<String>,
-    /// The startup self-check on `device`.
-    pub self_check: SelfCheck,
-    /// `performance.now()` when device and self-check were ready.
-    pub ready_ms: Option<f64>,
 }
 
 impl Compute {
-    /// Initializes burn on WebGPU, or on the CPU when WebGPU is missing or gives no adapter.
+    /// burn on WebGPU, or on the CPU when WebGPU is missing or gives no adapter.
     pub async fn init() -> Self {
         let (device, renderer, fallback_reason) = match webgpu().await {
             Ok((device, setup)) => (device, Renderer::SharedWebGpu(setup), None),
@@ -37,22 +35,10 @@ impl Compute {
                 (cpu_device(), Renderer::WebGl, Some(reason))
             }
         };
-        let self_check = self_check(&device.device).await;
-        if !self_check.ok {
-            log::error!(
-                "the startup self-check failed on {}: {self_check:?}",
-                device.info
-            );
-        }
-        let ready_ms = web_sys::window()
-            .and_then(|w| w.performance())
-            .map(|p| p.now());
         Self {
             device,
             renderer,
             fallback_reason,
-            self_check,
-            ready_ms,
         }
     }
 
@@ -64,26 +50,26 @@ impl Compute {
         }
     }
 
-    /// eframe's options: render on burn's device, or on WebGL for the CPU fallback.
+    /// eframe's options: render on burn's device, or with glow on WebGL for the CPU fallback
+    /// (egui's own WebGL painter: no wgpu GL backend, hence no naga or wgpu-core in the .wasm,
+    /// and fewer GL calls a frame).
     pub fn web_options(&self) -> eframe::WebOptions {
         let mut options = eframe::WebOptions::default();
-        options.wgpu_options.wgpu_setup = match &self.renderer {
+        match &self.renderer {
             Renderer::SharedWebGpu(setup) => {
-                egui_wgpu::WgpuSetup::Existing(egui_wgpu::WgpuSetupExisting {
-                    instance: setup.instance.clone(),
-                    adapter: setup.adapter.clone(),
-                    device: setup.device.clone(),
-                    queue: setup.queue.clone(),
-                })
+                options.renderer = eframe::Renderer::Wgpu;
+                options.wgpu_options.wgpu_setup =
+                    egui_wgpu::WgpuSetup::Existing(egui_wgpu::WgpuSetupExisting {
+                        instance: setup.instance.clone(),
+                        adapter: setup.adapter.clone(),
+                        device: setup.device.clone(),
+                        queue: setup.queue.clone(),
+                    });
             }
-            Renderer::WebGl => {
-                let mut create_new = egui_wgpu::WgpuSetupCreateNew::without_display_handle();
-                // Deterministic: the fallback renders on WebGL even where WebGPU exists but
-                // burn could not use it, so the banner's statement is true.
-                create_new.instance_descriptor.backends = egui_wgpu::wgpu::Backends::GL;
-                egui_wgpu::WgpuSetup::CreateNew(create_new)
-            }
-        };
+            // Deterministic: the fallback renders on WebGL even where WebGPU exists but burn
+            // could not use it, so the notice's statement is true.
+            Renderer::WebGl => options.renderer = eframe::Renderer::Glow,
+        }
         options
     }
 }
@@ -151,7 +137,7 @@ fn navigator_has_gpu() -> bool {
 
 /// The hand-worked results of [`SelfCheck`], computed on `device` (the gradient with autodiff)
 /// and read back asynchronously (a browser cannot block on a GPU readback).
-async fn self_check(device: &Device) -> SelfCheck {
+pub async fn self_check(device: &Device) -> SelfCheck {
     let large_ok = match large_results(device).await {
         Ok(ok) => ok,
         Err(e) => return SelfCheck::failed(e),

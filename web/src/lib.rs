@@ -1,9 +1,10 @@
 //! sgdlab-web: the lab in a browser tab (wasm32).
 //!
 //! [`start`] initializes burn on the browser's WebGPU and hands the same device to eframe, so the
-//! lab's tensors, its WGSL kernels and its drawing share one GPU device. Where WebGPU is missing
-//! or gives no adapter, burn runs on its CPU backend inside the wasm module and eframe renders
-//! with WebGL; the page then shows a banner that says so. `window.sgdlab.state()` is a read-only
+//! lab's tensors, its WGSL kernels and its drawing share one GPU device; the first frame is drawn
+//! while the device's self-check still runs. Where WebGPU is missing or gives no adapter, burn
+//! runs on its CPU backend inside the wasm module and eframe renders with glow on WebGL; the
+//! lab's top bar then says so, once. `window.sgdlab.state()` is a read-only
 //! test hook that reports what runs (see [`state`]).
 //!
 //! The browser parts are compiled only for `wasm32`; natively this crate holds the pure pieces
@@ -15,6 +16,10 @@ pub mod state;
 mod app;
 #[cfg(target_arch = "wasm32")]
 mod compute;
+#[cfg(target_arch = "wasm32")]
+mod fetch;
+#[cfg(target_arch = "wasm32")]
+mod fonts;
 #[cfg(target_arch = "wasm32")]
 mod hook;
 #[cfg(target_arch = "wasm32")]

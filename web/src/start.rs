@@ -1,20 +1,33 @@
-//! The entry point JavaScript calls: `await start("canvas-id")` (see `web/static/loader.js`).
+//! The entry point JavaScript calls: `await start("canvas-id", fonts…, fetchBytes)` (see
+//! `web/static/loader.js`).
 
-use crate::app::make_app;
+use crate::app::{Startup, make_app};
 use crate::compute::Compute;
-use crate::hook::StateHook;
+use crate::fetch::Fetcher;
+use crate::fonts::Fonts;
+use crate::hook::{ComputeHold, StateHook};
 use crate::state::LabState;
 use wasm_bindgen::prelude::*;
 
-/// The id of the page's banner element, shown with the fallback's reason.
-const BANNER_ID: &str = "sgdlab-banner";
-
-/// Starts the lab on the canvas with id `canvas_id`: installs `window.sgdlab`, initializes the
-/// compute device (WebGPU, else the CPU with a banner), then runs eframe on the canvas.
+/// Starts the lab on the canvas with id `canvas_id`: installs `window.sgdlab`, creates the
+/// compute device (WebGPU, else the CPU), then runs eframe on the canvas at once; the device's
+/// self-check runs meanwhile and the views wait for it ("Starting the GPU…"), while tabs,
+/// controls and links already respond. `proportional_font`, `monospace_font` and `icon_font`
+/// are the font files the loader fetched beside the .wasm; `fetch_bytes(url, onProgress)` fetches
+/// what the lab needs later.
+///
+/// With `?hold-compute` in the page's address the self-check waits for
+/// `window.sgdlab.releaseCompute()` (the browser tests' way to act before the device is ready).
 ///
 /// Rejects with a message when the page lacks the canvas or eframe cannot start its renderer.
 #[wasm_bindgen]
-pub async fn start(canvas_id: String) -> Result<(), JsValue> {
+pub async fn start(
+    canvas_id: String,
+    proportional_font: Vec<u8>,
+    monospace_font: Vec<u8>,
+    icon_font: Vec<u8>,
+    fetch_bytes: js_sys::Function,
+) -> Result<(), JsValue> {
     // Err only when a logger is already installed (a second start on the same page).
     let _ = eframe::WebLogger::init(log::LevelFilter::Info);
     let hook = StateHook::default();
@@ -25,7 +38,8 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
         }
         .to_json(),
     );
-    hook.install()?;
+    let hold = ComputeHold::from_page_address();
+    hook.install(hold.as_ref())?;
 
     let document = web_sys::window()
         .and_then(|w| w.document())
@@ -37,6 +51,11 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
         .map_err(|_| format!("the element `{canvas_id}` is not a <canvas>"))?;
 
     let compute = Compute::init().await;
+    log::info!(
+        "compute device: {} ({:.0} ms after navigation)",
+        compute.device.info,
+        crate::app::now_ms().unwrap_or(f64::NAN)
+    );
     hook.publish(
         LabState {
             lab: "starting".into(),
@@ -44,38 +63,29 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
             adapter: compute.device.info.adapter.clone(),
             renderer: compute.renderer_name().into(),
             fallback_reason: compute.fallback_reason.clone(),
-            self_check: compute.self_check.clone(),
             rayon_threads: rayon::current_num_threads(),
-            compute_ready_ms: compute.ready_ms,
             ..LabState::default()
         }
         .to_json(),
     );
-    if let Some(reason) = &compute.fallback_reason {
-        show_banner(
-            &document,
-            &format!(
-                "WebGPU is not available ({reason}). The lab runs on the CPU inside this page \
-                 and draws with WebGL, which is slower."
-            ),
-        );
-    }
 
     let web_options = compute.web_options();
+    let startup = Startup {
+        compute,
+        hook,
+        fonts: Fonts {
+            proportional: proportional_font,
+            monospace: monospace_font,
+            icons: icon_font,
+        },
+        fetcher: Fetcher::new(fetch_bytes),
+        hold,
+    };
     eframe::WebRunner::new()
         .start(
             canvas,
             web_options,
-            Box::new(move |cc| Ok(make_app(cc, compute, hook))),
+            Box::new(move |cc| Ok(make_app(cc, startup))),
         )
         .await
-}
-
-/// Shows the page's banner with `text` (a page without the element simply has no banner).
-fn show_banner(document: &web_sys::Document, text: &str) {
-    if let Some(banner) = document.get_element_by_id(BANNER_ID) {
-        banner.set_text_content(Some(text));
-        // Removing an attribute from an element that exists cannot fail.
-        let _ = banner.remove_attribute("hidden");
-    }
 }

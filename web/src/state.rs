@@ -17,7 +17,7 @@ pub struct LabState {
     pub adapter: String,
     /// What eframe draws with: `webgpu` (burn's device) or `webgl`.
     pub renderer: String,
-    /// Why the page fell back to the CPU, shown in the banner; `None` on WebGPU.
+    /// Why the page fell back to the CPU (the lab's one notice says it); `None` on WebGPU.
     pub fallback_reason: Option<String>,
     /// The seed of the running lab.
     pub seed: u64,
@@ -32,6 +32,9 @@ pub struct LabState {
     /// `performance.now()` when the compute device and its self-check were ready: milliseconds
     /// since navigation start (download, compilation and device start-up before it).
     pub compute_ready_ms: Option<f64>,
+    /// Whether the compute device and its self-check are ready (the lab draws its first frames
+    /// and takes input before).
+    pub compute_ready: bool,
     /// `performance.now()` when the first frame was drawn: milliseconds since navigation start.
     pub first_frame_ms: Option<f64>,
     /// The startup self-check: a small autodiff computation on the compute device.
@@ -176,6 +179,7 @@ mod tests {
             "first_frame_ms",
             "self_check",
             "rayon_threads",
+            "compute_ready",
         ] {
             assert!(v.get(key).is_some(), "missing {key} in {v}");
         }

@@ -1,8 +1,12 @@
-// Loads the lab: downloads the .wasm with a progress bar, starts it on the canvas, and replaces
-// the page with a readable error if anything on the way fails (or the lab stops later).
+// Loads the lab: downloads the .wasm and the first frame's fonts with a progress bar, starts the
+// lab on the canvas, and replaces the page with a readable error if anything on the way fails (or
+// the lab stops later). The lab fetches what it needs later (the symbol font, the MNIST subset)
+// through `fetchBytes`, with progress.
 import init, { start } from './sgdlab_web.js';
 
 const WASM_URL = new URL('./sgdlab_web_bg.wasm', import.meta.url);
+// egui's default fonts, not compiled into the .wasm (web/build.sh copies them here).
+const FONT_URLS = ['fonts/Ubuntu-Light.ttf', 'fonts/Hack-Regular.ttf', 'fonts/egui-icons.ttf'];
 const CANVAS_ID = 'lab-canvas';
 
 const $ = (id) => document.getElementById(id);
@@ -34,37 +38,70 @@ function showError(summary, error) {
 }
 
 const MB = (bytes) => (bytes / 1e6).toFixed(1);
+const meta = (name) => Number(document.querySelector(`meta[name="${name}"]`)?.content);
 
-// The wasm as a Response whose body reports progress as it streams, so the module still
-// compiles while it downloads (WebAssembly.instantiateStreaming).
-async function fetchWasm() {
-  const response = await fetch(WASM_URL);
-  if (!response.ok) {
-    throw new Error(`downloading ${WASM_URL.pathname} failed: HTTP ${response.status} ${response.statusText}`);
-  }
-  const built = Number(document.querySelector('meta[name="sgdlab-wasm-bytes"]')?.content);
+// `response`'s body as a stream that reports (loaded, total) as it arrives. A compressed
+// response's Content-Length counts compressed bytes while the stream yields raw ones, so the
+// total is then `built` (the raw size web/build.sh wrote into the page), if known.
+function withProgress(response, built, onProgress) {
   const sent = Number(response.headers.get('Content-Length'));
-  // A compressed response's Content-Length counts compressed bytes; the stream yields raw ones.
   const total = !response.headers.get('Content-Encoding') && sent > 0 ? sent : (built > 0 ? built : 0);
-  if (!response.body) return response;
+  if (!response.body) return response.body;
   const reader = response.body.getReader();
   let loaded = 0;
-  const body = new ReadableStream({
+  return new ReadableStream({
     async pull(controller) {
       const { done, value } = await reader.read();
       if (done) {
-        setPhase('Compiling the lab…');
         controller.close();
         return;
       }
       loaded += value.byteLength;
-      setPhase(total > 0
-        ? `Downloading the lab: ${MB(loaded)} of ${MB(total)} MB`
-        : `Downloading the lab: ${MB(loaded)} MB`, total > 0 ? loaded / total : undefined);
+      onProgress(loaded, total);
       controller.enqueue(value);
     },
   });
-  return new Response(body, { headers: { 'Content-Type': 'application/wasm' } });
+}
+
+async function get(url) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`downloading ${new URL(url, location.href).pathname} failed: HTTP ${response.status} ${response.statusText}`);
+  }
+  return response;
+}
+
+// What the lab calls for the files it fetches later: the bytes at `url`, with progress.
+export async function fetchBytes(url, onProgress) {
+  const response = await get(url);
+  const body = withProgress(response, 0, (loaded, total) => onProgress?.(loaded, total));
+  return new Uint8Array(await new Response(body ?? (await response.arrayBuffer())).arrayBuffer());
+}
+
+// The first view's downloads, in parallel: the .wasm (streamed into compilation) and the fonts.
+async function download() {
+  const built = meta('sgdlab-first-bytes');
+  const loaded = new Map();
+  const report = (key) => (bytes) => {
+    loaded.set(key, bytes);
+    const sum = [...loaded.values()].reduce((a, b) => a + b, 0);
+    setPhase(built > 0
+      ? `Downloading the lab: ${MB(sum)} of ${MB(built)} MB`
+      : `Downloading the lab: ${MB(sum)} MB`, built > 0 ? sum / built : undefined);
+  };
+  const fonts = Promise.all(FONT_URLS.map(async (url) => {
+    const response = await get(url);
+    const body = withProgress(response, 0, report(url));
+    return new Uint8Array(await new Response(body ?? (await response.arrayBuffer())).arrayBuffer());
+  }));
+  const wasmResponse = await get(WASM_URL);
+  const wasmBody = withProgress(wasmResponse, meta('sgdlab-wasm-bytes'), report('wasm'));
+  const wasm = new Response(wasmBody ?? (await wasmResponse.arrayBuffer()),
+    { headers: { 'Content-Type': 'application/wasm' } });
+  const instantiated = init({ module_or_path: wasm });
+  await Promise.all([fonts, instantiated]);
+  setPhase('Compiling the lab…');
+  return fonts;
 }
 
 window.addEventListener('error', (event) => {
@@ -76,17 +113,19 @@ window.addEventListener('unhandledrejection', (event) => {
 
 async function main() {
   setPhase('Downloading the lab…', 0);
-  let wasm;
+  let fonts;
   try {
-    wasm = await fetchWasm();
-    await init({ module_or_path: wasm });
+    fonts = await download();
   } catch (error) {
     showError('The lab\'s WebAssembly module could not be downloaded or instantiated.', error);
     return;
   }
-  setPhase('Starting the GPU…');
+  setPhase('Starting…');
+  // The lab draws its first frame as soon as the device exists; it says itself when the GPU is
+  // still starting, so the overlay goes once `start` has handed the canvas to the lab.
+  const started = start(CANVAS_ID, fonts[0], fonts[1], fonts[2], fetchBytes);
   try {
-    await start(CANVAS_ID);
+    await started;
   } catch (error) {
     showError('The lab loaded but could not start its graphics.', error);
     return;

@@ -1,6 +1,6 @@
 // Without WebGPU the lab runs burn's CPU backend inside the wasm module, eframe draws with
-// WebGL, and a banner says so: once with navigator.gpu missing, once with WebGPU present but
-// giving no adapter. (Launched without the WebGPU canvas flags, which turn WebGL2 off.)
+// WebGL (glow), and the lab says so once, with what the user can do: once with navigator.gpu
+// missing, once with WebGPU present but giving no adapter. (Launched without the WebGPU canvas flags, which turn WebGL2 off.)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -52,13 +52,13 @@ for (const scenario of SCENARIOS) {
       assert.equal(state.rayon_threads, 1);
     });
 
-    test('the banner is visible and says why', async () => {
-      const banner = lab.page.locator('#sgdlab-banner');
-      assert.equal(await banner.isVisible(), true);
-      const text = await banner.textContent();
-      assert.match(text, /WebGPU is not available/);
-      assert.match(text, /CPU/);
-      assert.match(text, scenario.reason);
+    test('one notice says why and what to do; no banner, no toast', async () => {
+      const notice = state.fallback_notice ?? '';
+      assert.match(notice, /CPU/);
+      assert.match(notice, scenario.reason);
+      assert.match(notice, /browser with WebGPU/);
+      assert.equal(await lab.page.locator('#sgdlab-banner').count(), 0);
+      assert.deepEqual(state.notices, [], 'the fallback is not repeated as a toast');
     });
 
     test('the lab steps and the canvas is not blank', async () => {

@@ -118,15 +118,17 @@ export async function openLab(browser, url, { initScript, route } = {}) {
   return { context, page, watch };
 }
 
-// Waits until the lab has drawn at least `frames` frames; returns its state. Fails with what
-// the page logged when it doesn't get there (the loader's error page, panics, ...).
-export async function waitForFrames(page, watch, frames = 3) {
+// Waits until the lab has drawn at least `frames` frames and (unless `computeReady: false`)
+// its compute device and self-check are ready; returns its state. Fails with what the page
+// logged when it doesn't get there (the loader's error page, panics, ...).
+export async function waitForFrames(page, watch, frames = 3, { computeReady = true } = {}) {
   try {
     // Done when the lab has drawn enough, or when the loader gave up and shows its error page.
     await page.waitForFunction(
-      (n) => (window.sgdlab?.state?.()?.frames ?? 0) >= n
+      ([n, ready]) => ((window.sgdlab?.state?.()?.frames ?? 0) >= n
+        && (!ready || window.sgdlab.state().compute_ready === true))
         || document.getElementById('error')?.hidden === false,
-      frames,
+      [frames, computeReady],
       { timeout: START_TIMEOUT_MS, polling: 250 },
     );
     if (await page.locator('#error').isVisible()) throw new Error('the page shows its error page');

@@ -1,6 +1,8 @@
 //! The small real data sets compiled into the binary, so that the default run needs no download.
 //!
-//! See `engine/data/README.md` for their sources and licences.
+//! See `engine/data/README.md` for their sources and licences. In the browser build (wasm32) the
+//! MNIST subset (1.6 MB, incompressible) is not compiled in: the page fetches it when a view
+//! needs it and hands it over with [`provide_mnist10k`], so the first download stays small.
 
 use super::dataset::Dataset;
 use super::digits::parse_digits_csv;
@@ -8,17 +10,53 @@ use super::idx::{idx_dataset, parse_idx_images, parse_idx_labels};
 use crate::error::Result;
 
 /// 10,000 MNIST images (28x28, IDX, gzipped).
+#[cfg(not(target_arch = "wasm32"))]
 pub const MNIST10K_IMAGES_GZ: &[u8] = include_bytes!("../../data/mnist10k-images-idx3-ubyte.gz");
 /// The labels of [`MNIST10K_IMAGES_GZ`] (IDX, gzipped).
+#[cfg(not(target_arch = "wasm32"))]
 pub const MNIST10K_LABELS_GZ: &[u8] = include_bytes!("../../data/mnist10k-labels-idx1-ubyte.gz");
+
+/// The MNIST subset's files as a page fetched them (wasm32: images then labels, gzipped IDX).
+#[cfg(target_arch = "wasm32")]
+static MNIST10K_FETCHED: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+
+/// Hands the engine the MNIST subset's files (`mnist10k-images-idx3-ubyte.gz`,
+/// `mnist10k-labels-idx1-ubyte.gz`) that the page fetched; the first call wins.
+#[cfg(target_arch = "wasm32")]
+pub fn provide_mnist10k(images_gz: Vec<u8>, labels_gz: Vec<u8>) {
+    let _ = MNIST10K_FETCHED.set((images_gz, labels_gz));
+}
+
+/// Whether [`mnist10k`] can load now (always natively; in a browser once the page fetched it).
+pub fn mnist10k_available() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    return MNIST10K_FETCHED.get().is_some();
+    #[cfg(not(target_arch = "wasm32"))]
+    true
+}
+
+/// The gzipped IDX images and labels of the MNIST subset.
+fn mnist10k_files() -> Result<(&'static [u8], &'static [u8])> {
+    #[cfg(target_arch = "wasm32")]
+    return MNIST10K_FETCHED
+        .get()
+        .map(|(i, l)| (i.as_slice(), l.as_slice()))
+        .ok_or_else(|| crate::error::EngineError::Data {
+            source_name: "mnist10k".into(),
+            detail: "not fetched yet (the page downloads it when a view needs it)".into(),
+        });
+    #[cfg(not(target_arch = "wasm32"))]
+    Ok((MNIST10K_IMAGES_GZ, MNIST10K_LABELS_GZ))
+}
 /// The 1,797 optical-recognition digits (8x8, CSV, gzipped).
 pub const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
 
 /// The embedded 10,000-image MNIST subset as a 10-class dataset of 1x28x28 images in `[0, 1]`.
 pub fn mnist10k() -> Result<Dataset> {
     let name = "mnist10k (embedded)";
-    let images = parse_idx_images(MNIST10K_IMAGES_GZ, "mnist10k images (embedded)")?;
-    let labels = parse_idx_labels(MNIST10K_LABELS_GZ, "mnist10k labels (embedded)")?;
+    let (images_gz, labels_gz) = mnist10k_files()?;
+    let images = parse_idx_images(images_gz, "mnist10k images (embedded)")?;
+    let labels = parse_idx_labels(labels_gz, "mnist10k labels (embedded)")?;
     idx_dataset(&images, &labels, name)
 }
 

@@ -18,6 +18,16 @@ type Pending = Pin<Box<dyn Future<Output = Result<ParticleState, EngineError>> +
 /// Ticks that may be queued on the GPU before the field waits for them.
 const MAX_IN_FLIGHT: u64 = 2;
 
+/// In a browser, how long one CPU tick may take: a tick is cut to the steps that fit, so the
+/// inline runner's frame budget (several ticks) holds however many particles there are.
+#[cfg(target_arch = "wasm32")]
+const CPU_TICK_TARGET_SECS: f64 = 0.002;
+/// In a browser, the GPU tick's steps scale with the time since the previous one (in 60 Hz
+/// frames, up to this factor), so the dynamics advance at `speed` steps per 1/60 s whatever the
+/// renderer's frame rate (GPU work completes between frames, one or two ticks per frame).
+#[cfg(target_arch = "wasm32")]
+const MAX_GPU_CATCH_UP: f64 = 16.0;
+
 /// N particles stepping on a landscape.
 pub struct Field {
     /// The landscape.
@@ -31,6 +41,20 @@ pub struct Field {
     ticks_since_read: u32,
     ticks: u64,
     ticks_at_snapshot: u64,
+    /// The pacing of ticks in a browser (see [`Field::paced`]).
+    pace: Pace,
+}
+
+/// How a field paces its ticks in a browser: the measured cost of a CPU step and when the last
+/// GPU tick was queued.
+#[derive(Default)]
+struct Pace {
+    /// Seconds per step on the CPU (an exponential average; 0 before the first tick).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    cpu_step_secs: f64,
+    /// When the last GPU tick was queued.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    last_gpu_tick: Option<web_time::Instant>,
 }
 
 /// What a view needs of a field.
@@ -72,6 +96,7 @@ impl Field {
             ticks_since_read: u32::MAX,
             ticks: 0,
             ticks_at_snapshot: 0,
+            pace: Pace::default(),
         })
     }
 
@@ -104,6 +129,32 @@ impl Field {
         self.runner.steps_done()
     }
 
+    /// The steps the next tick should take for a lab that asks for `speed` steps per tick.
+    /// Natively: `speed`. In a browser the rate is set by time, not by frames: on the CPU a tick
+    /// is cut to what fits in [`CPU_TICK_TARGET_SECS`] (the runner fits several in its frame
+    /// budget); on the GPU it grows with the time since the previous tick (a slow renderer's
+    /// frames no longer slow the dynamics down).
+    pub fn paced(&self, speed: u32) -> u32 {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let speed = f64::from(speed.max(1));
+            let steps = if self.ctx.is_some() {
+                let frames = self
+                    .pace
+                    .last_gpu_tick
+                    .map_or(1.0, |t| t.elapsed().as_secs_f64() * 60.0);
+                speed * frames.clamp(1.0, MAX_GPU_CATCH_UP)
+            } else if self.pace.cpu_step_secs > 0.0 {
+                speed.min(CPU_TICK_TARGET_SECS / self.pace.cpu_step_secs)
+            } else {
+                1.0
+            };
+            return steps.max(1.0) as u32;
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        speed
+    }
+
     /// Queues `steps` steps. On the GPU at most [`MAX_IN_FLIGHT`] ticks wait in the queue:
     /// natively the field then waits for the oldest, in a browser it returns `false` (no work
     /// done this time; the next frame tries again).
@@ -119,13 +170,21 @@ impl Field {
                 }
             }
             self.runner.step(steps);
+            self.pace.last_gpu_tick = Some(web_time::Instant::now());
             let done = self.completed.clone();
             ctx.queue.on_submitted_work_done(move || {
                 done.fetch_add(1, Ordering::AcqRel);
             });
             self.submitted += 1;
         } else {
+            let t0 = web_time::Instant::now();
             self.runner.step(steps);
+            let per_step = t0.elapsed().as_secs_f64() / f64::from(steps.max(1));
+            self.pace.cpu_step_secs = if self.pace.cpu_step_secs > 0.0 {
+                0.7 * self.pace.cpu_step_secs + 0.3 * per_step
+            } else {
+                per_step
+            };
         }
         self.ticks_since_read = self.ticks_since_read.saturating_add(1);
         self.ticks += 1;

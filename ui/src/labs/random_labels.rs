@@ -172,6 +172,8 @@ pub struct RandomLabelsSim {
     params: RandomLabelsParams,
     toy: Option<Box<Toy>>,
     mnist: Option<Box<RandomLabels>>,
+    /// MNIST mode in a browser before the subset is downloaded: the device to build on once it is.
+    mnist_waiting: Option<Compute>,
     steps: u64,
 }
 
@@ -441,6 +443,23 @@ impl Toy {
     }
 }
 
+/// The MNIST mode's run: the vanilla and the fully regularized arm of the engine's ablation.
+fn mnist_run(p: &RandomLabelsParams, compute: &Compute) -> Result<RandomLabels, String> {
+    let mut c = RandomLabelsConfig::preset(Preset::Quick)
+        .with_seed(p.seed)
+        .with_seeds(1)
+        .with_arms(vec![
+            vec![],
+            vec![
+                "momentum".into(),
+                "weight-decay".into(),
+                "augmentation".into(),
+            ],
+        ]);
+    c.batches_per_step = 4;
+    RandomLabels::new(c, compute.for_tensor_experiments().device).map_err(|e| e.to_string())
+}
+
 impl Sim for RandomLabelsSim {
     type Params = RandomLabelsParams;
     type Snap = RandomLabelsSnap;
@@ -450,29 +469,18 @@ impl Sim for RandomLabelsSim {
         p.validate()?;
         let (toy, mnist) = match p.mode {
             Mode::Toy => (Some(Box::new(Toy::new(p, compute)?)), None),
-            Mode::Mnist => {
-                // The vanilla and the fully regularized arm of the engine's ablation.
-                let mut c = RandomLabelsConfig::preset(Preset::Quick)
-                    .with_seed(p.seed)
-                    .with_seeds(1)
-                    .with_arms(vec![
-                        vec![],
-                        vec![
-                            "momentum".into(),
-                            "weight-decay".into(),
-                            "augmentation".into(),
-                        ],
-                    ]);
-                c.batches_per_step = 4;
-                let e = RandomLabels::new(c, compute.for_tensor_experiments().device)
-                    .map_err(|e| e.to_string())?;
-                (None, Some(Box::new(e)))
+            Mode::Mnist if !sgdlab_engine::data::mnist10k_available() => {
+                crate::assets::want(crate::assets::MNIST10K);
+                (None, None)
             }
+            Mode::Mnist => (None, Some(Box::new(mnist_run(p, compute)?))),
         };
+        let mnist_waiting = (toy.is_none() && mnist.is_none()).then(|| compute.clone());
         Ok(Self {
             params: p.clone(),
             toy,
             mnist,
+            mnist_waiting,
             steps: 0,
         })
     }
@@ -492,6 +500,14 @@ impl Sim for RandomLabelsSim {
     fn act(&mut self, (): ()) {}
 
     fn step(&mut self) -> Result<(), String> {
+        if let Some(compute) = &self.mnist_waiting {
+            // The subset arrives from the page's download; nothing to do until then.
+            if sgdlab_engine::data::mnist10k_available() {
+                self.mnist = Some(Box::new(mnist_run(&self.params, compute)?));
+                self.mnist_waiting = None;
+            }
+            return Ok(());
+        }
         self.steps += 1;
         if let Some(t) = self.toy.as_mut() {
             return t.step(&self.params);
@@ -506,7 +522,7 @@ impl Sim for RandomLabelsSim {
         match (&self.toy, &self.mnist) {
             (Some(t), _) => matches!(t.phase, Phase::Done),
             (_, Some(m)) => m.is_done(),
-            _ => true,
+            _ => self.mnist_waiting.is_none(),
         }
     }
 
@@ -519,7 +535,14 @@ impl Sim for RandomLabelsSim {
             return t.snap();
         }
         let Some(m) = &self.mnist else {
-            return RandomLabelsSnap::default();
+            return RandomLabelsSnap {
+                mode: Some(Mode::Mnist),
+                mnist_status: crate::assets::describe(
+                    crate::assets::MNIST10K,
+                    "the MNIST-10k subset",
+                ),
+                ..RandomLabelsSnap::default()
+            };
         };
         let pr = m.progress();
         let gaps = m

@@ -249,7 +249,7 @@ impl Sim for SharpSim {
     fn act(&mut self, (): ()) {}
 
     fn step(&mut self) -> Result<(), String> {
-        let mut k = self.params.speed;
+        let mut k = self.field.paced(self.params.speed);
         if self.params.stop_at > 0 {
             k = k.min(self.params.stop_at.saturating_sub(self.field.steps()));
         }

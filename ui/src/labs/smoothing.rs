@@ -255,7 +255,7 @@ impl Sim for SmoothingSim {
     }
 
     fn step(&mut self) -> Result<(), String> {
-        if self.field.tick(self.params.speed) {
+        if self.field.tick(self.field.paced(self.params.speed)) {
             self.ticks += 1;
         }
         Ok(())

@@ -1,0 +1,81 @@
+// Pre-compresses web/dist for `sgdlab serve` and measures what a first view downloads.
+//   node web/compress.mjs [DIR]   writes FILE.gz (gzip -9) and FILE.br (brotli 11) beside every
+//                                 compressible file of DIR (default web/dist) and prints the sizes
+// Also a module: `firstViewSizes(dir)` is what web/tests/size.test.mjs checks against
+// web/size-budget.json and what web/bench.mjs reports. Node's zlib is deterministic (gzip with
+// mtime 0), so the sizes are the same on every build of the same bytes.
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+
+export const DEFAULT_DIST = resolve(fileURLToPath(new URL('./dist', import.meta.url)));
+export const BUDGET = resolve(fileURLToPath(new URL('./size-budget.json', import.meta.url)));
+
+// What the first view downloads: the page, its style and scripts, the .wasm and the fonts the
+// first frame needs (web/static/loader.js: FONT_URLS). The symbol font and the data come later.
+export const FIRST_VIEW = [
+  'index.html', 'style.css', 'loader.js', 'sgdlab_web.js', 'sgdlab_web_bg.wasm',
+  'fonts/Ubuntu-Light.ttf', 'fonts/Hack-Regular.ttf', 'fonts/egui-icons.ttf',
+];
+
+// Already compressed (the MNIST files are gzipped IDX): served as they are.
+const COMPRESSIBLE = /\.(html|css|js|mjs|wasm|ttf|json|svg)$/;
+
+export const gzip = (bytes) => gzipSync(bytes, { level: 9 });
+export const brotli = (bytes) => brotliCompressSync(bytes, {
+  params: {
+    [constants.BROTLI_PARAM_QUALITY]: 11,
+    [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+  },
+});
+
+async function files(dir) {
+  const out = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) out.push(join(entry.parentPath ?? entry.path, entry.name));
+  }
+  return out.sort();
+}
+
+// Raw, gzip and brotli bytes of the first view's files and their sums.
+export async function firstViewSizes(dir = DEFAULT_DIST) {
+  const rows = [];
+  for (const name of FIRST_VIEW) {
+    const bytes = await readFile(join(dir, name));
+    rows.push({ name, raw: bytes.length, gzip: gzip(bytes).length, brotli: brotli(bytes).length });
+  }
+  const sum = (k) => rows.reduce((a, r) => a + r[k], 0);
+  const wasm = rows.find((r) => r.name === 'sgdlab_web_bg.wasm');
+  return {
+    files: rows,
+    wasm_bytes: wasm.raw,
+    wasm_gz_bytes: wasm.gzip,
+    wasm_br_bytes: wasm.brotli,
+    first_view_bytes: sum('raw'),
+    first_view_gz_bytes: sum('gzip'),
+    first_view_br_bytes: sum('brotli'),
+  };
+}
+
+async function main() {
+  const dir = resolve(process.argv[2] ?? DEFAULT_DIST);
+  for (const file of await files(dir)) {
+    if (!COMPRESSIBLE.test(file)) continue;
+    const bytes = await readFile(file);
+    await writeFile(`${file}.gz`, gzip(bytes));
+    await writeFile(`${file}.br`, brotli(bytes));
+  }
+  const sizes = await firstViewSizes(dir);
+  const budget = JSON.parse(await readFile(BUDGET, 'utf8'));
+  for (const r of sizes.files) {
+    console.log(`${r.name.padEnd(24)} ${String(r.raw).padStart(10)} raw ${String(r.gzip).padStart(9)} gzip ${String(r.brotli).padStart(9)} brotli`);
+  }
+  console.log(`first view: ${sizes.first_view_bytes} raw, ${sizes.first_view_gz_bytes} gzip ` +
+    `(budget ${budget.first_view_gzip_bytes}), ${sizes.first_view_br_bytes} brotli; ` +
+    `.wasm ${sizes.wasm_gz_bytes} gzip (budget ${budget.wasm_gzip_bytes}) in ${relative(process.cwd(), dir) || '.'}`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await main();
+}
