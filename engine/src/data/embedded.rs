@@ -27,25 +27,33 @@ pub fn provide_mnist10k(images_gz: Vec<u8>, labels_gz: Vec<u8>) {
     let _ = MNIST10K_FETCHED.set((images_gz, labels_gz));
 }
 
-/// Whether [`mnist10k`] can load now (always natively; in a browser once the page fetched it).
+/// Whether [`mnist10k`] can load now: in a browser once the page fetched it.
+#[cfg(target_arch = "wasm32")]
 pub fn mnist10k_available() -> bool {
-    #[cfg(target_arch = "wasm32")]
-    return MNIST10K_FETCHED.get().is_some();
-    #[cfg(not(target_arch = "wasm32"))]
+    MNIST10K_FETCHED.get().is_some()
+}
+
+/// Whether [`mnist10k`] can load now: always natively (it is compiled in).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn mnist10k_available() -> bool {
     true
 }
 
-/// The gzipped IDX images and labels of the MNIST subset.
+/// The gzipped IDX images and labels of the MNIST subset, as the page fetched them.
+#[cfg(target_arch = "wasm32")]
 fn mnist10k_files() -> Result<(&'static [u8], &'static [u8])> {
-    #[cfg(target_arch = "wasm32")]
-    return MNIST10K_FETCHED
+    MNIST10K_FETCHED
         .get()
         .map(|(i, l)| (i.as_slice(), l.as_slice()))
         .ok_or_else(|| crate::error::EngineError::Data {
             source_name: "mnist10k".into(),
             detail: "not fetched yet (the page downloads it when a view needs it)".into(),
-        });
-    #[cfg(not(target_arch = "wasm32"))]
+        })
+}
+
+/// The gzipped IDX images and labels of the MNIST subset, compiled in.
+#[cfg(not(target_arch = "wasm32"))]
+fn mnist10k_files() -> Result<(&'static [u8], &'static [u8])> {
     Ok((MNIST10K_IMAGES_GZ, MNIST10K_LABELS_GZ))
 }
 /// The 1,797 optical-recognition digits (8x8, CSV, gzipped).

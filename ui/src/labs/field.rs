@@ -20,12 +20,10 @@ const MAX_IN_FLIGHT: u64 = 2;
 
 /// In a browser, how long one CPU tick may take: a tick is cut to the steps that fit, so the
 /// inline runner's frame budget (several ticks) holds however many particles there are.
-#[cfg(target_arch = "wasm32")]
 const CPU_TICK_TARGET_SECS: f64 = 0.002;
 /// In a browser, the GPU tick's steps scale with the time since the previous one (in 60 Hz
 /// frames, up to this factor), so the dynamics advance at `speed` steps per 1/60 s whatever the
 /// renderer's frame rate (GPU work completes between frames, one or two ticks per frame).
-#[cfg(target_arch = "wasm32")]
 const MAX_GPU_CATCH_UP: f64 = 16.0;
 
 /// N particles stepping on a landscape.
@@ -50,10 +48,8 @@ pub struct Field {
 #[derive(Default)]
 struct Pace {
     /// Seconds per step on the CPU (an exponential average; 0 before the first tick).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     cpu_step_secs: f64,
     /// When the last GPU tick was queued.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     last_gpu_tick: Option<web_time::Instant>,
 }
 
@@ -135,24 +131,28 @@ impl Field {
     /// budget); on the GPU it grows with the time since the previous tick (a slow renderer's
     /// frames no longer slow the dynamics down).
     pub fn paced(&self, speed: u32) -> u32 {
-        #[cfg(target_arch = "wasm32")]
-        {
-            let speed = f64::from(speed.max(1));
-            let steps = if self.ctx.is_some() {
-                let frames = self
-                    .pace
-                    .last_gpu_tick
-                    .map_or(1.0, |t| t.elapsed().as_secs_f64() * 60.0);
-                speed * frames.clamp(1.0, MAX_GPU_CATCH_UP)
-            } else if self.pace.cpu_step_secs > 0.0 {
-                speed.min(CPU_TICK_TARGET_SECS / self.pace.cpu_step_secs)
-            } else {
-                1.0
-            };
-            return steps.max(1.0) as u32;
+        if cfg!(target_arch = "wasm32") {
+            self.paced_by_time(speed)
+        } else {
+            speed
         }
-        #[cfg(not(target_arch = "wasm32"))]
-        speed
+    }
+
+    /// [`Field::paced`] in a browser.
+    fn paced_by_time(&self, speed: u32) -> u32 {
+        let speed = f64::from(speed.max(1));
+        let steps = if self.ctx.is_some() {
+            let frames = self
+                .pace
+                .last_gpu_tick
+                .map_or(1.0, |t| t.elapsed().as_secs_f64() * 60.0);
+            speed * frames.clamp(1.0, MAX_GPU_CATCH_UP)
+        } else if self.pace.cpu_step_secs > 0.0 {
+            speed.min(CPU_TICK_TARGET_SECS / self.pace.cpu_step_secs)
+        } else {
+            1.0
+        };
+        steps.max(1.0) as u32
     }
 
     /// Queues `steps` steps. On the GPU at most [`MAX_IN_FLIGHT`] ticks wait in the queue:
