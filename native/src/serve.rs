@@ -280,7 +280,7 @@ fn check_host(head: &str, served: SocketAddr) -> Result<(), String> {
     let port = served.port();
     let allowed = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
     match header(head, "host") {
-        Some(h) if allowed.iter().any(|a| a.eq_ignore_ascii_case(&h)) => {}
+        Some(h) if allowed.iter().any(|a| a.eq_ignore_ascii_case(h)) => {}
         Some(h) => return Err(format!("Host `{h}` is not this server ({})", allowed[0])),
         None => return Err("no Host header".into()),
     }
