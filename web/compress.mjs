@@ -72,7 +72,8 @@ async function main() {
     console.log(`${r.name.padEnd(24)} ${String(r.raw).padStart(10)} raw ${String(r.gzip).padStart(9)} gzip ${String(r.brotli).padStart(9)} brotli`);
   }
   console.log(`first view: ${sizes.first_view_bytes} raw, ${sizes.first_view_gz_bytes} gzip ` +
-    `(budget ${budget.first_view_gzip_bytes}), ${sizes.first_view_br_bytes} brotli; ` +
+    `(budget ${budget.first_view_gzip_bytes}), ${sizes.first_view_br_bytes} brotli ` +
+    `(budget ${budget.first_view_brotli_bytes}); ` +
     `.wasm ${sizes.wasm_gz_bytes} gzip (budget ${budget.wasm_gzip_bytes}) in ${relative(process.cwd(), dir) || '.'}`);
 }
 

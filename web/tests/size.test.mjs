@@ -17,6 +17,8 @@ test('the first view is within its compressed size budget', async () => {
     `.wasm ${s.wasm_gz_bytes} bytes gzipped > budget ${budget.wasm_gzip_bytes}`);
   assert.ok(s.first_view_gz_bytes <= budget.first_view_gzip_bytes,
     `first view ${s.first_view_gz_bytes} bytes gzipped > budget ${budget.first_view_gzip_bytes} (${table})`);
+  assert.ok(s.first_view_br_bytes <= budget.first_view_brotli_bytes,
+    `first view ${s.first_view_br_bytes} bytes brotli > budget ${budget.first_view_brotli_bytes}`);
 });
 
 test('the pre-compressed twins decompress to the files', async () => {
