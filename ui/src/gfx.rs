@@ -2,7 +2,7 @@
 //! buffers the particle kernel writes, or from CPU positions uploaded once per frame), with an
 //! egui-mesh fallback when the renderer is not wgpu; heatmap textures and a colormap.
 
-use egui::{Color32, Pos2, Rect, Shape, Vec2};
+use egui::{Color32, Pos2, Rect};
 use egui_wgpu::wgpu;
 use sgdlab_engine::landscape::ParticleState;
 use std::sync::Arc;
@@ -83,28 +83,58 @@ pub fn draw_particles(
             .add(egui_wgpu::Callback::new_paint_callback(rect, cb));
         return;
     }
-    // No wgpu renderer: an egui mesh of small squares, at most 20,000 of them.
+    // No wgpu renderer (the browser's WebGL fallback draws with glow): the particles are splatted
+    // into one image the size of the plot and drawn as one textured quad. A mesh of a square per
+    // particle cost the software WebGL rasterizer ~300 ms a frame at 16,384 particles; an upload
+    // of the image costs a few.
     let ParticleSource::Cpu(state) = source else {
         return;
     };
-    let (pos, meta) = (&state.pos, &state.meta);
-    let stride = pos.len().div_ceil(20_000).max(1);
-    let mut mesh = egui::Mesh::default();
-    let r = point_px * 0.5;
-    let to_screen = |p: [f32; 2]| {
-        Pos2::new(
-            rect.left() + ((f64::from(p[0]) - x.0) / (x.1 - x.0)) as f32 * rect.width(),
-            rect.bottom() - ((f64::from(p[1]) - y.0) / (y.1 - y.0)) as f32 * rect.height(),
-        )
-    };
-    for (i, p) in pos.iter().enumerate().step_by(stride) {
-        let c = LABEL_COLORS[(meta.get(i).map_or(4, |m| m[0]) as usize).min(5)];
-        let s = to_screen(*p);
-        if rect.contains(s) {
-            mesh.add_colored_rect(Rect::from_center_size(s, Vec2::splat(2.0 * r)), c);
+    let ppp = ui.ctx().pixels_per_point();
+    let w = ((rect.width() * ppp).round() as usize).clamp(1, 2048);
+    let h = ((rect.height() * ppp).round() as usize).clamp(1, 2048);
+    let mut pixels = vec![Color32::TRANSPARENT; w * h];
+    let side = ((point_px * ppp).round() as usize).max(1);
+    let (sx, sy) = (w as f64 / (x.1 - x.0), h as f64 / (y.1 - y.0));
+    for (p, m) in state.pos.iter().zip(&state.meta) {
+        let c = LABEL_COLORS[(m[0] as usize).min(5)];
+        let px = (f64::from(p[0]) - x.0) * sx;
+        let py = (y.1 - f64::from(p[1])) * sy;
+        if !(px >= 0.0 && py >= 0.0 && px < w as f64 && py < h as f64) {
+            continue;
+        }
+        let (cx, cy) = (px as usize, py as usize);
+        let (x0, y0) = (cx.saturating_sub(side / 2), cy.saturating_sub(side / 2));
+        for row in y0..(y0 + side).min(h) {
+            pixels[row * w + x0..row * w + (x0 + side).min(w)].fill(c);
         }
     }
-    ui.painter().with_clip_rect(rect).add(Shape::mesh(mesh));
+    let image = egui::ColorImage::new([w, h], pixels);
+    let key = egui::Id::unique((
+        "sgdlab-particles",
+        ui.scope_id(),
+        rect.min.x as i32,
+        rect.min.y as i32,
+    ));
+    let tex = match ui.data(|d| d.get_temp::<egui::TextureHandle>(key)) {
+        Some(mut t) => {
+            t.set(image, egui::TextureOptions::NEAREST);
+            t
+        }
+        None => {
+            let t = ui
+                .ctx()
+                .load_texture("sgdlab-particles", image, egui::TextureOptions::NEAREST);
+            ui.data_mut(|d| d.insert_temp(key, t.clone()));
+            t
+        }
+    };
+    ui.painter().with_clip_rect(rect).image(
+        tex.id(),
+        rect,
+        Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+        Color32::WHITE,
+    );
 }
 
 struct ParticleCallback {

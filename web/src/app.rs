@@ -76,6 +76,8 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
             if let Some(h) = hold {
                 let _ = wasm_bindgen_futures::JsFuture::from(h.promise).await;
             }
+            // The first frame goes first: on the CPU the self-check runs on this thread.
+            let _ = wasm_bindgen_futures::JsFuture::from(later(100)).await;
             let check = self_check(&device).await;
             if !check.ok {
                 log::error!("the startup self-check failed: {check:?}");
@@ -249,6 +251,15 @@ fn location_hash() -> String {
     web_sys::window()
         .and_then(|w| w.location().hash().ok())
         .unwrap_or_default()
+}
+
+/// A promise that resolves after `ms` milliseconds (`setTimeout`).
+fn later(ms: i32) -> js_sys::Promise {
+    js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    })
 }
 
 /// `performance.now()`: milliseconds since navigation start.

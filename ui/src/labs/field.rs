@@ -23,8 +23,9 @@ const MAX_IN_FLIGHT: u64 = 2;
 const CPU_TICK_TARGET_SECS: f64 = 0.002;
 /// In a browser, the GPU tick's steps scale with the time since the previous one (in 60 Hz
 /// frames, up to this factor), so the dynamics advance at `speed` steps per 1/60 s whatever the
-/// renderer's frame rate (GPU work completes between frames, one or two ticks per frame).
-const MAX_GPU_CATCH_UP: f64 = 16.0;
+/// renderer's frame rate (GPU work completes between frames, one or two ticks per frame); only
+/// while the GPU is idle at tick time. 16 made SwiftShader's frames take ~10 s.
+const MAX_GPU_CATCH_UP: f64 = 4.0;
 
 /// N particles stepping on a landscape.
 pub struct Field {
@@ -142,11 +143,19 @@ impl Field {
     fn paced_by_time(&self, speed: u32) -> u32 {
         let speed = f64::from(speed.max(1));
         let steps = if self.ctx.is_some() {
+            // Catch up only while the GPU has finished what it was given (a software GPU that
+            // shares the CPU with the renderer stays at `speed` a tick: more work per tick would
+            // only make its frames slower).
+            let idle = self.submitted == self.completed.load(Ordering::Acquire);
             let frames = self
                 .pace
                 .last_gpu_tick
                 .map_or(1.0, |t| t.elapsed().as_secs_f64() * 60.0);
-            speed * frames.clamp(1.0, MAX_GPU_CATCH_UP)
+            if idle {
+                speed * frames.clamp(1.0, MAX_GPU_CATCH_UP)
+            } else {
+                speed
+            }
         } else if self.pace.cpu_step_secs > 0.0 {
             speed.min(CPU_TICK_TARGET_SECS / self.pace.cpu_step_secs)
         } else {
