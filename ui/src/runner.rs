@@ -120,6 +120,8 @@ enum Inner<S: Sim> {
         sim: Option<Box<S>>,
         compute: Box<Compute>,
         queue: Vec<Cmd<S>>,
+        /// When the previous working slice ended (see [`slice_budget`]).
+        slice_end: Option<Instant>,
     },
     #[cfg(not(target_arch = "wasm32"))]
     Thread {
@@ -146,6 +148,19 @@ pub const FRAME_BUDGET: Duration = Duration::from_millis(6);
 /// How much work an inline runner does per frame.
 #[cfg(not(target_arch = "wasm32"))]
 pub const FRAME_BUDGET: Duration = Duration::from_millis(12);
+/// The most an inline runner works in one frame (see [`slice_budget`]).
+pub const MAX_FRAME_BUDGET: Duration = Duration::from_millis(60);
+
+/// How long an inline runner works in one frame, given the least it works (`min`) and the time
+/// the page spent outside its previous slice (rendering, the browser's own work, idle): a
+/// quarter of that, within [`min`, `MAX_FRAME_BUDGET`]. With a fast renderer the slice stays at
+/// `min` (the page keeps its frame rate); with a slow one (a software WebGL rasterizer taking
+/// ~250 ms a frame) the dynamics still get about a fifth of the main thread instead of a few
+/// milliseconds a frame, so their speed no longer falls with the renderer's frame rate.
+pub fn slice_budget(min: Duration, outside: Duration) -> Duration {
+    (outside / 4).clamp(min, MAX_FRAME_BUDGET.max(min))
+}
+
 /// How often a worker thread publishes a snapshot while running.
 #[cfg(not(target_arch = "wasm32"))]
 const PUBLISH_EVERY: Duration = Duration::from_millis(30);
@@ -216,6 +231,7 @@ impl<S: Sim> Runner<S> {
                 sim: None,
                 compute: Box::new(compute),
                 queue: vec![Cmd::Reset(params)],
+                slice_end: None,
             },
             snap: S::Snap::default(),
             status: RunStatus::default(),
@@ -371,6 +387,7 @@ impl<S: Sim> Runner<S> {
                 sim,
                 compute,
                 queue,
+                slice_end,
             } => {
                 let mut changed = false;
                 for cmd in std::mem::take(queue) {
@@ -381,6 +398,10 @@ impl<S: Sim> Runner<S> {
                     && let Some(s) = sim.as_mut()
                 {
                     let t0 = Instant::now();
+                    let budget = slice_budget(
+                        budget,
+                        slice_end.map_or(Duration::ZERO, |t| t0.duration_since(t)),
+                    );
                     loop {
                         let before = s.steps();
                         step_one(&mut **s, &mut self.status);
@@ -390,7 +411,10 @@ impl<S: Sim> Runner<S> {
                             break;
                         }
                     }
+                    *slice_end = Some(Instant::now());
                     changed = true;
+                } else {
+                    *slice_end = None;
                 }
                 if let Some(s) = sim.as_mut() {
                     // A new snapshot when something happened, or to poll a readback in flight;
@@ -439,5 +463,23 @@ impl<S: Sim> Drop for Runner<S> {
                 let _ = h.join();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slice_budget_is_a_quarter_of_the_time_outside_within_its_bounds() {
+        let ms = Duration::from_millis;
+        // A fast renderer: the least budget.
+        assert_eq!(slice_budget(ms(6), ms(10)), ms(6));
+        // A software rasterizer taking 200 ms a frame: 50 ms of work.
+        assert_eq!(slice_budget(ms(6), ms(200)), ms(50));
+        // A long pause or a background tab: capped.
+        assert_eq!(slice_budget(ms(6), ms(60_000)), MAX_FRAME_BUDGET);
+        // A least budget above the cap wins.
+        assert_eq!(slice_budget(ms(100), ms(10)), ms(100));
     }
 }

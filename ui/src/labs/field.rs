@@ -24,8 +24,11 @@ const CPU_TICK_TARGET_SECS: f64 = 0.002;
 /// In a browser, the GPU tick's steps scale with the time since the previous one (in 60 Hz
 /// frames, up to this factor), so the dynamics advance at `speed` steps per 1/60 s whatever the
 /// renderer's frame rate (GPU work completes between frames, one or two ticks per frame); only
-/// while the GPU is idle at tick time. 16 made SwiftShader's frames take ~10 s.
-const MAX_GPU_CATCH_UP: f64 = 4.0;
+/// while the GPU is idle at tick time. 1 means no catch-up: on SwiftShader (the GPU on the
+/// CPU) 16 made frames take ~10 s, and 4 gave 11.5 steps/s at 1.9 s frames under load, where 1
+/// gave 33 steps/s at 533 ms frames on a quiet machine (web/README.md). A real GPU would
+/// afford more; not measured.
+const MAX_GPU_CATCH_UP: f64 = 1.0;
 
 /// N particles stepping on a landscape.
 pub struct Field {
