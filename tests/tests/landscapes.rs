@@ -488,7 +488,10 @@ fn check_one_point_convexity(r: &Value) {
     assert_eq!(p["runs"], 3);
     assert_eq!(p["points"], 63);
     let mean = shares.iter().sum::<f64>() / 3.0;
-    assert!((p["mean_share"].as_f64().unwrap() - mean).abs() < 1e-12, "{p}");
+    assert!(
+        (p["mean_share"].as_f64().unwrap() - mean).abs() < 1e-12,
+        "{p}"
+    );
     let [lo, hi] = [0, 1].map(|i| p["mean_share_interval"][i].as_f64().unwrap());
     assert!(0.0 <= lo && lo <= mean && mean <= hi && hi < 0.8, "{p}");
     let m = &p["c_median"];

@@ -389,7 +389,10 @@ mod tests {
         // Runs that agree at 38-41 of 41: the t interval over runs sets the lower end, above 0.8.
         assert_eq!(v(&network(&[41, 40, 39, 41, 38], 41)), Verdict::Holds);
         // One run of five far off: the interval over runs straddles 0.8.
-        assert_eq!(v(&network(&[41, 41, 41, 41, 10], 41)), Verdict::Inconclusive);
+        assert_eq!(
+            v(&network(&[41, 41, 41, 41, 10], 41)),
+            Verdict::Inconclusive
+        );
         // Each run would pass on its own (41 of 41), but only one run: no interval over runs.
         assert_eq!(v(&network(&[41], 41)), Verdict::Inconclusive);
         // Rigged: no point sees x* downhill, or only a few.

@@ -3,10 +3,10 @@
 //! `g_η` is one-point convex toward x*, the local minima of `g_η` on a line, and `g_η` on a 2-D
 //! grid for the heatmaps.
 
+use super::NetworkResults;
 use super::{Job, SmoothingExperiment};
 use crate::device::DeviceInfo;
 use crate::error::Result;
-use super::NetworkResults;
 use crate::experiments::Interval;
 use crate::gpu::{GpuContext, smooth_grid_gpu};
 use crate::landscape::{

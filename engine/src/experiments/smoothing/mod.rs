@@ -26,7 +26,6 @@ pub use c_spread::*;
 pub use claims::{GAIN_MARGIN, NETWORK_SHARE_MIN};
 pub use config::*;
 pub use measurement::*;
-pub use network_report::*;
 pub use network_seeds::*;
 pub use one_point::*;
 pub use one_point_config::*;

@@ -9,7 +9,7 @@ use crate::report::{Axis, CsvTable, LinePlot, Panel, ReportMd, Series, fmt_f64};
 use std::path::{Path, PathBuf};
 
 /// Every probed point of every run, one row each, with the run's seeds.
-pub fn network_table(r: &NetworkResults) -> CsvTable {
+pub(super) fn network_table(r: &NetworkResults) -> CsvTable {
     let mut t = CsvTable::new(&[
         "run",
         "seed",
@@ -65,7 +65,7 @@ pub fn network_table(r: &NetworkResults) -> CsvTable {
 
 /// c along each run's trajectory: toward x* (smoothed, with its Monte Carlo interval) and
 /// toward the run's own end (the paper's version).
-pub fn network_plots(r: &NetworkResults, epochs: usize, dir: &Path) -> Result<Vec<PathBuf>> {
+pub(super) fn network_plots(r: &NetworkResults, epochs: usize, dir: &Path) -> Result<Vec<PathBuf>> {
     let runs: Vec<&OnePointResults> = r.runs.iter().filter(|x| !x.rows.is_empty()).collect();
     let Some(first) = runs.first() else {
         return Ok(Vec::new());
@@ -116,7 +116,12 @@ fn share(a: usize, n: usize) -> String {
 }
 
 /// The report section: the protocol, one row per run, and the summary over runs.
-pub fn network_section(md: &mut ReportMd, r: &NetworkResults, c: &OnePointConfig, done: bool) {
+pub(super) fn network_section(
+    md: &mut ReportMd,
+    r: &NetworkResults,
+    c: &OnePointConfig,
+    done: bool,
+) {
     md.heading(
         2,
         "The network check: one-point convexity of the smoothed loss along SGD on MNIST",

@@ -9,9 +9,10 @@
 //! the run: the mean over runs of each run's share of points with c > 0, and the median over runs
 //! of each run's median c.
 
+use super::network_report::{network_plots, network_section, network_table};
 use super::{
     CSpread, NETWORK_SHARE_MIN, OnePointCheck, OnePointConfig, OnePointResults, OnePointState,
-    ReferencePoint, network_plots, network_section, network_table,
+    ReferencePoint,
 };
 use crate::error::{EngineError, Result};
 use crate::experiments::{Interval, NetworkPart};

@@ -187,16 +187,10 @@ impl OnePointCheck {
     pub fn phase(&self) -> String {
         let e = self.config.epochs;
         if !self.training_done() {
-            format!(
-                "training epoch {}/{e}",
-                (self.train.epochs() + 1).min(e)
-            )
+            format!("training epoch {}/{e}", (self.train.epochs() + 1).min(e))
         } else if !self.reference_done() {
             let done = self.reference_run.as_ref().map_or(0, TrainRun::epochs);
-            format!(
-                "reference run epoch {}/{e}",
-                (done + 1).min(e)
-            )
+            format!("reference run epoch {}/{e}", (done + 1).min(e))
         } else if !self.is_done() {
             format!(
                 "smoothed gradient at point {} of {}",

@@ -200,7 +200,10 @@ mod tests {
         assert!(m.contains("nn_check.reference_seed"), "{m}");
         // Seeds 0..5 and reference seeds 3..8 overlap: run 3 would be run 0's reference run.
         let m = msg(OnePointConfig::new().with_reference_seed(3));
-        assert!(m.contains("nn_check.reference_seed") && m.contains("nn_check.seeds"), "{m}");
+        assert!(
+            m.contains("nn_check.reference_seed") && m.contains("nn_check.seeds"),
+            "{m}"
+        );
         OnePointConfig::new()
             .with_reference_seed(5)
             .validate("nn_check")
@@ -211,9 +214,15 @@ mod tests {
             .validate("nn_check")
             .unwrap();
         let m = msg(OnePointConfig::new().with_seeds(0));
-        assert!(m.contains("nn_check.seeds") && m.contains("[1, 1000]"), "{m}");
+        assert!(
+            m.contains("nn_check.seeds") && m.contains("[1, 1000]"),
+            "{m}"
+        );
         let m = msg(OnePointConfig::new().with_seed(u64::MAX));
-        assert!(m.contains("nn_check.seed") && m.contains("overflows"), "{m}");
+        assert!(
+            m.contains("nn_check.seed") && m.contains("overflows"),
+            "{m}"
+        );
         let m = msg(OnePointConfig::new().with_smoothing_samples(1));
         assert!(m.contains("nn_check.smoothing_samples"), "{m}");
         let m = msg(OnePointConfig::new().with_points_per_epoch(0));
