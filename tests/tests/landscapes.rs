@@ -443,7 +443,9 @@ fn check_smoothing_claims(r: &Value) {
 /// Kleinberg, Li, Yuan's network check with fixed seeds (quick preset: MLP 784-64-10 on 1,000
 /// MNIST examples, 5 epochs, 21 points, 8 Monte Carlo draws of the mini-batch noise per point,
 /// three independent runs of seeds 0-2), each toward the end point of an independent run
-/// (reference seeds 1000-1002): the claim, decided over runs, `fails` (MEASURED_QUICK), while
+/// (reference seeds 1000-1002): the claim, decided over runs, `fails` (the rule fixed before any multi-run number; the verdict of this fixed-seed run
+/// has not been measured yet: a single run of seed 0 toward reference seed 1 gave 1 of 21
+/// points), while
 /// toward each run's own end (the paper's target) c is positive at every point before x_T. Every
 /// row carries a finite Monte Carlo standard error and the summaries match the rows.
 fn check_one_point_convexity(r: &Value) {
@@ -535,7 +537,7 @@ fn smoothing_quick_run_shows_the_signature_on_wgpu() {
 
 /// The network claim's rule on other targets, same seeds (quick preset, three runs, network
 /// check only in effect): toward the end point of a run from the same initial weights with
-/// another batch order it `holds` (MEASURED_SHARED); toward the rigged target 2x_0 − x_T,
+/// another batch order it `holds` (not yet measured over three runs; one run gave 21 of 21 points); toward the rigged target 2x_0 − x_T,
 /// opposite to the descent, it must come out `fails` (measured: 0 of 21 points in every run).
 #[test]
 fn smoothing_network_claim_holds_toward_a_shared_init_minimum_and_fails_when_rigged() {
