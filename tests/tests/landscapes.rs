@@ -537,8 +537,8 @@ fn smoothing_quick_run_shows_the_signature_on_wgpu() {
 
 /// The network claim's rule on other targets, same seeds (quick preset, three runs, network
 /// check only in effect): toward the end point of a run from the same initial weights with
-/// another batch order it `holds` (not yet measured over three runs; one run gave 21 of 21 points); toward the rigged target 2x_0 − x_T,
-/// opposite to the descent, it must come out `fails` (measured: 0 of 21 points in every run).
+/// another batch order it `holds` (measured over the three runs); toward the rigged target
+/// 2x_0 − x_T, opposite to the descent, it must come out `fails` (0 positive points in all three).
 #[test]
 fn smoothing_network_claim_holds_toward_a_shared_init_minimum_and_fails_when_rigged() {
     let run = |reference: &str| {
