@@ -122,6 +122,40 @@ pub fn flatten_params<M: Module>(module: &M) -> Vec<f32> {
     c.0
 }
 
+/// Euclidean norm of a module's weights: every float parameter except batch-norm running
+/// statistics (fields named `running_*`, as in the ResNet), which are state the forward pass
+/// keeps, not weights that training or weight decay acts on.
+pub fn weight_norm<M: Module>(module: &M) -> f64 {
+    struct Norm {
+        path: Vec<String>,
+        sum: f64,
+    }
+    impl ModuleVisitor for Norm {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.path.iter().any(|n| n.starts_with("running_")) {
+                return;
+            }
+            let data = param.val().into_data();
+            let values = data
+                .try_to_vec::<f32>()
+                .expect("parameters are f32 tensors");
+            self.sum += values.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>();
+        }
+    }
+    let mut n = Norm {
+        path: Vec::new(),
+        sum: 0.0,
+    };
+    module.visit(&mut n);
+    n.sum.sqrt()
+}
+
 /// Euclidean norm of a flattened parameter vector.
 pub fn l2_norm(v: &[f32]) -> f64 {
     v.iter()

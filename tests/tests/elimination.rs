@@ -31,7 +31,14 @@ fn quick_run_classifies_end_points_and_decides_its_claims() {
     for e in ends {
         let class = e["end"].as_str().unwrap();
         assert!(
-            ["local-minimum", "saddle", "still-moving", "escaping"].contains(&class),
+            [
+                "local-minimum",
+                "saddle",
+                "still-moving",
+                "escaping",
+                "non-differentiable"
+            ]
+            .contains(&class),
             "{e}"
         );
     }
@@ -59,6 +66,11 @@ fn bad_parameters_exit_2_naming_the_field() {
         (r#"{"inits": 0}"#, "inits"),
         (r#"{"tolerance": 0.0}"#, "tolerance"),
         (r#"{"grad_tolerance": -1e-9}"#, "grad_tolerance"),
+        (r#"{"eigen_tolerance": 0.0}"#, "eigen_tolerance"),
+        (r#"{"kink_tolerance": 0.0}"#, "kink_tolerance"),
+        (r#"{"refine_iters": 0}"#, "refine_iters"),
+        (r#"{"steps": 0}"#, "steps"),
+        (r#"{"newton_max_step": -1.0}"#, "newton_max_step"),
         (r#"{"optim": {"lr": -1.0}}"#, "optim.lr"),
     ] {
         let cfg = write_config(dir.path(), json);

@@ -459,6 +459,16 @@ mod tests {
         assert_eq!(net.buffers(), 2 * 4_800);
         assert_eq!(Module::num_params(&net), 11_173_962 + 9_600);
         assert_eq!(net.blocks.len(), 8);
+        // The weight norm leaves the running statistics out: at init they are means 0 and
+        // variances 1, so they add exactly one per channel to the squared norm of everything.
+        let all = crate::train::l2_norm(&crate::train::flatten_params(&net));
+        let weights = crate::train::weight_norm(&net);
+        assert!(
+            (all.powi(2) - weights.powi(2) - 4_800.0).abs() < 1e-6 * all.powi(2),
+            "‖all‖² {} ‖weights‖² {}",
+            all.powi(2),
+            weights.powi(2)
+        );
         // Projections exactly where the shape changes: the first block of stages 2-4.
         let projected: Vec<bool> = net.blocks.iter().map(|b| b.shortcut.is_some()).collect();
         assert_eq!(

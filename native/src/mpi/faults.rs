@@ -17,6 +17,19 @@
 
 use crate::Failure;
 use anyhow::anyhow;
+use std::io::Write;
+
+/// Prints one line to stderr with a single `write`, so that `mpirun`, which merges the stderr
+/// of every rank, never interleaves it with another rank's line (`eprintln!` writes the pieces
+/// of a formatted line one by one).
+pub fn say(line: &str) {
+    let mut whole = String::with_capacity(line.len() + 1);
+    whole.push_str(line);
+    whole.push('\n');
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(whole.as_bytes());
+    let _ = err.flush();
+}
 
 /// The name of the fault-injection environment variable.
 pub const FAULT_ENV: &str = "SGDLAB_FAULT_INJECT";
@@ -74,7 +87,9 @@ pub fn before_send(fault: Option<Fault>, rank: usize, step: u64, y: &mut [f32]) 
             }
         }
         Some(Fault::Kill { rank: r, step: k }) if r == rank && k == step => {
-            eprintln!("sgdlab mpi-gossip: rank {rank}: {FAULT_ENV} kills this rank at step {step}");
+            say(&format!(
+                "sgdlab mpi-gossip: rank {rank}: {FAULT_ENV} kills this rank at step {step}"
+            ));
             let _ = std::process::Command::new("kill")
                 .args(["-KILL", &std::process::id().to_string()])
                 .status();

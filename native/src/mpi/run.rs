@@ -15,7 +15,6 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use sgdlab_engine::device::{ComputeDevice, resolve_device};
 use sgdlab_engine::optim::gossip::{NodeFailure, NodeRunSpec, NodeStats, run_node};
-use std::io::Write;
 
 /// What a rank prepared before the agreement.
 struct Prepared {
@@ -98,12 +97,11 @@ fn agree(
 
 /// Ends the whole job: one line naming this rank and the cause, then `MPI_Abort`.
 fn fail(world: &SimpleCommunicator, rank: usize, what: &str, cause: &str, code: i32) -> ! {
-    eprintln!(
+    faults::say(&format!(
         "sgdlab mpi-gossip: rank {rank} of {} failed in {what}: {cause}; ending the job on every \
          rank (MPI_Abort, exit code {code})",
         world.size()
-    );
-    let _ = std::io::stderr().flush();
+    ));
     world.abort(code)
 }
 
@@ -120,7 +118,7 @@ pub fn run(args: &MpiGossipArgs) -> Result<(), Failure> {
     let local = prepare(args, rank, size);
     let p = agree(&world, rank, local)?;
     if rank == 0 {
-        eprintln!(
+        faults::say(&format!(
             "sgdlab mpi-gossip: {size} ranks agree on config {:016x}; {} on {}",
             p.fingerprint,
             p.specs
@@ -129,7 +127,7 @@ pub fn run(args: &MpiGossipArgs) -> Result<(), Failure> {
                 .collect::<Vec<_>>()
                 .join(", "),
             p.device.info
-        );
+        ));
     }
     let mut results = MpiGossipResults {
         experiment: "mpi-gossip".into(),
@@ -170,7 +168,7 @@ pub fn run(args: &MpiGossipArgs) -> Result<(), Failure> {
                 if let Some(r) = results.runs.last_mut() {
                     r.evals.push(e.clone());
                     if let Err(err) = results::write(out, &results) {
-                        eprintln!("sgdlab mpi-gossip: rank 0: {err:?}");
+                        faults::say(&format!("sgdlab mpi-gossip: rank 0: {err:?}"));
                     }
                 }
             },

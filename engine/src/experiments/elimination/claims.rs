@@ -17,11 +17,12 @@ pub const FAILURE_BELOW: f64 = 0.01;
 fn count_classes(runs: &[&EndPointRun]) -> String {
     let n = |e: EndPoint| runs.iter().filter(|r| r.end == e).count();
     format!(
-        "{} local minima, {} saddles, {} still moving, {} escaping",
+        "{} local minima, {} saddles, {} still moving, {} escaping, {} non-differentiable",
         n(EndPoint::LocalMinimum),
         n(EndPoint::Saddle),
         n(EndPoint::StillMoving),
-        n(EndPoint::Escaping)
+        n(EndPoint::Escaping),
+        n(EndPoint::NonDifferentiable)
     )
 }
 

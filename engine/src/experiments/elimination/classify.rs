@@ -40,6 +40,13 @@ pub trait Objective {
     /// The value and, when `grad`, the gradient at `p`.
     fn value_grad(&self, p: &[f64], grad: bool) -> (f64, Vec<f64>);
 
+    /// How far `p` is from the nearest point where the objective is not differentiable (for a
+    /// ReLU network: the smallest |pre-activation| of a hidden unit over the data); ∞ for a
+    /// smooth objective.
+    fn kink_distance(&self, _p: &[f64]) -> f64 {
+        f64::INFINITY
+    }
+
     /// The Hessian at `p` by central differences of the exact gradient (step `eps`),
     /// symmetrized; row-major, dim × dim.
     fn hessian(&self, p: &[f64], eps: f64) -> Vec<f64> {
@@ -173,6 +180,13 @@ impl Objective for HostObjective {
     fn value_grad(&self, p: &[f64], grad: bool) -> (f64, Vec<f64>) {
         self.objective_grad(p, grad)
     }
+    fn kink_distance(&self, p: &[f64]) -> f64 {
+        let h = self.hidden;
+        (0..self.n())
+            .flat_map(|i| self.network_output(p, i, h).1)
+            .map(f64::abs)
+            .fold(f64::INFINITY, f64::min)
+    }
 }
 
 /// Eigenvalues (ascending) and eigenvectors (columns of the returned row-major matrix) of a
@@ -243,15 +257,38 @@ pub struct ClassifyRule {
     pub grad_tol: f64,
     /// A stationary point is a local minimum when its smallest Hessian eigenvalue is ≥ −this.
     pub eig_tol: f64,
-    /// Stationary also needs the saddle-free Newton step −Σ_j (v_jᵀg / max(|λ_j|, 10⁻⁴)) v_j
-    /// shorter than this: along a flat direction that leads off, the gradient is small but the
-    /// step is not.
+    /// Stationary also needs the saddle-free Newton step −Σ_j (v_jᵀg / max(|λ_j|, μ)) v_j
+    /// (μ = `eig_floor`) shorter than this: along a flat direction that leads off, the gradient
+    /// is small but the step is not.
     pub step_tol: f64,
     /// Escaping when ‖θ‖ exceeds this (checked before stationarity: along a path to infinity
     /// the gradient vanishes too). Far above any finite minimum of the task.
     pub escape_norm: f64,
     /// Saddle-free Newton iterations at most.
     pub max_iters: usize,
+    /// Floor μ on |λ_j| in the saddle-free Newton step (direction and stationarity test). Small,
+    /// so that along an exponential tail (gradient and curvature vanishing together, as on a
+    /// path to infinity) the measured step stays O(1) instead of ‖∇‖/μ.
+    #[serde(default = "default_eig_floor")]
+    pub eig_floor: f64,
+    /// Trust cap: each refinement step is at most this long (before the line search).
+    #[serde(default = "default_max_step")]
+    pub max_step: f64,
+    /// An end point that is not stationary and lies within this of a non-differentiable point
+    /// ([`Objective::kink_distance`]) is classified non-differentiable: neither its gradient
+    /// norm nor its finite-difference Hessian means anything there.
+    #[serde(default = "default_kink_tol")]
+    pub kink_tol: f64,
+}
+
+fn default_eig_floor() -> f64 {
+    1e-8
+}
+fn default_max_step() -> f64 {
+    1.0
+}
+fn default_kink_tol() -> f64 {
+    1e-9
 }
 
 /// Where a run ended.
@@ -267,16 +304,21 @@ pub enum EndPoint {
     /// ‖θ‖ above the escape bound, the objective having decreased all the way (every accepted
     /// step decreases it).
     Escaping,
+    /// Not stationary, and stuck on a non-differentiable point (a data point on a ReLU unit's
+    /// boundary): the gradient does not vanish there and the finite-difference Hessian straddles
+    /// the kink, so neither test applies. Reported, never counted as a minimum.
+    NonDifferentiable,
 }
 
 impl EndPoint {
-    /// `local minimum`, `saddle`, `still moving`, `escaping`.
+    /// `local minimum`, `saddle`, `still moving`, `escaping`, `non-differentiable`.
     pub fn label(self) -> &'static str {
         match self {
             Self::LocalMinimum => "local minimum",
             Self::Saddle => "saddle",
             Self::StillMoving => "still moving",
             Self::Escaping => "escaping to infinity",
+            Self::NonDifferentiable => "non-differentiable (ReLU kink)",
         }
     }
 }
@@ -305,11 +347,13 @@ fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
-/// Refines `start` with saddle-free Newton steps until the gradient norm is below
-/// `rule.grad_tol` (then classifies by the smallest Hessian eigenvalue) or the budget ends.
+/// Refines `start` with saddle-free Newton steps (each capped at `rule.max_step`, with a
+/// backtracking line search) until the gradient norm is below `rule.grad_tol` and the Newton step
+/// below `rule.step_tol` (then classifies by the smallest Hessian eigenvalue), ‖θ‖ passes
+/// `rule.escape_norm`, or the budget ends (then still moving, or non-differentiable when stuck on
+/// a kink).
 pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Classified {
     const EPS: f64 = 1e-5;
-    const MU: f64 = 1e-4;
     let m = obj.dim();
     let mut p = start.to_vec();
     let (mut value, mut g) = obj.value_grad(&p, true);
@@ -319,39 +363,52 @@ pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Clas
         let (vals, vecs) = symmetric_eigen(&hess, m);
         let gn = norm(&g);
         let min_eig = vals.first().copied().unwrap_or(0.0);
-        let done = |end| Classified {
-            end,
-            params: p.clone(),
-            objective: value,
-            grad_norm: gn,
-            min_eigenvalue: min_eig,
-            iters,
-            param_norm: norm(&p),
-        };
         // Saddle-free Newton direction.
         let mut d = vec![0.0; m];
         for (j, &lam) in vals.iter().enumerate() {
             let proj: f64 = (0..m).map(|k| vecs[k * m + j] * g[k]).sum();
-            let coef = -proj / lam.abs().max(MU);
+            let coef = -proj / lam.abs().max(rule.eig_floor);
             for k in 0..m {
                 d[k] += coef * vecs[k * m + j];
             }
         }
+        let step = norm(&d);
+        let done = move |end, p: &[f64]| Classified {
+            end,
+            params: p.to_vec(),
+            objective: value,
+            grad_norm: gn,
+            min_eigenvalue: min_eig,
+            iters,
+            param_norm: norm(p),
+        };
         // Checked first: along a path to infinity the gradient can vanish too.
         if norm(&p) > rule.escape_norm {
-            return done(EndPoint::Escaping);
+            return done(EndPoint::Escaping, &p);
         }
         // Stationary: a small gradient and a small Newton step (a small gradient along a flat
         // direction that still leads somewhere is not a critical point).
-        if gn < rule.grad_tol && norm(&d) < rule.step_tol {
-            return done(if min_eig >= -rule.eig_tol {
+        if gn < rule.grad_tol && step < rule.step_tol {
+            let end = if min_eig >= -rule.eig_tol {
                 EndPoint::LocalMinimum
             } else {
                 EndPoint::Saddle
-            });
+            };
+            return done(end, &p);
         }
+        let unclassified = |p: &[f64]| {
+            if obj.kink_distance(p) < rule.kink_tol {
+                EndPoint::NonDifferentiable
+            } else {
+                EndPoint::StillMoving
+            }
+        };
         if iters >= rule.max_iters || !value.is_finite() {
-            return done(EndPoint::StillMoving);
+            return done(unclassified(&p), &p);
+        }
+        if step > rule.max_step {
+            let s = rule.max_step / step;
+            d.iter_mut().for_each(|x| *x *= s);
         }
         let slope: f64 = d.iter().zip(&g).map(|(a, b)| a * b).sum();
         let mut t = 1.0;
@@ -368,28 +425,22 @@ pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Clas
             }
             t *= 0.5;
         }
-        iters += 1;
         if !moved {
             // No decrease along the direction: stationary up to rounding only if the gradient
             // is nearly below the tolerance and the Newton step is short.
-            let gn = norm(&g);
-            let stationary = gn < rule.grad_tol * 1e3 && norm(&d) < rule.step_tol;
-            return Classified {
-                end: if stationary && min_eig >= -rule.eig_tol {
-                    EndPoint::LocalMinimum
-                } else if stationary {
-                    EndPoint::Saddle
-                } else {
-                    EndPoint::StillMoving
-                },
-                params: p.clone(),
-                objective: value,
-                grad_norm: gn,
-                min_eigenvalue: min_eig,
-                iters,
-                param_norm: norm(&p),
+            let stationary = gn < rule.grad_tol * 1e3 && step < rule.step_tol;
+            let end = if stationary && min_eig >= -rule.eig_tol {
+                EndPoint::LocalMinimum
+            } else if stationary {
+                EndPoint::Saddle
+            } else {
+                unclassified(&p)
             };
+            let mut c = done(end, &p);
+            c.iters += 1;
+            return c;
         }
+        iters += 1;
     }
 }
 
@@ -466,6 +517,20 @@ mod tests {
         }
     }
 
+    /// |x|: a minimum at a kink, where the gradient does not vanish.
+    struct Kink;
+    impl Objective for Kink {
+        fn dim(&self) -> usize {
+            1
+        }
+        fn value_grad(&self, p: &[f64], _grad: bool) -> (f64, Vec<f64>) {
+            (p[0].abs(), vec![if p[0] >= 0.0 { 1.0 } else { -1.0 }])
+        }
+        fn kink_distance(&self, p: &[f64]) -> f64 {
+            p[0].abs()
+        }
+    }
+
     fn rule(max_iters: usize) -> ClassifyRule {
         ClassifyRule {
             grad_tol: 1e-8,
@@ -473,6 +538,9 @@ mod tests {
             step_tol: 1e-4,
             escape_norm: 10.0,
             max_iters,
+            eig_floor: 1e-8,
+            max_step: 1.0,
+            kink_tol: 1e-9,
         }
     }
 
@@ -488,5 +556,7 @@ mod tests {
         assert_eq!(c.end, EndPoint::Escaping, "{c:?}");
         let c = classify(&Runaway, &[0.0], &rule(2));
         assert_eq!(c.end, EndPoint::StillMoving, "{c:?}");
+        let c = classify(&Kink, &[0.0], &rule(50));
+        assert_eq!(c.end, EndPoint::NonDifferentiable, "{c:?}");
     }
 }

@@ -18,8 +18,11 @@ pub struct EliminationConfig {
     /// Points per XOR cluster (four clusters).
     #[config(default = 8)]
     pub points_per_cluster: usize,
-    /// Standard deviation of the points around the cluster centres (±1, ±1).
-    #[config(default = 0.1)]
+    /// Standard deviation of the points around the cluster centres (±1, ±1). 0 by default: the
+    /// theorem's local minima exist only where the network can fit every point exactly (at a
+    /// local minimum with a = 0 every residual's loss derivative vanishes), and the 2-2-1 ReLU
+    /// network fits the four noise-free clusters (|x₁ + x₂| − 1) but not noisy ones.
+    #[config(default = 0.0)]
     pub noise_std: f64,
     /// Hidden ReLU units of the narrow network.
     #[config(default = 2)]
@@ -64,10 +67,21 @@ pub struct EliminationConfig {
     /// finite minimum of this task: inputs near (±1, ±1), targets ±1).
     #[config(default = 100.0)]
     pub escape_norm: f64,
-    /// Saddle-free Newton iterations that refine each run's end point after gradient descent,
-    /// until it is classified (see `classify`).
-    #[config(default = 200)]
+    /// Budget of the refinement: saddle-free Newton iterations (f64) that continue each run from
+    /// its end point after gradient descent, until it is classified (see `classify`).
+    #[config(default = 2000)]
     pub refine_iters: usize,
+    /// Floor μ on |λ_j| of the Hessian in the saddle-free Newton step, for the refinement's
+    /// direction and the stationarity test's step length.
+    #[config(default = 1e-8)]
+    pub newton_eig_floor: f64,
+    /// Trust cap on the length of each refinement step (before the line search).
+    #[config(default = 1.0)]
+    pub newton_max_step: f64,
+    /// An unclassified end point with a data point within this of a ReLU unit's boundary is
+    /// non-differentiable (no gradient or Hessian test applies there).
+    #[config(default = 1e-9)]
+    pub kink_tolerance: f64,
     /// "a ≈ 0" at a local minimum means |a| ≤ this.
     #[config(default = 1e-3)]
     pub a_tolerance: f64,
@@ -91,7 +105,8 @@ impl EliminationConfig {
             Preset::Quick => Self::new()
                 .with_inits(100)
                 .with_steps(1500)
-                .with_eval_every(100),
+                .with_eval_every(100)
+                .with_refine_iters(300),
         }
     }
 
@@ -114,7 +129,10 @@ impl EliminationConfig {
         check::positive("eigen_tolerance", self.eigen_tolerance)?;
         check::positive("step_tolerance", self.step_tolerance)?;
         check::positive("escape_norm", self.escape_norm)?;
-        check::count("refine_iters", self.refine_iters, 0, 1_000_000)?;
+        check::count("refine_iters", self.refine_iters, 1, 1_000_000)?;
+        check::positive("newton_eig_floor", self.newton_eig_floor)?;
+        check::positive("newton_max_step", self.newton_max_step)?;
+        check::positive("kink_tolerance", self.kink_tolerance)?;
         check::positive("a_tolerance", self.a_tolerance)?;
         check::count("classify_per_call", self.classify_per_call, 1, 1_000_000)?;
         check::range_open_low("failure_lr", self.failure_lr, 0.0, 1.0)?;

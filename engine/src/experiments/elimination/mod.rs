@@ -628,6 +628,9 @@ impl Experiment for Elimination {
 }
 
 #[cfg(test)]
+mod diagnose;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::device::cpu_device;

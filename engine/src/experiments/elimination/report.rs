@@ -6,11 +6,12 @@ use crate::report::{
     Axis, BarPlot, BarSeries, Bounds, CsvTable, LinePlot, Panel, ReportMd, Series, fmt_f64,
 };
 
-const CLASSES: [EndPoint; 4] = [
+const CLASSES: [EndPoint; 5] = [
     EndPoint::LocalMinimum,
     EndPoint::Saddle,
     EndPoint::StillMoving,
     EndPoint::Escaping,
+    EndPoint::NonDifferentiable,
 ];
 
 /// `end_points.csv`: one row per run and arm.
@@ -79,19 +80,26 @@ pub fn end_points_section(md: &mut ReportMd, r: &EliminationResults) {
         return;
     };
     md.paragraph(&format!(
-        "After gradient descent, every run's end point is refined with saddle-free Newton steps \
-         on its own objective (f64, on the host; at most {} iterations) and classified: \
-         **escaping to infinity** when ‖θ‖ > {} (checked first, since the gradient vanishes along \
-         such a path too); **stationary** when ‖∇‖ < {:e} and the Newton step is shorter than {:e}, then a **local minimum** when the \
+        "After gradient descent, every run continues from its end point with saddle-free Newton \
+         steps on its own objective (f64, on the host; |Hessian eigenvalues| floored at {:e}, \
+         each step capped at length {} before a backtracking line search; budget {} \
+         iterations) until it is classified: **escaping to infinity** when ‖θ‖ > {} (checked \
+         first, since the gradient vanishes along such a path too); **stationary** when \
+         ‖∇‖ < {:e} and the Newton step is shorter than {:e}, then a **local minimum** when the \
          smallest eigenvalue of the finite-difference Hessian is ≥ −{:e} and a **saddle** \
-         otherwise; **still moving** when the budget ends first. The theorem is tested only at \
-         local minima; the other runs are counted here, not dropped. Best original loss over \
-         all end points: {:.4e}.",
+         otherwise. When the budget ends first: **non-differentiable** when a data point lies \
+         within {:e} of a ReLU unit's boundary (the gradient does not vanish on such a kink and \
+         the finite-difference Hessian straddles it, so neither test applies), else **still \
+         moving**. The theorem is tested only at local minima; the other runs are counted here, \
+         not dropped. Best original loss over all end points: {:.4e}.",
+        rule.eig_floor,
+        rule.max_step,
         rule.max_iters,
         rule.escape_norm,
         rule.grad_tol,
         rule.step_tol,
         rule.eig_tol,
+        rule.kink_tol,
         r.best_original_loss
     ));
     let threshold = r.best_original_loss + r.tolerance;

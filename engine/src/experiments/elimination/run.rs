@@ -291,6 +291,9 @@ impl Elimination {
             step_tol: self.config.step_tolerance,
             escape_norm: self.config.escape_norm,
             max_iters: self.config.refine_iters,
+            eig_floor: self.config.newton_eig_floor,
+            max_step: self.config.newton_max_step,
+            kink_tol: self.config.kink_tolerance,
         }
     }
 

@@ -11,8 +11,25 @@ pub fn gap_interval(arm: &ArmResults) -> (Interval, usize, usize) {
     (Interval::mean_ci95(&g), g.len(), arm.unfitted_seeds.len())
 }
 
+/// The gap interval of an arm over every seed whose two runs have finished, whether or not they
+/// reached the target (descriptive: the claims use [`gap_interval`]), and that seed count.
+pub fn gap_interval_all_seeds(arm: &ArmResults) -> (Interval, usize) {
+    let g: Vec<f64> = arm
+        .baseline
+        .iter()
+        .filter_map(|b| {
+            let p = arm.pretrained.iter().find(|p| p.seed == b.seed)?;
+            Some(100.0 * (b.test_acc - p.test_acc))
+        })
+        .collect();
+    (Interval::mean_ci95(&g), g.len())
+}
+
 fn describe(name: &str, arm: &ArmResults) -> String {
     let (i, n, u) = gap_interval(arm);
+    if n == 0 {
+        return format!("{name}: no seed reached the target in both runs ({u} left out)");
+    }
     format!(
         "{name}: gap {} pts over {n} seeds that reached the target ({u} left out)",
         i.show(2)
@@ -184,6 +201,36 @@ mod tests {
     fn no_vanilla_gap_and_an_equal_regularized_gap_fail() {
         let r = rigged(&[-0.05, -0.06, -0.04], &[0.05, 0.06, 0.04]);
         assert_eq!(verdicts(&r), [Verdict::Fails, Verdict::Fails]);
+    }
+
+    #[test]
+    fn the_all_seeds_gap_pairs_runs_by_seed_and_counts_unfitted_ones() {
+        // Fitted gaps 5, 6, 4 points; the unfitted seed has gap 0 (0.1 - 0.1).
+        let a = arm(&[], &[0.05, 0.06, 0.04], 1);
+        let (i, n) = gap_interval_all_seeds(&a);
+        assert_eq!(n, 4);
+        assert!((i.estimate - 3.75).abs() < 1e-9, "{i:?}");
+        // A pretrained run listed in another order still pairs with its own seed.
+        let mut b = a.clone();
+        b.pretrained.reverse();
+        assert_eq!(gap_interval_all_seeds(&b).0, i);
+        // A seed whose retraining has not finished is left out.
+        b.pretrained.pop();
+        assert_eq!(gap_interval_all_seeds(&b).1, 3);
+    }
+
+    #[test]
+    fn no_fitted_seed_is_said_in_words_not_nan() {
+        let r = rigged(&[], &[]);
+        let c = random_labels_claims(&r);
+        assert_eq!(c[0].verdict, Verdict::Inconclusive);
+        assert!(
+            c[0].measured
+                .contains("no seed reached the target in both runs (1 left out)")
+                && !c[0].measured.contains("NaN"),
+            "{}",
+            c[0].measured
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::experiments::{JobQueue, Progress};
 use crate::model::{InputStats, Network};
 use crate::report::mean_ci95;
 use crate::rng::SplitMix64;
-use crate::train::{TrainRun, evaluate, flatten_params, l2_distance, l2_norm, predict};
+use crate::train::{TrainRun, evaluate, flatten_params, l2_distance, predict, weight_norm};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -413,7 +413,7 @@ impl RandomLabels {
             train_loss: train_eval.loss,
             test_acc: test_eval.accuracy,
             test_loss: test_eval.loss,
-            weight_norm: l2_norm(&params),
+            weight_norm: weight_norm(run.model()),
             distance_from_start: l2_distance(&params, &active.start_params),
             distance_from_init: init.map_or(f64::NAN, |i| l2_distance(&params, i)),
         };

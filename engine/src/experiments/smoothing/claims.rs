@@ -16,8 +16,8 @@
 //! converge; the second-half average removes them while a run stuck in a spurious minimum keeps
 //! its distance.
 
-use super::{LevelResult, SmoothingExperiment};
-use crate::experiments::{Claim, Interval, OnePointResults, ReferencePoint, Verdict, Z95};
+use super::{LevelResult, NetworkResults, NetworkSeeds, ReferencePoint, SmoothingExperiment, Z95};
+use crate::experiments::{Claim, Interval, Verdict};
 
 /// How much more often (in share of runs, between Wilson 95% bounds) SGD must stay near x* than
 /// GD for the noise to count as a gain.
@@ -174,77 +174,112 @@ pub fn control_claim(
     }
 }
 
-/// The share of the network trajectory's points at which the smoothed loss must be one-point
-/// convex toward x* (`c > 0` with its Monte Carlo interval) for the network claim to hold; the
-/// claim fails when the Wilson 95% upper bound of that share is below it.
+/// The share of a network trajectory's points at which the smoothed loss must be one-point
+/// convex toward x* (`c > 0` with its Monte Carlo interval), averaged over independent runs, for
+/// the network claim to hold; the claim fails when the upper end of that mean's interval is
+/// below it.
 pub const NETWORK_SHARE_MIN: f64 = 0.8;
 
-/// The network check's claim: along SGD's trajectory on MNIST, the smoothed loss at SGD's own
-/// noise scale is one-point convex toward a minimum found by an independent run.
-pub fn network_claim(r: Option<&OnePointResults>, points: usize) -> Claim {
+/// The network check's claim: along SGD's trajectories on MNIST, the smoothed loss at SGD's own
+/// noise scale is one-point convex toward a minimum found by an independent run, decided over
+/// independent runs.
+///
+/// Why this rule: the unit that can be repeated is the run (a seed for the weights, the batch
+/// order and the Monte Carlo draws, with its own independent reference run); the points of one
+/// trajectory are neither independent nor a sample of other seeds' trajectories. So the decision
+/// quantity is the mean over runs of each run's share of positive points, and its interval is the
+/// Student-t interval over runs, which carries both the run-to-run and the within-run variation.
+/// When the runs agree to the last point (all at 0 or all at 1) that interval has no width, so
+/// the Wilson interval of all points pooled, which carries the within-run binomial variation, is
+/// taken where it is wider. A rule on the share of runs that pass on their own (reported too)
+/// could not hold at 0.8 with fewer than 16 runs, since the Wilson lower bound of 15 of 15 is
+/// 0.796; and one run says nothing about run-to-run variation, so one run is inconclusive.
+pub fn network_claim(r: Option<&NetworkResults>, seeds: usize) -> Claim {
     let claim = Claim::new(
         "smoothing-network-one-point-convex",
         "Along SGD's trajectory on a neural network, the smoothed loss g(x) = E_ω L(x − ηω) is \
          one-point convex toward a good solution x*: ⟨−∇g(x), x* − x⟩ > 0.",
         format!(
-            "MLP on MNIST-10k; x* = the end point of an independent SGD run (another seed for \
-             the initial weights and the batch order), not the trajectory's own end; at evenly \
-             spaced points x of the trajectory (x_0 to x_T), ∇g by Monte Carlo over ω = the \
+            "MLP on MNIST-10k, several independent runs (run i: seed `seed + i` for the initial \
+             weights, batch order and Monte Carlo draws); x* = the end point of an independent \
+             SGD run (seed `reference_seed + i`), not the trajectory's own end; at evenly spaced \
+             points x of each trajectory (x_0 to x_T), ∇g by Monte Carlo over ω = the \
              mini-batch gradient noise at x, at the run's η and batch size; a point counts when \
-             c = ⟨−∇g(x), x* − x⟩/‖x* − x‖² minus {Z95:.2} standard errors is above 0; holds when \
-             the Wilson 95% lower bound of the share of such points exceeds \
-             {NETWORK_SHARE_MIN}; fails when its upper bound is below {NETWORK_SHARE_MIN}; \
-             inconclusive between"
+             c = ⟨−∇g(x), x* − x⟩/‖x* − x‖² minus {Z95:.2} standard errors is above 0; per \
+             run, the share of such points; the mean of those shares over runs with a 95% \
+             interval over runs (the wider of the Student-t interval over runs and the Wilson \
+             interval of all points pooled, within [0, 1]); holds when its lower end exceeds \
+             {NETWORK_SHARE_MIN}; fails when its upper end is below {NETWORK_SHARE_MIN}; \
+             inconclusive between, and with a single run (no interval over runs)"
         ),
     );
     let Some(r) = r else {
         return claim.not_measured("the network check is off (config `nn_check` is null)");
     };
-    if r.points < points || points == 0 {
+    let p = &r.pooled;
+    if p.runs < seeds || seeds == 0 {
         return claim.not_measured("the network check has not finished");
     }
-    let share = Interval::wilson95(r.positive, r.points);
-    let rigged = if r.reference_kind == ReferencePoint::Opposite {
-        " (x* rigged: 2x_0 − x_T)"
-    } else if r.reference_kind == ReferencePoint::SharedInit {
-        " (x* from the same initial weights)"
-    } else {
-        ""
+    let rigged = match r.reference_kind {
+        ReferencePoint::Opposite => " (x* rigged: 2x_0 − x_T)",
+        ReferencePoint::SharedInit => " (x* from the same initial weights)",
+        ReferencePoint::Independent => "",
     };
+    let per_run: Vec<String> = r
+        .runs
+        .iter()
+        .map(|x| format!("{}/{}", x.positive, x.points))
+        .collect();
+    let [lo, hi] = p.mean_share_interval;
+    let passing = Interval::wilson95(p.passing, p.runs);
     let measured = format!(
-        "{} of {} points with c > 0{rigged}: {}; c over the points {}; {} Monte Carlo draws per \
-         point, mean SE {:.1e}; toward the own end x_T (the paper's target) {} of {} positive",
-        r.positive,
-        r.points,
-        share.show(3),
-        r.c.show(),
-        r.samples,
-        r.c.mean_se,
-        r.end_positive,
-        r.points.saturating_sub(1),
+        "{} runs{rigged}; points with c > 0 per run: {}; mean share {:.3} [{lo:.3}, {hi:.3}] \
+         (Student-t over runs [{:.3}, {:.3}], pooled Wilson over {} points [{:.3}, {:.3}]); \
+         runs passing alone (Wilson lower bound > {NETWORK_SHARE_MIN}): {} of {}, Wilson \
+         [{:.3}, {:.3}]; the runs' median c {}; {} Monte Carlo draws per point; toward the own \
+         end x_T (the paper's target) {} of {} points positive",
+        p.runs,
+        per_run.join(", "),
+        p.mean_share,
+        p.share_t_interval[0],
+        p.share_t_interval[1],
+        p.points,
+        p.share_pooled_interval[0],
+        p.share_pooled_interval[1],
+        p.passing,
+        p.runs,
+        passing.lo,
+        passing.hi,
+        p.c_median.show(),
+        r.runs.first().map_or(0, |x| x.samples),
+        p.end_positive,
+        p.end_points,
     );
-    let (verdict, reason) = if share.lo > NETWORK_SHARE_MIN {
+    let (verdict, reason) = if p.runs < 2 {
+        (
+            Verdict::Inconclusive,
+            "one run gives no interval over runs (set `nn_check.seeds` to 2 or more)".to_string(),
+        )
+    } else if lo > NETWORK_SHARE_MIN {
         (
             Verdict::Holds,
             format!(
-                "Wilson lower bound {:.3} > {NETWORK_SHARE_MIN}: one-point convex toward x* \
-                 along the trajectory",
-                share.lo
+                "lower end {lo:.3} > {NETWORK_SHARE_MIN}: one-point convex toward x* along the \
+                 trajectories, run after run"
             ),
         )
-    } else if share.hi < NETWORK_SHARE_MIN {
+    } else if hi < NETWORK_SHARE_MIN {
         (
             Verdict::Fails,
             format!(
-                "Wilson upper bound {:.3} < {NETWORK_SHARE_MIN}: not one-point convex toward x* \
-                 along much of the trajectory",
-                share.hi
+                "upper end {hi:.3} < {NETWORK_SHARE_MIN}: not one-point convex toward x* along \
+                 much of the trajectories"
             ),
         )
     } else {
         (
             Verdict::Inconclusive,
-            format!("the Wilson interval straddles {NETWORK_SHARE_MIN}"),
+            format!("the interval [{lo:.3}, {hi:.3}] straddles {NETWORK_SHARE_MIN}"),
         )
     };
     claim.decide(measured, verdict, reason)
@@ -285,9 +320,10 @@ impl SmoothingExperiment {
                     .not_measured("the control has not run (config `control` off or unfinished)")
             });
         }
+        let network = self.nn.as_ref().map(NetworkSeeds::results);
         out.push(network_claim(
-            self.nn.as_ref().map(|n| &n.results),
-            c.nn_check.as_ref().map_or(0, |n| n.points()),
+            network.as_ref(),
+            c.nn_check.as_ref().map_or(0, |n| n.seeds),
         ));
         out
     }
@@ -296,6 +332,7 @@ impl SmoothingExperiment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiments::{OnePointResults, PooledResults};
 
     fn level(sigma: f64, stays: usize, share: f64) -> LevelResult {
         LevelResult {
@@ -326,30 +363,49 @@ mod tests {
         assert_eq!(v(&[&convex]), Verdict::Inconclusive);
     }
 
-    fn network(positive: usize, points: usize) -> OnePointResults {
-        OnePointResults {
-            points,
-            positive,
-            ..OnePointResults::default()
+    /// Results of runs with `positives[i]` of `points` points positive each.
+    fn network(positives: &[usize], points: usize) -> NetworkResults {
+        let runs: Vec<OnePointResults> = positives
+            .iter()
+            .map(|&positive| OnePointResults {
+                points,
+                positive,
+                ..OnePointResults::default()
+            })
+            .collect();
+        NetworkResults {
+            seeds: runs.len(),
+            pooled: PooledResults::of(&runs, 0),
+            runs,
+            ..NetworkResults::default()
         }
     }
 
     #[test]
     fn network_claim_flips_with_its_input() {
-        let v = |r: &OnePointResults| network_claim(Some(r), r.points).verdict;
-        // 41 of 41: Wilson lower bound 0.914 > 0.8.
-        assert_eq!(v(&network(41, 41)), Verdict::Holds);
-        // 36 of 41: [0.74, 0.95] straddles 0.8.
-        assert_eq!(v(&network(36, 41)), Verdict::Inconclusive);
-        // Rigged: half the points see x* uphill; upper bound 0.65 < 0.8.
-        assert_eq!(v(&network(20, 41)), Verdict::Fails);
-        assert_eq!(v(&network(0, 41)), Verdict::Fails);
-        // Unfinished or off.
+        let v = |r: &NetworkResults| network_claim(Some(r), r.seeds).verdict;
+        // Every run 41 of 41: pooled Wilson lower bound 0.98 > 0.8.
+        assert_eq!(v(&network(&[41; 5], 41)), Verdict::Holds);
+        // Runs that agree at 38-41 of 41: the t interval over runs sets the lower end, above 0.8.
+        assert_eq!(v(&network(&[41, 40, 39, 41, 38], 41)), Verdict::Holds);
+        // One run of five far off: the interval over runs straddles 0.8.
         assert_eq!(
-            network_claim(Some(&network(5, 5)), 41).verdict,
+            v(&network(&[41, 41, 41, 41, 10], 41)),
             Verdict::Inconclusive
         );
-        assert_eq!(network_claim(None, 41).verdict, Verdict::Inconclusive);
+        // Each run would pass on its own (41 of 41), but only one run: no interval over runs.
+        assert_eq!(v(&network(&[41], 41)), Verdict::Inconclusive);
+        // Rigged: no point sees x* downhill, or only a few.
+        assert_eq!(v(&network(&[0; 5], 41)), Verdict::Fails);
+        assert_eq!(v(&network(&[1, 0, 3, 2, 1], 41)), Verdict::Fails);
+        assert_eq!(v(&network(&[0, 0, 0], 21)), Verdict::Fails);
+        // Unfinished or off.
+        let unfinished = network(&[41, 41], 41);
+        assert_eq!(
+            network_claim(Some(&unfinished), 5).verdict,
+            Verdict::Inconclusive
+        );
+        assert_eq!(network_claim(None, 5).verdict, Verdict::Inconclusive);
     }
 
     #[test]

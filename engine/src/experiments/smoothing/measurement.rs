@@ -3,10 +3,11 @@
 //! `g_η` is one-point convex toward x*, the local minima of `g_η` on a line, and `g_η` on a 2-D
 //! grid for the heatmaps.
 
+use super::NetworkResults;
 use super::{Job, SmoothingExperiment};
 use crate::device::DeviceInfo;
 use crate::error::Result;
-use crate::experiments::{Interval, OnePointResults};
+use crate::experiments::Interval;
 use crate::gpu::{GpuContext, smooth_grid_gpu};
 use crate::landscape::{
     Grid, NoiseKind, ParticleState, Smoothing, one_point_convex_share, smooth_grid_cpu,
@@ -81,9 +82,9 @@ pub struct SmoothingResults {
     pub engine: String,
     /// Per dimension and noise level, spiky bowl then control.
     pub levels: Vec<LevelResult>,
-    /// The network check of the paper (one-point convexity along SGD on MNIST); absent when
-    /// the config skips it.
-    pub nn_check: Option<OnePointResults>,
+    /// The network check of the paper (one-point convexity along SGD on MNIST), per run and
+    /// over runs; absent when the config skips it.
+    pub nn_check: Option<NetworkResults>,
 }
 
 impl SmoothingExperiment {

@@ -8,21 +8,31 @@
 //! bowl and on the same bowl without spikes (the control), in one and two dimensions; the
 //! measurements: where runs are after the burn-in and at the end, and on a grid the share of the
 //! start region where `g_η` is one-point convex (closed form). Then the network check
-//! ([`OnePointCheck`]) on MNIST: the smoothed loss at SGD's own mini-batch noise scale, tested
-//! for one-point convexity along the trajectory toward an independent run's end point.
+//! ([`NetworkSeeds`]) on MNIST: the smoothed loss at SGD's own mini-batch noise scale, tested
+//! for one-point convexity along the trajectories of several independent runs, each toward an
+//! independent run's end point.
 
+mod c_spread;
 mod claims;
 mod config;
 mod measurement;
+mod network_report;
+mod network_seeds;
+mod one_point;
+mod one_point_config;
 mod report;
 
+pub use c_spread::*;
 pub use claims::{GAIN_MARGIN, NETWORK_SHARE_MIN};
 pub use config::*;
 pub use measurement::*;
+pub use network_seeds::*;
+pub use one_point::*;
+pub use one_point_config::*;
 
 use super::{
-    Claim, Experiment, JobQueue, NetworkPart, OnePointCheck, OnePointState, Progress, Registered,
-    RunRequest, decode, encode, to_json_value, write_network_part,
+    Claim, Experiment, JobQueue, NetworkPart, Progress, Registered, RunRequest, decode, encode,
+    to_json_value, write_network_part,
 };
 use crate::device::ComputeDevice;
 use crate::error::{EngineError, Result};
@@ -61,7 +71,7 @@ pub struct SmoothingExperiment {
     results: SmoothingResults,
     g_curves: Vec<(f64, Vec<(f64, f64)>)>,
     g_grids: Vec<(f64, Vec<f64>)>,
-    nn: Option<OnePointCheck>,
+    nn: Option<NetworkSeeds>,
 }
 
 impl SmoothingExperiment {
@@ -101,7 +111,7 @@ impl SmoothingExperiment {
             ..SmoothingResults::default()
         };
         let nn = match &config.nn_check {
-            Some(c) => Some(OnePointCheck::new(c.clone(), &device.device, "nn_check")?),
+            Some(c) => Some(NetworkSeeds::new(c.clone(), &device.device, "nn_check")?),
             None => None,
         };
         Ok(Self {
@@ -182,7 +192,7 @@ impl SmoothingExperiment {
                 "running"
             }
             .into(),
-            nn_check: self.nn.as_ref().map(|n| n.results.clone()),
+            nn_check: self.nn.as_ref().map(NetworkSeeds::results),
             ..self.results.clone()
         }
     }
@@ -285,7 +295,7 @@ impl Experiment for SmoothingExperiment {
     }
 
     fn is_done(&self) -> bool {
-        self.particles_done() && self.nn.as_ref().is_none_or(OnePointCheck::is_done)
+        self.particles_done() && self.nn.as_ref().is_none_or(NetworkSeeds::is_done)
     }
 
     fn progress(&self) -> Progress {
@@ -312,9 +322,9 @@ impl Experiment for SmoothingExperiment {
         };
         Progress {
             phase,
-            done: done + self.nn.as_ref().map_or(0, OnePointCheck::units_done),
+            done: done + self.nn.as_ref().map_or(0, NetworkSeeds::units_done),
             total: self.queue.total_units(|_| per)
-                + self.nn.as_ref().map_or(0, OnePointCheck::total_units),
+                + self.nn.as_ref().map_or(0, NetworkSeeds::total_units),
             unit: "steps (particle batches, then SGD)".into(),
             epoch: self.queue.started(),
             loss,
@@ -361,7 +371,7 @@ impl Experiment for SmoothingExperiment {
             .nn
             .as_ref()
             .filter(|_| self.queue.is_done())
-            .map(OnePointCheck::state);
+            .map(NetworkSeeds::state);
         if finished == 0 && active.is_none() {
             return Ok(None);
         }
@@ -443,13 +453,13 @@ struct ActiveState {
 
 /// What a smoothing checkpoint keeps: each finished level with the positions results.json
 /// leaves out, the 1-D smoothed curves computed so far, the particle run in progress and the
-/// network check's state.
+/// network check's state (its finished runs' results and the run in progress).
 #[derive(Serialize, Deserialize)]
 struct SmoothingState {
     levels: Vec<LevelState>,
     g_curves: Vec<(f64, Vec<(f64, f64)>)>,
     active: Option<ActiveState>,
-    nn: Option<OnePointState>,
+    nn: Option<NetworkSeedsState>,
 }
 
 /// `spiky` or `smooth (control)`.
