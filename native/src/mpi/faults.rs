@@ -23,12 +23,10 @@ use std::io::Write;
 /// of every rank, never interleaves it with another rank's line (`eprintln!` writes the pieces
 /// of a formatted line one by one).
 pub fn say(line: &str) {
-    let mut whole = String::with_capacity(line.len() + 1);
-    whole.push_str(line);
-    whole.push('\n');
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(whole.as_bytes());
-    let _ = err.flush();
+    // Stderr is unbuffered: one `write_all` of the whole line, nothing to flush.
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes());
 }
 
 /// The name of the fault-injection environment variable.
