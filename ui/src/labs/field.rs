@@ -21,15 +21,6 @@ const MAX_IN_FLIGHT: u64 = 2;
 /// In a browser, how long one CPU tick may take: a tick is cut to the steps that fit, so the
 /// inline runner's frame budget (several ticks) holds however many particles there are.
 const CPU_TICK_TARGET_SECS: f64 = 0.002;
-/// In a browser, the GPU tick's steps scale with the time since the previous one (in 60 Hz
-/// frames, up to this factor), so the dynamics advance at `speed` steps per 1/60 s whatever the
-/// renderer's frame rate (GPU work completes between frames, one or two ticks per frame); only
-/// while the GPU is idle at tick time. 1 means no catch-up: on SwiftShader (the GPU on the
-/// CPU) 16 made frames take ~10 s, and 4 gave 11.5 steps/s at 1.9 s frames under load, where 1
-/// gave 33 steps/s at 533 ms frames on a quiet machine (web/README.md). A real GPU would
-/// afford more; not measured.
-const MAX_GPU_CATCH_UP: f64 = 1.0;
-
 /// N particles stepping on a landscape.
 pub struct Field {
     /// The landscape.
@@ -43,18 +34,9 @@ pub struct Field {
     ticks_since_read: u32,
     ticks: u64,
     ticks_at_snapshot: u64,
-    /// The pacing of ticks in a browser (see [`Field::paced`]).
-    pace: Pace,
-}
-
-/// How a field paces its ticks in a browser: the measured cost of a CPU step and when the last
-/// GPU tick was queued.
-#[derive(Default)]
-struct Pace {
-    /// Seconds per step on the CPU (an exponential average; 0 before the first tick).
+    /// Seconds per step on the CPU (an exponential average; 0 before the first tick), which
+    /// paces CPU ticks in a browser (see [`Field::paced`]).
     cpu_step_secs: f64,
-    /// When the last GPU tick was queued.
-    last_gpu_tick: Option<web_time::Instant>,
 }
 
 /// What a view needs of a field.
@@ -96,7 +78,7 @@ impl Field {
             ticks_since_read: u32::MAX,
             ticks: 0,
             ticks_at_snapshot: 0,
-            pace: Pace::default(),
+            cpu_step_secs: 0.0,
         })
     }
 
@@ -129,42 +111,24 @@ impl Field {
         self.runner.steps_done()
     }
 
-    /// The steps the next tick should take for a lab that asks for `speed` steps per tick.
-    /// Natively: `speed`. In a browser the rate is set by time, not by frames: on the CPU a tick
-    /// is cut to what fits in [`CPU_TICK_TARGET_SECS`] (the runner fits several in its frame
-    /// budget); on the GPU it grows with the time since the previous tick (a slow renderer's
-    /// frames no longer slow the dynamics down).
+    /// The steps the next tick should take for a lab that asks for `speed` steps per tick:
+    /// `speed`, except on the CPU in a browser, where a tick is cut to what fits in
+    /// [`CPU_TICK_TARGET_SECS`] (the runner fits several in its frame budget). A GPU tick does
+    /// not catch up on slow frames: on SwiftShader (the GPU on the CPU) catching up made frames
+    /// slower and the dynamics too (4x: 11.5 steps/s, none: 33; web/README.md).
     pub fn paced(&self, speed: u32) -> u32 {
-        if cfg!(target_arch = "wasm32") {
-            self.paced_by_time(speed)
-        } else {
-            speed
+        if !cfg!(target_arch = "wasm32") {
+            return speed;
         }
-    }
-
-    /// [`Field::paced`] in a browser.
-    fn paced_by_time(&self, speed: u32) -> u32 {
-        let speed = f64::from(speed.max(1));
-        let steps = if self.ctx.is_some() {
-            // Catch up only while the GPU has finished what it was given (a software GPU that
-            // shares the CPU with the renderer stays at `speed` a tick: more work per tick would
-            // only make its frames slower).
-            let idle = self.submitted == self.completed.load(Ordering::Acquire);
-            let frames = self
-                .pace
-                .last_gpu_tick
-                .map_or(1.0, |t| t.elapsed().as_secs_f64() * 60.0);
-            if idle {
-                speed * frames.clamp(1.0, MAX_GPU_CATCH_UP)
-            } else {
-                speed
-            }
-        } else if self.pace.cpu_step_secs > 0.0 {
-            speed.min(CPU_TICK_TARGET_SECS / self.pace.cpu_step_secs)
+        let speed = speed.max(1);
+        if self.ctx.is_some() {
+            speed
+        } else if self.cpu_step_secs > 0.0 {
+            let fit = CPU_TICK_TARGET_SECS / self.cpu_step_secs;
+            f64::from(speed).min(fit).max(1.0) as u32
         } else {
-            1.0
-        };
-        steps.max(1.0) as u32
+            1
+        }
     }
 
     /// Queues `steps` steps. On the GPU at most [`MAX_IN_FLIGHT`] ticks wait in the queue:
@@ -182,7 +146,6 @@ impl Field {
                 }
             }
             self.runner.step(steps);
-            self.pace.last_gpu_tick = Some(web_time::Instant::now());
             let done = self.completed.clone();
             ctx.queue.on_submitted_work_done(move || {
                 done.fetch_add(1, Ordering::AcqRel);
@@ -192,8 +155,8 @@ impl Field {
             let t0 = web_time::Instant::now();
             self.runner.step(steps);
             let per_step = t0.elapsed().as_secs_f64() / f64::from(steps.max(1));
-            self.pace.cpu_step_secs = if self.pace.cpu_step_secs > 0.0 {
-                0.7 * self.pace.cpu_step_secs + 0.3 * per_step
+            self.cpu_step_secs = if self.cpu_step_secs > 0.0 {
+                0.7 * self.cpu_step_secs + 0.3 * per_step
             } else {
                 per_step
             };
