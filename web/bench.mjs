@@ -6,6 +6,8 @@
 //   compute_ready_ms            navigation start to the compute device and self-check ready
 //   first_frame_ms              navigation start to the lab's first frame (performance.now()
 //                               at the app's first frame: the clock starts at navigation)
+//   marks_ms                    the loader's marks on the way there: the .wasm downloaded and
+//                               instantiated, the first frame's fonts downloaded, start() called
 //   frame_ms_p50, frame_ms_p95  requestAnimationFrame intervals over BENCH_SECONDS (default 5)
 // of the sharp-minima view with 16,384 particles (BENCH_PARTICLES), running,
 //   main_thread_ms_per_frame,   the page's main-thread busy time (CDP TaskDuration) and the part
@@ -13,30 +15,84 @@
 //                               of a frame waits on the GPU process (SwiftShader here)
 //   sgd_steps_per_s             SGD steps of the sharp-minima dynamics per second of wall time
 //                               (paced by time, not by frames: ui/src/labs/field.rs)
+//   trace_ms_per_frame          where the main thread's time goes, from a Chromium trace of the
+//                               next BENCH_TRACE_SECONDS (default 3; 0: no trace), per lab frame:
+//                               animation_frame (the lab's script), commit (handing the frame to
+//                               the compositor), of it readback (GLES2::ReadPixels: a WebGL
+//                               canvas read back for software compositing, waiting for the GPU
+//                               process), and gpu_process_webgl (the GPU process executing the
+//                               page's WebGL commands: SwiftShader rasterizing)
 //   load_average                the machine's 1-minute load average at the end (os.loadavg)
+//   viewport, extra_flags       the page's size (BENCH_VIEWPORT=WxH, default 1024x700) and any
+//                               Chromium flags added to the tests' (BENCH_FLAGS, space-separated)
 // in headless Chromium on WebGPU (SwiftShader), or with --cpu on the CPU fallback.
 // Usage: web/build.sh && node web/bench.mjs [--cpu]   (SGDLAB_URL to use a running server)
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { firstViewSizes } from './compress.mjs';
 import { DIST, launch, labServer, openLab, waitForFrames } from './tests/helpers.mjs';
 
 const cpu = process.argv.includes('--cpu');
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 
+// Traces `seconds` of the page and sums, per lab frame, the durations of a few events on the
+// renderer's main thread and the GPU process's main thread (null when seconds is 0).
+async function traceFrames(browser, page, seconds) {
+  if (!(seconds > 0)) return null;
+  const dir = await mkdtemp(join(tmpdir(), 'sgdlab-trace-'));
+  const path = join(dir, 'trace.json');
+  try {
+    await browser.startTracing(page, { path, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'gpu', 'cc'] });
+    const f0 = await page.evaluate(() => window.sgdlab.state().frames);
+    await page.waitForTimeout(seconds * 1000);
+    const f1 = await page.evaluate(() => window.sgdlab.state().frames);
+    await browser.stopTracing();
+    const events = JSON.parse(await readFile(path, 'utf8')).traceEvents;
+    const threads = {};
+    for (const e of events) {
+      if (e.ph === 'M' && e.name === 'thread_name') threads[`${e.pid}:${e.tid}`] = e.args.name;
+    }
+    const sum = (thread, name) => events
+      .filter((e) => e.ph === 'X' && e.name === name && threads[`${e.pid}:${e.tid}`] === thread)
+      .reduce((a, e) => a + (e.dur ?? 0) / 1000, 0);
+    const frames = Math.max(1, f1 - f0);
+    const per = (ms) => Math.round((ms / frames) * 10) / 10;
+    return {
+      frames: f1 - f0,
+      main_thread_tasks: per(sum('CrRendererMain', 'RunTask')),
+      animation_frame: per(sum('CrRendererMain', 'FireAnimationFrame')),
+      commit: per(sum('CrRendererMain', 'Commit')),
+      readback: per(sum('CrRendererMain', 'GLES2::ReadPixels')),
+      gpu_process_webgl: per(sum('CrGpuMain', 'WebGL')),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 function percentile(sorted, p) {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i];
 }
 
+const [width, height] = (process.env.BENCH_VIEWPORT ?? '1024x700').split('x').map(Number);
+if (!(width > 0 && height > 0)) throw new Error(`BENCH_VIEWPORT: expected WxH, got ${process.env.BENCH_VIEWPORT}`);
+const extraArgs = (process.env.BENCH_FLAGS ?? '').split(' ').filter(Boolean);
+
 const sizes = await firstViewSizes(DIST);
 const server = await labServer();
-const browser = await launch({ webgpu: !cpu });
+const browser = await launch({ webgpu: !cpu, extraArgs });
 try {
   const particles = Number(process.env.BENCH_PARTICLES ?? 16384);
   const { page, watch } = await openLab(browser, `${server.url}#lab=sharp-minima&particles=${particles}`, {
     initScript: cpu ? () => { delete Navigator.prototype.gpu; } : undefined,
+    viewport: { width, height },
   });
   const state = await waitForFrames(page, watch, 1);
+  const marks = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark')
+    .filter((m) => m.name.startsWith('sgdlab:'))
+    .map((m) => [m.name.slice('sgdlab:'.length), Math.round(m.startTime)])));
   // Let compilation and the first uploads settle before timing frames.
   await page.waitForTimeout(1000);
   const cdp = await page.context().newCDPSession(page);
@@ -58,6 +114,7 @@ try {
   const end = await page.evaluate(() => window.sgdlab.state());
   const wall = (Date.now() - t0) / 1000;
   const cdpAfter = await metrics();
+  const traced = await traceFrames(browser, page, Number(process.env.BENCH_TRACE_SECONDS ?? 3));
   const sorted = [...intervals].sort((a, b) => a - b);
   const round = (x) => Math.round(x * 100) / 100;
   const labFrames = Math.max(1, end.frames - before.frames);
@@ -70,6 +127,7 @@ try {
     first_view_br_bytes: sizes.first_view_br_bytes,
     compute_ready_ms: round(state.compute_ready_ms),
     first_frame_ms: round(state.first_frame_ms),
+    marks_ms: marks,
     frame_ms_p50: round(percentile(sorted, 50)),
     frame_ms_p95: round(percentile(sorted, 95)),
     main_thread_ms_per_frame: perFrame('TaskDuration'),
@@ -77,11 +135,14 @@ try {
     frames_timed: intervals.length,
     lab_frames_during: end.frames - before.frames,
     sgd_steps_per_s: round((end.metrics.sgd_steps - before.metrics.sgd_steps) / wall),
+    trace_ms_per_frame: traced,
     particles,
     backend: end.backend,
     adapter: end.adapter,
     renderer: end.renderer,
     lab: end.lab,
+    viewport: `${width}x${height}`,
+    extra_flags: extraArgs.join(' '),
     load_average: round(loadavg()[0]),
   }, null, 2));
 } finally {

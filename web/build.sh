@@ -116,9 +116,9 @@ fi
 
 step "web/dist"
 cp web/static/index.html web/static/loader.js web/static/style.css "$staging/"
-# What is not compiled in: egui's default fonts (the first frame's, fetched beside the .wasm),
-# DejaVu Sans (the symbol fallback, fetched after the first frame) and the MNIST subset (fetched
-# when the random-labels lab's MNIST mode asks for it).
+# What is not compiled in: egui's default fonts (Ubuntu Light and the icons fetched beside the
+# .wasm for the first frame, Hack after it), DejaVu Sans (the symbol fallback, fetched after the
+# first frame) and the MNIST subset (fetched when the random-labels lab's MNIST mode asks for it).
 fonts_dir=$(cargo metadata --format-version 1 --locked 2>/dev/null \
   | grep -o '"manifest_path":"[^"]*epaint_default_fonts-[^"]*/Cargo.toml"' | head -1 \
   | sed 's/^"manifest_path":"//; s|/Cargo.toml"$|/fonts|')
@@ -131,10 +131,14 @@ cp "$fonts_dir/Ubuntu-Light.ttf" "$fonts_dir/Hack-Regular.ttf" "$fonts_dir/egui-
   engine/assets/fonts/DejaVuSans.ttf "$staging/fonts/"
 cp engine/data/mnist10k-images-idx3-ubyte.gz engine/data/mnist10k-labels-idx1-ubyte.gz "$staging/data/"
 wasm_bytes=$(stat -c %s "$wasm")
-first_bytes=$((wasm_bytes + $(cat "$staging"/fonts/{Ubuntu-Light,Hack-Regular,egui-icons}.ttf | wc -c)))
+first_bytes=$((wasm_bytes + $(cat "$staging"/fonts/{Ubuntu-Light,egui-icons}.ttf | wc -c)))
 sed -i "s/__WASM_BYTES__/$wasm_bytes/; s/__FIRST_BYTES__/$first_bytes/" "$staging/index.html"
-# Pre-compressed twins (gzip -9 and brotli 11, by node's zlib) that `sgdlab serve` sends with
-# Content-Encoding to a browser that accepts them; prints the sizes against web/size-budget.json.
+# Pre-compressed twins (gzip by zopfli, from web/'s npm packages; brotli 11 by node's zlib) that
+# `sgdlab serve` sends with Content-Encoding to a browser that accepts them; prints the sizes
+# against web/size-budget.json.
+if [ ! -d web/node_modules/@gfx/zopfli ]; then
+  (cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
 node web/compress.mjs "$staging"
 rm -rf "$dist.old"
 [ -d "$dist" ] && mv "$dist" "$dist.old"

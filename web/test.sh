@@ -27,9 +27,10 @@ else
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
 fi
 
-step "npm packages (playwright-core, binaryen; no browser download)"
+step "npm packages (playwright-core, binaryen, zopfli; no browser download)"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-if [ -d web/node_modules/playwright-core ] && [ -d web/node_modules/binaryen ]; then
+if [ -d web/node_modules/playwright-core ] && [ -d web/node_modules/binaryen ] \
+  && [ -d web/node_modules/@gfx/zopfli ]; then
   echo "present: web/node_modules"
 else
   (cd web && npm ci --no-audit --no-fund)

@@ -5,7 +5,7 @@
 
 use crate::compute::{Compute, Renderer, self_check};
 use crate::fetch::Fetcher;
-use crate::fonts::{FALLBACK_FONT_URL, Fonts};
+use crate::fonts::{Fonts, LATER_FONTS};
 use crate::hook::{ComputeHold, StateHook};
 use crate::state::SelfCheck;
 use serde_json::{Value, json};
@@ -105,7 +105,6 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
         renderer: compute.renderer_name(),
         fallback_reason: compute.fallback_reason.clone(),
         self_check: Value::Null,
-        rayon_threads: rayon::current_num_threads(),
         compute_ready_ms: None,
         first_frame_ms: None,
         pending,
@@ -113,7 +112,7 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
         ready,
         ui_compute: Some(ui_compute),
         fetcher,
-        fallback_font_requested: false,
+        later_fonts_requested: false,
     })
 }
 
@@ -123,7 +122,6 @@ struct WebApp {
     renderer: &'static str,
     fallback_reason: Option<String>,
     self_check: Value,
-    rayon_threads: usize,
     compute_ready_ms: Option<f64>,
     first_frame_ms: Option<f64>,
     pending: Rc<RefCell<Option<String>>>,
@@ -132,30 +130,30 @@ struct WebApp {
     /// The compute handed to the app once the self-check is done.
     ui_compute: Option<sgdlab_ui::Compute>,
     fetcher: Fetcher,
-    fallback_font_requested: bool,
+    later_fonts_requested: bool,
 }
 
 impl WebApp {
-    /// After the first frame: fetches the symbol font and adds it when it lands.
-    fn request_fallback_font(&mut self, ctx: &egui::Context) {
-        if self.fallback_font_requested {
+    /// After the first frame: fetches the fonts the first frame did without (Hack, then the
+    /// symbol font) and adds each when it lands.
+    fn request_later_fonts(&mut self, ctx: &egui::Context) {
+        if self.later_fonts_requested {
             return;
         }
-        self.fallback_font_requested = true;
+        self.later_fonts_requested = true;
         let fetcher = self.fetcher.clone();
         let ctx = ctx.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            match fetcher.bytes(FALLBACK_FONT_URL, |_, _| {}).await {
-                Ok(bytes) => {
-                    sgdlab_ui::add_fallback_font(
-                        &ctx,
-                        "dejavu-sans",
-                        egui::FontData::from_owned(bytes),
-                    );
-                    ctx.request_repaint();
+            for font in &LATER_FONTS {
+                match fetcher.bytes(font.url, |_, _| {}).await {
+                    Ok(bytes) => {
+                        font.add(&ctx, bytes);
+                        ctx.request_repaint();
+                    }
+                    // Text keeps its first-frame font (the browser draws the symbols); nothing
+                    // else depends on these.
+                    Err(e) => log::warn!("the font {} did not load: {e}", font.url),
                 }
-                // The browser keeps drawing the symbols; nothing else depends on the font.
-                Err(e) => log::warn!("the symbol font did not load: {e}"),
             }
         });
     }
@@ -184,7 +182,7 @@ impl eframe::App for WebApp {
         if self.first_frame_ms.is_none() {
             self.first_frame_ms = now_ms();
         } else {
-            self.request_fallback_font(&ctx);
+            self.request_later_fonts(&ctx);
         }
         let repaint = move || ctx.request_repaint();
         self.fetcher.start_wanted(repaint);
@@ -193,7 +191,6 @@ impl eframe::App for WebApp {
             o.insert("renderer".into(), json!(self.renderer));
             o.insert("fallback_reason".into(), json!(self.fallback_reason));
             o.insert("self_check".into(), self.self_check.clone());
-            o.insert("rayon_threads".into(), json!(self.rayon_threads));
             o.insert("compute_ready_ms".into(), json!(self.compute_ready_ms));
             o.insert("compute_ready".into(), json!(!self.app.is_starting()));
             o.insert("first_frame_ms".into(), json!(self.first_frame_ms));

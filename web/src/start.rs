@@ -1,4 +1,4 @@
-//! The entry point JavaScript calls: `await start("canvas-id", fonts…, fetchBytes)` (see
+//! The entry point JavaScript calls: `await start("canvas-id", font, icons, fetchBytes)` (see
 //! `web/static/loader.js`).
 
 use crate::app::{Startup, make_app};
@@ -12,9 +12,9 @@ use wasm_bindgen::prelude::*;
 /// Starts the lab on the canvas with id `canvas_id`: installs `window.sgdlab`, creates the
 /// compute device (WebGPU, else the CPU), then runs eframe on the canvas at once; the device's
 /// self-check runs meanwhile and the views wait for it ("Starting the GPU…"), while tabs,
-/// controls and links already respond. `proportional_font`, `monospace_font` and `icon_font`
-/// are the font files the loader fetched beside the .wasm; `fetch_bytes(url, onProgress)` fetches
-/// what the lab needs later.
+/// controls and links already respond. `proportional_font` and `icon_font` are the font files
+/// the loader fetched beside the .wasm; `fetch_bytes(url, onProgress)` fetches what the lab needs
+/// later (the other fonts, after the first frame: [`crate::fonts::LATER_FONTS`]).
 ///
 /// With `?hold-compute` in the page's address the self-check waits for
 /// `window.sgdlab.releaseCompute()` (the browser tests' way to act before the device is ready).
@@ -24,7 +24,6 @@ use wasm_bindgen::prelude::*;
 pub async fn start(
     canvas_id: String,
     proportional_font: Vec<u8>,
-    monospace_font: Vec<u8>,
     icon_font: Vec<u8>,
     fetch_bytes: js_sys::Function,
 ) -> Result<(), JsValue> {
@@ -63,7 +62,6 @@ pub async fn start(
             adapter: compute.device.info.adapter.clone(),
             renderer: compute.renderer_name().into(),
             fallback_reason: compute.fallback_reason.clone(),
-            rayon_threads: rayon::current_num_threads(),
             ..LabState::default()
         }
         .to_json(),
@@ -75,7 +73,6 @@ pub async fn start(
         hook,
         fonts: Fonts {
             proportional: proportional_font,
-            monospace: monospace_font,
             icons: icon_font,
         },
         fetcher: Fetcher::new(fetch_bytes),

@@ -39,9 +39,6 @@ pub struct LabState {
     pub first_frame_ms: Option<f64>,
     /// The startup self-check: a small autodiff computation on the compute device.
     pub self_check: SelfCheck,
-    /// Threads in rayon's global pool, which burn-flex parallelizes on (1 in a browser, where
-    /// rayon falls back to the current thread).
-    pub rayon_threads: usize,
 }
 
 /// Results worked out by hand, computed on the compute device at startup.
@@ -50,8 +47,8 @@ pub struct LabState {
 /// `∂f/∂X_ab = Σⱼ X_bj + Σᵢ X_ia` (row sum b plus column sum a) `= [[7, 11], [9, 13]]`.
 ///
 /// Large: a 256×256 by 256×256 matmul of ones (every entry 256) and `Σ 3·1` over 512×1024
-/// ones (1,572,864): sizes above burn-flex's parallel thresholds, so on the CPU backend they
-/// take its rayon paths (single-threaded in a browser). Both are exact in f32.
+/// ones (1,572,864): sizes above burn-flex's parallel thresholds natively (the browser build has
+/// no rayon: one thread). Both are exact in f32.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SelfCheck {
     /// `f` as computed.
@@ -178,7 +175,6 @@ mod tests {
             "frames",
             "first_frame_ms",
             "self_check",
-            "rayon_threads",
             "compute_ready",
         ] {
             assert!(v.get(key).is_some(), "missing {key} in {v}");

@@ -44,12 +44,11 @@ for (const scenario of SCENARIOS) {
       assert.match(state.fallback_reason ?? '', scenario.reason);
     });
 
-    test('the self-check computed the hand-worked results on the CPU, rayon on one thread', () => {
+    test('the self-check computed the hand-worked results on the CPU', () => {
       assert.equal(state.self_check.ok, true, JSON.stringify(state.self_check));
-      // The large matmul and sum go through burn-flex's rayon paths: rayon's global pool fell
-      // back to the page's one thread instead of failing to spawn workers.
+      // The large matmul and sum: sizes where burn-flex would split work natively (the browser
+      // build has no rayon; it runs on the page's one thread).
       assert.equal(state.self_check.large_ok, true);
-      assert.equal(state.rayon_threads, 1);
     });
 
     test('one notice says why and what to do; no banner, no toast', async () => {

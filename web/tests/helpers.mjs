@@ -91,9 +91,10 @@ export async function labServer() {
 
 // Opens the lab in a fresh context and records what a test checks afterwards.
 // `initScript` runs before any page script (e.g. to remove navigator.gpu); `route` lets a test
-// tamper with responses. Returns once the page has loaded; use `waitForFrames` to wait for the lab.
-export async function openLab(browser, url, { initScript, route } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1024, height: 700 } });
+// tamper with responses; `viewport` is the page's size (1024×700 unless given). Returns once the
+// page has loaded; use `waitForFrames` to wait for the lab.
+export async function openLab(browser, url, { initScript, route, viewport } = {}) {
+  const context = await browser.newContext({ viewport: viewport ?? { width: 1024, height: 700 } });
   const page = await context.newPage();
   const watch = { consoleErrors: [], pageErrors: [], offOrigin: [], consoleLog: [] };
   const origin = new URL(url).origin;

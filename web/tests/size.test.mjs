@@ -1,6 +1,6 @@
-// What a first view downloads stays within web/size-budget.json (gzip -9 sizes of the built
-// files: deterministic, so a fair test), and the pre-compressed twins `sgdlab serve` sends are
-// the files they stand for.
+// What a first view downloads stays within web/size-budget.json (the sizes of the pre-compressed
+// twins `sgdlab serve` sends: deterministic, so a fair test), and those twins are the files they
+// stand for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';

@@ -259,8 +259,8 @@ impl BlockKernel {
             // Gradient: walls, then each well (PackedLandscape::grad).
             let (w, lo, hi) = (self.wall, self.lo, self.hi);
             for i in 0..L {
-                gx[i] = w * ((x[i] - hi[0]).max(0.0) - (lo[0] - x[i]).max(0.0));
-                gy[i] = w * ((y[i] - hi[1]).max(0.0) - (lo[1] - y[i]).max(0.0));
+                gx[i] = w * (pos_part(x[i] - hi[0]) - pos_part(lo[0] - x[i]));
+                gy[i] = w * (pos_part(y[i] - hi[1]) - pos_part(lo[1] - y[i]));
             }
             for (k, dk) in dist.iter().enumerate().take(nw) {
                 let [cx, cy, r, h] = wells[k];
@@ -360,8 +360,10 @@ fn clip_lanes<const L: usize>(wx: &mut [f32; L], wy: &mut [f32; L], b: f32) {
     for i in 0..L {
         let n = (wx[i] * wx[i] + wy[i] * wy[i]).sqrt();
         // `if n > b { w · b/n } else { w }` without a branch: b/n ≥ 1 exactly when n ≤ b (or n
-        // is 0 or NaN, where min gives 1), and w · 1 = w.
-        let s = (b / n).min(1.0);
+        // is 0 or NaN, where the comparison is false), and w · 1 = w. A select, not `min`: see
+        // [`pos_part`].
+        let q = b / n;
+        let s = if q < 1.0 { q } else { 1.0 };
         wx[i] *= s;
         wy[i] *= s;
     }
@@ -408,4 +410,12 @@ mod tests {
             assert_eq!(*g, want, "block width {}", [4, 8, 16][w]);
         }
     }
+}
+
+/// `a.max(0.0)` as a compare and select, the same bits for every `a` (NaN and −0 give +0 both
+/// ways). `f32::max` is IEEE maxNum, which wasm's `f32.max` is not, so on wasm32 it becomes a
+/// call to `fmaxf` per lane and keeps the loop from SIMD128; the select vectorizes everywhere.
+#[inline(always)]
+fn pos_part(a: f32) -> f32 {
+    if a > 0.0 { a } else { 0.0 }
 }
