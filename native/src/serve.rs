@@ -181,14 +181,16 @@ fn accepts(accept_encoding: &str, coding: &str) -> bool {
     star
 }
 
-/// The twin of `file` to send for `accept_encoding` (its path and coding), if one exists.
-fn twin(file: &Path, accept_encoding: Option<&str>) -> Option<(PathBuf, &'static str)> {
+/// The twin of `file` to send for `accept_encoding` (its path and coding), if one exists under
+/// `root` (a twin that is a symlink out of `root` is not sent, as [`resolve`] refuses files).
+fn twin(root: &Path, file: &Path, accept_encoding: Option<&str>) -> Option<(PathBuf, &'static str)> {
     let accept = accept_encoding?;
     TWINS.iter().find_map(|&(coding, suffix)| {
         let mut name = file.file_name()?.to_os_string();
         name.push(format!(".{suffix}"));
-        let path = file.with_file_name(name);
-        (accepts(accept, coding) && path.is_file()).then_some((path, coding))
+        let path = file.with_file_name(name).canonicalize().ok()?;
+        (accepts(accept, coding) && path.starts_with(root) && path.is_file())
+            .then_some((path, coding))
     })
 }
 
@@ -308,7 +310,7 @@ fn respond(head: &str, root: &Path) -> (Response, bool) {
     }
     let response = match resolve(root, target) {
         Ok(path) => {
-            let (file, encoding) = match twin(&path, header(head, "accept-encoding")) {
+            let (file, encoding) = match twin(root, &path, header(head, "accept-encoding")) {
                 Some((twin, coding)) => (twin, Some(coding)),
                 None => (path.clone(), None),
             };
@@ -472,6 +474,20 @@ mod tests {
         std::fs::write(outside.path().join("secret"), "s").unwrap();
         std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
         assert_eq!(resolve(&root, "/link"), Err(403));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_twin_that_links_out_of_the_root_is_not_sent() {
+        let (dir, root) = site();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.gz"), "s").unwrap();
+        std::fs::write(dir.path().join("m.wasm"), "raw").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.gz"), dir.path().join("m.wasm.gz"))
+            .unwrap();
+        let (r, _) = respond("GET /m.wasm HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n", &root);
+        assert_eq!((r.status, r.encoding), (200, None));
+        assert_eq!(r.body, b"raw");
     }
 
     #[test]

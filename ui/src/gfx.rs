@@ -54,11 +54,13 @@ impl ParticleSource {
     }
 }
 
-/// Draws `source` into `rect`, which shows plot coordinates `x` × `y` (y up). One-dimensional
-/// runs pass `y_of` to place particles (e.g. on the curve) — only on the CPU path.
+/// Draws `source` into `rect`, which shows plot coordinates `x` × `y` (y up). `id` is the plot's
+/// (stable across frames, moves and resizes): the fallback keeps its texture under it.
+#[allow(clippy::too_many_arguments)]
 pub fn draw_particles(
     ui: &egui::Ui,
     gfx: &Gfx,
+    id: egui::Id,
     rect: Rect,
     x: (f64, f64),
     y: (f64, f64),
@@ -110,12 +112,8 @@ pub fn draw_particles(
         }
     }
     let image = egui::ColorImage::new([w, h], pixels);
-    let key = egui::Id::unique((
-        "sgdlab-particles",
-        ui.scope_id(),
-        rect.min.x as i32,
-        rect.min.y as i32,
-    ));
+    // One texture a plot, replaced in place as the plot moves or changes size.
+    let key = id.with("sgdlab-particles");
     let tex = match ui.data(|d| d.get_temp::<egui::TextureHandle>(key)) {
         Some(mut t) => {
             t.set(image, egui::TextureOptions::NEAREST);

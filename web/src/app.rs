@@ -43,6 +43,7 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
         fetcher,
         hold,
     } = startup;
+    mark("renderer");
     cc.egui_ctx.set_theme(egui::Theme::Dark);
     cc.egui_ctx.set_fonts(fonts.definitions());
     let ui_compute = match &compute.renderer {
@@ -63,6 +64,7 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
             autostart: true,
         },
     );
+    mark("labs");
     app.hold_until_compute(match compute.renderer {
         Renderer::SharedWebGpu(_) => "Starting the GPU…",
         Renderer::WebGl => "Starting the CPU backend…",
@@ -176,10 +178,14 @@ impl eframe::App for WebApp {
                 self.app.apply_fragment(&h);
             }
         }
+        if self.first_frame_ms.is_none() {
+            mark("first-ui");
+        }
         eframe::App::ui(&mut self.app, ui, frame);
         self.own_fragment = self.app.fragment();
         let ctx = ui.ctx().clone();
         if self.first_frame_ms.is_none() {
+            mark("first-ui-done");
             self.first_frame_ms = now_ms();
         } else {
             self.request_later_fonts(&ctx);
@@ -260,6 +266,14 @@ fn later(ms: i32) -> js_sys::Promise {
 }
 
 /// `performance.now()`: milliseconds since navigation start.
+/// A `performance.mark` named `sgdlab:{name}`: the stages of the start, which `web/bench.mjs`
+/// reports (`marks_ms`) beside the loader's.
+pub fn mark(name: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark(&format!("sgdlab:{name}"));
+    }
+}
+
 pub fn now_ms() -> Option<f64> {
     web_sys::window()
         .and_then(|w| w.performance())

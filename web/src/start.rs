@@ -50,6 +50,7 @@ pub async fn start(
         .map_err(|_| format!("the element `{canvas_id}` is not a <canvas>"))?;
 
     let compute = Compute::init().await;
+    crate::app::mark("compute");
     log::info!(
         "compute device: {} ({:.0} ms after navigation)",
         compute.device.info,

@@ -369,6 +369,14 @@ fn clip_lanes<const L: usize>(wx: &mut [f32; L], wy: &mut [f32; L], b: f32) {
     }
 }
 
+/// `a.max(0.0)` as a compare and select, the same bits for every `a` (NaN and −0 give +0 both
+/// ways). `f32::max` is IEEE maxNum, which wasm's `f32.max` is not, so on wasm32 it becomes a
+/// call to `fmaxf` per lane and keeps the loop from SIMD128; the select vectorizes everywhere.
+#[inline(always)]
+fn pos_part(a: f32) -> f32 {
+    if a > 0.0 { a } else { 0.0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,12 +418,4 @@ mod tests {
             assert_eq!(*g, want, "block width {}", [4, 8, 16][w]);
         }
     }
-}
-
-/// `a.max(0.0)` as a compare and select, the same bits for every `a` (NaN and −0 give +0 both
-/// ways). `f32::max` is IEEE maxNum, which wasm's `f32.max` is not, so on wasm32 it becomes a
-/// call to `fmaxf` per lane and keeps the loop from SIMD128; the select vectorizes everywhere.
-#[inline(always)]
-fn pos_part(a: f32) -> f32 {
-    if a > 0.0 { a } else { 0.0 }
 }

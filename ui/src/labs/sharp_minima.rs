@@ -503,6 +503,7 @@ impl LabSpec for SharpSim {
             draw_particles(
                 ui,
                 gfx,
+                resp.response.id,
                 *resp.transform.frame(),
                 (b.min()[0], b.max()[0]),
                 (b.min()[1], b.max()[1]),

@@ -513,6 +513,7 @@ impl LabSpec for SmoothingSim {
                             draw_particles(
                                 ui,
                                 gfx,
+                                resp.response.id,
                                 *resp.transform.frame(),
                                 (b.min()[0], b.max()[0]),
                                 (b.min()[1], b.max()[1]),
