@@ -70,6 +70,13 @@ fi
 # The profile is in the root Cargo.toml (size first: opt-level "z", fat LTO, one codegen unit).
 cargo build -p sgdlab-web --target wasm32-unknown-unknown --profile wasm-release
 wasm_in="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/sgdlab_web.wasm"
+# wasm-ld wraps every export in a call to the static constructors unless the module calls them
+# itself (web/src/ctors.rs); the wrappers are named `<export>.command_export` in the name section.
+if grep -q 'command_export' "$wasm_in"; then
+  echo "web/build.sh: $wasm_in has .command_export wrappers: every call into the module would" \
+    "rerun the static constructors (see web/src/ctors.rs)" >&2
+  exit 1
+fi
 
 step "wasm-bindgen --target web"
 staging=$(mktemp -d "${TMPDIR:-/tmp}/sgdlab-dist.XXXXXX")
