@@ -10,13 +10,15 @@
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
+// Declaring the linker's function is `unsafe` too.
+#[allow(unsafe_code)]
 unsafe extern "C" {
     /// wasm-ld's synthesized function that runs every static constructor of the module.
     fn __wasm_call_ctors();
 }
 
 /// Runs the module's static constructors, once (wasm-bindgen calls this once per instance).
-// The one `unsafe` of the crate: calling the linker's constructor function.
+// The one `unsafe` call of the crate: the linker's constructor function.
 #[allow(unsafe_code)]
 #[wasm_bindgen(start)]
 fn run_static_constructors() {

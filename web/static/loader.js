@@ -10,6 +10,12 @@ const WASM_URL = new URL('./sgdlab_web_bg.wasm', import.meta.url);
 const FONT_URLS = ['fonts/Ubuntu-Light.ttf', 'fonts/egui-icons.ttf'];
 const CANVAS_ID = 'lab-canvas';
 
+// Wakes the browser's WebGPU while the .wasm downloads: the first adapter request starts the GPU
+// process's WebGPU (~0.5 s on SwiftShader), and the lab's own request (wgpu's, after `start`)
+// then finds it warm. The answer is not used: where there is no adapter the lab falls back as
+// it would have.
+navigator.gpu?.requestAdapter?.().catch(() => null);
+
 const $ = (id) => document.getElementById(id);
 let failed = false;
 
