@@ -265,7 +265,6 @@ fn later(ms: i32) -> js_sys::Promise {
     })
 }
 
-/// `performance.now()`: milliseconds since navigation start.
 /// A `performance.mark` named `sgdlab:{name}`: the stages of the start, which `web/bench.mjs`
 /// reports (`marks_ms`) beside the loader's.
 pub fn mark(name: &str) {
@@ -274,6 +273,7 @@ pub fn mark(name: &str) {
     }
 }
 
+/// `performance.now()`: milliseconds since navigation start.
 pub fn now_ms() -> Option<f64> {
     web_sys::window()
         .and_then(|w| w.performance())
