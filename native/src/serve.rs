@@ -183,7 +183,11 @@ fn accepts(accept_encoding: &str, coding: &str) -> bool {
 
 /// The twin of `file` to send for `accept_encoding` (its path and coding), if one exists under
 /// `root` (a twin that is a symlink out of `root` is not sent, as [`resolve`] refuses files).
-fn twin(root: &Path, file: &Path, accept_encoding: Option<&str>) -> Option<(PathBuf, &'static str)> {
+fn twin(
+    root: &Path,
+    file: &Path,
+    accept_encoding: Option<&str>,
+) -> Option<(PathBuf, &'static str)> {
     let accept = accept_encoding?;
     TWINS.iter().find_map(|&(coding, suffix)| {
         let mut name = file.file_name()?.to_os_string();
@@ -483,9 +487,15 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret.gz"), "s").unwrap();
         std::fs::write(dir.path().join("m.wasm"), "raw").unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret.gz"), dir.path().join("m.wasm.gz"))
-            .unwrap();
-        let (r, _) = respond("GET /m.wasm HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n", &root);
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.gz"),
+            dir.path().join("m.wasm.gz"),
+        )
+        .unwrap();
+        let (r, _) = respond(
+            "GET /m.wasm HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n",
+            &root,
+        );
         assert_eq!((r.status, r.encoding), (200, None));
         assert_eq!(r.body, b"raw");
     }
