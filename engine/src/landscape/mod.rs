@@ -7,8 +7,6 @@
 //! Noise" (2021).
 
 mod clip;
-mod counter_rng;
-mod fastmath;
 mod noise;
 mod particles;
 mod particles_simd;
@@ -16,8 +14,10 @@ mod smoothing;
 mod surface;
 
 pub use clip::*;
-pub use counter_rng::*;
-pub use fastmath::{pow_unit, sin_pi};
+pub use sgdlab_stepper::counter_rng::*;
+pub use sgdlab_stepper::fastmath::{pow_unit, sin_pi};
+// The stepper crate's modules, under the names the landscape's files use.
+use sgdlab_stepper::{counter_rng, fastmath};
 pub use noise::*;
 pub use particles::*;
 pub use particles_simd::simd_level;

@@ -14,19 +14,13 @@
 use super::clip::{Clip, clip_norm};
 use super::counter_rng::CounterRng;
 use super::noise::Noise;
-use super::particles_simd::{BlockKernel, MAX_LANES};
+use super::particles_simd::{MAX_LANES, block_kernel};
 use super::surface::{MAX_BASINS, NO_BASIN, PackedLandscape};
 use crate::error::Result;
 use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 
-/// The `first_exit` value of a particle that never left its starting basin.
-pub const NEVER: u32 = u32::MAX;
-/// The label of a diverged particle (frozen; counted, never a crash).
-pub const DIVERGED: u32 = 5;
-/// Words per particle in [`ParticleState::stats`]: occupation counts for labels 0..=5
-/// (basins 0..3, no basin, diverged), then the 4×4 transition counts.
-pub const STAT_STRIDE: usize = 6 + MAX_BASINS * MAX_BASINS;
+pub use sgdlab_stepper::{DIVERGED, NEVER, STAT_STRIDE};
 /// The most particles one run takes (the kernel's 2-D dispatch and u32 indices bound it).
 pub const MAX_PARTICLES: usize = 1 << 26;
 
@@ -198,7 +192,7 @@ pub fn step_particles_cpu(
     steps: u32,
     threads: usize,
 ) {
-    let Some(kernel) = BlockKernel::new(land, rule) else {
+    let Some(kernel) = block_kernel(land, rule) else {
         step_particles_scalar(land, rule, state, steps, threads);
         return;
     };
@@ -447,7 +441,7 @@ mod tests {
             let packed = land.packed();
             let mut r = rule(noise, clip, lr);
             r.diverge_radius = 6.0;
-            assert!(BlockKernel::new(&packed, &r).is_some());
+            assert!(super::super::particles_simd::block_kernel(&packed, &r).is_some());
             let init: Vec<[f32; 2]> = (0..203)
                 .map(|i| {
                     let t = i as f32 * 0.37;

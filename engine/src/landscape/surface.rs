@@ -22,10 +22,7 @@ use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 use std::f32::consts::{PI, TAU};
 
-/// The most labelled basins a landscape has (labels `0..MAX_BASINS`; [`NO_BASIN`] otherwise).
-pub const MAX_BASINS: usize = 4;
-/// The label of a point in no basin (a plateau between wells, or outside the box).
-pub const NO_BASIN: u32 = 4;
+pub use sgdlab_stepper::{MAX_BASINS, NO_BASIN};
 /// Header words of the packed layout before the wells.
 pub const LAND_HEADER: usize = 12;
 

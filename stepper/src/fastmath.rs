@@ -119,7 +119,7 @@ mod tests {
             let p = -1.0 / alpha;
             let mut worst = 0.0f64;
             for k in 0..(1u32 << 23) {
-                let u = super::super::counter_rng::to_unit(k << 9);
+                let u = crate::counter_rng::to_unit(k << 9);
                 let exact = f64::from(u).powf(f64::from(p));
                 worst = worst.max(rel(pow_unit(u, p), exact));
             }
