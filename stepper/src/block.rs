@@ -27,7 +27,6 @@ use crate::fastmath::{pow_unit, sin_pi};
 use crate::{DIVERGED, MAX_BASINS, NEVER, NO_BASIN, STAT_STRIDE};
 use std::f32::consts::PI;
 
-
 /// The instruction set the block stepper runs with on this CPU: `avx512f` (blocks of 16, one
 /// register), `avx2` (blocks of 8, one register), or `baseline` (the target's own: SSE2 on
 /// x86-64, SIMD128 in a browser; blocks of 8 in two registers).

@@ -14,12 +14,13 @@ mod smoothing;
 mod surface;
 
 pub use clip::*;
-pub use sgdlab_stepper::counter_rng::*;
-pub use sgdlab_stepper::fastmath::{pow_unit, sin_pi};
-// The stepper crate's modules, under the names the landscape's files use.
-use sgdlab_stepper::{counter_rng, fastmath};
 pub use noise::*;
 pub use particles::*;
 pub use particles_simd::simd_level;
+pub use sgdlab_stepper::counter_rng::*;
+pub use sgdlab_stepper::fastmath::{pow_unit, sin_pi};
 pub use smoothing::*;
 pub use surface::*;
+
+// The stepper crate's modules, under the names the landscape's files use.
+use sgdlab_stepper::{counter_rng, fastmath};

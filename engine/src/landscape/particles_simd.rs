@@ -6,9 +6,9 @@
 use super::noise::NoiseKind;
 use super::particles::StepRule;
 use super::surface::{LAND_HEADER, MAX_BASINS, PackedLandscape};
+use sgdlab_stepper::BlockKernel;
 pub(super) use sgdlab_stepper::MAX_LANES;
 pub use sgdlab_stepper::simd_level;
-use sgdlab_stepper::BlockKernel;
 
 /// The kernel for `land` and `rule`, or `None` when the pair is one the scalar reference
 /// handles (not bump wells, or noise other than none and Pareto).
@@ -92,4 +92,3 @@ mod tests {
         }
     }
 }
-
