@@ -10,6 +10,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+#[cfg(feature = "burn-wgpu")]
 use std::sync::OnceLock;
 
 /// Which backend a run asks for.
@@ -113,13 +114,16 @@ pub fn cpu_device() -> ComputeDevice {
 }
 
 /// burn's wgpu runtime can be initialized once per process; the outcome is kept here.
+#[cfg(feature = "burn-wgpu")]
 static WGPU: OnceLock<std::result::Result<ComputeDevice, String>> = OnceLock::new();
 
 /// The wgpu instance, adapter, device and queue burn's runtime uses, kept so that hand-written
 /// kernels (`crate::gpu`) run on the same device without a second wgpu setup.
+#[cfg(feature = "burn-wgpu")]
 static WGPU_SETUP: OnceLock<burn::tensor::wgpu::WgpuSetup> = OnceLock::new();
 
 /// The wgpu handles behind [`wgpu_device`] (initializing it on first use).
+#[cfg(feature = "burn-wgpu")]
 pub fn wgpu_setup() -> Result<burn::tensor::wgpu::WgpuSetup> {
     wgpu_device()?;
     WGPU_SETUP
@@ -129,13 +133,23 @@ pub fn wgpu_setup() -> Result<burn::tensor::wgpu::WgpuSetup> {
 }
 
 /// The wgpu device, initialized on first use. Fails with a message when no adapter exists.
+#[cfg(feature = "burn-wgpu")]
 pub fn wgpu_device() -> Result<ComputeDevice> {
     WGPU.get_or_init(init_wgpu)
         .clone()
         .map_err(EngineError::Device)
 }
 
-#[cfg(not(target_family = "wasm"))]
+/// Without burn's wgpu backend (the browser build) burn computes on the CPU only.
+#[cfg(not(feature = "burn-wgpu"))]
+pub fn wgpu_device() -> Result<ComputeDevice> {
+    Err(EngineError::Device(
+        "this build has no burn wgpu backend (built without the engine's `burn-wgpu` feature)"
+            .into(),
+    ))
+}
+
+#[cfg(all(feature = "burn-wgpu", not(target_family = "wasm")))]
 fn init_wgpu() -> std::result::Result<ComputeDevice, String> {
     // Adapter acquisition can panic inside drivers on broken installs; keep that a clean error.
     let outcome = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
@@ -146,12 +160,13 @@ fn init_wgpu() -> std::result::Result<ComputeDevice, String> {
     }
 }
 
-#[cfg(target_family = "wasm")]
+#[cfg(all(feature = "burn-wgpu", target_family = "wasm"))]
 fn init_wgpu() -> std::result::Result<ComputeDevice, String> {
     Err("in a browser, initialize wgpu asynchronously first (`wgpu_device_async`)".into())
 }
 
 /// Keeps the handles of a freshly initialized wgpu runtime for [`wgpu_setup`] and describes it.
+#[cfg(feature = "burn-wgpu")]
 fn adopt_wgpu(device: Device, setup: burn::tensor::wgpu::WgpuSetup) -> ComputeDevice {
     let a = setup.adapter.get_info();
     // Set once: callers run inside WGPU's initialization, which succeeds at most once.
@@ -176,6 +191,7 @@ fn adopt_wgpu(device: Device, setup: burn::tensor::wgpu::WgpuSetup) -> ComputeDe
 /// The wgpu device, initialized asynchronously on first use: the only way in a browser, where
 /// burn acquires a WebGPU adapter with `await`. Afterwards [`wgpu_device`] and [`wgpu_setup`]
 /// return the same device on every target. Natively this is [`wgpu_device`].
+#[cfg(feature = "burn-wgpu")]
 pub async fn wgpu_device_async() -> Result<ComputeDevice> {
     #[cfg(target_family = "wasm")]
     if WGPU.get().is_none() {
@@ -190,9 +206,9 @@ pub async fn wgpu_device_async() -> Result<ComputeDevice> {
 }
 
 /// Whether an adapter is a software rasterizer (a CPU pretending to be a GPU).
-pub fn is_software_adapter(name: &str, device_type: burn::tensor::wgpu::wgpu::DeviceType) -> bool {
+pub fn is_software_adapter(name: &str, device_type: wgpu::DeviceType) -> bool {
     let name = name.to_lowercase();
-    device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu
+    device_type == wgpu::DeviceType::Cpu
         || [
             "llvmpipe",
             "lavapipe",
@@ -208,7 +224,6 @@ pub fn is_software_adapter(name: &str, device_type: burn::tensor::wgpu::wgpu::De
 /// probe prints to stderr and which burn does not compute on well), or why there is none.
 #[cfg(not(target_family = "wasm"))]
 fn hardware_adapter() -> std::result::Result<String, String> {
-    use burn::tensor::wgpu::wgpu;
     #[cfg(target_os = "linux")]
     if !linux_gpu_device_node() {
         // Without a GPU device node no hardware adapter can exist, and creating a Vulkan
@@ -292,8 +307,8 @@ pub fn resolve_device(choice: BackendChoice) -> Result<ComputeDevice> {
 }
 
 /// The adapter type of a wgpu device, read from its description (`name (Type)`).
-fn software_type_of(d: &ComputeDevice) -> burn::tensor::wgpu::wgpu::DeviceType {
-    use burn::tensor::wgpu::wgpu::DeviceType;
+fn software_type_of(d: &ComputeDevice) -> wgpu::DeviceType {
+    use wgpu::DeviceType;
     if d.info.adapter.ends_with("(Cpu)") {
         DeviceType::Cpu
     } else {
@@ -304,7 +319,7 @@ fn software_type_of(d: &ComputeDevice) -> burn::tensor::wgpu::wgpu::DeviceType {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::wgpu::wgpu::DeviceType;
+    use wgpu::DeviceType;
 
     #[test]
     fn software_adapters_are_recognized() {

@@ -9,7 +9,6 @@ use crate::fonts::{Fonts, LATER_FONTS};
 use crate::hook::{ComputeHold, StateHook};
 use crate::state::SelfCheck;
 use serde_json::{Value, json};
-use sgdlab_engine::gpu::GpuContext;
 use sgdlab_ui::export::Platform;
 use sgdlab_ui::{LabApp, LabOptions};
 use std::cell::RefCell;
@@ -46,12 +45,7 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
     mark("renderer");
     cc.egui_ctx.set_theme(egui::Theme::Dark);
     cc.egui_ctx.set_fonts(fonts.definitions());
-    let ui_compute = match &compute.renderer {
-        Renderer::SharedWebGpu(setup) => {
-            sgdlab_ui::Compute::wgpu(compute.device.clone(), GpuContext::from_setup(setup))
-        }
-        Renderer::WebGl => sgdlab_ui::Compute::cpu(compute.fallback_reason.clone()),
-    };
+    let ui_compute = compute.for_lab();
     let fragment = location_hash();
     let mut app = LabApp::new(
         &cc.egui_ctx,
@@ -73,6 +67,7 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
     {
         let ready = ready.clone();
         let device = compute.device.device.clone();
+        let gpu = ui_compute.gpu.clone();
         let ctx = cc.egui_ctx.clone();
         wasm_bindgen_futures::spawn_local(async move {
             if let Some(h) = hold {
@@ -80,7 +75,7 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
             }
             // The first frame goes first: on the CPU the self-check runs on this thread.
             let _ = wasm_bindgen_futures::JsFuture::from(later(100)).await;
-            let check = self_check(&device).await;
+            let check = self_check(&device, gpu).await;
             if !check.ok {
                 log::error!("the startup self-check failed: {check:?}");
             }

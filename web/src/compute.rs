@@ -1,44 +1,96 @@
-//! The compute device of the page: burn on WebGPU when the browser has it, burn's CPU backend
-//! (flex, inside the wasm module) otherwise, and the renderer eframe uses with each.
+//! The page's compute: burn on its CPU backend (flex, inside the wasm module) on both paths, the
+//! lab's WGSL kernels (particles, landscapes) on the browser's WebGPU device when it has one, and
+//! the renderer eframe uses with each.
+//!
+//! In a browser burn computes on the CPU whatever the page has: its models read results back
+//! synchronously (`sgdlab_ui::Compute::for_tensor_experiments`). The browser build therefore has
+//! no burn wgpu backend (cubecl: more than half of the module's code); the WebGPU device is
+//! plain wgpu, created here, and shared by the kernels and eframe.
 
-use crate::state::SelfCheck;
+use crate::state::{KernelCheck, SelfCheck};
 use burn::tensor::{Device, Tensor};
-use sgdlab_engine::device::{ComputeDevice, cpu_device, wgpu_device_async, wgpu_setup};
+use sgdlab_engine::device::{ComputeDevice, DeviceInfo, cpu_device};
+use sgdlab_engine::gpu::{GpuContext, GpuParticles};
+use sgdlab_engine::landscape::{
+    Clip, Landscape, Noise, NoiseKind, ParticleState, StepRule, step_particles_cpu,
+};
+
+/// The browser's WebGPU handles: the kernels' device and eframe's.
+#[derive(Clone)]
+pub struct WebGpu {
+    /// The WebGPU instance.
+    pub instance: wgpu::Instance,
+    /// The adapter the device came from.
+    pub adapter: wgpu::Adapter,
+    /// The device the kernels and eframe share.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+}
 
 /// What eframe draws with.
 pub enum Renderer {
-    /// burn's WebGPU device, shared: the lab's buffers and egui's frames live on one device.
-    SharedWebGpu(burn::tensor::wgpu::WgpuSetup),
+    /// The page's WebGPU device, shared: the kernels' buffers and egui's frames on one device.
+    SharedWebGpu(WebGpu),
     /// A WebGL context of eframe's own (the CPU fallback).
     WebGl,
 }
 
-/// The page's compute device, how eframe renders, and why it fell back (if it did). Creating it
-/// is quick (an adapter and a device); its self-check, which compiles kernels, runs after the
-/// lab's first frame ([`self_check`]).
+/// The page's compute, how eframe renders, and why it fell back (if it did). Creating it is quick
+/// (an adapter and a device); its self-check runs after the lab's first frame ([`self_check`]).
 pub struct Compute {
-    /// The burn device and its description.
+    /// burn's device (its CPU backend) and its description.
     pub device: ComputeDevice,
+    /// The kernels' WebGPU device, described; `None` on the fallback.
+    pub gpu: Option<DeviceInfo>,
     /// What eframe draws with.
     pub renderer: Renderer,
-    /// Why the page runs on the CPU; `None` on WebGPU.
+    /// Why the page runs on the CPU only; `None` on WebGPU.
     pub fallback_reason: Option<String>,
 }
 
 impl Compute {
-    /// burn on WebGPU, or on the CPU when WebGPU is missing or gives no adapter.
+    /// The kernels on WebGPU, or everything on the CPU when WebGPU is missing or gives no
+    /// adapter or device.
     pub async fn init() -> Self {
-        let (device, renderer, fallback_reason) = match webgpu().await {
-            Ok((device, setup)) => (device, Renderer::SharedWebGpu(setup), None),
+        let mut device = cpu_device();
+        device.info.adapter = "burn-flex (WebAssembly, one thread)".into();
+        match webgpu().await {
+            Ok((gpu, info)) => {
+                device.reason = "in a browser burn's models run on its CPU backend".into();
+                Self {
+                    device,
+                    gpu: Some(info),
+                    renderer: Renderer::SharedWebGpu(gpu),
+                    fallback_reason: None,
+                }
+            }
             Err(reason) => {
                 log::warn!("running on the CPU: {reason}");
-                (cpu_device(), Renderer::WebGl, Some(reason))
+                device.reason.clone_from(&reason);
+                Self {
+                    device,
+                    gpu: None,
+                    renderer: Renderer::WebGl,
+                    fallback_reason: Some(reason),
+                }
             }
-        };
-        Self {
-            device,
-            renderer,
-            fallback_reason,
+        }
+    }
+
+    /// What the lab computes on, for the state hook: the kernels' GPU, else burn's CPU.
+    pub fn info(&self) -> &DeviceInfo {
+        self.gpu.as_ref().unwrap_or(&self.device.info)
+    }
+
+    /// The lab's compute: the kernels on the WebGPU device, burn on the CPU.
+    pub fn for_lab(&self) -> sgdlab_ui::Compute {
+        match (&self.renderer, &self.gpu) {
+            (Renderer::SharedWebGpu(gpu), Some(info)) => sgdlab_ui::Compute::kernels_on(
+                GpuContext::new(gpu.device.clone(), gpu.queue.clone()),
+                info.clone(),
+            ),
+            _ => sgdlab_ui::Compute::cpu(self.fallback_reason.clone()),
         }
     }
 
@@ -50,47 +102,85 @@ impl Compute {
         }
     }
 
-    /// eframe's options: render on burn's device, or with glow on WebGL for the CPU fallback
-    /// (egui's own WebGL painter: no wgpu GL backend, hence no naga or wgpu-core in the .wasm,
-    /// and fewer GL calls a frame).
+    /// eframe's options: render on the kernels' WebGPU device, or with glow on WebGL for the CPU
+    /// fallback (egui's own WebGL painter: no wgpu GL backend, hence no naga or wgpu-core in the
+    /// .wasm, and fewer GL calls a frame).
     pub fn web_options(&self) -> eframe::WebOptions {
         let mut options = eframe::WebOptions::default();
         match &self.renderer {
-            Renderer::SharedWebGpu(setup) => {
+            Renderer::SharedWebGpu(gpu) => {
                 options.renderer = eframe::Renderer::Wgpu;
                 options.wgpu_options.wgpu_setup =
                     egui_wgpu::WgpuSetup::Existing(egui_wgpu::WgpuSetupExisting {
-                        instance: setup.instance.clone(),
-                        adapter: setup.adapter.clone(),
-                        device: setup.device.clone(),
-                        queue: setup.queue.clone(),
+                        instance: gpu.instance.clone(),
+                        adapter: gpu.adapter.clone(),
+                        device: gpu.device.clone(),
+                        queue: gpu.queue.clone(),
                     });
             }
-            // Deterministic: the fallback renders on WebGL even where WebGPU exists but burn
-            // could not use it, so the notice's statement is true.
+            // Deterministic: the fallback renders on WebGL even where WebGPU exists but gave no
+            // device, so the notice's statement is true.
             Renderer::WebGl => options.renderer = eframe::Renderer::Glow,
         }
         options
     }
 }
 
-/// burn on the browser's WebGPU, or why not.
-async fn webgpu() -> Result<(ComputeDevice, burn::tensor::wgpu::WgpuSetup), String> {
+/// A WebGPU device on the browser's adapter (high performance, the adapter's limits, no optional
+/// features: the kernels and egui need none), described, or why not.
+async fn webgpu() -> Result<(WebGpu, DeviceInfo), String> {
     if !navigator_has_gpu() {
         return Err("this browser has no WebGPU (navigator.gpu is missing)".into());
     }
-    let mut device = wgpu_device_async()
+    let unusable = |e: String| format!("WebGPU is present but unusable: {e}");
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::BROWSER_WEBGPU,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    let adapter = instance
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..wgpu::RequestAdapterOptions::default()
+        })
         .await
-        .map_err(|e| format!("WebGPU is present but unusable: {e:#}"))?;
-    let setup = wgpu_setup().map_err(|e| format!("WebGPU started without its handles: {e:#}"))?;
-    // The engine names the adapter "<name> (<device type>)"; in a browser the name is empty.
-    if device.info.adapter.starts_with(" (") {
-        let label = browser_adapter_label()
+        .map_err(|e| unusable(format!("no adapter ({e})")))?;
+    let (device, queue) = adapter
+        .request_device(&wgpu::DeviceDescriptor {
+            label: Some("sgdlab"),
+            required_limits: adapter.limits(),
+            ..wgpu::DeviceDescriptor::default()
+        })
+        .await
+        .map_err(|e| unusable(format!("no device ({e})")))?;
+    let a = adapter.get_info();
+    // wgpu names a browser adapter by `GPUAdapterInfo.description` alone, which browsers leave
+    // empty; the rest comes from the browser.
+    let name = if a.name.is_empty() {
+        browser_adapter_label()
             .await
-            .unwrap_or_else(|| "unnamed WebGPU adapter".into());
-        device.info.adapter = format!("{label}{}", device.info.adapter);
-    }
-    Ok((device, setup))
+            .unwrap_or_else(|| "unnamed WebGPU adapter".into())
+    } else {
+        a.name.clone()
+    };
+    let info = DeviceInfo {
+        backend: "wgpu".into(),
+        adapter: format!("{name} ({:?})", a.device_type),
+        driver: if a.driver.is_empty() {
+            "unknown".into()
+        } else {
+            a.driver.clone()
+        },
+        api: format!("{:?}", a.backend),
+    };
+    Ok((
+        WebGpu {
+            instance,
+            adapter,
+            device,
+            queue,
+        },
+        info,
+    ))
 }
 
 /// What the browser says about its WebGPU adapter (vendor, architecture: "google swiftshader").
@@ -135,9 +225,51 @@ fn navigator_has_gpu() -> bool {
     })
 }
 
-/// The hand-worked results of [`SelfCheck`], computed on `device` (the gradient with autodiff)
-/// and read back asynchronously (a browser cannot block on a GPU readback).
-pub async fn self_check(device: &Device) -> SelfCheck {
+/// The page's self-check: [`SelfCheck`]'s hand-worked results with burn on `device`, and, with a
+/// WebGPU device `gpu`, the particle kernel against the CPU stepper ([`KernelCheck`]).
+pub async fn self_check(device: &Device, gpu: Option<GpuContext>) -> SelfCheck {
+    let check = burn_check(device).await;
+    match gpu {
+        None => check,
+        Some(ctx) => match kernel_check(&ctx).await {
+            Ok(kernel) => check.with_kernel(kernel),
+            Err(e) => SelfCheck::failed(format!("the particle kernel's check failed: {e}")),
+        },
+    }
+}
+
+/// [`KernelCheck`]: the sharp-minima lab's dynamics (1-D sharp and wide wells, Pareto noise
+/// truncated at b = 0.4; Wang, Oh, Rhee 2021) from the same starts, [`KernelCheck::STEPS`] steps
+/// of the WGSL kernel on `ctx` and of the CPU stepper, read back asynchronously.
+async fn kernel_check(ctx: &GpuContext) -> Result<KernelCheck, String> {
+    let packed = Landscape::sharp_and_wide_1d(0.5, 1.0, 1.0).packed();
+    let rule = StepRule {
+        lr: 0.05,
+        noise: Noise::new(NoiseKind::Pareto, 1.0, 1.5),
+        clip: Clip::Truncate { b: 0.4 },
+        diverge_radius: 1e6,
+        seed: KernelCheck::SEED,
+    };
+    let mut rng = sgdlab_engine::rng::SplitMix64::new(KernelCheck::SEED);
+    let starts = (0..KernelCheck::PARTICLES)
+        .map(|_| [(2.0 * rng.next_f32() - 1.0) * 2.0, 0.0])
+        .collect();
+    let mut cpu = ParticleState::new(&packed, starts);
+    let mut gpu = GpuParticles::new(ctx, &packed, &rule, &cpu).map_err(|e| format!("{e:#}"))?;
+    gpu.step(KernelCheck::STEPS);
+    step_particles_cpu(&packed, &rule, &mut cpu, KernelCheck::STEPS, 1);
+    let g = gpu.read_async().await.map_err(|e| format!("{e:#}"))?;
+    let labels = |s: &ParticleState| s.meta.iter().map(|m| m[0]).collect::<Vec<_>>();
+    Ok(KernelCheck::compare(
+        (&cpu.pos, &labels(&cpu)),
+        (&g.pos, &labels(&g)),
+        g.steps_done,
+    ))
+}
+
+/// The hand-worked results of [`SelfCheck`], computed with burn on `device` (the gradient with
+/// autodiff) and read back asynchronously.
+async fn burn_check(device: &Device) -> SelfCheck {
     let large_ok = match large_results(device).await {
         Ok(ok) => ok,
         Err(e) => return SelfCheck::failed(e),

@@ -2,7 +2,7 @@
 //! `web/static/loader.js`).
 
 use crate::app::{Startup, make_app};
-use crate::compute::Compute;
+use crate::compute::{Compute, Renderer};
 use crate::fetch::Fetcher;
 use crate::fonts::Fonts;
 use crate::hook::{ComputeHold, StateHook};
@@ -53,14 +53,14 @@ pub async fn start(
     crate::app::mark("compute");
     log::info!(
         "compute device: {} ({:.0} ms after navigation)",
-        compute.device.info,
+        compute.info(),
         crate::app::now_ms().unwrap_or(f64::NAN)
     );
     hook.publish(
         LabState {
             lab: "starting".into(),
-            backend: compute.device.info.backend.clone(),
-            adapter: compute.device.info.adapter.clone(),
+            backend: compute.info().backend.clone(),
+            adapter: compute.info().adapter.clone(),
             renderer: compute.renderer_name().into(),
             fallback_reason: compute.fallback_reason.clone(),
             ..LabState::default()
@@ -68,6 +68,9 @@ pub async fn start(
         .to_json(),
     );
 
+    if matches!(compute.renderer, Renderer::WebGl) {
+        low_latency_webgl(&canvas);
+    }
     let web_options = compute.web_options();
     let startup = Startup {
         compute,
@@ -86,4 +89,27 @@ pub async fn start(
             Box::new(move |cc| Ok(make_app(cc, startup))),
         )
         .await
+}
+
+/// Creates the fallback's WebGL2 context before eframe asks for one, so that it has these
+/// attributes (a canvas keeps the attributes of its first context; eframe asks with none):
+/// - `desynchronized`: a low-latency canvas, whose frames go to the compositor without the
+///   commit reading the canvas back on the main thread. Where the compositor draws in software
+///   (no GPU, SwiftShader) that readback waited for the whole frame to be rasterized: ~100 ms of
+///   the main thread a frame at 1024×700 (`web/README.md`). Browsers without it ignore it.
+/// - no `antialias`: egui feathers its own edges (eframe's native glow also runs without MSAA),
+///   and a multisampled canvas costs a resolve a frame.
+///
+/// Where WebGL2 is missing this creates nothing and eframe falls back to WebGL1 as before.
+fn low_latency_webgl(canvas: &web_sys::HtmlCanvasElement) {
+    let options = js_sys::Object::new();
+    for (key, value) in [("desynchronized", true), ("antialias", false)] {
+        let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
+    }
+    if !matches!(
+        canvas.get_context_with_context_options("webgl2", &options),
+        Ok(Some(_))
+    ) {
+        log::warn!("no WebGL2 context with low-latency attributes; eframe chooses its own");
+    }
 }

@@ -57,10 +57,62 @@ pub struct SelfCheck {
     pub grad: Vec<f32>,
     /// Whether the large computations gave their exact results.
     pub large_ok: bool,
-    /// Whether everything matches the hand-worked numbers within [`SelfCheck::TOLERANCE`].
+    /// The particle kernel against the CPU stepper, on WebGPU (`None` on the CPU fallback).
+    pub kernel: Option<KernelCheck>,
+    /// Whether everything matches the hand-worked numbers within [`SelfCheck::TOLERANCE`] (and
+    /// the kernel agrees with the CPU stepper, where it ran).
     pub ok: bool,
     /// The error, when a computation failed.
     pub error: Option<String>,
+}
+
+/// The WGSL particle kernel on the page's WebGPU device against the CPU stepper, from the same
+/// starts for the same steps: what the particle labs compute on the GPU. The rule is the native
+/// test's (`tests/tests/landscapes.rs`): at least 99% of the particles agree to 1e-3 relative to
+/// 1 + |x| and carry the same basin label (transcendental functions differ by a few ulps between
+/// the driver and Rust's libm, which a rare particle near a basin edge amplifies).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct KernelCheck {
+    /// Particles compared.
+    pub particles: usize,
+    /// Steps each took on the GPU.
+    pub steps: u32,
+    /// Particles whose position and label agree.
+    pub agree: usize,
+    /// Whether enough agree.
+    pub ok: bool,
+}
+
+impl KernelCheck {
+    /// Particles the check runs.
+    pub const PARTICLES: usize = 1024;
+    /// Steps they take.
+    pub const STEPS: u32 = 64;
+    /// The seed of the starts and of the noise.
+    pub const SEED: u64 = 0xdead_beef_1234;
+
+    /// Compares the CPU's `(positions, labels)` with the GPU's after the GPU's `steps`.
+    pub fn compare(cpu: (&[[f32; 2]], &[u32]), gpu: (&[[f32; 2]], &[u32]), steps: u32) -> Self {
+        let particles = cpu.0.len();
+        let same_len = [cpu.1.len(), gpu.0.len(), gpu.1.len()] == [particles; 3];
+        let agree = if same_len {
+            (0..particles)
+                .filter(|&i| {
+                    let (a, b) = (cpu.0[i], gpu.0[i]);
+                    (0..2).all(|k| (a[k] - b[k]).abs() <= 1e-3 * (1.0 + a[k].abs()))
+                        && cpu.1[i] == gpu.1[i]
+                })
+                .count()
+        } else {
+            0
+        };
+        Self {
+            particles,
+            steps,
+            agree,
+            ok: same_len && particles > 0 && steps == Self::STEPS && agree * 100 >= particles * 99,
+        }
+    }
 }
 
 impl SelfCheck {
@@ -101,9 +153,17 @@ impl SelfCheck {
             value: Some(value),
             grad,
             large_ok,
+            kernel: None,
             ok,
             error: None,
         }
+    }
+
+    /// This check with the particle kernel's: ok when both are.
+    pub fn with_kernel(mut self, kernel: KernelCheck) -> Self {
+        self.ok &= kernel.ok;
+        self.kernel = Some(kernel);
+        self
     }
 
     /// A check whose computation failed.
@@ -149,6 +209,42 @@ mod tests {
         let mut bad = good.clone();
         bad[12_345] = 255.0;
         assert!(!SelfCheck::large_results_ok(&bad, 1_572_864.0));
+    }
+
+    #[test]
+    fn the_kernel_check_needs_99_percent_agreement_and_fails_the_whole_check() {
+        let n = KernelCheck::PARTICLES;
+        let pos: Vec<[f32; 2]> = (0..n).map(|i| [i as f32 * 0.01 - 5.0, 0.0]).collect();
+        let labels: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
+        let steps = KernelCheck::STEPS;
+        let same = KernelCheck::compare((&pos, &labels), (&pos, &labels), steps);
+        assert_eq!((same.agree, same.ok), (n, true));
+        // Within 1e-3 relative to 1 + |x|: agree; 1% off is the most that still passes.
+        let mut near = pos.clone();
+        for p in &mut near {
+            p[0] += 0.9e-3 * (1.0 + p[0].abs());
+        }
+        assert!(KernelCheck::compare((&pos, &labels), (&near, &labels), steps).ok);
+        let off = |k: usize| {
+            let mut g = pos.clone();
+            for p in g.iter_mut().take(k) {
+                p[0] += 1.0;
+            }
+            KernelCheck::compare((&pos, &labels), (&g, &labels), steps)
+        };
+        assert!(off(n / 100).ok, "{:?}", off(n / 100));
+        assert!(!off(n / 100 + 1).ok);
+        let mut relabelled = labels.clone();
+        for l in relabelled.iter_mut().take(n / 50) {
+            *l += 1;
+        }
+        assert!(!KernelCheck::compare((&pos, &labels), (&pos, &relabelled), steps).ok);
+        assert!(!KernelCheck::compare((&pos, &labels), (&pos[1..], &labels[1..]), steps).ok);
+        assert!(!KernelCheck::compare((&pos, &labels), (&pos, &labels), steps - 1).ok);
+        assert!(!KernelCheck::compare((&[], &[]), (&[], &[]), steps).ok);
+        let burn = SelfCheck::from_result(54.0, vec![7.0, 11.0, 9.0, 13.0], true);
+        assert!(burn.clone().with_kernel(same).ok);
+        assert!(!burn.with_kernel(off(n / 10)).ok);
     }
 
     #[test]

@@ -49,6 +49,8 @@ for (const scenario of SCENARIOS) {
       // The large matmul and sum: sizes where burn-flex would split work natively (the browser
       // build has no rayon; it runs on the page's one thread).
       assert.equal(state.self_check.large_ok, true);
+      // No GPU, so no kernel check.
+      assert.equal(state.self_check.kernel, null);
     });
 
     test('one notice says why and what to do; no banner, no toast', async () => {

@@ -1,6 +1,8 @@
-// The lab on WebGPU (SwiftShader): burn and eframe share one adapter, the startup self-check
-// computes the hand-worked gradient on it, the lab steps, the canvas shows something, and the
-// page stays quiet (no console errors, no request off the page's origin).
+// The lab on WebGPU (SwiftShader): the WGSL kernels and eframe share one device, the startup
+// self-check computes the hand-worked gradient with burn (on its CPU backend, where burn runs in a
+// browser) and checks the particle kernel on the GPU against the CPU stepper, the lab steps, the
+// canvas shows something, and the page stays quiet (no console errors, no request off the
+// page's origin).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -21,19 +23,24 @@ after(async () => {
   await server?.close();
 });
 
-test('reports burn on WebGPU with the SwiftShader adapter, rendering on the same device', () => {
+test('reports the kernels on WebGPU with the SwiftShader adapter, rendering on the same device', () => {
   assert.equal(first.backend, 'wgpu', JSON.stringify(first));
   assert.match(first.adapter, /swiftshader/i);
   assert.equal(first.renderer, 'webgpu');
   assert.equal(first.fallback_reason, null);
 });
 
-test('the startup self-check computed the hand-worked gradient on the GPU', () => {
+test('the startup self-check: burn\'s hand-worked gradient, and the particle kernel on the GPU agreeing with the CPU stepper', () => {
   const c = first.self_check;
   assert.equal(c.ok, true, JSON.stringify(c));
   assert.equal(c.value, 54);
   assert.deepEqual(c.grad, [7, 11, 9, 13]);
   assert.equal(c.large_ok, true);
+  // 1,024 particles, 64 steps of the sharp-minima lab's dynamics: at least 99% agree.
+  assert.equal(c.kernel.particles, 1024, JSON.stringify(c.kernel));
+  assert.equal(c.kernel.steps, 64);
+  assert.ok(c.kernel.agree * 100 >= c.kernel.particles * 99, JSON.stringify(c.kernel));
+  assert.equal(c.kernel.ok, true);
 });
 
 test('the hook reports a lab that steps and records its first frame', async () => {

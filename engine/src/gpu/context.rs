@@ -1,43 +1,50 @@
-//! The wgpu device and queue shared with burn, buffer helpers and asynchronous readback.
+//! The wgpu device and queue the kernels run on (burn's, natively; the page's in a browser),
+//! buffer helpers and asynchronous readback.
 
-use crate::device::wgpu_setup;
 use crate::error::{EngineError, Result};
-use burn::tensor::wgpu::wgpu;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-/// The wgpu handles the kernels run on (the ones burn's runtime uses).
+/// The wgpu handles the kernels run on (natively the ones burn's runtime uses).
 #[derive(Clone, Debug)]
 pub struct GpuContext {
     /// The logical device.
     pub device: wgpu::Device,
-    /// Its queue (shared with burn).
+    /// Its queue (shared with burn where burn computes on wgpu).
     pub queue: wgpu::Queue,
     /// The device's limits (buffer sizes, dispatch sizes).
     pub limits: wgpu::Limits,
 }
 
 impl GpuContext {
-    /// A context over wgpu handles someone else set up (the browser build's burn device).
-    pub fn from_setup(setup: &burn::tensor::wgpu::WgpuSetup) -> Self {
+    /// A context over a device and queue someone else set up (the browser's WebGPU device).
+    pub fn new(device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        let limits = device.limits();
         Self {
-            device: setup.device.clone(),
-            queue: setup.queue.clone(),
-            limits: setup.device.limits(),
+            device,
+            queue,
+            limits,
         }
     }
 
     /// The context of burn's wgpu device (initializing it on first use).
+    #[cfg(feature = "burn-wgpu")]
     pub fn shared() -> Result<Self> {
-        let setup = wgpu_setup()?;
-        let limits = setup.device.limits();
-        Ok(Self {
-            device: setup.device,
-            queue: setup.queue,
-            limits,
-        })
+        let setup = crate::device::wgpu_setup()?;
+        Ok(Self::new(setup.device, setup.queue))
+    }
+
+    /// Without burn's wgpu backend there is no shared device: the caller creates one and passes
+    /// it ([`Self::new`]).
+    #[cfg(not(feature = "burn-wgpu"))]
+    pub fn shared() -> Result<Self> {
+        Err(EngineError::Device(
+            "this build has no shared wgpu device (built without the engine's `burn-wgpu` \
+             feature): pass a GpuContext"
+                .into(),
+        ))
     }
 
     /// A compute pipeline for a complete WGSL module with entry point `main`.

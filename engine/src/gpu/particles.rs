@@ -5,7 +5,6 @@
 use super::context::{GpuContext, bytes_to_f32, bytes_to_u32};
 use crate::error::Result;
 use crate::landscape::{PackedLandscape, ParticleState, STAT_STRIDE, StepRule, split_seed};
-use burn::tensor::wgpu::wgpu;
 
 /// Steps per dispatch: long enough to amortize a submit, short enough to stay well under driver
 /// watchdogs on real GPUs.

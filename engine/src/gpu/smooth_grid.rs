@@ -5,7 +5,6 @@ use super::context::{GpuContext, bytes_to_f32};
 use super::particles::f32_bytes;
 use crate::error::Result;
 use crate::landscape::{Grid, PackedLandscape, Smoothing, split_seed};
-use burn::tensor::wgpu::wgpu;
 
 /// Evaluates `g` on every grid point on the GPU and reads it back (asynchronously).
 pub async fn smooth_grid_gpu_async(
