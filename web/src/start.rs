@@ -69,7 +69,7 @@ pub async fn start(
     );
 
     if matches!(compute.renderer, Renderer::WebGl) {
-        low_latency_webgl(&canvas);
+        webgl_without_msaa(&canvas);
     }
     let web_options = compute.web_options();
     let startup = Startup {
@@ -91,25 +91,21 @@ pub async fn start(
         .await
 }
 
-/// Creates the fallback's WebGL2 context before eframe asks for one, so that it has these
-/// attributes (a canvas keeps the attributes of its first context; eframe asks with none):
-/// - `desynchronized`: a low-latency canvas, whose frames go to the compositor without the
-///   commit reading the canvas back on the main thread. Where the compositor draws in software
-///   (no GPU, SwiftShader) that readback waited for the whole frame to be rasterized: ~100 ms of
-///   the main thread a frame at 1024×700 (`web/README.md`). Browsers without it ignore it.
-/// - no `antialias`: egui feathers its own edges (eframe's native glow also runs without MSAA),
-///   and a multisampled canvas costs a resolve a frame.
+/// Creates the fallback's WebGL2 context before eframe asks for one, without `antialias` (a
+/// canvas keeps the attributes of its first context; eframe asks with none, and WebGL's default
+/// is a multisampled canvas). egui feathers its own edges (eframe's native glow runs without
+/// MSAA too). Where the compositor draws in software (no GPU: SwiftShader), every frame's commit
+/// reads the canvas back on the main thread after the frame is rasterized, and a multisampled
+/// 1024×700 canvas made that ~100 ms a frame; without MSAA it is ~25 ms (`web/README.md`).
 ///
 /// Where WebGL2 is missing this creates nothing and eframe falls back to WebGL1 as before.
-fn low_latency_webgl(canvas: &web_sys::HtmlCanvasElement) {
+fn webgl_without_msaa(canvas: &web_sys::HtmlCanvasElement) {
     let options = js_sys::Object::new();
-    for (key, value) in [("desynchronized", true), ("antialias", false)] {
-        let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
-    }
+    let _ = js_sys::Reflect::set(&options, &"antialias".into(), &false.into());
     if !matches!(
         canvas.get_context_with_context_options("webgl2", &options),
         Ok(Some(_))
     ) {
-        log::warn!("no WebGL2 context with low-latency attributes; eframe chooses its own");
+        log::warn!("no WebGL2 context without MSAA; eframe chooses its own context");
     }
 }
