@@ -31,20 +31,33 @@ pub fn install_fonts(ctx: &egui::Context) {
 
 /// Adds `data` as the lowest-priority font of both families (a fallback for missing glyphs).
 pub fn add_fallback_font(ctx: &egui::Context, name: &str, data: egui::FontData) {
-    ctx.add_font(egui::epaint::text::FontInsert::new(
+    use egui::epaint::text::FontPriority::Lowest;
+    add_font(
+        ctx,
         name,
         data,
-        vec![
-            egui::epaint::text::InsertFontFamily {
-                family: egui::FontFamily::Proportional,
-                priority: egui::epaint::text::FontPriority::Lowest,
-            },
-            egui::epaint::text::InsertFontFamily {
-                family: egui::FontFamily::Monospace,
-                priority: egui::epaint::text::FontPriority::Lowest,
-            },
+        &[
+            (egui::FontFamily::Proportional, Lowest),
+            (egui::FontFamily::Monospace, Lowest),
         ],
-    ));
+    );
+}
+
+/// Adds `data` as font `name` to `families`, each at its priority.
+pub fn add_font(
+    ctx: &egui::Context,
+    name: &str,
+    data: egui::FontData,
+    families: &[(egui::FontFamily, egui::epaint::text::FontPriority)],
+) {
+    let families = families
+        .iter()
+        .map(|(family, priority)| egui::epaint::text::InsertFontFamily {
+            family: family.clone(),
+            priority: *priority,
+        })
+        .collect();
+    ctx.add_font(egui::epaint::text::FontInsert::new(name, data, families));
 }
 
 /// How the app runs.

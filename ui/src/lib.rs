@@ -17,6 +17,8 @@ pub mod lab;
 pub mod labs;
 pub mod runner;
 
-pub use app::{LabApp, LabOptions, Notice, add_fallback_font, fallback_notice, install_fonts};
+pub use app::{
+    LabApp, LabOptions, Notice, add_fallback_font, add_font, fallback_notice, install_fonts,
+};
 pub use compute::Compute;
 pub use lab::LabKind;

@@ -173,13 +173,14 @@ impl eframe::App for WebApp {
                 self.app.apply_fragment(&h);
             }
         }
-        if self.first_frame_ms.is_none() {
+        let first = self.first_frame_ms.is_none();
+        if first {
             mark("first-ui");
         }
         eframe::App::ui(&mut self.app, ui, frame);
         self.own_fragment = self.app.fragment();
         let ctx = ui.ctx().clone();
-        if self.first_frame_ms.is_none() {
+        if first {
             mark("first-ui-done");
             self.first_frame_ms = now_ms();
         } else {

@@ -7,7 +7,7 @@
 //! for the labs' math symbols (until it lands the browser draws those glyphs: eframe's canvas
 //! glyph fallback).
 
-use egui::epaint::text::{FontInsert, FontPriority, InsertFontFamily};
+use egui::epaint::text::FontPriority;
 use egui::{FontData, FontDefinitions, FontFamily, FontTweak};
 use std::sync::Arc;
 
@@ -39,19 +39,7 @@ pub const LATER_FONTS: [LaterFont; 2] = [
 impl LaterFont {
     /// Adds the font's bytes to `ctx` where it belongs.
     pub fn add(&self, ctx: &egui::Context, bytes: Vec<u8>) {
-        let families = self
-            .families
-            .iter()
-            .map(|(family, priority)| InsertFontFamily {
-                family: family.clone(),
-                priority: *priority,
-            })
-            .collect();
-        ctx.add_font(FontInsert::new(
-            self.name,
-            FontData::from_owned(bytes),
-            families,
-        ));
+        sgdlab_ui::add_font(ctx, self.name, FontData::from_owned(bytes), self.families);
     }
 }
 
