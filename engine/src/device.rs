@@ -102,10 +102,15 @@ pub fn cpu_device() -> ComputeDevice {
         device: Device::flex(),
         info: DeviceInfo {
             backend: "cpu".into(),
-            adapter: format!(
-                "burn-flex ({} threads, SIMD)",
-                std::thread::available_parallelism().map_or(1, usize::from)
-            ),
+            // A browser has one thread for the page (the build has no rayon there).
+            adapter: if cfg!(target_family = "wasm") {
+                "burn-flex (WebAssembly, one thread)".into()
+            } else {
+                format!(
+                    "burn-flex ({} threads, SIMD)",
+                    std::thread::available_parallelism().map_or(1, usize::from)
+                )
+            },
             driver: "-".into(),
             api: "-".into(),
         },

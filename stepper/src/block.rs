@@ -81,80 +81,73 @@ pub struct BlockKernel {
     pub wells: [[f32; 4]; MAX_BASINS],
 }
 
+/// Particles for [`BlockKernel::run`]: `first..first + pos.len()` (their index addresses the
+/// generator), stepped `steps` times from global step `offset`; `pos`, `meta` and `stats` are
+/// theirs.
+pub struct Span<'a> {
+    /// Index of the first particle.
+    pub first: u32,
+    /// Steps already taken (the generator's step address of the first new step).
+    pub offset: u32,
+    /// Steps to take.
+    pub steps: u32,
+    /// Positions.
+    pub pos: &'a mut [[f32; 2]],
+    /// Per particle `[label, first_exit_step, start_label, last_basin]`.
+    pub meta: &'a mut [[u32; 4]],
+    /// Per particle `STAT_STRIDE` counters.
+    pub stats: &'a mut [u32],
+}
+
 impl BlockKernel {
-    /// Steps particles `first..first + pos.len()` (`pos`, `meta`, `stats` are theirs) `steps`
-    /// times from global step `offset`, block by block, with AVX-512 or AVX2 when the CPU has it
+    /// Steps `span`'s particles block by block, with AVX-512 or AVX2 when the CPU has it
     /// (AVX-512 measured 20% less CPU time than AVX2 on this machine's Xeon).
     // The one `unsafe` of the stepper: calling the AVX-512 or AVX2 build of the loop, after
     // checking that the CPU has it. (pulp's safe `Arch::dispatch` needs pulp's `x86-v3` feature, which burn's
     // gemm does not turn on: enabling it rebuilds the whole burn CPU stack.)
     #[allow(unsafe_code)]
-    pub fn run(
-        &self,
-        first: u32,
-        offset: u32,
-        steps: u32,
-        pos: &mut [[f32; 2]],
-        meta: &mut [[u32; 4]],
-        stats: &mut [u32],
-    ) {
+    pub fn run(&self, span: Span<'_>) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: `run_avx512`'s only requirement is a CPU with AVX-512F, checked just above.
-            unsafe { self.run_avx512(first, offset, steps, pos, meta, stats) };
+            unsafe { self.run_avx512(span) };
             return;
         }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: `run_avx2`'s only requirement is a CPU with AVX2, checked just above.
-            unsafe { self.run_avx2(first, offset, steps, pos, meta, stats) };
+            unsafe { self.run_avx2(span) };
             return;
         }
-        self.run_blocks::<LANES>(first, offset, steps, pos, meta, stats);
+        self.run_blocks::<LANES>(span);
     }
 
     /// [`Self::run_blocks`] compiled for AVX2 (8 f32 lanes per register).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn run_avx2(
-        &self,
-        first: u32,
-        offset: u32,
-        steps: u32,
-        pos: &mut [[f32; 2]],
-        meta: &mut [[u32; 4]],
-        stats: &mut [u32],
-    ) {
-        self.run_blocks::<8>(first, offset, steps, pos, meta, stats);
+    fn run_avx2(&self, span: Span<'_>) {
+        self.run_blocks::<8>(span);
     }
 
     /// [`Self::run_blocks`] compiled for AVX-512 (16 f32 lanes per register).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn run_avx512(
-        &self,
-        first: u32,
-        offset: u32,
-        steps: u32,
-        pos: &mut [[f32; 2]],
-        meta: &mut [[u32; 4]],
-        stats: &mut [u32],
-    ) {
-        self.run_blocks::<16>(first, offset, steps, pos, meta, stats);
+    fn run_avx512(&self, span: Span<'_>) {
+        self.run_blocks::<16>(span);
     }
 
     /// [`Self::run`] with blocks of exactly `L` particles (what `run` picks for the CPU; tests
     /// use it to check every width against the scalar reference).
     #[inline(always)]
-    pub fn run_blocks<const L: usize>(
-        &self,
-        first: u32,
-        offset: u32,
-        steps: u32,
-        pos: &mut [[f32; 2]],
-        meta: &mut [[u32; 4]],
-        stats: &mut [u32],
-    ) {
+    pub fn run_blocks<const L: usize>(&self, span: Span<'_>) {
+        let Span {
+            first,
+            offset,
+            steps,
+            pos,
+            meta,
+            stats,
+        } = span;
         for (b, ((p, m), s)) in pos
             .chunks_mut(L)
             .zip(meta.chunks_mut(L))

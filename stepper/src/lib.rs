@@ -15,7 +15,7 @@ pub mod fastmath;
 
 mod block;
 
-pub use block::{BlockKernel, LANES, MAX_LANES, simd_level};
+pub use block::{BlockKernel, LANES, MAX_LANES, Span, simd_level};
 
 /// The most labelled basins a landscape has (labels `0..MAX_BASINS`; [`NO_BASIN`] otherwise).
 pub const MAX_BASINS: usize = 4;

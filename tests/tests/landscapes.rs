@@ -93,13 +93,7 @@ fn particle_kernel_matches_the_cpu_reference() {
         gpu.step(64);
         let g = gpu.read().unwrap();
         assert_eq!(g.steps_done, 64);
-        let close = (0..n)
-            .filter(|&i| {
-                let (a, b) = (cpu.pos[i], g.pos[i]);
-                (0..2).all(|k| (a[k] - b[k]).abs() <= 1e-3 * (1.0 + a[k].abs()))
-                    && cpu.meta[i][0] == g.meta[i][0]
-            })
-            .count();
+        let close = cpu.agreeing(&g);
         assert!(
             close * 100 >= n * 99,
             "{name}: only {close}/{n} particles agree after 64 steps"

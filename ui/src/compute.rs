@@ -28,12 +28,8 @@ impl Compute {
         let threads = 1;
         #[cfg(not(target_arch = "wasm32"))]
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let mut device = cpu_device();
-        if cfg!(target_arch = "wasm32") {
-            device.info.adapter = "burn-flex (WebAssembly, one thread)".into();
-        }
         Self {
-            device,
+            device: cpu_device(),
             gpu: None,
             gpu_info: None,
             threads,

@@ -45,7 +45,10 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
     mark("renderer");
     cc.egui_ctx.set_theme(egui::Theme::Dark);
     cc.egui_ctx.set_fonts(fonts.definitions());
-    let ui_compute = compute.for_lab();
+    let Compute {
+        renderer,
+        lab: ui_compute,
+    } = compute;
     let fragment = location_hash();
     let mut app = LabApp::new(
         &cc.egui_ctx,
@@ -59,14 +62,14 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
         },
     );
     mark("labs");
-    app.hold_until_compute(match compute.renderer {
+    app.hold_until_compute(match renderer {
         Renderer::SharedWebGpu(_) => "Starting the GPU…",
         Renderer::WebGl => "Starting the CPU backend…",
     });
     let ready: Ready = Rc::default();
     {
         let ready = ready.clone();
-        let device = compute.device.device.clone();
+        let device = ui_compute.device.device.clone();
         let gpu = ui_compute.gpu.clone();
         let ctx = cc.egui_ctx.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -99,8 +102,8 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
     Box::new(WebApp {
         app,
         hook,
-        renderer: compute.renderer_name(),
-        fallback_reason: compute.fallback_reason.clone(),
+        renderer: renderer.name(),
+        fallback_reason: ui_compute.fallback.clone(),
         self_check: Value::Null,
         compute_ready_ms: None,
         first_frame_ms: None,

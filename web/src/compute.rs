@@ -9,7 +9,7 @@
 
 use crate::state::{KernelCheck, SelfCheck};
 use burn::tensor::{Device, Tensor};
-use sgdlab_engine::device::{ComputeDevice, DeviceInfo, cpu_device};
+use sgdlab_engine::device::DeviceInfo;
 use sgdlab_engine::gpu::{GpuContext, GpuParticles};
 use sgdlab_engine::landscape::{
     Clip, Landscape, Noise, NoiseKind, ParticleState, StepRule, step_particles_cpu,
@@ -36,69 +36,45 @@ pub enum Renderer {
     WebGl,
 }
 
-/// The page's compute, how eframe renders, and why it fell back (if it did). Creating it is quick
-/// (an adapter and a device); its self-check runs after the lab's first frame ([`self_check`]).
+impl Renderer {
+    /// `webgpu` or `webgl`, for the state hook.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::SharedWebGpu(_) => "webgpu",
+            Self::WebGl => "webgl",
+        }
+    }
+}
+
+/// The page's compute and how eframe renders with it. Creating it is quick (an adapter and a
+/// device); its self-check runs after the lab's first frame ([`self_check`]).
 pub struct Compute {
-    /// burn's device (its CPU backend) and its description.
-    pub device: ComputeDevice,
-    /// The kernels' WebGPU device, described; `None` on the fallback.
-    pub gpu: Option<DeviceInfo>,
     /// What eframe draws with.
     pub renderer: Renderer,
-    /// Why the page runs on the CPU only; `None` on WebGPU.
-    pub fallback_reason: Option<String>,
+    /// The lab's compute: burn on its CPU backend, the kernels on the WebGPU device when there is
+    /// one; its `info()` is what the state hook reports, its `fallback` why there is no GPU.
+    pub lab: sgdlab_ui::Compute,
 }
 
 impl Compute {
     /// The kernels on WebGPU, or everything on the CPU when WebGPU is missing or gives no
     /// adapter or device.
     pub async fn init() -> Self {
-        let mut device = cpu_device();
-        device.info.adapter = "burn-flex (WebAssembly, one thread)".into();
         match webgpu().await {
-            Ok((gpu, info)) => {
-                device.reason = "in a browser burn's models run on its CPU backend".into();
-                Self {
-                    device,
-                    gpu: Some(info),
-                    renderer: Renderer::SharedWebGpu(gpu),
-                    fallback_reason: None,
-                }
-            }
+            Ok((gpu, info)) => Self {
+                lab: sgdlab_ui::Compute::kernels_on(
+                    GpuContext::new(gpu.device.clone(), gpu.queue.clone()),
+                    info,
+                ),
+                renderer: Renderer::SharedWebGpu(gpu),
+            },
             Err(reason) => {
                 log::warn!("running on the CPU: {reason}");
-                device.reason.clone_from(&reason);
                 Self {
-                    device,
-                    gpu: None,
+                    lab: sgdlab_ui::Compute::cpu(Some(reason)),
                     renderer: Renderer::WebGl,
-                    fallback_reason: Some(reason),
                 }
             }
-        }
-    }
-
-    /// What the lab computes on, for the state hook: the kernels' GPU, else burn's CPU.
-    pub fn info(&self) -> &DeviceInfo {
-        self.gpu.as_ref().unwrap_or(&self.device.info)
-    }
-
-    /// The lab's compute: the kernels on the WebGPU device, burn on the CPU.
-    pub fn for_lab(&self) -> sgdlab_ui::Compute {
-        match (&self.renderer, &self.gpu) {
-            (Renderer::SharedWebGpu(gpu), Some(info)) => sgdlab_ui::Compute::kernels_on(
-                GpuContext::new(gpu.device.clone(), gpu.queue.clone()),
-                info.clone(),
-            ),
-            _ => sgdlab_ui::Compute::cpu(self.fallback_reason.clone()),
-        }
-    }
-
-    /// `webgpu` or `webgl`, for the state hook.
-    pub fn renderer_name(&self) -> &'static str {
-        match self.renderer {
-            Renderer::SharedWebGpu(_) => "webgpu",
-            Renderer::WebGl => "webgl",
         }
     }
 
@@ -259,10 +235,9 @@ async fn kernel_check(ctx: &GpuContext) -> Result<KernelCheck, String> {
     gpu.step(KernelCheck::STEPS);
     step_particles_cpu(&packed, &rule, &mut cpu, KernelCheck::STEPS, 1);
     let g = gpu.read_async().await.map_err(|e| format!("{e:#}"))?;
-    let labels = |s: &ParticleState| s.meta.iter().map(|m| m[0]).collect::<Vec<_>>();
-    Ok(KernelCheck::compare(
-        (&cpu.pos, &labels(&cpu)),
-        (&g.pos, &labels(&g)),
+    Ok(KernelCheck::from_counts(
+        cpu.pos.len(),
+        cpu.agreeing(&g),
         g.steps_done,
     ))
 }

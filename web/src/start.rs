@@ -53,16 +53,16 @@ pub async fn start(
     crate::app::mark("compute");
     log::info!(
         "compute device: {} ({:.0} ms after navigation)",
-        compute.info(),
+        compute.lab.info(),
         crate::app::now_ms().unwrap_or(f64::NAN)
     );
     hook.publish(
         LabState {
             lab: "starting".into(),
-            backend: compute.info().backend.clone(),
-            adapter: compute.info().adapter.clone(),
-            renderer: compute.renderer_name().into(),
-            fallback_reason: compute.fallback_reason.clone(),
+            backend: compute.lab.info().backend.clone(),
+            adapter: compute.lab.info().adapter.clone(),
+            renderer: compute.renderer.name().into(),
+            fallback_reason: compute.lab.fallback.clone(),
             ..LabState::default()
         }
         .to_json(),

@@ -19,6 +19,7 @@ use super::surface::{MAX_BASINS, NO_BASIN, PackedLandscape};
 use crate::error::Result;
 use crate::experiments::check;
 use serde::{Deserialize, Serialize};
+use sgdlab_stepper::Span;
 
 pub use sgdlab_stepper::{DIVERGED, NEVER, STAT_STRIDE};
 /// The most particles one run takes (the kernel's 2-D dispatch and u32 indices bound it).
@@ -97,6 +98,25 @@ impl ParticleState {
     /// Whether there are no particles.
     pub fn is_empty(&self) -> bool {
         self.pos.is_empty()
+    }
+
+    /// How many particles of `other` agree with these: the same basin label, and each
+    /// coordinate within 1e-3 of this one's relative to 1 + |x|. The CPU↔GPU tolerance of the
+    /// particle kernel (`tests/tests/landscapes.rs`, the browser's self-check): transcendental
+    /// functions differ by a few ulps between Rust and a driver, which a rare particle near a
+    /// basin edge amplifies. 0 when the two hold different numbers of particles.
+    pub fn agreeing(&self, other: &Self) -> usize {
+        let n = self.pos.len();
+        if [self.meta.len(), other.pos.len(), other.meta.len()] != [n; 3] {
+            return 0;
+        }
+        (0..n)
+            .filter(|&i| {
+                let (a, b) = (self.pos[i], other.pos[i]);
+                (0..2).all(|k| (a[k] - b[k]).abs() <= 1e-3 * (1.0 + a[k].abs()))
+                    && self.meta[i][0] == other.meta[i][0]
+            })
+            .count()
     }
 
     /// Aggregates over particles (integer sums: the same on every backend for the same counts).
@@ -201,14 +221,14 @@ pub fn step_particles_cpu(
     // Whole blocks per thread.
     let chunk = n.div_ceil(threads.max(1)).div_ceil(MAX_LANES).max(1) * MAX_LANES;
     if threads <= 1 || n <= chunk {
-        kernel.run(
-            0,
+        kernel.run(Span {
+            first: 0,
             offset,
             steps,
-            &mut state.pos,
-            &mut state.meta,
-            &mut state.stats,
-        );
+            pos: &mut state.pos,
+            meta: &mut state.meta,
+            stats: &mut state.stats,
+        });
     } else {
         std::thread::scope(|scope| {
             let parts = state
@@ -219,7 +239,14 @@ pub fn step_particles_cpu(
             for (c, ((pos, meta), stats)) in parts.enumerate() {
                 let kernel = &kernel;
                 scope.spawn(move || {
-                    kernel.run((c * chunk) as u32, offset, steps, pos, meta, stats);
+                    kernel.run(Span {
+                        first: (c * chunk) as u32,
+                        offset,
+                        steps,
+                        pos,
+                        meta,
+                        stats,
+                    });
                 });
             }
         });
@@ -342,6 +369,37 @@ fn step_one(
 mod tests {
     use super::*;
     use crate::landscape::{Landscape, NoiseKind};
+
+    #[test]
+    fn agreement_is_within_1e3_relative_with_the_same_label() {
+        let n = 1024;
+        let state = |pos: Vec<[f32; 2]>, labels: &[u32]| ParticleState {
+            meta: labels.iter().map(|&l| [l, NEVER, l, l]).collect(),
+            stats: vec![0; pos.len() * STAT_STRIDE],
+            pos,
+            steps_done: 64,
+        };
+        let pos: Vec<[f32; 2]> = (0..n).map(|i| [i as f32 * 0.01 - 5.0, 0.0]).collect();
+        let labels: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
+        let cpu = state(pos.clone(), &labels);
+        assert_eq!(cpu.agreeing(&cpu), n);
+        let near: Vec<[f32; 2]> = pos
+            .iter()
+            .map(|p| [p[0] + 0.9e-3 * (1.0 + p[0].abs()), p[1]])
+            .collect();
+        assert_eq!(cpu.agreeing(&state(near, &labels)), n);
+        let mut off = pos.clone();
+        for p in off.iter_mut().take(11) {
+            p[0] += 1.0;
+        }
+        assert_eq!(cpu.agreeing(&state(off, &labels)), n - 11);
+        let mut relabelled = labels.clone();
+        for l in relabelled.iter_mut().take(20) {
+            *l += 1;
+        }
+        assert_eq!(cpu.agreeing(&state(pos.clone(), &relabelled)), n - 20);
+        assert_eq!(cpu.agreeing(&state(pos[1..].to_vec(), &labels[1..])), 0);
+    }
 
     fn rule(noise: Noise, clip: Clip, lr: f32) -> StepRule {
         StepRule {

@@ -81,11 +81,18 @@ mod tests {
             ParticleState::new(&land, init),
         ];
         for (w, g) in got.iter_mut().enumerate() {
-            let (p, m, s) = (&mut g.pos, &mut g.meta, &mut g.stats);
+            let span = sgdlab_stepper::Span {
+                first: 0,
+                offset: 0,
+                steps: 120,
+                pos: &mut g.pos,
+                meta: &mut g.meta,
+                stats: &mut g.stats,
+            };
             match w {
-                0 => k.run_blocks::<4>(0, 0, 120, p, m, s),
-                1 => k.run_blocks::<8>(0, 0, 120, p, m, s),
-                _ => k.run_blocks::<16>(0, 0, 120, p, m, s),
+                0 => k.run_blocks::<4>(span),
+                1 => k.run_blocks::<8>(span),
+                _ => k.run_blocks::<16>(span),
             }
             g.steps_done = 120;
             assert_eq!(*g, want, "block width {}", [4, 8, 16][w]);
