@@ -20,8 +20,13 @@
 //                               animation_frame (the lab's script), commit (handing the frame to
 //                               the compositor), of it readback (GLES2::ReadPixels: a WebGL
 //                               canvas read back for software compositing, waiting for the GPU
-//                               process), and gpu_process_webgl (the GPU process executing the
-//                               page's WebGL commands: SwiftShader rasterizing)
+//                               process), gpu_process_webgl (the GPU process executing the
+//                               page's WebGL commands: SwiftShader rasterizing), and on the CPU
+//                               fallback's paint worker paint_worker_tasks and
+//                               paint_worker_readback (its thread's tasks and its canvas's
+//                               readback, off the main thread); cdp_main_thread_while_tracing
+//                               is CDP's main-thread time over the same frames (what tracing
+//                               itself adds, against main_thread_ms_per_frame)
 //   load_average                the machine's 1-minute load average at the end (os.loadavg)
 //   viewport, extra_flags       the page's size (BENCH_VIEWPORT=WxH, default 1024x700) and any
 //                               Chromium flags added to the tests' (BENCH_FLAGS, space-separated)
@@ -38,15 +43,17 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 
 // Traces `seconds` of the page and sums, per lab frame, the durations of a few events on the
 // renderer's main thread and the GPU process's main thread (null when seconds is 0).
-async function traceFrames(browser, page, seconds) {
+async function traceFrames(browser, page, seconds, metrics) {
   if (!(seconds > 0)) return null;
   const dir = await mkdtemp(join(tmpdir(), 'sgdlab-trace-'));
   const path = join(dir, 'trace.json');
   try {
     await browser.startTracing(page, { path, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'gpu', 'cc'] });
     const f0 = await page.evaluate(() => window.sgdlab.state().frames);
+    const m0 = await metrics();
     await page.waitForTimeout(seconds * 1000);
     const f1 = await page.evaluate(() => window.sgdlab.state().frames);
+    const m1 = await metrics();
     await browser.stopTracing();
     const events = JSON.parse(await readFile(path, 'utf8')).traceEvents;
     const threads = {};
@@ -61,10 +68,13 @@ async function traceFrames(browser, page, seconds) {
     return {
       frames: f1 - f0,
       main_thread_tasks: per(sum('CrRendererMain', 'RunTask')),
+      cdp_main_thread_while_tracing: per(1000 * (m1.TaskDuration - m0.TaskDuration)),
       animation_frame: per(sum('CrRendererMain', 'FireAnimationFrame')),
       commit: per(sum('CrRendererMain', 'Commit')),
       readback: per(sum('CrRendererMain', 'GLES2::ReadPixels')),
       gpu_process_webgl: per(sum('CrGpuMain', 'WebGL')),
+      paint_worker_tasks: per(sum('DedicatedWorker thread', 'RunTask')),
+      paint_worker_readback: per(sum('DedicatedWorker thread', 'GLES2::ReadPixels')),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -114,7 +124,7 @@ try {
   const end = await page.evaluate(() => window.sgdlab.state());
   const wall = (Date.now() - t0) / 1000;
   const cdpAfter = await metrics();
-  const traced = await traceFrames(browser, page, Number(process.env.BENCH_TRACE_SECONDS ?? 3));
+  const traced = await traceFrames(browser, page, Number(process.env.BENCH_TRACE_SECONDS ?? 3), metrics);
   const sorted = [...intervals].sort((a, b) => a - b);
   const round = (x) => Math.round(x * 100) / 100;
   const labFrames = Math.max(1, end.frames - before.frames);

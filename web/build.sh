@@ -122,7 +122,7 @@ else
 fi
 
 step "web/dist"
-cp web/static/index.html web/static/loader.js web/static/style.css "$staging/"
+cp web/static/index.html web/static/loader.js web/static/painter.js web/static/style.css "$staging/"
 # What is not compiled in: egui's default fonts (Ubuntu Light and the icons fetched beside the
 # .wasm for the first frame, Hack after it), DejaVu Sans (the symbol fallback, fetched after the
 # first frame) and the MNIST subset (fetched when the random-labels lab's MNIST mode asks for it).

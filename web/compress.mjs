@@ -16,9 +16,10 @@ export const DEFAULT_DIST = resolve(fileURLToPath(new URL('./dist', import.meta.
 export const BUDGET = resolve(fileURLToPath(new URL('./size-budget.json', import.meta.url)));
 
 // What the first view downloads: the page, its style and scripts, the .wasm and the fonts the
-// first frame needs (web/static/loader.js: FONT_URLS). The symbol font and the data come later.
+// first frame needs (web/static/loader.js: FONT_URLS), and on the CPU fallback the paint
+// worker's script. The symbol font and the data come later.
 export const FIRST_VIEW = [
-  'index.html', 'style.css', 'loader.js', 'sgdlab_web.js', 'sgdlab_web_bg.wasm',
+  'index.html', 'style.css', 'loader.js', 'painter.js', 'sgdlab_web.js', 'sgdlab_web_bg.wasm',
   'fonts/Ubuntu-Light.ttf', 'fonts/egui-icons.ttf',
 ];
 

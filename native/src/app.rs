@@ -8,7 +8,7 @@ use clap::Args;
 use sgdlab_engine::device::{BackendChoice, wgpu_device, wgpu_setup};
 use sgdlab_engine::gpu::GpuContext;
 use sgdlab_ui::export::FolderPlatform;
-use sgdlab_ui::{Compute, LabApp, LabKind, LabOptions};
+use sgdlab_ui::{Compute, LabApp, LabKind, LabOptions, Painting};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -136,6 +136,7 @@ pub fn app(args: AppArgs) -> Result<(), Failure> {
                 compute,
                 LabOptions {
                     threaded: true,
+                    painting: Painting::OnThisThread,
                     platform: Box::new(FolderPlatform { dir: args.exports }),
                     fragment: Some(fragment),
                     autostart: args.autostart,

@@ -6,7 +6,7 @@ use anyhow::anyhow;
 use egui_wgpu::wgpu;
 use sgdlab_engine::device::{BackendChoice, wgpu_setup};
 use sgdlab_ui::export::MemoryPlatform;
-use sgdlab_ui::{LabApp, LabOptions};
+use sgdlab_ui::{LabApp, LabOptions, Painting};
 use web_time::Instant;
 
 /// What one run measured.
@@ -79,6 +79,7 @@ pub fn bench_ui_frame(
         compute,
         LabOptions {
             threaded,
+            painting: Painting::OnThisThread,
             platform: Box::new(MemoryPlatform::default()),
             fragment: Some(format!("lab=sharp-minima&particles={particles}")),
             autostart: running,

@@ -5,8 +5,9 @@
 use crate::compute::Compute;
 use crate::export::{Platform, png_bytes};
 use crate::fragment::{parse_fragment, to_fragment};
-use crate::gfx::Gfx;
+use crate::gfx::{Gfx, Painting};
 use crate::lab::{Lab, LabKind, Shell};
+use crate::runner::Slice;
 use crate::labs::{
     elimination::EliminationSim, gossip::GossipSim, random_labels::RandomLabelsSim, rnn::RnnSim,
     sharp_minima::SharpSim, smoothing::SmoothingSim,
@@ -64,6 +65,9 @@ pub fn add_font(
 pub struct LabOptions {
     /// Step labs on worker threads (native) rather than inline between frames.
     pub threaded: bool,
+    /// Who paints the frames: eframe on this thread, or a paint worker (the browser's CPU
+    /// fallback), which also splats the particles and leaves this thread to the labs.
+    pub painting: Painting,
     /// Saving files and keeping the URL in step.
     pub platform: Box<dyn Platform>,
     /// State to restore (a URL fragment, `lab=…&seed=…&key=value`).
@@ -87,6 +91,7 @@ pub struct LabApp {
     gfx: Gfx,
     ctx: egui::Context,
     threaded: bool,
+    slice: Slice,
     platform: Box<dyn Platform>,
     labs: HashMap<LabKind, Box<dyn Lab>>,
     current: LabKind,
@@ -103,6 +108,8 @@ pub struct LabApp {
     autostart: bool,
     /// Where the lab tabs were drawn last frame (points), for the test hook.
     tab_rects: Vec<(LabKind, egui::Rect)>,
+    /// Where the seed field was drawn last frame (points), for the test hook.
+    seed_rect: Option<egui::Rect>,
 }
 
 impl LabApp {
@@ -119,9 +126,16 @@ impl LabApp {
         }
         install_fonts(ctx);
         let mut app = Self {
-            gfx: Gfx { render },
+            gfx: Gfx {
+                render,
+                splat_in_painter: options.painting == Painting::InAWorker,
+            },
             ctx: ctx.clone(),
             threaded: options.threaded,
+            slice: match options.painting {
+                Painting::OnThisThread => Slice::GrowsWithFrame,
+                Painting::InAWorker => Slice::Fixed,
+            },
             platform: options.platform,
             labs: HashMap::new(),
             current: LabKind::Smoothing,
@@ -135,6 +149,7 @@ impl LabApp {
             starting: None,
             autostart: options.autostart,
             tab_rects: Vec::new(),
+            seed_rect: None,
             compute,
         };
         if let Some(f) = options
@@ -220,7 +235,8 @@ impl LabApp {
         if self.starting.is_some() {
             return false;
         }
-        self.lab_mut().poll()
+        let slice = self.slice;
+        self.lab_mut().poll(slice)
     }
 
     /// Shows `message` in the views (e.g. "Starting the GPU…") and runs nothing until
@@ -326,6 +342,12 @@ impl LabApp {
                 "w": r.width(),
                 "h": r.height(),
             })).collect::<Vec<_>>(),
+            "seed_field": self.seed_rect.map(|r| json!({
+                "x": r.min.x,
+                "y": r.min.y,
+                "w": r.width(),
+                "h": r.height(),
+            })),
         })
     }
 
@@ -512,6 +534,7 @@ impl LabApp {
             let r = ui
                 .add(egui::TextEdit::singleline(&mut self.seed_text).desired_width(90.0))
                 .labelled_by(label.id);
+            self.seed_rect = Some(r.rect);
             if r.lost_focus() || ui.button("apply").clicked() {
                 match self.seed_text.trim().parse::<u64>() {
                     Ok(s) if s != self.lab().seed() => self.lab_mut().set_seed(s),

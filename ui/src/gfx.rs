@@ -1,6 +1,7 @@
 //! Drawing helpers: particles through an egui-wgpu paint callback (straight from the GPU
 //! buffers the particle kernel writes, or from CPU positions uploaded once per frame), with an
-//! egui-mesh fallback when the renderer is not wgpu; heatmap textures and a colormap.
+//! image fallback when the renderer is not wgpu (splatted here, or by the browser's paint
+//! worker); heatmap textures and a colormap.
 
 use egui::{Color32, Pos2, Rect};
 use egui_wgpu::wgpu;
@@ -12,6 +13,83 @@ use std::sync::Arc;
 pub struct Gfx {
     /// eframe's wgpu render state (the same device burn uses), when rendering with wgpu.
     pub render: Option<egui_wgpu::RenderState>,
+    /// Without wgpu: the painter splats the particles (a paint callback holding a
+    /// [`ParticleSplat`]), not this thread.
+    pub splat_in_painter: bool,
+}
+
+/// Who paints the frames the app lays out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Painting {
+    /// eframe, on this thread, right after each pass.
+    OnThisThread,
+    /// A paint worker that takes each pass's meshes (the browser's CPU fallback, `web/`): it
+    /// also splats the particles ([`ParticleSplat`] callbacks).
+    InAWorker,
+}
+
+/// Particles splatted into an image the size of their plot, one square of a label's colour
+/// each: how they are drawn without wgpu. A mesh of a square per particle cost the software
+/// WebGL rasterizer ~300 ms a frame at 16,384 particles; an upload of the image costs a few.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParticleSplat {
+    /// Positions in plot coordinates (`y` is 0 in one dimension).
+    pub pos: Vec<[f32; 2]>,
+    /// Each particle's label (an index into [`LABEL_COLORS`], clamped).
+    pub labels: Vec<u8>,
+    /// The plot's `x` range.
+    pub x: [f64; 2],
+    /// The plot's `y` range (up).
+    pub y: [f64; 2],
+    /// The image's size in pixels.
+    pub size: [usize; 2],
+    /// A square's side in pixels.
+    pub side: usize,
+}
+
+impl ParticleSplat {
+    /// The splat of `state` for a plot of `size` pixels showing `x` × `y`.
+    pub fn new(
+        state: &ParticleState,
+        x: (f64, f64),
+        y: (f64, f64),
+        size: [usize; 2],
+        side: usize,
+    ) -> Self {
+        Self {
+            pos: state.pos.clone(),
+            labels: state.meta.iter().map(|m| m[0].min(5) as u8).collect(),
+            x: [x.0, x.1],
+            y: [y.0, y.1],
+            size,
+            side,
+        }
+    }
+
+    /// The image: transparent, with a square per particle inside the plot.
+    pub fn image(&self) -> egui::ColorImage {
+        let [w, h] = self.size;
+        let mut pixels = vec![Color32::TRANSPARENT; w * h];
+        let side = self.side.max(1);
+        let (sx, sy) = (
+            w as f64 / (self.x[1] - self.x[0]),
+            h as f64 / (self.y[1] - self.y[0]),
+        );
+        for (p, &label) in self.pos.iter().zip(&self.labels) {
+            let c = LABEL_COLORS[usize::from(label).min(5)];
+            let px = (f64::from(p[0]) - self.x[0]) * sx;
+            let py = (self.y[1] - f64::from(p[1])) * sy;
+            if !(px >= 0.0 && py >= 0.0 && px < w as f64 && py < h as f64) {
+                continue;
+            }
+            let (cx, cy) = (px as usize, py as usize);
+            let (x0, y0) = (cx.saturating_sub(side / 2), cy.saturating_sub(side / 2));
+            for row in y0..(y0 + side).min(h) {
+                pixels[row * w + x0..row * w + (x0 + side).min(w)].fill(c);
+            }
+        }
+        egui::ColorImage::new([w, h], pixels)
+    }
 }
 
 /// Colors of the particle labels (basins 0..3, no basin, diverged).
@@ -86,32 +164,24 @@ pub fn draw_particles(
         return;
     }
     // No wgpu renderer (the browser's WebGL fallback draws with glow): the particles are splatted
-    // into one image the size of the plot and drawn as one textured quad. A mesh of a square per
-    // particle cost the software WebGL rasterizer ~300 ms a frame at 16,384 particles; an upload
-    // of the image costs a few.
+    // into one image the size of the plot and drawn as one textured quad ([`ParticleSplat`]), by
+    // the paint worker where there is one, else here.
     let ParticleSource::Cpu(state) = source else {
         return;
     };
     let ppp = ui.ctx().pixels_per_point();
     let w = ((rect.width() * ppp).round() as usize).clamp(1, 2048);
     let h = ((rect.height() * ppp).round() as usize).clamp(1, 2048);
-    let mut pixels = vec![Color32::TRANSPARENT; w * h];
     let side = ((point_px * ppp).round() as usize).max(1);
-    let (sx, sy) = (w as f64 / (x.1 - x.0), h as f64 / (y.1 - y.0));
-    for (p, m) in state.pos.iter().zip(&state.meta) {
-        let c = LABEL_COLORS[(m[0] as usize).min(5)];
-        let px = (f64::from(p[0]) - x.0) * sx;
-        let py = (y.1 - f64::from(p[1])) * sy;
-        if !(px >= 0.0 && py >= 0.0 && px < w as f64 && py < h as f64) {
-            continue;
-        }
-        let (cx, cy) = (px as usize, py as usize);
-        let (x0, y0) = (cx.saturating_sub(side / 2), cy.saturating_sub(side / 2));
-        for row in y0..(y0 + side).min(h) {
-            pixels[row * w + x0..row * w + (x0 + side).min(w)].fill(c);
-        }
+    let splat = ParticleSplat::new(state, x, y, [w, h], side);
+    if gfx.splat_in_painter {
+        ui.painter().with_clip_rect(rect).add(egui::PaintCallback {
+            rect,
+            callback: Arc::new(splat),
+        });
+        return;
     }
-    let image = egui::ColorImage::new([w, h], pixels);
+    let image = splat.image();
     // One texture a plot, replaced in place as the plot moves or changes size.
     let key = id.with("sgdlab-particles");
     let tex = match ui.data(|d| d.get_temp::<egui::TextureHandle>(key)) {
@@ -515,5 +585,37 @@ mod tests {
         assert_eq!(diverging(0.5), Color32::from_rgb(245, 245, 245));
         let (lo, hi) = limits(&[f32::NAN, 1.0, 2.0, 3.0, f32::INFINITY]);
         assert!(lo < hi && lo >= 1.0 && hi <= 3.0);
+    }
+
+    #[test]
+    fn a_splat_draws_a_square_of_its_label_colour_per_particle_inside_the_plot() {
+        // A 10×4 pixel plot of x in [0, 10], y in [0, 4]: a pixel per unit.
+        let splat = ParticleSplat {
+            pos: vec![[2.5, 3.5], [7.5, 0.5], [11.0, 1.0], [-0.5, 2.0]],
+            labels: vec![1, 9, 0, 0],
+            x: [0.0, 10.0],
+            y: [0.0, 4.0],
+            size: [10, 4],
+            side: 1,
+        };
+        let img = splat.image();
+        assert_eq!(img.size, [10, 4]);
+        let at = |x: usize, y: usize| img.pixels[y * 10 + x];
+        // y is up: y = 3.5 is the top row, y = 0.5 the bottom one.
+        assert_eq!(at(2, 0), LABEL_COLORS[1]);
+        // A label past the colours takes the last one (diverged).
+        assert_eq!(at(7, 3), LABEL_COLORS[5]);
+        // Outside the plot: nothing; everything else transparent.
+        let drawn = img.pixels.iter().filter(|&&c| c != Color32::TRANSPARENT).count();
+        assert_eq!(drawn, 2);
+        // A side of 3 paints a 3×3 square around the particle: at the top edge it starts at the
+        // edge (whole), at the bottom it is cut (two rows).
+        let big = ParticleSplat {
+            side: 3,
+            ..splat
+        }
+        .image();
+        let drawn = big.pixels.iter().filter(|&&c| c != Color32::TRANSPARENT).count();
+        assert_eq!(drawn, 3 * 3 + 3 * 2);
     }
 }

@@ -144,8 +144,9 @@ pub trait Lab {
     fn paper(&self) -> &'static str;
     /// Steps, running, error.
     fn status(&self) -> &RunStatus;
-    /// Picks up new work and snapshots; returns whether it is running.
-    fn poll(&mut self) -> bool;
+    /// Picks up new work and snapshots, stepping inline for a `slice` of the frame; returns
+    /// whether it is running.
+    fn poll(&mut self, slice: crate::runner::Slice) -> bool;
     /// Start or pause.
     fn set_running(&mut self, running: bool);
     /// One unit of work.
@@ -241,8 +242,8 @@ impl<S: LabSpec> Lab for Shell<S> {
     fn status(&self) -> &RunStatus {
         &self.runner.status
     }
-    fn poll(&mut self) -> bool {
-        self.runner.poll(crate::runner::FRAME_BUDGET)
+    fn poll(&mut self, slice: crate::runner::Slice) -> bool {
+        self.runner.poll(crate::runner::FRAME_BUDGET, slice)
     }
     fn set_running(&mut self, running: bool) {
         if running && (self.runner.status.done || self.runner.status.error.is_some()) {

@@ -22,3 +22,4 @@ pub use app::{
 };
 pub use compute::Compute;
 pub use lab::LabKind;
+pub use gfx::{Painting, ParticleSplat};

@@ -151,6 +151,28 @@ pub const FRAME_BUDGET: Duration = Duration::from_millis(12);
 /// The most an inline runner works in one frame (see [`slice_budget`]).
 pub const MAX_FRAME_BUDGET: Duration = Duration::from_millis(60);
 
+/// How an inline runner sizes its slice of a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slice {
+    /// The least budget every frame: the renderer works on another thread (the browser's paint
+    /// worker), so the time between frames is the renderer's, not this thread's, and the
+    /// dynamics' speed is the budget times the frame rate.
+    Fixed,
+    /// [`slice_budget`]: grows with the time outside the slice, for a renderer that shares this
+    /// thread (eframe on the page).
+    GrowsWithFrame,
+}
+
+impl Slice {
+    /// The slice for a frame, given the least budget and the time outside the previous slice.
+    pub fn budget(self, min: Duration, outside: Duration) -> Duration {
+        match self {
+            Self::Fixed => min,
+            Self::GrowsWithFrame => slice_budget(min, outside),
+        }
+    }
+}
+
 /// How long an inline runner works in one frame, given the least it works (`min`) and the time
 /// the page spent outside its previous slice (rendering, the browser's own work, idle): a
 /// quarter of that, within [`min`, `MAX_FRAME_BUDGET`]. With a fast renderer the slice stays at
@@ -159,6 +181,13 @@ pub const MAX_FRAME_BUDGET: Duration = Duration::from_millis(60);
 /// milliseconds a frame, so their speed no longer falls with the renderer's frame rate.
 pub fn slice_budget(min: Duration, outside: Duration) -> Duration {
     (outside / 4).clamp(min, MAX_FRAME_BUDGET.max(min))
+}
+
+/// Whether a slice that has taken `taken` steps in `elapsed` has room for one more of the same
+/// mean length within `budget`: the slice ends within its budget rather than passing it by up to
+/// a step (a CPU step of 16,384 particles is ~1.5 ms of a page's frame in a browser).
+pub fn another_step_fits(elapsed: Duration, taken: u32, budget: Duration) -> bool {
+    elapsed + elapsed / taken.max(1) <= budget
 }
 
 /// How often a worker thread publishes a snapshot while running.
@@ -381,7 +410,7 @@ impl<S: Sim> Runner<S> {
     /// Inline: applies queued commands and works for up to `budget`, then snapshots. Threaded:
     /// picks up the worker's latest snapshot. Returns whether it wants another frame soon
     /// (running, or a readback still to land).
-    pub fn poll(&mut self, budget: Duration) -> bool {
+    pub fn poll(&mut self, budget: Duration, slice: Slice) -> bool {
         match &mut self.inner {
             Inner::Inline {
                 sim,
@@ -398,16 +427,21 @@ impl<S: Sim> Runner<S> {
                     && let Some(s) = sim.as_mut()
                 {
                     let t0 = Instant::now();
-                    let budget = slice_budget(
+                    let budget = slice.budget(
                         budget,
                         slice_end.map_or(Duration::ZERO, |t| t0.duration_since(t)),
                     );
+                    let mut taken = 0u32;
                     loop {
                         let before = s.steps();
                         step_one(&mut **s, &mut self.status);
+                        taken += 1;
                         // A step that did no work (a GPU queue that is full until the browser
                         // runs its event loop) ends the slice instead of spinning.
-                        if !self.status.running || t0.elapsed() >= budget || s.steps() == before {
+                        if !self.status.running
+                            || !another_step_fits(t0.elapsed(), taken, budget)
+                            || s.steps() == before
+                        {
                             break;
                         }
                     }
@@ -481,5 +515,25 @@ mod tests {
         assert_eq!(slice_budget(ms(6), ms(60_000)), MAX_FRAME_BUDGET);
         // A least budget above the cap wins.
         assert_eq!(slice_budget(ms(100), ms(10)), ms(100));
+    }
+
+    #[test]
+    fn a_slice_takes_another_step_only_when_one_more_fits_its_budget() {
+        let ms = Duration::from_millis;
+        // Steps of 1.5 ms in a 6 ms budget: four.
+        assert!(another_step_fits(Duration::from_micros(4500), 3, ms(6)));
+        assert!(!another_step_fits(ms(6), 4, ms(6)));
+        // Steps of 2 ms: three (a fourth would end at 8 ms).
+        assert!(another_step_fits(ms(4), 2, ms(6)));
+        assert!(!another_step_fits(ms(6), 3, ms(6)));
+        // A step longer than the budget runs once (the first step always runs) and no more.
+        assert!(!another_step_fits(ms(9), 1, ms(6)));
+    }
+
+    #[test]
+    fn a_fixed_slice_ignores_the_time_outside() {
+        let ms = Duration::from_millis;
+        assert_eq!(Slice::Fixed.budget(ms(6), ms(200)), ms(6));
+        assert_eq!(Slice::GrowsWithFrame.budget(ms(6), ms(200)), ms(50));
     }
 }

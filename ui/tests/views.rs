@@ -8,7 +8,7 @@ use serde_json::Value;
 use sgdlab_engine::device::{wgpu_device, wgpu_setup};
 use sgdlab_engine::gpu::GpuContext;
 use sgdlab_ui::export::MemoryPlatform;
-use sgdlab_ui::{Compute, LabApp, LabKind, LabOptions};
+use sgdlab_ui::{Compute, LabApp, LabKind, LabOptions, Painting};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -55,6 +55,7 @@ fn harness(
         compute,
         LabOptions {
             threaded: false,
+            painting: Painting::OnThisThread,
             platform: Box::new(MemoryPlatform::default()),
             fragment: Some(fragment.to_string()),
             autostart: false,

@@ -10,7 +10,7 @@ use crate::hook::{ComputeHold, StateHook};
 use crate::state::SelfCheck;
 use serde_json::{Value, json};
 use sgdlab_ui::export::Platform;
-use sgdlab_ui::{LabApp, LabOptions};
+use sgdlab_ui::{LabApp, LabOptions, Painting};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -33,8 +33,14 @@ pub struct Startup {
 /// The self-check's outcome and when it landed.
 type Ready = Rc<RefCell<Option<(SelfCheck, Option<f64>)>>>;
 
-/// Builds the app eframe runs on the page and starts the self-check.
-pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn eframe::App> {
+/// Builds the app on `ctx` (drawing with eframe's wgpu state `render` when there is one) and
+/// starts the self-check.
+pub fn make_app(
+    ctx: &egui::Context,
+    render: Option<egui_wgpu::RenderState>,
+    painting: Painting,
+    startup: Startup,
+) -> WebApp {
     let Startup {
         compute,
         hook,
@@ -43,19 +49,20 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
         hold,
     } = startup;
     mark("renderer");
-    cc.egui_ctx.set_theme(egui::Theme::Dark);
-    cc.egui_ctx.set_fonts(fonts.definitions());
+    ctx.set_theme(egui::Theme::Dark);
+    ctx.set_fonts(fonts.definitions());
     let Compute {
         renderer,
         lab: ui_compute,
     } = compute;
     let fragment = location_hash();
     let mut app = LabApp::new(
-        &cc.egui_ctx,
-        cc.wgpu_render_state.clone(),
+        ctx,
+        render,
         ui_compute.clone(),
         LabOptions {
             threaded: false,
+            painting,
             platform: Box::new(WebPlatform),
             fragment: Some(fragment),
             autostart: true,
@@ -64,14 +71,14 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
     mark("labs");
     app.hold_until_compute(match renderer {
         Renderer::SharedWebGpu(_) => "Starting the GPU…",
-        Renderer::WebGl => "Starting the CPU backend…",
+        Renderer::WebGl | Renderer::WebGlWorker => "Starting the CPU backend…",
     });
     let ready: Ready = Rc::default();
     {
         let ready = ready.clone();
         let device = ui_compute.device.device.clone();
         let gpu = ui_compute.gpu.clone();
-        let ctx = cc.egui_ctx.clone();
+        let ctx = ctx.clone();
         wasm_bindgen_futures::spawn_local(async move {
             if let Some(h) = hold {
                 let _ = wasm_bindgen_futures::JsFuture::from(h.promise).await;
@@ -89,41 +96,48 @@ pub fn make_app(cc: &eframe::CreationContext<'_>, startup: Startup) -> Box<dyn e
     // A fragment edited by hand (or a pasted link) applies without a reload.
     let pending: Rc<RefCell<Option<String>>> = Rc::default();
     let slot = pending.clone();
-    let ctx = cc.egui_ctx.clone();
+    let repaint = ctx.clone();
     let on_hash = Closure::<dyn FnMut()>::new(move || {
         *slot.borrow_mut() = Some(location_hash());
-        ctx.request_repaint();
+        repaint.request_repaint();
     });
     if let Some(w) = web_sys::window() {
         // The listener lives as long as the page.
         let _ = w.add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
     }
     on_hash.forget();
-    Box::new(WebApp {
+    WebApp {
         app,
+        painting,
         hook,
         renderer: renderer.name(),
         fallback_reason: ui_compute.fallback.clone(),
         self_check: Value::Null,
         compute_ready_ms: None,
         first_frame_ms: None,
+        laid_out: false,
         pending,
         own_fragment: String::new(),
         ready,
         ui_compute: Some(ui_compute),
         fetcher,
         later_fonts_requested: false,
-    })
+    }
 }
 
-struct WebApp {
+/// The lab on the page, with what the page adds: the self-check's landing, the fragment, the
+/// later fonts and the state hook.
+pub struct WebApp {
     app: LabApp,
+    painting: Painting,
     hook: StateHook,
     renderer: &'static str,
     fallback_reason: Option<String>,
     self_check: Value,
     compute_ready_ms: Option<f64>,
     first_frame_ms: Option<f64>,
+    /// Whether the first pass has run.
+    laid_out: bool,
     pending: Rc<RefCell<Option<String>>>,
     own_fragment: String,
     ready: Ready,
@@ -159,8 +173,17 @@ impl WebApp {
     }
 }
 
-impl eframe::App for WebApp {
-    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+impl WebApp {
+    /// The paint worker drew its first frame: when the state hook's `first_frame_ms` is.
+    pub fn first_painted(&mut self) {
+        if self.first_frame_ms.is_none() {
+            mark("first-paint");
+            self.first_frame_ms = now_ms();
+        }
+    }
+
+    /// One pass of the lab: what eframe's `App::ui` does, and what the page runner calls.
+    pub fn frame(&mut self, ui: &mut egui::Ui) {
         let landed = self.ready.borrow_mut().take();
         if let Some((check, at)) = landed {
             self.self_check = serde_json::to_value(&check).unwrap_or_default();
@@ -176,16 +199,21 @@ impl eframe::App for WebApp {
                 self.app.apply_fragment(&h);
             }
         }
-        let first = self.first_frame_ms.is_none();
+        let first = !self.laid_out;
         if first {
             mark("first-ui");
         }
-        eframe::App::ui(&mut self.app, ui, frame);
+        self.app.ui(ui);
         self.own_fragment = self.app.fragment();
         let ctx = ui.ctx().clone();
         if first {
             mark("first-ui-done");
-            self.first_frame_ms = now_ms();
+            self.laid_out = true;
+            // With a paint worker the first frame is drawn when the worker says so
+            // (first_painted).
+            if self.painting == Painting::OnThisThread {
+                self.first_frame_ms = now_ms();
+            }
         } else {
             self.request_later_fonts(&ctx);
         }
@@ -201,6 +229,12 @@ impl eframe::App for WebApp {
             o.insert("first_frame_ms".into(), json!(self.first_frame_ms));
         }
         self.hook.publish(s);
+    }
+}
+
+impl eframe::App for WebApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame(ui);
     }
 
     fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {

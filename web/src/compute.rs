@@ -32,7 +32,11 @@ pub struct WebGpu {
 pub enum Renderer {
     /// The page's WebGPU device, shared: the kernels' buffers and egui's frames on one device.
     SharedWebGpu(WebGpu),
-    /// A WebGL context of eframe's own (the CPU fallback).
+    /// WebGL2 on the canvas's `OffscreenCanvas`, painted in a Worker by [`crate::page_runner`]
+    /// (the CPU fallback).
+    WebGlWorker,
+    /// A WebGL context of eframe's own, on the page (the CPU fallback where a Worker cannot
+    /// have WebGL2: no `OffscreenCanvas` or no WebGL2 on it).
     WebGl,
 }
 
@@ -41,6 +45,7 @@ impl Renderer {
     pub fn name(&self) -> &'static str {
         match self {
             Self::SharedWebGpu(_) => "webgpu",
+            Self::WebGlWorker => "webgl-worker",
             Self::WebGl => "webgl",
         }
     }
@@ -72,7 +77,11 @@ impl Compute {
                 log::warn!("running on the CPU: {reason}");
                 Self {
                     lab: sgdlab_ui::Compute::cpu(Some(reason)),
-                    renderer: Renderer::WebGl,
+                    renderer: if offscreen_webgl2() {
+                        Renderer::WebGlWorker
+                    } else {
+                        Renderer::WebGl
+                    },
                 }
             }
         }
@@ -96,10 +105,30 @@ impl Compute {
             }
             // Deterministic: the fallback renders on WebGL even where WebGPU exists but gave no
             // device, so the notice's statement is true.
-            Renderer::WebGl => options.renderer = eframe::Renderer::Glow,
+            Renderer::WebGl | Renderer::WebGlWorker => {
+                options.renderer = eframe::Renderer::Glow;
+            }
         }
         options
     }
+}
+
+/// Whether a Worker can paint the canvas: `transferControlToOffscreen` exists and an
+/// `OffscreenCanvas` gives a WebGL2 context (asked here, on the page: browsers that have it in
+/// one place have it in the other).
+fn offscreen_webgl2() -> bool {
+    let has_transfer = js_sys::Reflect::get(
+        &js_sys::global(),
+        &"HTMLCanvasElement".into(),
+    )
+    .and_then(|c| js_sys::Reflect::get(&c, &"prototype".into()))
+    .and_then(|p| js_sys::Reflect::has(&p, &"transferControlToOffscreen".into()))
+    .unwrap_or(false);
+    has_transfer
+        && web_sys::OffscreenCanvas::new(1, 1)
+            .ok()
+            .and_then(|c| c.get_context("webgl2").ok().flatten())
+            .is_some()
 }
 
 /// A WebGPU device on the browser's adapter (high performance, the adapter's limits, no optional

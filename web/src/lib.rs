@@ -10,6 +10,7 @@
 //! The browser parts are compiled only for `wasm32`; natively this crate holds the pure pieces
 //! (the hook's record), so `cargo test --workspace` covers them.
 
+pub mod paint_wire;
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]
@@ -25,7 +26,15 @@ mod fonts;
 #[cfg(target_arch = "wasm32")]
 mod hook;
 #[cfg(target_arch = "wasm32")]
+mod page_input;
+#[cfg(target_arch = "wasm32")]
+mod page_runner;
+#[cfg(target_arch = "wasm32")]
+mod paint_worker;
+#[cfg(target_arch = "wasm32")]
 mod start;
 
+#[cfg(target_arch = "wasm32")]
+pub use paint_worker::WorkerPainter;
 #[cfg(target_arch = "wasm32")]
 pub use start::start;

@@ -1,7 +1,8 @@
-//! The entry point JavaScript calls: `await start("canvas-id", font, icons, fetchBytes)` (see
-//! `web/static/loader.js`).
+//! The entry point JavaScript calls: `await start("canvas-id", font, icons, fetchBytes,
+//! startPainter)` (see `web/static/loader.js`).
 
 use crate::app::{Startup, make_app};
+use sgdlab_ui::Painting;
 use crate::compute::{Compute, Renderer};
 use crate::fetch::Fetcher;
 use crate::fonts::Fonts;
@@ -15,6 +16,8 @@ use wasm_bindgen::prelude::*;
 /// controls and links already respond. `proportional_font` and `icon_font` are the font files
 /// the loader fetched beside the .wasm; `fetch_bytes(url, onProgress)` fetches what the lab needs
 /// later (the other fonts, after the first frame: [`crate::fonts::LATER_FONTS`]).
+/// `start_painter(offscreenCanvas)` starts the paint worker on the canvas (the CPU fallback,
+/// where a Worker can have WebGL2) and resolves to `{ worker, maxTextureSide }` once it paints.
 ///
 /// With `?hold-compute` in the page's address the self-check waits for
 /// `window.sgdlab.releaseCompute()` (the browser tests' way to act before the device is ready).
@@ -26,6 +29,7 @@ pub async fn start(
     proportional_font: Vec<u8>,
     icon_font: Vec<u8>,
     fetch_bytes: js_sys::Function,
+    start_painter: js_sys::Function,
 ) -> Result<(), JsValue> {
     // Err only when a logger is already installed (a second start on the same page).
     let _ = eframe::WebLogger::init(log::LevelFilter::Info);
@@ -71,6 +75,11 @@ pub async fn start(
     if matches!(compute.renderer, Renderer::WebGl) {
         webgl_without_msaa(&canvas);
     }
+    let worker = if matches!(compute.renderer, Renderer::WebGlWorker) {
+        Some(start_paint_worker(&canvas, &start_painter).await?)
+    } else {
+        None
+    };
     let web_options = compute.web_options();
     let startup = Startup {
         compute,
@@ -82,13 +91,45 @@ pub async fn start(
         fetcher: Fetcher::new(fetch_bytes),
         hold,
     };
+    if let Some((worker, max_texture_side)) = worker {
+        let ctx = egui::Context::default();
+        let app = make_app(&ctx, None, Painting::InAWorker, startup);
+        crate::page_runner::run(ctx, app, canvas, worker, max_texture_side)?;
+        return Ok(());
+    }
     eframe::WebRunner::new()
         .start(
             canvas,
             web_options,
-            Box::new(move |cc| Ok(make_app(cc, startup))),
+            Box::new(move |cc| {
+                Ok(Box::new(make_app(
+                    &cc.egui_ctx,
+                    cc.wgpu_render_state.clone(),
+                    Painting::OnThisThread,
+                    startup,
+                )))
+            }),
         )
         .await
+}
+
+/// Hands the canvas to a new paint worker (`web/static/painter.js`, through the loader's
+/// `startPainter`) and waits until it paints: the worker and its largest texture side.
+async fn start_paint_worker(
+    canvas: &web_sys::HtmlCanvasElement,
+    start_painter: &js_sys::Function,
+) -> Result<(web_sys::Worker, usize), JsValue> {
+    let offscreen = canvas.transfer_control_to_offscreen()?;
+    let started = start_painter.call1(&JsValue::NULL, &offscreen)?;
+    let answer = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&started)).await?;
+    let worker = js_sys::Reflect::get(&answer, &"worker".into())?
+        .dyn_into::<web_sys::Worker>()
+        .map_err(|_| "startPainter resolved without a worker")?;
+    let side = js_sys::Reflect::get(&answer, &"maxTextureSide".into())?
+        .as_f64()
+        .ok_or("startPainter resolved without maxTextureSide")?;
+    crate::app::mark("paint-worker");
+    Ok((worker, side as usize))
 }
 
 /// Creates the fallback's WebGL2 context before eframe asks for one, without `antialias` (a

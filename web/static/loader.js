@@ -1,7 +1,8 @@
 // Loads the lab: downloads the .wasm and the first frame's fonts with a progress bar, starts the
 // lab on the canvas, and replaces the page with a readable error if anything on the way fails (or
 // the lab stops later). The lab fetches what it needs later (the symbol font, the MNIST subset)
-// through `fetchBytes`, with progress.
+// through `fetchBytes`, with progress. On the CPU fallback a Worker paints the canvas
+// (`startPainter`, web/static/painter.js).
 import init, { start } from './sgdlab_web.js';
 
 const WASM_URL = new URL('./sgdlab_web_bg.wasm', import.meta.url);
@@ -18,6 +19,8 @@ navigator.gpu?.requestAdapter?.().catch(() => null);
 
 const $ = (id) => document.getElementById(id);
 let failed = false;
+// The lab's compiled module (for the paint worker).
+let compiled = null;
 
 function setPhase(text, fraction) {
   $('loading-text').textContent = text;
@@ -85,6 +88,31 @@ export async function fetchBytes(url, onProgress) {
   return new Uint8Array(await new Response(body ?? (await response.arrayBuffer())).arrayBuffer());
 }
 
+// What the lab calls on the CPU fallback: starts the paint worker on `canvas` (an
+// OffscreenCanvas) and resolves to { worker, maxTextureSide } once it can paint. The worker's
+// later failures replace the page with the error.
+export function startPainter(canvas) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./painter.js', import.meta.url), { type: 'module' });
+    const failure = (what) => {
+      const error = new Error(`the paint worker: ${what}`);
+      reject(error);
+      showError('The lab stopped with an error.', error);
+    };
+    worker.addEventListener('error', (event) => failure(event.message || 'its script failed to load'));
+    worker.addEventListener('messageerror', () => failure('a message could not be read'));
+    worker.onmessage = ({ data }) => {
+      if (data?.ready) {
+        worker.onmessage = null;
+        resolve({ worker, maxTextureSide: data.maxTextureSide });
+      } else if (data?.error) {
+        failure(data.error);
+      }
+    };
+    worker.postMessage({ module: compiled, canvas }, [canvas]);
+  });
+}
+
 // The first view's downloads, in parallel: the .wasm (streamed into compilation) and the fonts.
 async function download() {
   const built = meta('sgdlab-first-bytes');
@@ -105,7 +133,12 @@ async function download() {
   const wasmBody = withProgress(wasmResponse, meta('sgdlab-wasm-bytes'), report('wasm'));
   const wasm = new Response(wasmBody ?? (await wasmResponse.arrayBuffer()),
     { headers: { 'Content-Type': 'application/wasm' } });
-  const instantiated = init({ module_or_path: wasm }).then((x) => {
+  // Compiled here (streaming) rather than inside init, so that a paint worker can be handed the
+  // same compiled module.
+  const instantiated = WebAssembly.compileStreaming(wasm).then((module) => {
+    compiled = module;
+    return init({ module_or_path: module });
+  }).then((x) => {
     performance.mark('sgdlab:instantiated');
     return x;
   });
@@ -138,7 +171,7 @@ async function main() {
   // still starting, so the overlay goes once `start` has handed the canvas to the lab.
   // Marks for web/bench.mjs: where the time to the first frame goes.
   performance.mark('sgdlab:start');
-  const started = start(CANVAS_ID, fonts[0], fonts[1], fetchBytes);
+  const started = start(CANVAS_ID, fonts[0], fonts[1], fetchBytes, startPainter);
   try {
     await started;
   } catch (error) {

@@ -1,6 +1,9 @@
-// Without WebGPU the lab runs burn's CPU backend inside the wasm module, eframe draws with
-// WebGL (glow), and the lab says so once, with what the user can do: once with navigator.gpu
-// missing, once with WebGPU present but giving no adapter. (Launched without the WebGPU canvas flags, which turn WebGL2 off.)
+// Without WebGPU the lab runs burn's CPU backend inside the wasm module and draws with WebGL
+// (egui's glow painter): in a paint worker on the canvas's OffscreenCanvas, or, where a Worker
+// cannot have WebGL2, with eframe on the page. The lab says so once, with what the user can do:
+// with navigator.gpu missing, with WebGPU present but giving no adapter, and without
+// OffscreenCanvas. Pointer, keys and text reach the lab on both painters. (Launched without the
+// WebGPU canvas flags, which turn WebGL2 off.)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -17,6 +20,7 @@ const SCENARIOS = [
     webgpu: false,
     initScript: () => { delete Navigator.prototype.gpu; },
     reason: /navigator\.gpu is missing/,
+    renderer: 'webgl-worker',
   },
   {
     // Chromium without the WebGPU flags on a machine without a GPU: navigator.gpu exists but
@@ -24,6 +28,17 @@ const SCENARIOS = [
     name: 'WebGPU present but no adapter (Chromium without the WebGPU flags)',
     webgpu: false,
     reason: /WebGPU is present but unusable/,
+    renderer: 'webgl-worker',
+  },
+  {
+    name: 'no OffscreenCanvas either (eframe paints on the page)',
+    webgpu: false,
+    initScript: () => {
+      delete Navigator.prototype.gpu;
+      delete HTMLCanvasElement.prototype.transferControlToOffscreen;
+    },
+    reason: /navigator\.gpu is missing/,
+    renderer: 'webgl',
   },
 ];
 
@@ -40,7 +55,7 @@ for (const scenario of SCENARIOS) {
     test('runs burn on the CPU and draws with WebGL', () => {
       assert.equal(state.backend, 'cpu', JSON.stringify(state));
       assert.match(state.adapter, /burn-flex/);
-      assert.equal(state.renderer, 'webgl');
+      assert.equal(state.renderer, scenario.renderer);
       assert.match(state.fallback_reason ?? '', scenario.reason);
     });
 
@@ -67,6 +82,23 @@ for (const scenario of SCENARIOS) {
       const { distinct, dominantShare } = await canvasStats(lab.page);
       assert.ok(distinct >= 16, `only ${distinct} distinct colours`);
       assert.ok(dominantShare < 0.97, `one colour covers ${(100 * dominantShare).toFixed(1)}%`);
+    });
+
+    test('a seed typed into its field applies (pointer, keys and text reach the lab)', async () => {
+      const { page } = lab;
+      const before = await page.evaluate(() => window.sgdlab.state());
+      const field = before.seed_field;
+      assert.ok(field && field.w > 0, JSON.stringify(before.seed_field));
+      const box = await page.locator('#lab-canvas').boundingBox();
+      await page.mouse.click(box.x + field.x + field.w / 2, box.y + field.y + field.h / 2);
+      // Let a pass give the field the focus before the keys arrive.
+      await page.waitForFunction((f) => window.sgdlab.state().frames > f + 2, before.frames,
+        { timeout: 30_000 });
+      await page.keyboard.press('ControlOrMeta+A');
+      await page.keyboard.type('4242');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => window.sgdlab.state().seed === 4242, null, { timeout: 30_000 });
+      assert.match((await page.evaluate(() => window.sgdlab.state())).fragment, /seed=4242/);
     });
 
     test('no console errors, no uncaught exceptions, no request off the origin', () => {

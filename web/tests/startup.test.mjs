@@ -28,8 +28,9 @@ for (const path of PATHS) {
 
     test('a click on a lab tab switches the lab; releasing the device starts it', async () => {
       const { page } = lab;
-      await page.waitForFunction(() => (window.sgdlab?.state?.()?.tabs?.length ?? 0) > 0,
-        null, { timeout: 180_000, polling: 100 });
+      // Laid out (tabs) and drawn (first_frame_ms: with a paint worker, once it has painted).
+      await page.waitForFunction(() => (window.sgdlab?.state?.()?.tabs?.length ?? 0) > 0
+        && window.sgdlab.state().first_frame_ms > 0, null, { timeout: 180_000, polling: 100 });
       const held = await page.evaluate(() => window.sgdlab.state());
       assert.equal(held.compute_ready, false, JSON.stringify(held));
       assert.equal(held.lab, 'smoothing');
