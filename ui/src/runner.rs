@@ -154,9 +154,9 @@ pub const MAX_FRAME_BUDGET: Duration = Duration::from_millis(60);
 /// How an inline runner sizes its slice of a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slice {
-    /// The least budget every frame: the renderer works on another thread (the browser's paint
-    /// worker), so the time between frames is the renderer's, not this thread's, and the
-    /// dynamics' speed is the budget times the frame rate.
+    /// The least budget every frame ([`FRAME_BUDGET`]): the renderer works on another thread
+    /// (the browser's paint worker), so the time between frames is the renderer's, not this
+    /// thread's, and the dynamics' speed is the budget times the frame rate.
     Fixed,
     /// [`slice_budget`]: grows with the time outside the slice, for a renderer that shares this
     /// thread (eframe on the page).

@@ -3,8 +3,9 @@
 //! [`start`] initializes burn on the browser's WebGPU and hands the same device to eframe, so the
 //! lab's tensors, its WGSL kernels and its drawing share one GPU device; the first frame is drawn
 //! while the device's self-check still runs. Where WebGPU is missing or gives no adapter, burn
-//! runs on its CPU backend inside the wasm module and eframe renders with glow on WebGL; the
-//! lab's top bar then says so, once. `window.sgdlab.state()` is a read-only
+//! runs on its CPU backend inside the wasm module and egui's glow painter draws on WebGL, in a
+//! Worker (`page_runner`, `paint_worker`; eframe on the page where a Worker cannot have
+//! WebGL2); the lab's top bar then says so, once. `window.sgdlab.state()` is a read-only
 //! test hook that reports what runs (see [`state`]).
 //!
 //! The browser parts are compiled only for `wasm32`; natively this crate holds the pure pieces

@@ -42,7 +42,7 @@ pub fn run(
                 w.set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), ms);
         }
     });
-    let (input, agent) = page_input::install(&canvas, &ctx, wake.clone())?;
+    let (input, agent) = page_input::install(&canvas, &ctx, wake)?;
     let runner = Rc::new(RefCell::new(Runner {
         ctx,
         app,
@@ -60,7 +60,7 @@ pub fn run(
     // The worker's answer to each frame: painted (the next pass may run), or why not.
     {
         let runner = runner.clone();
-        let wake = wake.clone();
+        let scheduler_after_paint = scheduler.clone();
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
             move |e: web_sys::MessageEvent| {
                 let data = e.data();
@@ -72,7 +72,9 @@ pub fn run(
                     wasm_bindgen::throw_str(&format!("the paint worker failed: {error}"));
                 }
                 runner.borrow_mut().painted();
-                wake();
+                // The pass asked for meanwhile (a running lab asks every frame); an idle lab
+                // lays out nothing more.
+                scheduler_after_paint.frame_if_wanted();
             },
         );
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -85,11 +87,11 @@ pub fn run(
             s.pending.set(false);
             let Ok(mut r) = runner.try_borrow_mut() else {
                 // A pass is running (an event handler re-entered): the next frame does it.
-                s.request();
+                s.frame_if_wanted();
                 return;
             };
-            if r.in_flight {
-                // The worker wakes us when it has painted.
+            if r.in_flight || !s.wanted.replace(false) {
+                // In flight: the worker's answer asks for the frame (`wanted` stays set).
                 return;
             }
             r.pass();
@@ -113,16 +115,32 @@ fn request_pass() {
     }
 }
 
-/// Asks the browser for one animation frame at a time.
+/// Asks the browser for one animation frame at a time, and remembers whether a pass is wanted.
 #[derive(Default)]
 struct Scheduler {
+    /// An animation frame is requested.
     pending: Cell<bool>,
+    /// A pass is wanted (egui asked for a repaint, or an event came).
+    wanted: Cell<bool>,
     on_frame: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
 impl Scheduler {
     /// A pass at the next animation frame (once, however often asked).
     fn request(&self) {
+        self.wanted.set(true);
+        self.frame();
+    }
+
+    /// An animation frame if a pass is wanted.
+    fn frame_if_wanted(&self) {
+        if self.wanted.get() {
+            self.frame();
+        }
+    }
+
+    /// An animation frame (once, however often asked).
+    fn frame(&self) {
         if self.pending.replace(true) {
             return;
         }

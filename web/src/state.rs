@@ -15,7 +15,9 @@ pub struct LabState {
     pub backend: String,
     /// The adapter burn computes on (the CPU backend's description on the fallback).
     pub adapter: String,
-    /// What eframe draws with: `webgpu` (burn's device) or `webgl`.
+    /// What draws the lab: `webgpu` (eframe on the kernels' device), `webgl-worker` (the CPU
+    /// fallback: egui's glow painter in a Worker) or `webgl` (eframe's glow on the page, where a
+    /// Worker cannot have WebGL2).
     pub renderer: String,
     /// Why the page fell back to the CPU (the lab's one notice says it); `None` on WebGPU.
     pub fallback_reason: Option<String>,
