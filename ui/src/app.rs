@@ -7,11 +7,11 @@ use crate::export::{Platform, png_bytes};
 use crate::fragment::{parse_fragment, to_fragment};
 use crate::gfx::{Gfx, Painting};
 use crate::lab::{Lab, LabKind, Shell};
-use crate::runner::Slice;
 use crate::labs::{
     elimination::EliminationSim, gossip::GossipSim, random_labels::RandomLabelsSim, rnn::RnnSim,
     sharp_minima::SharpSim, smoothing::SmoothingSim,
 };
+use crate::runner::Slice;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 

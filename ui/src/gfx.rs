@@ -606,16 +606,20 @@ mod tests {
         // A label past the colours takes the last one (diverged).
         assert_eq!(at(7, 3), LABEL_COLORS[5]);
         // Outside the plot: nothing; everything else transparent.
-        let drawn = img.pixels.iter().filter(|&&c| c != Color32::TRANSPARENT).count();
+        let drawn = img
+            .pixels
+            .iter()
+            .filter(|&&c| c != Color32::TRANSPARENT)
+            .count();
         assert_eq!(drawn, 2);
         // A side of 3 paints a 3×3 square around the particle: at the top edge it starts at the
         // edge (whole), at the bottom it is cut (two rows).
-        let big = ParticleSplat {
-            side: 3,
-            ..splat
-        }
-        .image();
-        let drawn = big.pixels.iter().filter(|&&c| c != Color32::TRANSPARENT).count();
+        let big = ParticleSplat { side: 3, ..splat }.image();
+        let drawn = big
+            .pixels
+            .iter()
+            .filter(|&&c| c != Color32::TRANSPARENT)
+            .count();
         assert_eq!(drawn, 3 * 3 + 3 * 2);
     }
 }

@@ -117,13 +117,10 @@ impl Compute {
 /// `OffscreenCanvas` gives a WebGL2 context (asked here, on the page: browsers that have it in
 /// one place have it in the other).
 fn offscreen_webgl2() -> bool {
-    let has_transfer = js_sys::Reflect::get(
-        &js_sys::global(),
-        &"HTMLCanvasElement".into(),
-    )
-    .and_then(|c| js_sys::Reflect::get(&c, &"prototype".into()))
-    .and_then(|p| js_sys::Reflect::has(&p, &"transferControlToOffscreen".into()))
-    .unwrap_or(false);
+    let has_transfer = js_sys::Reflect::get(&js_sys::global(), &"HTMLCanvasElement".into())
+        .and_then(|c| js_sys::Reflect::get(&c, &"prototype".into()))
+        .and_then(|p| js_sys::Reflect::has(&p, &"transferControlToOffscreen".into()))
+        .unwrap_or(false);
     has_transfer
         && web_sys::OffscreenCanvas::new(1, 1)
             .ok()

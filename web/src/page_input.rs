@@ -41,7 +41,9 @@ pub fn install(
     ctx: &egui::Context,
     wake: Rc<dyn Fn()>,
 ) -> Result<(SharedInput, HtmlInputElement), String> {
-    let document = canvas.owner_document().ok_or("the canvas has no document")?;
+    let document = canvas
+        .owner_document()
+        .ok_or("the canvas has no document")?;
     let agent = document
         .create_element("input")
         .map_err(|e| format!("{e:?}"))?
@@ -135,47 +137,62 @@ impl Listeners {
     fn pointer(self: &Rc<Self>) -> Result<(), String> {
         let target: &web_sys::EventTarget = &self.canvas;
         let l = self.clone();
-        listen(target, "pointermove", true, move |e: web_sys::PointerEvent| {
-            let p = l.pos(e.client_x(), e.client_y());
-            l.push(Event::PointerMoved(p));
-        })?;
+        listen(
+            target,
+            "pointermove",
+            true,
+            move |e: web_sys::PointerEvent| {
+                let p = l.pos(e.client_x(), e.client_y());
+                l.push(Event::PointerMoved(p));
+            },
+        )?;
         let l = self.clone();
-        listen(target, "pointerdown", false, move |e: web_sys::PointerEvent| {
-            let Some(button) = button(e.button()) else {
-                return;
-            };
-            // Drags keep coming when they leave the canvas; the canvas takes the focus (not the
-            // text agent, until egui asks for it); no text selection or page scroll starts.
-            l.canvas.set_pointer_capture(e.pointer_id()).ok();
-            e.prevent_default();
-            l.canvas.focus().ok();
-            let pos = l.pos(e.client_x(), e.client_y());
-            l.push(Event::PointerMoved(pos));
-            l.push(Event::PointerButton {
-                pos,
-                button,
-                pressed: true,
-                modifiers: modifiers_of_mouse(&e),
-            });
-        })?;
+        listen(
+            target,
+            "pointerdown",
+            false,
+            move |e: web_sys::PointerEvent| {
+                let Some(button) = button(e.button()) else {
+                    return;
+                };
+                // Drags keep coming when they leave the canvas; the canvas takes the focus (not the
+                // text agent, until egui asks for it); no text selection or page scroll starts.
+                l.canvas.set_pointer_capture(e.pointer_id()).ok();
+                e.prevent_default();
+                l.canvas.focus().ok();
+                let pos = l.pos(e.client_x(), e.client_y());
+                l.push(Event::PointerMoved(pos));
+                l.push(Event::PointerButton {
+                    pos,
+                    button,
+                    pressed: true,
+                    modifiers: modifiers_of_mouse(&e),
+                });
+            },
+        )?;
         let l = self.clone();
-        listen(target, "pointerup", true, move |e: web_sys::PointerEvent| {
-            let Some(button) = button(e.button()) else {
-                return;
-            };
-            l.canvas.release_pointer_capture(e.pointer_id()).ok();
-            let pos = l.pos(e.client_x(), e.client_y());
-            l.push(Event::PointerButton {
-                pos,
-                button,
-                pressed: false,
-                modifiers: modifiers_of_mouse(&e),
-            });
-            // A touch ends with its pointer gone (no hover is left behind).
-            if e.pointer_type() == "touch" {
-                l.push(Event::PointerGone);
-            }
-        })?;
+        listen(
+            target,
+            "pointerup",
+            true,
+            move |e: web_sys::PointerEvent| {
+                let Some(button) = button(e.button()) else {
+                    return;
+                };
+                l.canvas.release_pointer_capture(e.pointer_id()).ok();
+                let pos = l.pos(e.client_x(), e.client_y());
+                l.push(Event::PointerButton {
+                    pos,
+                    button,
+                    pressed: false,
+                    modifiers: modifiers_of_mouse(&e),
+                });
+                // A touch ends with its pointer gone (no hover is left behind).
+                if e.pointer_type() == "touch" {
+                    l.push(Event::PointerGone);
+                }
+            },
+        )?;
         for gone in ["pointerleave", "pointercancel"] {
             let l = self.clone();
             listen(target, gone, true, move |_: web_sys::PointerEvent| {
@@ -190,24 +207,29 @@ impl Listeners {
     fn wheel(self: &Rc<Self>) -> Result<(), String> {
         let l = self.clone();
         // Not passive: a wheel over the lab scrolls or zooms the lab, not the page.
-        listen(&self.canvas, "wheel", false, move |e: web_sys::WheelEvent| {
-            e.prevent_default();
-            let unit = match e.delta_mode() {
-                web_sys::WheelEvent::DOM_DELTA_LINE => egui::MouseWheelUnit::Line,
-                web_sys::WheelEvent::DOM_DELTA_PAGE => egui::MouseWheelUnit::Page,
-                _ => egui::MouseWheelUnit::Point,
-            };
-            // The browser's delta is how far the page would scroll; egui's, how far content
-            // moves.
-            let delta = -Vec2::new(e.delta_x() as f32, e.delta_y() as f32);
-            l.push(Event::MouseWheel {
-                unit,
-                delta,
-                phase: TouchPhase::Move,
-                source: egui::MouseWheelSource::Unknown,
-                modifiers: modifiers_of_mouse(&e),
-            });
-        })
+        listen(
+            &self.canvas,
+            "wheel",
+            false,
+            move |e: web_sys::WheelEvent| {
+                e.prevent_default();
+                let unit = match e.delta_mode() {
+                    web_sys::WheelEvent::DOM_DELTA_LINE => egui::MouseWheelUnit::Line,
+                    web_sys::WheelEvent::DOM_DELTA_PAGE => egui::MouseWheelUnit::Page,
+                    _ => egui::MouseWheelUnit::Point,
+                };
+                // The browser's delta is how far the page would scroll; egui's, how far content
+                // moves.
+                let delta = -Vec2::new(e.delta_x() as f32, e.delta_y() as f32);
+                l.push(Event::MouseWheel {
+                    unit,
+                    delta,
+                    phase: TouchPhase::Move,
+                    source: egui::MouseWheelSource::Unknown,
+                    modifiers: modifiers_of_mouse(&e),
+                });
+            },
+        )
     }
 
     fn keys(self: &Rc<Self>, document: &web_sys::Document) -> Result<(), String> {
@@ -262,12 +284,17 @@ impl Listeners {
 
     fn clipboard(self: &Rc<Self>, document: &web_sys::Document) -> Result<(), String> {
         let l = self.clone();
-        listen(document, "paste", false, move |e: web_sys::ClipboardEvent| {
-            if let Some(text) = e.clipboard_data().and_then(|d| d.get_data("text").ok()) {
-                e.prevent_default();
-                l.push(Event::Paste(text.replace("\r\n", "\n")));
-            }
-        })?;
+        listen(
+            document,
+            "paste",
+            false,
+            move |e: web_sys::ClipboardEvent| {
+                if let Some(text) = e.clipboard_data().and_then(|d| d.get_data("text").ok()) {
+                    e.prevent_default();
+                    l.push(Event::Paste(text.replace("\r\n", "\n")));
+                }
+            },
+        )?;
         for (event, egui_event) in [("copy", Event::Copy), ("cut", Event::Cut)] {
             let l = self.clone();
             listen(document, event, true, move |_: web_sys::ClipboardEvent| {
@@ -334,7 +361,9 @@ impl Listeners {
         }
         // A resize lays the lab out again.
         let l = self.clone();
-        listen(&window, "resize", true, move |_: web_sys::UiEvent| (l.wake)())
+        listen(&window, "resize", true, move |_: web_sys::UiEvent| {
+            (l.wake)()
+        })
     }
 }
 

@@ -61,8 +61,8 @@ pub fn run(
     {
         let runner = runner.clone();
         let scheduler_after_paint = scheduler.clone();
-        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-            move |e: web_sys::MessageEvent| {
+        let on_message =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
                 let data = e.data();
                 let error = js_sys::Reflect::get(&data, &"error".into())
                     .ok()
@@ -75,8 +75,7 @@ pub fn run(
                 // The pass asked for meanwhile (a running lab asks every frame); an idle lab
                 // lays out nothing more.
                 scheduler_after_paint.frame_if_wanted();
-            },
-        );
+            });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         on_message.forget();
     }

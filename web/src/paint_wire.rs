@@ -5,9 +5,9 @@
 //! frame) stays off the page's main thread (`web/README.md`, "Speed").
 //!
 //! Layout, little-endian: a magic word, the canvas size in pixels, pixels per point and the
-//! clear colour; the
-//! texture changes in the order egui gave them (each: the id, the options, the patch position
-//! if any, the image size and its RGBA pixels); the ids to free; then what to paint, in order:
+//! clear colour; the texture changes in the order egui gave them (each: the id, the options, the
+//! patch position if any, the image size and its RGBA pixels); the ids to free; then what to
+//! paint, in order:
 //! meshes (the clip rectangle, the texture id, the indices and the vertices as egui lays them
 //! out) and particle splats ([`sgdlab_ui::ParticleSplat`]: the clip rectangle, the plot's
 //! rectangle, its ranges, the image's size, the square's side, the positions and the labels),
@@ -41,7 +41,7 @@ pub enum Painted {
     },
 }
 
-/// The first word of every frame: "sgdF" and a version.
+/// The first word of every frame: "sgF1" (an sgdlab frame, layout 1).
 const MAGIC: u32 = u32::from_le_bytes(*b"sgF1");
 
 /// A frame as the worker paints it.
@@ -76,15 +76,16 @@ impl PaintFrame {
             .into_iter()
             .filter_map(|p| match p.primitive {
                 Primitive::Mesh(_) => Some(Painted::Mesh(p)),
-                Primitive::Callback(c) => c
-                    .callback
-                    .downcast::<ParticleSplat>()
-                    .ok()
-                    .map(|splat| Painted::Splat {
-                        clip_rect: p.clip_rect,
-                        rect: c.rect,
-                        splat,
-                    }),
+                Primitive::Callback(c) => {
+                    c.callback
+                        .downcast::<ParticleSplat>()
+                        .ok()
+                        .map(|splat| Painted::Splat {
+                            clip_rect: p.clip_rect,
+                            rect: c.rect,
+                            splat,
+                        })
+                }
             })
             .collect();
         let dropped = total - primitives.len();
@@ -424,7 +425,10 @@ impl Reader<'_> {
     fn count(&mut self, min_bytes: usize) -> Result<usize, WireError> {
         let n = self.len()?;
         if n.saturating_mul(min_bytes) > self.bytes.len() - self.at {
-            return Err(WireError(format!("{n} items in {} bytes", self.bytes.len())));
+            return Err(WireError(format!(
+                "{n} items in {} bytes",
+                self.bytes.len()
+            )));
         }
         Ok(n)
     }
@@ -560,7 +564,13 @@ mod tests {
         [u32; 2],
         f32,
         [f32; 4],
-        Vec<(TextureId, [usize; 2], Vec<Color32>, TextureOptions, Option<[usize; 2]>)>,
+        Vec<(
+            TextureId,
+            [usize; 2],
+            Vec<Color32>,
+            TextureOptions,
+            Option<[usize; 2]>,
+        )>,
         Vec<TextureId>,
         Vec<Seen>,
     );
@@ -587,7 +597,15 @@ mod tests {
             f.clear_color,
             f.set
                 .iter()
-                .map(|(id, d)| (*id, image(d).size, image(d).pixels.clone(), d.options, d.pos))
+                .map(|(id, d)| {
+                    (
+                        *id,
+                        image(d).size,
+                        image(d).pixels.clone(),
+                        d.options,
+                        d.pos,
+                    )
+                })
                 .collect(),
             f.free.clone(),
             f.primitives.iter().map(seen).collect(),

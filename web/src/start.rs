@@ -2,12 +2,12 @@
 //! startPainter)` (see `web/static/loader.js`).
 
 use crate::app::{Startup, make_app};
-use sgdlab_ui::Painting;
 use crate::compute::{Compute, Renderer};
 use crate::fetch::Fetcher;
 use crate::fonts::Fonts;
 use crate::hook::{ComputeHold, StateHook};
 use crate::state::LabState;
+use sgdlab_ui::Painting;
 use wasm_bindgen::prelude::*;
 
 /// Starts the lab on the canvas with id `canvas_id`: installs `window.sgdlab`, creates the
