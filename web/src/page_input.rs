@@ -134,6 +134,22 @@ impl Listeners {
         )
     }
 
+    /// A touch pointer's event as an egui touch too (egui's pinch zoom and rotation read them;
+    /// the primary touch also drives egui's pointer).
+    fn touch(&self, e: &web_sys::PointerEvent, phase: TouchPhase) {
+        if e.pointer_type() != "touch" {
+            return;
+        }
+        let pressure = e.pressure();
+        self.push(Event::Touch {
+            device_id: egui::TouchDeviceId(0),
+            id: egui::TouchId::from(e.pointer_id()),
+            phase,
+            pos: self.pos(e.client_x(), e.client_y()),
+            force: (pressure > 0.0).then_some(pressure),
+        });
+    }
+
     fn pointer(self: &Rc<Self>) -> Result<(), String> {
         let target: &web_sys::EventTarget = &self.canvas;
         let l = self.clone();
@@ -142,8 +158,11 @@ impl Listeners {
             "pointermove",
             true,
             move |e: web_sys::PointerEvent| {
-                let p = l.pos(e.client_x(), e.client_y());
-                l.push(Event::PointerMoved(p));
+                l.touch(&e, TouchPhase::Move);
+                if e.is_primary() {
+                    let p = l.pos(e.client_x(), e.client_y());
+                    l.push(Event::PointerMoved(p));
+                }
             },
         )?;
         let l = self.clone();
@@ -152,14 +171,16 @@ impl Listeners {
             "pointerdown",
             false,
             move |e: web_sys::PointerEvent| {
-                let Some(button) = button(e.button()) else {
-                    return;
-                };
                 // Drags keep coming when they leave the canvas; the canvas takes the focus (not the
                 // text agent, until egui asks for it); no text selection or page scroll starts.
                 l.canvas.set_pointer_capture(e.pointer_id()).ok();
                 e.prevent_default();
                 l.canvas.focus().ok();
+                l.touch(&e, TouchPhase::Start);
+                // A second finger is a touch (pinch, rotate), not a second pointer.
+                let Some(button) = button(e.button()).filter(|_| e.is_primary()) else {
+                    return;
+                };
                 let pos = l.pos(e.client_x(), e.client_y());
                 l.push(Event::PointerMoved(pos));
                 l.push(Event::PointerButton {
@@ -176,10 +197,11 @@ impl Listeners {
             "pointerup",
             true,
             move |e: web_sys::PointerEvent| {
-                let Some(button) = button(e.button()) else {
+                l.canvas.release_pointer_capture(e.pointer_id()).ok();
+                l.touch(&e, TouchPhase::End);
+                let Some(button) = button(e.button()).filter(|_| e.is_primary()) else {
                     return;
                 };
-                l.canvas.release_pointer_capture(e.pointer_id()).ok();
                 let pos = l.pos(e.client_x(), e.client_y());
                 l.push(Event::PointerButton {
                     pos,
@@ -195,8 +217,13 @@ impl Listeners {
         )?;
         for gone in ["pointerleave", "pointercancel"] {
             let l = self.clone();
-            listen(target, gone, true, move |_: web_sys::PointerEvent| {
-                l.push(Event::PointerGone);
+            listen(target, gone, true, move |e: web_sys::PointerEvent| {
+                if e.type_() == "pointercancel" {
+                    l.touch(&e, TouchPhase::Cancel);
+                }
+                if e.is_primary() {
+                    l.push(Event::PointerGone);
+                }
             })?;
         }
         listen(target, "contextmenu", false, |e: web_sys::Event| {

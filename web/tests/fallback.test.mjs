@@ -106,3 +106,29 @@ for (const scenario of SCENARIOS) {
     });
   });
 }
+
+describe('a touch screen on the paint-worker path', () => {
+  let browser, lab;
+  before(async () => {
+    browser = await launch({ webgpu: false });
+    lab = await openLab(browser, `${server.url}#lab=smoothing`, {
+      initScript: () => { delete Navigator.prototype.gpu; },
+      hasTouch: true,
+    });
+    await waitForFrames(lab.page, lab.watch);
+  });
+  after(async () => { await browser?.close(); });
+
+  test('a tap on a lab tab switches the lab', async () => {
+    const { page } = lab;
+    const state = await page.evaluate(() => window.sgdlab.state());
+    assert.equal(state.renderer, 'webgl-worker');
+    assert.equal(state.lab, 'smoothing');
+    const tab = state.tabs.find((t) => t.lab === 'sharp-minima');
+    const box = await page.locator('#lab-canvas').boundingBox();
+    await page.touchscreen.tap(box.x + tab.x + tab.w / 2, box.y + tab.y + tab.h / 2);
+    await page.waitForFunction(() => window.sgdlab.state().lab === 'sharp-minima',
+      null, { timeout: 30_000, polling: 100 });
+    assertCleanPage(lab.watch);
+  });
+});

@@ -91,10 +91,14 @@ export async function labServer() {
 
 // Opens the lab in a fresh context and records what a test checks afterwards.
 // `initScript` runs before any page script (e.g. to remove navigator.gpu); `route` lets a test
-// tamper with responses; `viewport` is the page's size (1024×700 unless given). Returns once the
+// tamper with responses; `viewport` is the page's size (1024×700 unless given); `hasTouch` gives
+// the page a touch screen (`page.touchscreen`). Returns once the
 // page has loaded; use `waitForFrames` to wait for the lab.
-export async function openLab(browser, url, { initScript, route, viewport } = {}) {
-  const context = await browser.newContext({ viewport: viewport ?? { width: 1024, height: 700 } });
+export async function openLab(browser, url, { initScript, route, viewport, hasTouch = false } = {}) {
+  const context = await browser.newContext({
+    viewport: viewport ?? { width: 1024, height: 700 },
+    hasTouch,
+  });
   const page = await context.newPage();
   const watch = { consoleErrors: [], pageErrors: [], offOrigin: [], consoleLog: [] };
   const origin = new URL(url).origin;
