@@ -28,15 +28,17 @@ pub enum Painting {
     InAWorker,
 }
 
+/// The largest side of a [`ParticleSplat`]'s image, in pixels.
+pub const MAX_SPLAT_SIDE: usize = 2048;
+
 /// Particles splatted into an image the size of their plot, one square of a label's colour
 /// each: how they are drawn without wgpu. A mesh of a square per particle cost the software
 /// WebGL rasterizer ~300 ms a frame at 16,384 particles; an upload of the image costs a few.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ParticleSplat {
-    /// Positions in plot coordinates (`y` is 0 in one dimension).
-    pub pos: Vec<[f32; 2]>,
-    /// Each particle's label (an index into [`LABEL_COLORS`], clamped).
-    pub labels: Vec<u8>,
+    /// The particles (shared with the lab's snapshot, not copied): their positions in plot
+    /// coordinates and their labels (`meta[i][0]`, an index into [`LABEL_COLORS`], clamped).
+    pub state: Arc<ParticleState>,
     /// The plot's `x` range.
     pub x: [f64; 2],
     /// The plot's `y` range (up).
@@ -48,22 +50,9 @@ pub struct ParticleSplat {
 }
 
 impl ParticleSplat {
-    /// The splat of `state` for a plot of `size` pixels showing `x` × `y`.
-    pub fn new(
-        state: &ParticleState,
-        x: (f64, f64),
-        y: (f64, f64),
-        size: [usize; 2],
-        side: usize,
-    ) -> Self {
-        Self {
-            pos: state.pos.clone(),
-            labels: state.meta.iter().map(|m| m[0].min(5) as u8).collect(),
-            x: [x.0, x.1],
-            y: [y.0, y.1],
-            size,
-            side,
-        }
+    /// Each particle's label, clamped to [`LABEL_COLORS`].
+    pub fn labels(&self) -> impl Iterator<Item = u8> + '_ {
+        self.state.meta.iter().map(|m| m[0].min(5) as u8)
     }
 
     /// The image: transparent, with a square per particle inside the plot.
@@ -75,7 +64,7 @@ impl ParticleSplat {
             w as f64 / (self.x[1] - self.x[0]),
             h as f64 / (self.y[1] - self.y[0]),
         );
-        for (p, &label) in self.pos.iter().zip(&self.labels) {
+        for (p, label) in self.state.pos.iter().zip(self.labels()) {
             let c = LABEL_COLORS[usize::from(label).min(5)];
             let px = (f64::from(p[0]) - self.x[0]) * sx;
             let py = (self.y[1] - f64::from(p[1])) * sy;
@@ -170,10 +159,16 @@ pub fn draw_particles(
         return;
     };
     let ppp = ui.ctx().pixels_per_point();
-    let w = ((rect.width() * ppp).round() as usize).clamp(1, 2048);
-    let h = ((rect.height() * ppp).round() as usize).clamp(1, 2048);
+    let w = ((rect.width() * ppp).round() as usize).clamp(1, MAX_SPLAT_SIDE);
+    let h = ((rect.height() * ppp).round() as usize).clamp(1, MAX_SPLAT_SIDE);
     let side = ((point_px * ppp).round() as usize).max(1);
-    let splat = ParticleSplat::new(state, x, y, [w, h], side);
+    let splat = ParticleSplat {
+        state: state.clone(),
+        x: [x.0, x.1],
+        y: [y.0, y.1],
+        size: [w, h],
+        side,
+    };
     if gfx.splat_in_painter {
         ui.painter().with_clip_rect(rect).add(egui::PaintCallback {
             rect,
@@ -591,8 +586,12 @@ mod tests {
     fn a_splat_draws_a_square_of_its_label_colour_per_particle_inside_the_plot() {
         // A 10×4 pixel plot of x in [0, 10], y in [0, 4]: a pixel per unit.
         let splat = ParticleSplat {
-            pos: vec![[2.5, 3.5], [7.5, 0.5], [11.0, 1.0], [-0.5, 2.0]],
-            labels: vec![1, 9, 0, 0],
+            state: Arc::new(ParticleState {
+                pos: vec![[2.5, 3.5], [7.5, 0.5], [11.0, 1.0], [-0.5, 2.0]],
+                meta: [1, 9, 0, 0].map(|l| [l, 0, 0, 0]).to_vec(),
+                stats: Vec::new(),
+                steps_done: 0,
+            }),
             x: [0.0, 10.0],
             y: [0.0, 4.0],
             size: [10, 4],

@@ -21,5 +21,5 @@ pub use app::{
     LabApp, LabOptions, Notice, add_fallback_font, add_font, fallback_notice, install_fonts,
 };
 pub use compute::Compute;
-pub use gfx::{Painting, ParticleSplat};
+pub use gfx::{MAX_SPLAT_SIDE, Painting, ParticleSplat};
 pub use lab::LabKind;

@@ -174,12 +174,15 @@ impl WebApp {
 }
 
 impl WebApp {
-    /// The paint worker drew its first frame: when the state hook's `first_frame_ms` is.
-    pub fn first_painted(&mut self) {
-        if self.first_frame_ms.is_none() {
-            mark("first-paint");
-            self.first_frame_ms = now_ms();
+    /// The paint worker drew a frame; the first one is the state hook's `first_frame_ms`.
+    /// Returns whether it was the first.
+    pub fn painted(&mut self) -> bool {
+        if self.first_frame_ms.is_some() {
+            return false;
         }
+        mark("first-paint");
+        self.first_frame_ms = now_ms();
+        true
     }
 
     /// One pass of the lab: what eframe's `App::ui` does, and what the page runner calls.
@@ -210,7 +213,7 @@ impl WebApp {
             mark("first-ui-done");
             self.laid_out = true;
             // With a paint worker the first frame is drawn when the worker says so
-            // (first_painted).
+            // (painted).
             if self.painting == Painting::OnThisThread {
                 self.first_frame_ms = now_ms();
             }

@@ -31,7 +31,7 @@ pub struct Listeners {
     agent: HtmlInputElement,
     input: SharedInput,
     ctx: egui::Context,
-    wake: Rc<dyn Fn()>,
+    wake: fn(),
 }
 
 /// Installs the listeners for the lifetime of the page and returns the queue they fill and the
@@ -39,7 +39,7 @@ pub struct Listeners {
 pub fn install(
     canvas: &HtmlCanvasElement,
     ctx: &egui::Context,
-    wake: Rc<dyn Fn()>,
+    wake: fn(),
 ) -> Result<(SharedInput, HtmlInputElement), String> {
     let document = canvas
         .owner_document()

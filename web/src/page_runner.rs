@@ -2,8 +2,8 @@
 //! run here, on the page, at the browser's animation frames; each frame's meshes and texture
 //! changes go to the paint worker ([`crate::paint_worker`]) as bytes ([`crate::paint_wire`]),
 //! and the next pass waits until the worker has painted the last one (one frame in flight: the
-//! lab never lays out frames nobody sees, and the dynamics' time slice, which grows with the
-//! time between passes, takes up what the painting leaves).
+//! lab never lays out frames nobody sees; the dynamics take a fixed slice of each pass,
+//! `sgdlab_ui::Slice::Fixed`).
 //!
 //! Why not eframe: its web runner paints on the page's own canvas context, and where the browser
 //! composites in software (no GPU) every WebGL frame is then read back on the page's main thread
@@ -29,7 +29,6 @@ pub fn run(
 ) -> Result<(), String> {
     let scheduler = Rc::new(Scheduler::default());
     SCHEDULER.with(|s| *s.borrow_mut() = Some(scheduler.clone()));
-    let wake: Rc<dyn Fn()> = Rc::new(request_pass);
     // egui asks for repaints from any thread it might run on (a Send + Sync callback); here there
     // is one, and the callback finds the scheduler in its thread-local slot.
     ctx.set_request_repaint_callback(|info| {
@@ -42,7 +41,7 @@ pub fn run(
                 w.set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), ms);
         }
     });
-    let (input, agent) = page_input::install(&canvas, &ctx, wake)?;
+    let (input, agent) = page_input::install(&canvas, &ctx, request_pass)?;
     let runner = Rc::new(RefCell::new(Runner {
         ctx,
         app,
@@ -52,7 +51,6 @@ pub fn run(
         agent,
         max_texture_side,
         in_flight: false,
-        frames_painted: 0,
         bytes: Vec::new(),
         warned_callbacks: false,
         cursor: egui::CursorIcon::Default,
@@ -165,7 +163,6 @@ struct Runner {
     max_texture_side: usize,
     /// A frame sent and not yet painted.
     in_flight: bool,
-    frames_painted: u64,
     /// The last frame's bytes (the buffer is reused).
     bytes: Vec<u8>,
     warned_callbacks: bool,
@@ -177,9 +174,7 @@ impl Runner {
     /// The worker painted the frame in flight.
     fn painted(&mut self) {
         self.in_flight = false;
-        self.frames_painted += 1;
-        if self.frames_painted == 1 {
-            self.app.first_painted();
+        if self.app.painted() {
             // The hook's record says so at the next pass.
             self.ctx.request_repaint();
         }

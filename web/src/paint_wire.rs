@@ -18,18 +18,20 @@ use egui::epaint::{
     ClippedPrimitive, ColorImage, ImageData, ImageDelta, Mesh, Primitive, TextureId, Vertex,
 };
 use egui::{Color32, Pos2, Rect, TextureFilter, TextureOptions, TextureWrapMode, TexturesDelta};
-use sgdlab_ui::ParticleSplat;
+use sgdlab_engine::landscape::ParticleState;
+use sgdlab_ui::{MAX_SPLAT_SIDE, ParticleSplat};
 use std::sync::Arc;
-
-/// The largest splat image side the worker makes (`sgdlab_ui::gfx::draw_particles` clamps to
-/// it): a frame asking for more is malformed.
-pub const MAX_SPLAT_SIDE: usize = 2048;
 
 /// Something the worker paints.
 #[derive(Clone)]
 pub enum Painted {
-    /// A mesh (its primitive is always [`Primitive::Mesh`]).
-    Mesh(ClippedPrimitive),
+    /// A mesh.
+    Mesh {
+        /// Where it may paint.
+        clip_rect: Rect,
+        /// The mesh.
+        mesh: Mesh,
+    },
     /// Particles to splat into `rect`.
     Splat {
         /// Where it may paint.
@@ -75,7 +77,10 @@ impl PaintFrame {
         let primitives: Vec<_> = primitives
             .into_iter()
             .filter_map(|p| match p.primitive {
-                Primitive::Mesh(_) => Some(Painted::Mesh(p)),
+                Primitive::Mesh(mesh) => Some(Painted::Mesh {
+                    clip_rect: p.clip_rect,
+                    mesh,
+                }),
                 Primitive::Callback(c) => {
                     c.callback
                         .downcast::<ParticleSplat>()
@@ -158,10 +163,7 @@ pub fn encode(frame: &PaintFrame, out: &mut Vec<u8>) {
     w.len(frame.primitives.len());
     for p in &frame.primitives {
         match p {
-            Painted::Mesh(ClippedPrimitive {
-                clip_rect,
-                primitive: Primitive::Mesh(mesh),
-            }) => {
+            Painted::Mesh { clip_rect, mesh } => {
                 w.u8(0);
                 w.rect(*clip_rect);
                 w.texture_id(mesh.texture_id);
@@ -170,8 +172,6 @@ pub fn encode(frame: &PaintFrame, out: &mut Vec<u8>) {
                 w.len(mesh.vertices.len());
                 w.bytes(bytemuck::cast_slice(&mesh.vertices));
             }
-            // PaintFrame::new makes no other Mesh.
-            Painted::Mesh(_) => w.u8(2),
             Painted::Splat {
                 clip_rect,
                 rect,
@@ -186,10 +186,10 @@ pub fn encode(frame: &PaintFrame, out: &mut Vec<u8>) {
                 w.len(splat.size[0]);
                 w.len(splat.size[1]);
                 w.len(splat.side);
-                w.len(splat.pos.len().min(splat.labels.len()));
-                let n = splat.pos.len().min(splat.labels.len());
-                w.bytes(bytemuck::cast_slice(&splat.pos[..n]));
-                w.bytes(&splat.labels[..n]);
+                let n = splat.state.pos.len().min(splat.state.meta.len());
+                w.len(n);
+                w.bytes(bytemuck::cast_slice(&splat.state.pos[..n]));
+                w.0.extend(splat.labels().take(n));
             }
         }
     }
@@ -242,54 +242,18 @@ pub fn decode(bytes: &[u8]) -> Result<PaintFrame, WireError> {
     for _ in 0..n {
         let kind = r.u8()?;
         let clip_rect = r.rect()?;
-        if kind == 1 {
-            let rect = r.rect()?;
-            let x = [r.f64()?, r.f64()?];
-            let y = [r.f64()?, r.f64()?];
-            let size = [r.len()?, r.len()?];
-            if size.iter().any(|&s| s == 0 || s > MAX_SPLAT_SIDE) {
-                return Err(WireError(format!("a splat of {size:?} pixels")));
-            }
-            let side = r.len()?.clamp(1, 64);
-            let count = r.len()?;
-            let pos: Vec<[f32; 2]> = r.pods(count)?;
-            let labels = r.take(count)?.to_vec();
-            primitives.push(Painted::Splat {
+        primitives.push(match kind {
+            0 => Painted::Mesh {
                 clip_rect,
-                rect,
-                splat: Arc::new(ParticleSplat {
-                    pos,
-                    labels,
-                    x,
-                    y,
-                    size,
-                    side,
-                }),
-            });
-            continue;
-        }
-        if kind != 0 {
-            return Err(WireError(format!("primitive kind {kind}")));
-        }
-        let texture_id = r.texture_id()?;
-        let n_idx = r.len()?;
-        let indices: Vec<u32> = r.pods(n_idx)?;
-        let n_vtx = r.len()?;
-        let vertices: Vec<Vertex> = r.pods(n_vtx)?;
-        if let Some(bad) = indices.iter().find(|&&i| i as usize >= vertices.len()) {
-            return Err(WireError(format!(
-                "index {bad} of a mesh with {} vertices",
-                vertices.len()
-            )));
-        }
-        primitives.push(Painted::Mesh(ClippedPrimitive {
-            clip_rect,
-            primitive: Primitive::Mesh(Mesh {
-                indices,
-                vertices,
-                texture_id,
-            }),
-        }));
+                mesh: r.mesh()?,
+            },
+            1 => Painted::Splat {
+                clip_rect,
+                rect: r.rect()?,
+                splat: Arc::new(r.splat()?),
+            },
+            k => return Err(WireError(format!("primitive kind {k}"))),
+        });
     }
     if r.at != bytes.len() {
         return Err(WireError(format!(
@@ -439,6 +403,57 @@ impl Reader<'_> {
             .ok_or_else(|| WireError("a length overflows".into()))?;
         Ok(bytemuck::pod_collect_to_vec(self.take(bytes)?))
     }
+    /// A mesh: its texture, indices (each within the vertices) and vertices.
+    fn mesh(&mut self) -> Result<Mesh, WireError> {
+        let texture_id = self.texture_id()?;
+        let n = self.len()?;
+        let indices: Vec<u32> = self.pods(n)?;
+        let n = self.len()?;
+        let vertices: Vec<Vertex> = self.pods(n)?;
+        if let Some(bad) = indices.iter().find(|&&i| i as usize >= vertices.len()) {
+            return Err(WireError(format!(
+                "index {bad} of a mesh with {} vertices",
+                vertices.len()
+            )));
+        }
+        Ok(Mesh {
+            indices,
+            vertices,
+            texture_id,
+        })
+    }
+
+    /// A particle splat: its ranges, image size (at most [`MAX_SPLAT_SIDE`] a side), square
+    /// side, positions and labels.
+    fn splat(&mut self) -> Result<ParticleSplat, WireError> {
+        let x = [self.f64()?, self.f64()?];
+        let y = [self.f64()?, self.f64()?];
+        let size = [self.len()?, self.len()?];
+        if size.iter().any(|&s| s == 0 || s > MAX_SPLAT_SIDE) {
+            return Err(WireError(format!("a splat of {size:?} pixels")));
+        }
+        let side = self.len()?.clamp(1, 64);
+        let n = self.len()?;
+        let pos: Vec<[f32; 2]> = self.pods(n)?;
+        let meta = self
+            .take(n)?
+            .iter()
+            .map(|&l| [u32::from(l), 0, 0, 0])
+            .collect();
+        Ok(ParticleSplat {
+            state: Arc::new(ParticleState {
+                pos,
+                meta,
+                stats: Vec::new(),
+                steps_done: 0,
+            }),
+            x,
+            y,
+            size,
+            side,
+        })
+    }
+
     fn texture_id(&mut self) -> Result<TextureId, WireError> {
         match self.u8()? {
             0 => Ok(TextureId::Managed(self.u64()?)),
@@ -518,13 +533,27 @@ mod tests {
         }
     }
 
+    fn as_painted(p: ClippedPrimitive) -> Painted {
+        let Primitive::Mesh(mesh) = p.primitive else {
+            unreachable!("the tests' meshes are meshes")
+        };
+        Painted::Mesh {
+            clip_rect: p.clip_rect,
+            mesh,
+        }
+    }
+
     fn splat() -> Painted {
         Painted::Splat {
             clip_rect: Rect::from_min_max(Pos2::new(10.0, 20.0), Pos2::new(300.0, 200.0)),
             rect: Rect::from_min_max(Pos2::new(12.0, 22.0), Pos2::new(290.0, 190.5)),
             splat: Arc::new(ParticleSplat {
-                pos: vec![[0.5, 0.0], [-1.25, 2.0], [3.0, -0.5]],
-                labels: vec![0, 5, 2],
+                state: Arc::new(ParticleState {
+                    pos: vec![[0.5, 0.0], [-1.25, 2.0], [3.0, -0.5]],
+                    meta: vec![[0, 0, 0, 0], [5, 0, 0, 0], [2, 0, 0, 0]],
+                    stats: Vec::new(),
+                    steps_done: 0,
+                }),
                 x: [-2.0, 4.0],
                 y: [-1.0, 1.0],
                 size: [278, 169],
@@ -545,9 +574,9 @@ mod tests {
             ],
             free: vec![TextureId::Managed(3)],
             primitives: vec![
-                Painted::Mesh(mesh(TextureId::Managed(0), 6, 0.0)),
+                as_painted(mesh(TextureId::Managed(0), 6, 0.0)),
                 splat(),
-                Painted::Mesh(mesh(TextureId::User(7), 3, 10.0)),
+                as_painted(mesh(TextureId::User(7), 3, 10.0)),
             ],
         }
     }
@@ -577,11 +606,7 @@ mod tests {
 
     fn seen(p: &Painted) -> Seen {
         match p {
-            Painted::Mesh(ClippedPrimitive {
-                clip_rect,
-                primitive: Primitive::Mesh(m),
-            }) => Seen::Mesh(*clip_rect, m.clone()),
-            Painted::Mesh(_) => panic!("a callback as a mesh"),
+            Painted::Mesh { clip_rect, mesh } => Seen::Mesh(*clip_rect, mesh.clone()),
             Painted::Splat {
                 clip_rect,
                 rect,
@@ -662,12 +687,8 @@ mod tests {
     #[test]
     fn an_index_past_the_vertices_is_an_error() {
         let mut frame = sample();
-        if let Painted::Mesh(ClippedPrimitive {
-            primitive: Primitive::Mesh(m),
-            ..
-        }) = &mut frame.primitives[2]
-        {
-            m.indices[0] = 3;
+        if let Painted::Mesh { mesh, .. } = &mut frame.primitives[2] {
+            mesh.indices[0] = 3;
         }
         match decode(&bytes_of(&frame)) {
             Err(e) => assert!(e.0.contains("index 3"), "{e}"),

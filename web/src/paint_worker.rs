@@ -71,7 +71,10 @@ impl WorkerPainter {
             .primitives
             .into_iter()
             .map(|p| match p {
-                Painted::Mesh(m) => m,
+                Painted::Mesh { clip_rect, mesh } => ClippedPrimitive {
+                    clip_rect,
+                    primitive: Primitive::Mesh(mesh),
+                },
                 Painted::Splat {
                     clip_rect,
                     rect,
