@@ -50,6 +50,23 @@ pub enum EngineError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// An output folder cannot take a run's outputs (exists as a file, holds files sgdlab did
+    /// not write, is in use by another run, cannot be written).
+    #[error("output folder {path}: {detail}")]
+    Output {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        detail: String,
+    },
+    /// A checkpoint cannot be resumed (damaged, of another config or program version).
+    #[error("checkpoint {path}: {detail}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        detail: String,
+    },
     /// Drawing a plot failed.
     #[error("plot {name}: {detail}")]
     Plot {
@@ -73,7 +90,12 @@ impl EngineError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Self::DataFile { .. } | Self::Data { .. } | Self::Config { .. } | Self::Device(_)
+            Self::DataFile { .. }
+                | Self::Data { .. }
+                | Self::Config { .. }
+                | Self::Device(_)
+                | Self::Output { .. }
+                | Self::Checkpoint { .. }
         )
     }
 }

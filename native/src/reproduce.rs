@@ -11,7 +11,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sgdlab_engine::device::BackendChoice;
 use sgdlab_engine::experiments::{
-    CHECKPOINT_FILE, Checkpoint, Claim, ExperimentEntry, Preset, REGISTRY, RunRequest, find,
+    CHECKPOINT_FILE, Checkpoint, Claim, ExperimentEntry, Preset, REGISTRY, RunDir, RunRequest, find,
 };
 use sgdlab_engine::report::{ReportMd, write_atomic};
 use std::path::{Path, PathBuf};
@@ -63,11 +63,40 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), Failure> {
         backend: args.backend,
         ..RunRequest::default()
     };
-    // Every config and the output directory are checked before any work.
+    // Every config, output folder and checkpoint is checked before any work: each folder is
+    // claimed (sgdlab's own or empty, locked against a second run, writable) for the whole
+    // reproduction, and a checkpoint there must be intact and of this preset (its config is
+    // checked against the preset's when its run starts).
     for e in &entries {
         e.config(&request)?;
     }
     check_out_dir(&args.out)?;
+    claim_index(&args.out)?;
+    let mut claimed = Vec::with_capacity(entries.len());
+    for e in &entries {
+        let dir = RunDir::claim(&args.out.join(e.name), e.name)?;
+        let path = dir.path().join(CHECKPOINT_FILE);
+        let resume = if path.exists() && completed(dir.path(), args.preset).is_none() {
+            let c = Checkpoint::read(&path)?;
+            if c.preset != args.preset || c.experiment != e.name {
+                return Err(Failure::BadInput(anyhow::anyhow!(
+                    "{}: a checkpoint of a `{}` run of the {} preset, not of this reproduction \
+                     ({} preset); resume it with `sgdlab run {} --resume {}`, or choose \
+                     another --out",
+                    path.display(),
+                    c.experiment,
+                    preset_name(c.preset),
+                    preset_name(args.preset),
+                    c.experiment,
+                    args.out.display()
+                )));
+            }
+            Some(c)
+        } else {
+            None
+        };
+        claimed.push((dir, resume));
+    }
     let bar = if args.quiet {
         ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
     } else {
@@ -80,29 +109,26 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), Failure> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut rows = Vec::new();
-    for (i, entry) in entries.iter().enumerate() {
+    for (i, (entry, (dir, resume))) in entries.iter().zip(claimed).enumerate() {
         let base = OUTER_UNITS * i as u64;
         bar.set_position(base);
         bar.set_prefix(format!("{}/{} {}", i + 1, entries.len(), entry.name));
-        let dir = args.out.join(entry.name);
-        if let Some(done) = completed(&dir, args.preset) {
+        if let Some(done) = completed(dir.path(), args.preset) {
             bar.suspend(|| {
                 eprintln!(
                     "sgdlab: {}: complete in {} already, skipped",
                     entry.name,
-                    dir.display()
+                    dir.path().display()
                 );
             });
             rows.push(Row { entry, ..done });
             continue;
         }
         // A run stopped earlier in DIR with the same preset continues from its checkpoint.
-        let resume = Checkpoint::read(&dir.join(CHECKPOINT_FILE))
-            .ok()
-            .filter(|c| c.preset == args.preset && c.experiment == entry.name);
         let opts = RunOptions {
             quiet: args.quiet,
             checkpoint_every: Some(Duration::from_secs(60)),
+            ..RunOptions::default()
         };
         let outcome = run_entry(
             entry,
@@ -360,4 +386,39 @@ fn html(out: &Path, preset: &str, rows: &[Row]) -> String {
     }
     h.push_str("</body></html>\n");
     h
+}
+
+/// The preset's name as the CLI spells it.
+fn preset_name(p: Preset) -> &'static str {
+    match p {
+        Preset::Quick => "quick",
+        Preset::Paper => "paper",
+    }
+}
+
+/// The marker beside the index files that says sgdlab wrote them.
+const INDEX_MARKER: &str = ".sgdlab-index";
+
+/// Refuses an `--out` whose `index.md` or `index.html` sgdlab did not write (no marker beside
+/// them), before any work; marks the folder otherwise.
+fn claim_index(out: &Path) -> Result<(), Failure> {
+    let marker = out.join(INDEX_MARKER);
+    if !marker.is_file() {
+        for name in ["index.md", "index.html"] {
+            let p = out.join(name);
+            if std::fs::symlink_metadata(&p).is_ok() {
+                return Err(Failure::BadInput(anyhow::anyhow!(
+                    "output folder {}: {name} is there and sgdlab did not write it (reproduce \
+                     writes index.md and index.html into --out): choose another --out, or move \
+                     it",
+                    out.display()
+                )));
+            }
+        }
+    }
+    write_atomic(
+        &marker,
+        b"sgdlab reproduce writes index.md and index.html in this folder\n",
+    )?;
+    Ok(())
 }

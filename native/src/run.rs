@@ -7,9 +7,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sgdlab_engine::data::DatasetSpec;
 use sgdlab_engine::device::BackendChoice;
 use sgdlab_engine::experiments::{
-    CHECKPOINT_FILE, Checkpoint, Claim, Experiment, ExperimentEntry, Preset, REGISTRY, RunInfo,
-    RunRequest, Verdict, claims_lines, find, parse_bytes, recover_outputs, run_claims,
-    write_outputs,
+    CHECKPOINT_FILE, Checkpoint, Claim, Experiment, ExperimentEntry, Preset, REGISTRY, RunDir,
+    RunInfo, RunRequest, Verdict, claims_lines, find, parse_bytes, run_claims, write_outputs,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -73,6 +72,13 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Test hook: stop as Ctrl-C would (save, exit 130) after this many calls of the
+    /// experiment's step in this process.
+    #[arg(long, hide = true, value_name = "N")]
+    stop_after_steps: Option<u64>,
+    /// Test hook: append a line per step (call, units done, units total, phase) to FILE.
+    #[arg(long, hide = true, value_name = "FILE")]
+    progress_log: Option<PathBuf>,
 }
 
 /// A number of seconds: finite, at least 0, at most a year.
@@ -125,21 +131,25 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         quiet: args.quiet,
         checkpoint_every: (args.checkpoint_every > 0.0)
             .then(|| Duration::from_secs_f64(args.checkpoint_every)),
+        stop_after_steps: args.stop_after_steps,
+        progress_log: args.progress_log.clone(),
     };
+    // Bad input is reported before any work: the config, then the output folder (claimed:
+    // sgdlab's own or empty, locked against a second run, writable), then the checkpoint.
     let (request, dir, resume) = match &args.resume {
         Some(out) => {
-            let dir = out.join(entry.name);
+            let dir = RunDir::claim(&out.join(entry.name), entry.name)?;
             let Some(checkpoint) = read_checkpoint(&dir, entry)? else {
                 eprintln!(
                     "sgdlab: {}: the run in {} is complete; nothing to resume",
                     entry.name,
-                    dir.display()
+                    dir.path().display()
                 );
                 return Ok(());
             };
             let request = RunRequest {
                 preset: checkpoint.preset,
-                config: read_config(Some(&dir.join("config.json")))?,
+                config: read_config(Some(&dir.path().join("config.json")))?,
                 backend: args.backend,
                 max_memory: args.max_memory,
                 ..RunRequest::default()
@@ -156,13 +166,15 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 backend: args.backend,
                 max_memory: args.max_memory,
             };
-            (request, args.out.join(entry.name), None)
+            entry.config(&request)?;
+            let dir = RunDir::claim(&args.out.join(entry.name), entry.name)?;
+            (request, dir, None)
         }
     };
     let outcome = run_entry(entry, &request, &dir, &opts, None, resume)?;
     if args.json {
         // The file's bytes as written: a parse and re-print could move a float by one ulp.
-        let bytes = std::fs::read(dir.join("results.json"))
+        let bytes = std::fs::read(dir.path().join("results.json"))
             .map_err(|e| Failure::Other(anyhow!("cannot read back results.json: {e}")))?;
         let mut out = std::io::stdout().lock();
         out.write_all(&bytes)
@@ -190,12 +202,14 @@ pub fn strict_check(strict: bool, claims: &[Claim]) -> Result<(), Failure> {
 }
 
 /// The checkpoint of the stopped run of `entry` in `dir`; `None` when the run there is complete.
-/// A missing or unreadable checkpoint of an unfinished run is bad input.
-pub fn read_checkpoint(dir: &Path, entry: &ExperimentEntry) -> Result<Option<Checkpoint>, Failure> {
-    recover_outputs(dir).map_err(|e| Failure::BadInput(anyhow!("--resume: {e}")))?;
-    let path = dir.join(CHECKPOINT_FILE);
+/// A missing, damaged or foreign checkpoint of an unfinished run is bad input.
+pub fn read_checkpoint(
+    dir: &RunDir,
+    entry: &ExperimentEntry,
+) -> Result<Option<Checkpoint>, Failure> {
+    let path = dir.path().join(CHECKPOINT_FILE);
     if !path.exists() {
-        let complete = std::fs::read(dir.join("results.json"))
+        let complete = std::fs::read(dir.path().join("results.json"))
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .is_some_and(|v| v["run"]["complete"] == serde_json::Value::Bool(true));
@@ -221,12 +235,16 @@ pub fn read_checkpoint(dir: &Path, entry: &ExperimentEntry) -> Result<Option<Che
 }
 
 /// How a run reports and saves.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// No progress bar and no claim lines.
     pub quiet: bool,
     /// Interval between checkpoints while running (`None`: only when the run stops).
     pub checkpoint_every: Option<Duration>,
+    /// Test hook: stop as an interrupt would after this many step calls.
+    pub stop_after_steps: Option<u64>,
+    /// Test hook: a line per step appended to this file.
+    pub progress_log: Option<PathBuf>,
 }
 
 /// Reads a `--config` file (at most [`MAX_CONFIG_BYTES`]) with its path for messages.
@@ -282,19 +300,23 @@ pub struct Outer<'a> {
 /// The share of an outer bar one run takes.
 pub const OUTER_UNITS: u64 = 1000;
 
-/// Builds and runs one registered experiment into `dir`, printing its claims at the end.
+/// Builds and runs one registered experiment into `dir`, printing its claims at the end. A
+/// checkpoint to `resume` must have been written with the config `request` resolves to.
 pub fn run_entry(
     entry: &ExperimentEntry,
     request: &RunRequest,
-    dir: &Path,
+    dir: &RunDir,
     opts: &RunOptions,
     bar: Option<Outer<'_>>,
     resume: Option<Checkpoint>,
 ) -> Result<RunOutcome, Failure> {
     let quiet = opts.quiet;
-    // Bad input is reported before any work: config first, then the output directory.
-    entry.config(request)?;
-    check_out_dir(dir)?;
+    // Bad input is reported before any work: the config, and whether the checkpoint is its.
+    let config = entry.config(request)?;
+    if let Some(c) = &resume {
+        c.check_config(&config, &dir.path().join(CHECKPOINT_FILE))
+            .map_err(|e| Failure::BadInput(anyhow!("--resume: {e}")))?;
+    }
     let mut device = String::new();
     let mut experiment = entry.build(request, &mut |d| {
         device = format!("{} on {}", d.info.backend, d.info.adapter);
@@ -353,7 +375,7 @@ fn drive(
     entry: &ExperimentEntry,
     run: &mut RunInfo,
     started: Instant,
-    dir: &Path,
+    dir: &RunDir,
     opts: &RunOptions,
     outer: Option<Outer<'_>>,
 ) -> Result<(), Failure> {
@@ -384,16 +406,31 @@ fn drive(
         run.complete = experiment.is_done();
         write_outputs(experiment, entry, run, dir)
     };
+    let mut progress_log = match &opts.progress_log {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| Failure::BadInput(anyhow!("--progress-log {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let mut calls = 0u64;
     while !experiment.is_done() {
-        if interrupted.load(Ordering::SeqCst) {
+        let stop_now = opts.stop_after_steps.is_some_and(|n| calls >= n);
+        if stop_now || interrupted.load(Ordering::SeqCst) {
             if outer.is_none() {
                 bar.abandon();
             }
             let files = save(experiment, run)?;
             return Err(Failure::Interrupted(format!(
-                "partial results ({} files) written to {}",
+                "partial results ({} files) written to {}; continue with `sgdlab run {} \
+                 --resume {}`",
                 files.len(),
-                dir.display()
+                dir.path().display(),
+                entry.name,
+                dir.path().parent().unwrap_or(dir.path()).display()
             )));
         }
         if opts
@@ -403,8 +440,13 @@ fn drive(
             save(experiment, run)?;
             last_save = Instant::now();
         }
+        calls += 1;
         match experiment.step() {
             Ok(p) => {
+                if let Some(f) = progress_log.as_mut() {
+                    writeln!(f, "{calls}\t{}\t{}\t{}", p.done, p.total, p.phase)
+                        .map_err(|e| Failure::Other(anyhow!("--progress-log: {e}")))?;
+                }
                 match outer {
                     Some(o) => bar
                         .set_position(o.base + OUTER_UNITS * p.done.min(p.total) / p.total.max(1)),
@@ -430,7 +472,7 @@ fn drive(
                     Ok(files) => format!(
                         "results so far ({} files) written to {}",
                         files.len(),
-                        dir.display()
+                        dir.path().display()
                     ),
                     Err(w) => format!("and saving the results so far failed too: {w:#}"),
                 };
@@ -452,7 +494,7 @@ fn drive(
             "sgdlab: {}: wrote {} files to {} in {:.1} s",
             entry.name,
             files.len(),
-            dir.display(),
+            dir.path().display(),
             run.elapsed_s
         );
     }

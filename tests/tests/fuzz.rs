@@ -12,7 +12,7 @@
 use sgdlab_engine::data::{
     parse_cifar_batch, parse_digits_csv, parse_idx_images, parse_idx_labels,
 };
-use sgdlab_engine::experiments::{Preset, REGISTRY, RunRequest};
+use sgdlab_engine::experiments::{Checkpoint, Preset, REGISTRY, RunRequest};
 use sgdlab_engine::rng::SplitMix64;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -161,4 +161,108 @@ fn url_fragments_never_panic() {
         let (pairs, _problems) = sgdlab_ui::fragment::parse_fragment(&text);
         !pairs.is_empty()
     });
+}
+
+/// A checkpoint file's bytes around `payload` (a CBOR `Checkpoint`), with a valid header and
+/// checksum: what a crafted file, or a bug in the writer, would hand the decoder.
+fn checkpoint_file(payload: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut out = b"SGDLABCK".to_vec();
+    out.extend_from_slice(&sgdlab_engine::experiments::CHECKPOINT_FORMAT.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(payload);
+    let digest = sha2::Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    out
+}
+
+/// A real checkpoint of each experiment's quick preset, taken after two steps.
+fn real_checkpoints() -> Vec<(&'static str, Checkpoint)> {
+    let quick = RunRequest {
+        preset: Preset::Quick,
+        backend: sgdlab_engine::device::BackendChoice::Cpu,
+        ..RunRequest::default()
+    };
+    REGISTRY
+        .iter()
+        .filter_map(|entry| {
+            let mut exp = entry.build(&quick, &mut |_| {}).unwrap();
+            exp.step().unwrap();
+            exp.step().unwrap();
+            let (jobs_finished, state) = exp.checkpoint().unwrap()?;
+            let p = exp.progress();
+            Some((
+                entry.name,
+                Checkpoint {
+                    experiment: entry.name.into(),
+                    preset: Preset::Quick,
+                    config: exp.config_json().unwrap().to_string(),
+                    sgdlab_version: env!("CARGO_PKG_VERSION").into(),
+                    elapsed_s: 1.0,
+                    jobs_finished,
+                    units_done: p.done,
+                    units_total: p.total,
+                    state,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The checkpoint decoder: a mutant of a real checkpoint file is refused (header, length or
+/// checksum), never accepted and never a panic; and a mutant of the CBOR inside, wrapped with
+/// a valid checksum (a crafted file), is decoded or refused without a panic, and so is each
+/// experiment's `restore` of a mutated state.
+#[test]
+fn the_checkpoint_decoder_refuses_every_mutant_and_never_panics() {
+    let checkpoints = real_checkpoints();
+    assert_eq!(
+        checkpoints.len(),
+        REGISTRY.len(),
+        "every experiment checkpoints"
+    );
+    let files: Vec<Vec<u8>> = checkpoints
+        .iter()
+        .map(|(_, c)| c.to_bytes().unwrap())
+        .collect();
+    for f in &files {
+        assert!(Checkpoint::from_bytes(f).is_ok(), "the real files decode");
+    }
+    let (_, accepted) = fuzz("checkpoint file", &files, |b| {
+        let ok = Checkpoint::from_bytes(b).is_ok();
+        assert!(!ok || files.iter().any(|f| f == b), "a mutant was accepted");
+        ok
+    });
+    assert_eq!(accepted, files.len(), "only the unmutated files decode");
+    // Inside a valid checksum: the CBOR decoder.
+    let payloads: Vec<Vec<u8>> = files.iter().map(|f| f[20..f.len() - 32].to_vec()).collect();
+    fuzz("checkpoint payload", &payloads, |b| {
+        Checkpoint::from_bytes(&checkpoint_file(b)).is_ok()
+    });
+    // Each experiment's restore of a mutated state (fewer cases: each builds nothing but
+    // decodes and loads tensors).
+    let quick = RunRequest {
+        preset: Preset::Quick,
+        backend: sgdlab_engine::device::BackendChoice::Cpu,
+        ..RunRequest::default()
+    };
+    for (name, c) in &checkpoints {
+        let entry = sgdlab_engine::experiments::find(name).unwrap();
+        let mut exp = entry.build(&quick, &mut |_| {}).unwrap();
+        exp.restore(&c.state).unwrap();
+        let seeds = [c.state.clone()];
+        let mut rng = SplitMix64::for_purpose(11, name);
+        let mut panics = 0;
+        for _ in 0..cases() / 200 {
+            let m = mutate(&seeds[0], &seeds[0], &mut rng);
+            let mut fresh = entry.build(&quick, &mut |_| {}).unwrap();
+            if catch_unwind(AssertUnwindSafe(|| fresh.restore(&m).is_ok())).is_err() {
+                panics += 1;
+            }
+        }
+        assert_eq!(
+            panics, 0,
+            "{name}: restore panicked on {panics} mutated states"
+        );
+    }
 }

@@ -5,6 +5,12 @@
 //! middle of a job as a rule, alternating SIGKILL and SIGTERM. A resumed run must continue from
 //! exactly the progress its checkpoint recorded (the job in progress included: its model,
 //! optimizer state and RNG positions), which the run's own "resumed at" line reports.
+//!
+//! Quarters of the work rarely land on a phase's last step, where one phase's state is handed
+//! to the next (the end of gradient descent, the end of phase A). So each experiment is also
+//! stopped exactly there: an uninterrupted run logs its phase after every step, and a run is
+//! stopped (as SIGTERM would) right before and right after each new kind of phase change, then
+//! resumed to the end.
 
 #![cfg(unix)]
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
@@ -22,13 +28,12 @@ fn uninterrupted(experiment: &str) -> Vec<u8> {
 
 /// An unsigned field of the checkpoint at `path`, once one is there.
 fn checkpoint_field(path: &Path, field: &str) -> Option<u64> {
-    let bytes = std::fs::read(path).ok()?;
-    let v: ciborium::Value = ciborium::from_reader(bytes.as_slice()).ok()?;
-    let map = v.as_map()?;
-    map.iter()
-        .find(|(k, _)| k.as_text() == Some(field))
-        .and_then(|(_, v)| v.as_integer())
-        .and_then(|i| u64::try_from(i).ok())
+    let c = sgdlab_engine::experiments::Checkpoint::read(path).ok()?;
+    match field {
+        "units_done" => Some(c.units_done),
+        "units_total" => Some(c.units_total),
+        _ => panic!("no field {field}"),
+    }
 }
 
 /// The progress a resumed run reported on its "resumed at N of M" line.
@@ -202,4 +207,133 @@ fn resume_without_a_checkpoint_exits_2_naming_it() {
         "3",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// The kind of a phase line: its text without numbers (`seed 2/3 · step 40` and
+/// `seed 1/3 · step 10` are one kind).
+fn phase_kind(phase: &str) -> String {
+    phase.chars().filter(|c| !c.is_ascii_digit()).collect()
+}
+
+/// For the quick preset of `experiment`: the uninterrupted run's results.json and the step
+/// calls at which to stop: the last call of a phase and the first of the next, for each
+/// distinct change of phase kind.
+fn phase_boundaries(experiment: &str) -> (Vec<u8>, Vec<u64>) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("progress.log");
+    let out = dir.path().join("out");
+    let o = sgdlab(&[
+        "run",
+        experiment,
+        "--preset",
+        "quick",
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--progress-log",
+        log.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{experiment}: {}", stderr(&o));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let rows: Vec<(u64, String)> = text
+        .lines()
+        .map(|l| {
+            let mut f = l.splitn(4, '\t');
+            let call = f.next().unwrap().parse().unwrap();
+            (call, phase_kind(f.nth(2).unwrap_or("")))
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut calls = Vec::new();
+    for w in rows.windows(2) {
+        if w[0].1 != w[1].1 && seen.insert((w[0].1.clone(), w[1].1.clone())) {
+            calls.extend([w[0].0, w[1].0]);
+        }
+    }
+    calls.dedup();
+    (
+        std::fs::read(out.join(experiment).join("results.json")).unwrap(),
+        calls,
+    )
+}
+
+/// Stops the quick run at each phase boundary, resumes it to the end, and compares with the
+/// uninterrupted run.
+fn survives_stops_at_phase_boundaries(experiment: &str) {
+    let (reference, calls) = phase_boundaries(experiment);
+    eprintln!("{experiment}: stopping after step calls {calls:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for call in calls {
+        let out = dir.path().join(format!("at-{call}"));
+        let o = sgdlab(&[
+            "run",
+            experiment,
+            "--preset",
+            "quick",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--checkpoint-every",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+            "--stop-after-steps",
+            &call.to_string(),
+        ]);
+        // The last step call finishes the run before the stop comes.
+        assert!(
+            matches!(o.status.code(), Some(130 | 0)),
+            "{experiment}: {}",
+            stderr(&o)
+        );
+        let o = sgdlab(&[
+            "run",
+            experiment,
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--resume",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{experiment} at {call}: {}", stderr(&o));
+        let resumed = std::fs::read(out.join(experiment).join("results.json")).unwrap();
+        assert!(
+            resumed == reference,
+            "{experiment}: stopped after step call {call} and resumed, results differ:\n{}\n---\n{}",
+            String::from_utf8_lossy(&resumed),
+            String::from_utf8_lossy(&reference)
+        );
+    }
+}
+
+#[test]
+fn elimination_survives_stops_at_phase_boundaries() {
+    survives_stops_at_phase_boundaries("elimination");
+}
+
+#[test]
+fn random_labels_survives_stops_at_phase_boundaries() {
+    survives_stops_at_phase_boundaries("random-labels");
+}
+
+#[test]
+fn rnn_survives_stops_at_phase_boundaries() {
+    survives_stops_at_phase_boundaries("rnn");
+}
+
+#[test]
+fn smoothing_survives_stops_at_phase_boundaries() {
+    survives_stops_at_phase_boundaries("smoothing");
+}
+
+#[test]
+fn sharp_minima_survives_stops_at_phase_boundaries() {
+    survives_stops_at_phase_boundaries("sharp-minima");
+}
+
+#[test]
+fn gossip_survives_stops_at_phase_boundaries() {
+    survives_stops_at_phase_boundaries("gossip");
 }

@@ -6,9 +6,10 @@
 use super::{
     CHECKPOINT_FILE, Checkpoint, Claim, Experiment, ExperimentEntry, Preset, too_small_to_decide,
 };
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::report::{ReportMd, write_json_atomic};
 use serde::{Deserialize, Serialize};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// How a run was made, written as `run` in `results.json`.
@@ -80,52 +81,253 @@ pub fn results_with_claims(
     Ok(results)
 }
 
-/// Writes every output of a run into `dir`; works on partial results too. Returns the files
-/// written (their paths in `dir`).
+/// The marker of an output folder that sgdlab made, in the folder: which experiment's outputs
+/// it holds and the files of the last set written (JSON). Only the files it lists are ever
+/// replaced or removed; whatever else is in the folder is left as it is.
+pub const MARKER_FILE: &str = ".sgdlab";
+/// The lock a run holds on its output folder while it runs (with the holder's pid and command).
+pub const LOCK_FILE: &str = ".sgdlab.lock";
+/// Where a set of outputs is written before it is moved into the folder.
+const STAGING_DIR: &str = ".sgdlab.staging";
+
+/// What [`MARKER_FILE`] says.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Manifest {
+    /// A line for a person who opens the file.
+    about: String,
+    /// The experiment whose outputs the folder holds.
+    experiment: String,
+    /// The files of the last complete set, by name.
+    files: Vec<String>,
+}
+
+impl Manifest {
+    fn new(experiment: &str, files: Vec<String>) -> Self {
+        Self {
+            about: "sgdlab's output folder: sgdlab replaces or removes only the files listed \
+                    here; anything else in the folder is yours and is left alone"
+                .into(),
+            experiment: experiment.into(),
+            files,
+        }
+    }
+
+    /// Reads a manifest at `path`, `None` when there is none. A listed name that is not a
+    /// plain file name in the folder (a path, `..`, one of sgdlab's own names) makes it
+    /// unreadable: a manifest never makes sgdlab touch a file outside what it wrote.
+    fn read(path: &Path) -> std::result::Result<Option<Self>, String> {
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read {MARKER_FILE}: {e}")),
+        };
+        if !meta.is_file() {
+            return Err(format!("{MARKER_FILE} is not a regular file"));
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| format!("cannot read {MARKER_FILE}: {e}"))?;
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(format!("{MARKER_FILE} is larger than sgdlab writes"));
+        }
+        let m: Self = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{MARKER_FILE} is not sgdlab's: {e}"))?;
+        if let Some(bad) = m.files.iter().find(|f| !own_file_name(f)) {
+            return Err(format!(
+                "{MARKER_FILE} lists `{}`, not a file name sgdlab writes",
+                super::check::quote(bad)
+            ));
+        }
+        Ok(Some(m))
+    }
+}
+
+/// The largest marker file read.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// Whether `name` is a plain file name that a set of outputs may hold.
+fn own_file_name(name: &str) -> bool {
+    let mut parts = Path::new(name).components();
+    matches!(
+        (parts.next(), parts.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    ) && !name.starts_with(".sgdlab")
+        && !name.contains(['/', '\\'])
+}
+
+/// Whether a folder entry is one of sgdlab's own (marker, lock, staging, a temporary file).
+fn reserved(name: &str) -> bool {
+    name.starts_with(".sgdlab")
+}
+
+/// A run's output folder, `DIR/<experiment>/`, claimed for one run: sgdlab's (made by it, or
+/// empty when the run began), locked against a second run for as long as this value lives, and
+/// writable. Claim it before any work.
+#[derive(Debug)]
+pub struct RunDir {
+    path: PathBuf,
+    experiment: String,
+    /// Holds the lock (released when the file is closed, also when the process is killed).
+    _lock: std::fs::File,
+}
+
+impl RunDir {
+    /// Claims `path` for a run of `experiment`. Refuses (a bad-input error naming the folder):
+    /// a path that is not a folder; a folder that holds files sgdlab did not write (no marker
+    /// and not empty); the folder of another experiment; a folder another run holds (naming
+    /// it); a folder that cannot be written. Finishes a save that a kill interrupted.
+    pub fn claim(path: &Path, experiment: &str) -> Result<Self> {
+        let bad = |detail: String| EngineError::Output {
+            path: path.to_path_buf(),
+            detail,
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_dir() => return Err(bad("exists and is not a folder".into())),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(path).map_err(|e| bad(format!("cannot create it: {e}")))?
+            }
+            Err(e) => return Err(bad(format!("cannot read it: {e}"))),
+        }
+        let marker = path.join(MARKER_FILE);
+        match Manifest::read(&marker).map_err(&bad)? {
+            Some(m) if m.experiment != experiment => {
+                return Err(bad(format!(
+                    "holds the outputs of `{}`, not `{experiment}`; choose another --out",
+                    m.experiment
+                )));
+            }
+            Some(_) => {}
+            None => {
+                let mut theirs: Vec<String> = std::fs::read_dir(path)
+                    .map_err(|e| bad(format!("cannot list it: {e}")))?
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !reserved(n))
+                    .collect();
+                if !theirs.is_empty() {
+                    theirs.sort();
+                    let n = theirs.len();
+                    theirs.truncate(4);
+                    return Err(bad(format!(
+                        "holds files sgdlab did not write ({}{}); sgdlab writes only into a \
+                         folder it made or an empty one: choose another --out, or move them",
+                        theirs.join(", "),
+                        if n > 4 {
+                            format!(" and {} more", n - 4)
+                        } else {
+                            String::new()
+                        }
+                    )));
+                }
+            }
+        }
+        let lock = lock(path).map_err(&bad)?;
+        // Ours and locked: finish a save a kill interrupted, then prove the folder writable
+        // (the marker is rewritten and a staging folder made and removed) before any work.
+        recover_outputs(path)?;
+        let manifest = Manifest::read(&marker)
+            .map_err(&bad)?
+            .unwrap_or_else(|| Manifest::new(experiment, Vec::new()));
+        write_json_atomic(&marker, &manifest).map_err(|e| bad(format!("cannot write it: {e}")))?;
+        let staging = path.join(STAGING_DIR);
+        std::fs::create_dir(&staging)
+            .and_then(|()| std::fs::remove_dir(&staging))
+            .map_err(|e| bad(format!("cannot write it: {e}")))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            experiment: experiment.into(),
+            _lock: lock,
+        })
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Takes the folder's lock and writes the holder into it; a folder another run holds is
+/// refused, naming that run.
+fn lock(dir: &Path) -> std::result::Result<std::fs::File, String> {
+    use std::io::{Seek, Write};
+    let path = dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot write it ({LOCK_FILE}: {e})"))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = (&file).take(4096).read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(format!(
+                "in use by another sgdlab run ({}); wait for it to finish, or choose another --out",
+                if holder.is_empty() {
+                    "starting"
+                } else {
+                    holder
+                }
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(format!("cannot lock it ({LOCK_FILE}: {e})"));
+        }
+    }
+    let args: Vec<String> = std::env::args().collect();
+    let holder = format!("pid {}: {}\n", std::process::id(), args.join(" "));
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| file.write_all(holder.as_bytes()))
+        .map_err(|e| format!("cannot write it ({LOCK_FILE}: {e})"))?;
+    Ok(file)
+}
+
+/// Writes every output of a run into its folder; works on partial results too. Returns the
+/// files written (their paths in the folder).
 ///
-/// The files are written into a staging directory beside `dir` which then replaces `dir` whole,
-/// so a reader never sees one run's `results.json` beside another run's plots, and a write
-/// killed halfway leaves the previous set in place (and the staging directory, which the next
-/// write removes).
+/// The set is written into a staging folder inside the run's folder, then moved in file by
+/// file; the marker, written into the staging folder last, is the commit point: a kill before
+/// it leaves the previous set as it was, a kill after it is finished by the next claim or save
+/// ([`recover_outputs`]), so the folder always ends with one whole set. Files of the previous
+/// set that the new one lacks (a checkpoint once the run is complete) are removed; files
+/// sgdlab did not write are never touched.
 pub fn write_outputs(
     exp: &dyn Experiment,
     entry: &ExperimentEntry,
     run: &RunInfo,
-    dir: &Path,
+    dir: &RunDir,
 ) -> Result<Vec<PathBuf>> {
-    recover_outputs(dir)?;
-    let (staging, old) = swap_paths(dir);
-    for leftover in [&staging, &old] {
-        if leftover.exists() {
-            std::fs::remove_dir_all(leftover).map_err(io(leftover))?;
+    let path = dir.path();
+    recover_outputs(path)?;
+    let staging = path.join(STAGING_DIR);
+    std::fs::create_dir(&staging).map_err(io(&staging))?;
+    write_set(exp, entry, run, &staging)?;
+    // What is in the staging folder is the set, whether or not a writer reported its file.
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&staging).map_err(io(&staging))? {
+        let e = e.map_err(io(&staging))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !own_file_name(&name) || !e.file_type().map_err(io(&staging))?.is_file() {
+            return Err(EngineError::Output {
+                path: e.path(),
+                detail: "an output that is not a plain file of the set".into(),
+            });
         }
+        names.push(name);
     }
-    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-    let staged = write_set(exp, entry, run, &staging)?;
-    if dir.exists() {
-        std::fs::rename(dir, &old).map_err(io(dir))?;
-    }
-    std::fs::rename(&staging, dir).map_err(io(dir))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(io(&old))?;
-    }
-    Ok(staged
-        .iter()
-        .filter_map(|p| p.file_name().map(|f| dir.join(f)))
-        .collect())
-}
-
-/// The staging and the previous-set directories beside `dir` that [`write_outputs`] swaps
-/// through: `.<name>.staging` and `.<name>.old`.
-fn swap_paths(dir: &Path) -> (PathBuf, PathBuf) {
-    let name = dir
-        .file_name()
-        .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
-    let parent = dir.parent().unwrap_or_else(|| Path::new("."));
-    (
-        parent.join(format!(".{name}.staging")),
-        parent.join(format!(".{name}.old")),
-    )
+    names.sort();
+    write_json_atomic(
+        &staging.join(MARKER_FILE),
+        &Manifest::new(&dir.experiment, names.clone()),
+    )?;
+    commit(path)?;
+    Ok(names.iter().map(|n| path.join(n)).collect())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> crate::error::EngineError {
@@ -133,25 +335,58 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> crate::error::EngineError {
     move |source| crate::error::EngineError::Io { path, source }
 }
 
-/// Finishes a swap that a kill interrupted, so `dir` holds the newest complete set: when `dir`
-/// is missing while the previous set waits in `.<name>.old`, the staging directory was complete
-/// (it is filled before the old set moves) and becomes `dir`; a leftover `.<name>.old` beside
-/// `dir` is removed. Anything else (an unfinished staging directory) is left for the next write
-/// to clear.
-pub fn recover_outputs(dir: &Path) -> Result<()> {
-    let (staging, old) = swap_paths(dir);
-    if !old.exists() {
-        return Ok(());
+/// Moves a complete staged set (its marker written) into `dir`: each listed file (results.json
+/// last), then removes the previous set's files that the new one lacks, then the marker, then
+/// the staging folder. Every step can be repeated, so a kill at any point is finished by
+/// running it again.
+fn commit(dir: &Path) -> Result<()> {
+    let staging = dir.join(STAGING_DIR);
+    let bad = |detail: String| EngineError::Output {
+        path: dir.to_path_buf(),
+        detail,
+    };
+    let new = Manifest::read(&staging.join(MARKER_FILE))
+        .map_err(&bad)?
+        .ok_or_else(|| bad("the staged set has no marker".into()))?;
+    let old = Manifest::read(&dir.join(MARKER_FILE))
+        .map_err(&bad)?
+        .unwrap_or_default();
+    let mut order: Vec<&String> = new.files.iter().collect();
+    order.sort_by_key(|n| n.as_str() == "results.json");
+    for name in order {
+        let from = staging.join(name);
+        if from.exists() {
+            std::fs::rename(&from, dir.join(name)).map_err(io(&dir.join(name)))?;
+        }
     }
-    if !dir.exists() {
-        // The newest complete set: the staging one when it is there, else the previous one.
-        let newest = if staging.is_dir() { &staging } else { &old };
-        std::fs::rename(newest, dir).map_err(io(dir))?;
+    for name in old.files.iter().filter(|n| !new.files.contains(n)) {
+        let stale = dir.join(name);
+        match std::fs::symlink_metadata(&stale) {
+            Ok(m) if m.is_file() => std::fs::remove_file(&stale).map_err(io(&stale))?,
+            _ => {}
+        }
     }
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(io(&old))?;
+    std::fs::rename(staging.join(MARKER_FILE), dir.join(MARKER_FILE))
+        .map_err(io(&dir.join(MARKER_FILE)))?;
+    std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Finishes a save that a kill interrupted, so `dir` holds the newest complete set: a staged
+/// set whose marker was written is moved in ([`commit`]); a staging folder without one (the
+/// kill came while it was written) is removed. Call it only on a folder sgdlab made (a
+/// [`RunDir`] does).
+pub fn recover_outputs(dir: &Path) -> Result<()> {
+    let staging = dir.join(STAGING_DIR);
+    match std::fs::symlink_metadata(&staging) {
+        Err(_) => Ok(()),
+        Ok(m) if m.is_dir() && staging.join(MARKER_FILE).is_file() => commit(dir),
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&staging).map_err(io(&staging)),
+        Ok(_) => std::fs::remove_file(&staging).map_err(io(&staging)),
+    }
 }
 
 /// Writes the set of files of a run into `dir` (the staging directory).
@@ -184,6 +419,8 @@ fn write_set(
         Checkpoint {
             experiment: entry.name.to_string(),
             preset: run.preset,
+            config: serde_json::to_string(&exp.config_json()?)
+                .map_err(|e| EngineError::config("<checkpoint>", e.to_string()))?,
             sgdlab_version: run.sgdlab_version.clone(),
             elapsed_s: run.elapsed_s,
             jobs_finished,
@@ -229,40 +466,106 @@ fn write_set(
 mod tests {
     use super::*;
 
-    fn set(dir: &Path, tag: &str) {
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join("results.json"), tag).unwrap();
+    fn staged_set(dir: &Path, files: &[(&str, &str)]) {
+        let staging = dir.join(STAGING_DIR);
+        std::fs::create_dir_all(&staging).unwrap();
+        for (name, text) in files {
+            std::fs::write(staging.join(name), text).unwrap();
+        }
+        let names = files.iter().map(|(n, _)| n.to_string()).collect();
+        write_json_atomic(&staging.join(MARKER_FILE), &Manifest::new("rnn", names)).unwrap();
     }
 
-    fn tag(dir: &Path) -> String {
-        std::fs::read_to_string(dir.join("results.json")).unwrap()
+    fn read(dir: &Path, name: &str) -> String {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|_| "<none>".into())
     }
 
-    /// Each point where a kill can interrupt the swap leaves the newest complete set in place.
+    /// Each point where a kill can interrupt a save leaves, after recovery, one whole set, and
+    /// never touches a file the set did not list.
     #[test]
-    fn recovery_keeps_the_newest_complete_set() {
+    fn recovery_finishes_a_committed_set_and_drops_an_unfinished_one() {
         let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("smoothing");
-        let (staging, old) = swap_paths(&dir);
-        // Killed after the old set moved aside, before the staged one moved in.
-        set(&old, "old");
-        set(&staging, "new");
+        let dir = root.path().join("rnn");
+        let claimed = RunDir::claim(&dir, "rnn").unwrap();
+        std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+        staged_set(&dir, &[("results.json", "1"), ("checkpoint.cbor", "c1")]);
         recover_outputs(&dir).unwrap();
-        assert_eq!(tag(&dir), "new");
-        assert!(!old.exists() && !staging.exists());
-        // Killed after the staged set moved in, before the old one was removed.
-        set(&old, "old");
+        assert_eq!(read(&dir, "results.json"), "1");
+        assert_eq!(read(&dir, "checkpoint.cbor"), "c1");
+        // Killed halfway through moving the second set in: report.md moved, results.json not.
+        staged_set(&dir, &[("results.json", "2"), ("report.md", "r2")]);
+        std::fs::rename(
+            dir.join(STAGING_DIR).join("report.md"),
+            dir.join("report.md"),
+        )
+        .unwrap();
         recover_outputs(&dir).unwrap();
-        assert_eq!((tag(&dir), old.exists()), ("new".into(), false));
-        // Killed while staging (the staged set may be incomplete): the current set stays.
-        set(&staging, "partial");
+        assert_eq!(read(&dir, "results.json"), "2");
+        assert_eq!(read(&dir, "report.md"), "r2");
+        // The first set's checkpoint is gone (the second set has none); the user's file stays.
+        assert_eq!(read(&dir, "checkpoint.cbor"), "<none>");
+        assert_eq!(read(&dir, "notes.txt"), "mine");
+        // Killed while staging (no marker yet): the staged files go, the current set stays.
+        std::fs::create_dir_all(dir.join(STAGING_DIR)).unwrap();
+        std::fs::write(dir.join(STAGING_DIR).join("results.json"), "partial").unwrap();
         recover_outputs(&dir).unwrap();
-        assert_eq!(tag(&dir), "new");
-        // Only the previous set is left.
-        std::fs::remove_dir_all(&dir).unwrap();
-        std::fs::remove_dir_all(&staging).unwrap();
-        set(&old, "old");
-        recover_outputs(&dir).unwrap();
-        assert_eq!(tag(&dir), "old");
+        assert_eq!(read(&dir, "results.json"), "2");
+        assert!(!dir.join(STAGING_DIR).exists());
+        drop(claimed);
+    }
+
+    #[test]
+    fn a_folder_with_files_sgdlab_did_not_write_is_refused_and_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("rnn");
+        std::fs::create_dir_all(dir.join("mydata")).unwrap();
+        std::fs::write(dir.join("notes.txt"), "x").unwrap();
+        let e = RunDir::claim(&dir, "rnn").unwrap_err().to_string();
+        assert!(e.contains("mydata") && e.contains("notes.txt"), "{e}");
+        assert!(e.contains("did not write"), "{e}");
+        assert_eq!(read(&dir, "notes.txt"), "x");
+        assert!(!dir.join(MARKER_FILE).exists() && !dir.join(LOCK_FILE).exists());
+        // An empty folder, or a file in the way, or another experiment's folder.
+        let empty = root.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        drop(RunDir::claim(&empty, "rnn").unwrap());
+        let e = RunDir::claim(&empty, "gossip").unwrap_err().to_string();
+        assert!(e.contains("outputs of `rnn`"), "{e}");
+        let file = root.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let e = RunDir::claim(&file, "rnn").unwrap_err().to_string();
+        assert!(e.contains("not a folder"), "{e}");
+    }
+
+    #[test]
+    fn a_second_claim_is_refused_while_the_first_holds_the_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("rnn");
+        let first = RunDir::claim(&dir, "rnn").unwrap();
+        let e = RunDir::claim(&dir, "rnn").unwrap_err().to_string();
+        assert!(
+            e.contains("in use") && e.contains(&format!("pid {}", std::process::id())),
+            "{e}"
+        );
+        drop(first);
+        drop(RunDir::claim(&dir, "rnn").unwrap());
+    }
+
+    #[test]
+    fn a_tampered_marker_never_points_outside_the_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("rnn");
+        drop(RunDir::claim(&dir, "rnn").unwrap());
+        std::fs::write(root.path().join("precious"), "x").unwrap();
+        for name in ["../precious", "/etc/passwd", ".sgdlab.lock", ".."] {
+            let m = Manifest {
+                files: vec![name.into()],
+                ..Manifest::new("rnn", vec![])
+            };
+            write_json_atomic(&dir.join(MARKER_FILE), &m).unwrap();
+            let e = RunDir::claim(&dir, "rnn").unwrap_err().to_string();
+            assert!(e.contains("not a file name sgdlab writes"), "{name}: {e}");
+        }
+        assert_eq!(read(root.path(), "precious"), "x");
     }
 }

@@ -188,9 +188,9 @@ pub struct Elimination {
     classified: usize,
 }
 
-/// What an elimination checkpoint keeps: during gradient descent, the networks' parameters and
-/// the optimizer's state with the diagnostics so far; after it, everything the classification
-/// needs (the networks are no longer needed once their final parameters are read).
+/// What an elimination checkpoint keeps: during gradient descent and until the final parameters
+/// are read, the networks' parameters and the optimizer's state with the diagnostics so far;
+/// after that, everything the classification needs (the networks are no longer needed).
 #[derive(Serialize, Deserialize)]
 struct EliminationState {
     gd: Option<GdState>,
@@ -573,7 +573,9 @@ impl Experiment for Elimination {
             return Ok(None);
         }
         let gd_done = self.steps_done >= self.config.steps;
-        let gd = (!gd_done).then(|| GdState {
+        // The networks are kept until the first classification step reads their final
+        // parameters: a checkpoint between the last gradient step and that read keeps them too.
+        let gd = self.final_params.is_empty().then(|| GdState {
             steps_done: self.steps_done,
             params: crate::train::flatten_params(self.nets()),
             optim: self.optim.state(self.nets()),
@@ -593,7 +595,7 @@ impl Experiment for Elimination {
     fn restore(&mut self, state: &[u8]) -> Result<()> {
         let s: EliminationState = super::decode(state, "elimination checkpoint")?;
         match s.gd {
-            Some(gd) if gd.steps_done < self.config.steps => {
+            Some(gd) if gd.steps_done <= self.config.steps => {
                 let nets = self
                     .nets
                     .take()
@@ -614,6 +616,13 @@ impl Experiment for Elimination {
                 return Err(super::EngineError::config(
                     "<checkpoint>",
                     "gradient descent in progress past its last step",
+                ));
+            }
+            None if s.final_params.is_empty() => {
+                return Err(super::EngineError::config(
+                    "<checkpoint>",
+                    "gradient descent finished but neither the networks nor their final \
+                     parameters were saved",
                 ));
             }
             None => self.steps_done = self.config.steps,
