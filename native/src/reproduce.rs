@@ -53,10 +53,21 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), Failure> {
     let entries: Vec<&'static ExperimentEntry> = if args.only.is_empty() {
         REGISTRY.iter().collect()
     } else {
-        args.only
+        let entries: Vec<&'static ExperimentEntry> = args
+            .only
             .iter()
             .map(|n| find(n.trim()))
-            .collect::<Result<_, _>>()?
+            .collect::<Result<_, _>>()?;
+        // A name twice would run that experiment twice into the same directory.
+        for (i, e) in entries.iter().enumerate() {
+            if entries[..i].iter().any(|d| d.name == e.name) {
+                return Err(Failure::BadInput(anyhow::anyhow!(
+                    "--only: `{}` is listed twice; list each experiment once",
+                    e.name
+                )));
+            }
+        }
+        entries
     };
     let request = RunRequest {
         preset: args.preset,

@@ -263,7 +263,19 @@ pub fn read_config(path: Option<&Path>) -> Result<Option<(String, String)>, Fail
             meta.len()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    // The size on record can be 0 for a file that reads on without end (`/proc/self/pagemap`):
+    // the read itself is bounded too.
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad(format!("cannot read it: {e}")))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(bad(format!(
+            "more than the {MAX_CONFIG_BYTES} bytes a config may have; stopped reading there"
+        )));
+    }
     let text = String::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
     Ok(Some((text, path.display().to_string())))

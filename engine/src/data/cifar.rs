@@ -5,7 +5,8 @@
 //! [`InputShape::Image`], so pixels are only scaled to `[0, 1]`.
 
 use super::dataset::{Dataset, InputShape};
-use super::idx::{Limit, in_file, maybe_gunzip, read_file};
+use super::idx::{in_file, maybe_gunzip};
+use super::input::{exists, file_bound, read_data_file};
 use crate::error::{EngineError, Result};
 use std::path::{Path, PathBuf};
 
@@ -47,6 +48,10 @@ fn cifar_shape() -> InputShape {
 
 /// The most records one (gzipped) batch file may decompress to.
 const MAX_BATCH_RECORDS: usize = 60_000;
+/// The most bytes one (gzipped) batch file may decompress to.
+const MAX_BATCH_BYTES: usize = MAX_BATCH_RECORDS * CIFAR_RECORD;
+/// The most bytes one batch file may have on disk, gzipped or raw.
+const MAX_BATCH_FILE_BYTES: u64 = file_bound(MAX_BATCH_BYTES as u64);
 
 /// Appends the records of one batch to `features` and `labels`.
 fn parse_records(
@@ -56,11 +61,7 @@ fn parse_records(
     labels: &mut Vec<u32>,
 ) -> Result<()> {
     // The binary distribution's batches hold 10,000 records; allow a few times that.
-    let data = maybe_gunzip(
-        bytes,
-        origin,
-        Limit::Bytes(MAX_BATCH_RECORDS * CIFAR_RECORD),
-    )?;
+    let data = maybe_gunzip(bytes, origin, MAX_BATCH_BYTES)?;
     let err = |detail: String| EngineError::Data {
         source_name: origin.to_string(),
         detail,
@@ -124,7 +125,7 @@ pub fn load_cifar_dir(dir: &Path) -> Result<CifarSplit> {
             let files: Vec<PathBuf> = TRAIN_BATCHES
                 .iter()
                 .map(|n| base.join(n))
-                .filter(|p| p.is_file())
+                .filter(|p| exists(p))
                 .collect();
             (base, files)
         })
@@ -143,7 +144,7 @@ pub fn load_cifar_dir(dir: &Path) -> Result<CifarSplit> {
     let mut features = Vec::new();
     let mut labels = Vec::new();
     for f in &files {
-        let bytes = read_file(f)?;
+        let bytes = read_data_file(f, MAX_BATCH_FILE_BYTES)?;
         parse_records(&bytes, &f.display().to_string(), &mut features, &mut labels)
             .map_err(|e| in_file(e, f))?;
     }
@@ -155,8 +156,8 @@ pub fn load_cifar_dir(dir: &Path) -> Result<CifarSplit> {
         10,
     )?;
     let test_path = base.join(TEST_BATCH);
-    let test = if test_path.is_file() {
-        let bytes = read_file(&test_path)?;
+    let test = if exists(&test_path) {
+        let bytes = read_data_file(&test_path, MAX_BATCH_FILE_BYTES)?;
         let mut d = parse_cifar_batch(&bytes, &test_path.display().to_string())
             .map_err(|e| in_file(e, &test_path))?;
         d.name = format!("cifar10:{} (test)", dir.display());

@@ -4,7 +4,8 @@
 //! then the label in `0..=9`. Features are the intensities divided by 16.
 
 use super::dataset::{Dataset, InputShape};
-use super::idx::{Limit, in_file, maybe_gunzip, read_file};
+use super::idx::{in_file, maybe_gunzip};
+use super::input::{file_bound, read_data_file};
 use crate::error::{EngineError, Result};
 use std::path::Path;
 
@@ -13,7 +14,7 @@ const PIXELS: usize = 64;
 /// Values per row: the pixels and the label.
 const FIELDS: usize = PIXELS + 1;
 /// The most bytes a (gzipped) digits CSV may decompress to: 1,797 rows are about 250 kB.
-const MAX_CSV_BYTES: usize = 256 << 20;
+pub const MAX_CSV_BYTES: usize = 256 << 20;
 
 /// The largest pixel intensity.
 const MAX_PIXEL: u32 = 16;
@@ -27,7 +28,7 @@ pub fn parse_digits_csv(bytes: &[u8], origin: &str) -> Result<Dataset> {
         source_name: origin.to_string(),
         detail,
     };
-    let data = maybe_gunzip(bytes, origin, Limit::Bytes(MAX_CSV_BYTES))?;
+    let data = maybe_gunzip(bytes, origin, MAX_CSV_BYTES)?;
     let text = std::str::from_utf8(&data).map_err(|e| {
         err(format!(
             "not UTF-8 text: invalid byte at byte offset {}",
@@ -102,9 +103,10 @@ pub fn parse_digits_csv(bytes: &[u8], origin: &str) -> Result<Dataset> {
     )
 }
 
-/// Reads and parses a digits CSV file (gzipped or plain); errors name the file.
+/// Reads and parses a digits CSV file (gzipped or plain); errors name the file. The file must be
+/// a regular file (a FIFO or a device is refused unopened) of at most about [`MAX_CSV_BYTES`].
 pub fn load_digits_csv(path: &Path) -> Result<Dataset> {
-    let bytes = read_file(path)?;
+    let bytes = read_data_file(path, file_bound(MAX_CSV_BYTES as u64))?;
     parse_digits_csv(&bytes, &path.display().to_string()).map_err(|e| in_file(e, path))
 }
 

@@ -6,6 +6,7 @@
 //! same way as the 10,000-image subset this crate embeds.
 
 use super::dataset::{Dataset, InputShape};
+use super::input::{exists, file_bound, open_data_file, too_long};
 use crate::error::{EngineError, Result};
 use std::borrow::Cow;
 use std::io::Read;
@@ -49,93 +50,57 @@ fn data_err(origin: &str, detail: impl Into<String>) -> EngineError {
     }
 }
 
-/// How much a gzip stream may decompress to: the stream stops being read at the first byte
-/// beyond it, so a small file cannot claim gigabytes of memory.
-#[derive(Clone, Copy)]
-pub(crate) enum Limit {
-    /// A fixed number of bytes (CSV text, CIFAR batches).
-    Bytes(usize),
-    /// What a header of `len` bytes declares: `total` reads the decompressed header and returns
-    /// the whole file's length (header included), or `None` when the header is not valid (the
-    /// parser then reports it).
-    Header {
-        /// Bytes of header.
-        len: usize,
-        /// The declared total length.
-        total: fn(&[u8]) -> Option<usize>,
-    },
-}
+/// The most bytes one IDX file may declare, header included (1 GiB): the largest IDX set in
+/// common use, EMNIST ByClass, has 547 MB of images. A header that declares more is refused
+/// before anything beyond it is read or allocated.
+pub const MAX_IDX_BYTES: u64 = 1 << 30;
+
+/// The most bytes an IDX file may have on disk, gzipped or raw.
+const MAX_IDX_FILE_BYTES: u64 = file_bound(MAX_IDX_BYTES);
+
+/// Raw bytes beyond the declared end that an error message counts before it says "at least".
+const MAX_EXTRA_COUNTED: u64 = 1 << 20;
 
 /// Returns `bytes` decompressed if they start with the gzip magic `1f 8b`, else unchanged;
-/// decompression stops at `limit` (see [`Limit`]).
-pub(crate) fn maybe_gunzip<'a>(
-    bytes: &'a [u8],
-    origin: &str,
-    limit: Limit,
-) -> Result<Cow<'a, [u8]>> {
-    if !(bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) {
+/// decompression stops at the first byte beyond `max`, so a small file cannot claim gigabytes
+/// of memory.
+pub(crate) fn maybe_gunzip<'a>(bytes: &'a [u8], origin: &str, max: usize) -> Result<Cow<'a, [u8]>> {
+    if !is_gzip(bytes) {
         return Ok(Cow::Borrowed(bytes));
     }
     let mut out = Vec::new();
     let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
-    let corrupt = |e: std::io::Error, done: usize| {
-        data_err(
-            origin,
-            format!(
-                "corrupt gzip stream ({} compressed bytes, {done} decompressed before the \
-                 error): {e}",
-                bytes.len()
-            ),
-        )
-    };
-    let max = match limit {
-        Limit::Bytes(n) => n,
-        Limit::Header { len, total } => {
-            (&mut decoder)
-                .take(len as u64)
-                .read_to_end(&mut out)
-                .map_err(|e| corrupt(e, out.len()))?;
-            match total(&out) {
-                Some(t) => t,
-                None => return Ok(Cow::Owned(out)),
-            }
-        }
-    };
-    let room = max.saturating_sub(out.len()) as u64 + 1;
     (&mut decoder)
-        .take(room)
+        .take(max as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| corrupt(e, out.len()))?;
+        .map_err(|e| stream_err(origin, &e, true, out.len()))?;
     if out.len() > max {
         return Err(data_err(
             origin,
             format!(
-                "the gzip stream decompresses to more than the {max} bytes {}; stopped reading \
-                 at byte offset {max}",
-                match limit {
-                    Limit::Bytes(_) => "allowed for this kind of file",
-                    Limit::Header { .. } => "its header declares",
-                }
+                "the gzip stream decompresses to more than the {max} bytes allowed for this kind \
+                 of file; stopped reading at byte offset {max}"
             ),
         ));
     }
     Ok(Cow::Owned(out))
 }
 
-/// The total length an IDX header of `ndims` dimensions declares (magic, dimensions, one byte
-/// per element), or `None` when it is short or overflows.
-fn idx_total(header: &[u8], ndims: usize) -> Option<usize> {
-    let header_len = 4 * (1 + ndims);
-    if header.len() < header_len {
-        return None;
+/// Whether `bytes` start with the gzip magic `1f 8b`.
+fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// The error for a failed read of a (`gzip`ped or raw) stream after `done` bytes came out.
+fn stream_err(origin: &str, e: &std::io::Error, gzip: bool, done: usize) -> EngineError {
+    match too_long(e) {
+        Some(t) => data_err(origin, t.to_string()),
+        None if gzip => data_err(
+            origin,
+            format!("corrupt gzip stream ({done} bytes decompressed before the error): {e}"),
+        ),
+        None => data_err(origin, format!("cannot read: {e}")),
     }
-    let mut total: usize = 1;
-    for i in 1..=ndims {
-        let o = 4 * i;
-        let d = u32::from_be_bytes([header[o], header[o + 1], header[o + 2], header[o + 3]]);
-        total = total.checked_mul(d as usize)?;
-    }
-    total.checked_add(header_len)
 }
 
 /// Turns a parsing error about in-memory bytes into one about the file they were read from.
@@ -147,14 +112,6 @@ pub(crate) fn in_file(err: EngineError, path: &Path) -> EngineError {
         },
         other => other,
     }
-}
-
-/// Reads a whole file, naming it in the error.
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| EngineError::DataFile {
-        path: path.to_path_buf(),
-        detail: format!("cannot read: {e}"),
-    })
 }
 
 /// Reads the magic number and `ndims` big-endian dimensions, checking the header is complete.
@@ -194,75 +151,144 @@ fn read_header(
     Ok((1..=ndims).map(|i| word(i) as usize).collect())
 }
 
-/// Checks that `data` holds exactly `header_len + payload` bytes.
-fn check_length(
-    data: &[u8],
-    origin: &str,
+/// An IDX stream whose header has been read: the dimensions it declares and the rest of the
+/// stream, not yet read.
+struct IdxBody<'a> {
+    /// The declared dimensions.
+    dims: Vec<usize>,
+    /// The stream after the header (decompressed when `gzip`).
+    rest: Box<dyn Read + 'a>,
+    /// Whether the input is gzipped.
+    gzip: bool,
+    /// Bytes of header.
     header_len: usize,
-    payload: usize,
-    what: &str,
-) -> Result<()> {
-    let expected = header_len.checked_add(payload).ok_or_else(|| {
-        data_err(
-            origin,
-            format!("header declares {what} too large to address ({payload} bytes)"),
-        )
-    })?;
-    if data.len() < expected {
-        return Err(data_err(
-            origin,
-            format!(
-                "truncated: the header declares {what}, {expected} bytes in all, found {} bytes \
-                 (data ends at byte offset {}, {} bytes short)",
-                data.len(),
-                data.len(),
-                expected - data.len()
-            ),
-        ));
-    }
-    if data.len() > expected {
-        return Err(data_err(
-            origin,
-            format!(
-                "the header declares {what}, {expected} bytes in all, found {} bytes ({} \
-                 unexpected bytes from byte offset {expected})",
-                data.len(),
-                data.len() - expected
-            ),
-        ));
-    }
-    Ok(())
+    /// Names the data in errors.
+    origin: &'a str,
 }
 
-/// Parses an IDX image file (magic `0x00000803`), gzipped or raw.
-///
-/// `origin` names the data in errors (a file path, or e.g. `mnist10k (embedded)`).
-pub fn parse_idx_images(bytes: &[u8], origin: &str) -> Result<IdxImages> {
-    let limit = Limit::Header {
-        len: 16,
-        total: |h| idx_total(h, 3),
+/// Reads the header of an IDX stream, gzipped or raw, and nothing more: the magic number and
+/// `ndims` dimensions.
+fn open_idx<'a>(
+    mut input: impl Read + 'a,
+    origin: &'a str,
+    magic: u32,
+    what: &str,
+    ndims: usize,
+) -> Result<IdxBody<'a>> {
+    let mut head = Vec::with_capacity(2);
+    (&mut input)
+        .take(2)
+        .read_to_end(&mut head)
+        .map_err(|e| stream_err(origin, &e, false, 0))?;
+    let gzip = is_gzip(&head);
+    let joined = std::io::Cursor::new(head).chain(input);
+    let mut rest: Box<dyn Read + 'a> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(joined))
+    } else {
+        Box::new(joined)
     };
-    let data = maybe_gunzip(bytes, origin, limit)?;
-    let dims = read_header(&data, origin, IDX_IMAGES_MAGIC, "images", 3)?;
-    let (count, rows, cols) = (dims[0], dims[1], dims[2]);
+    let header_len = 4 * (1 + ndims);
+    let mut header = Vec::with_capacity(header_len);
+    let read = (&mut rest).take(header_len as u64).read_to_end(&mut header);
+    read.map_err(|e| stream_err(origin, &e, gzip, header.len()))?;
+    let dims = read_header(&header, origin, magic, what, ndims)?;
+    Ok(IdxBody {
+        dims,
+        rest,
+        gzip,
+        header_len,
+        origin,
+    })
+}
+
+impl IdxBody<'_> {
+    /// Reads the `payload` bytes the header declares (`what` says what they are). A declaration
+    /// beyond [`MAX_IDX_BYTES`] is refused before any of it is read, and memory grows only with
+    /// the bytes that do arrive; a stream that ends early or goes on is an error.
+    fn payload(mut self, payload: u128, what: &str) -> Result<Vec<u8>> {
+        let origin = self.origin;
+        let expected = payload + self.header_len as u128;
+        if expected > u128::from(MAX_IDX_BYTES) {
+            return Err(data_err(
+                origin,
+                format!(
+                    "the header declares {what}, {expected} bytes in all, more than the \
+                     {MAX_IDX_BYTES} bytes an IDX file may hold; refused before reading past the \
+                     header"
+                ),
+            ));
+        }
+        // Both fit: they are at most MAX_IDX_BYTES.
+        let (payload, expected) = (payload as u64, expected as u64);
+        let mut data = Vec::new();
+        let read = (&mut self.rest).take(payload + 1).read_to_end(&mut data);
+        read.map_err(|e| stream_err(origin, &e, self.gzip, self.header_len + data.len()))?;
+        let found = (self.header_len + data.len()) as u64;
+        if found < expected {
+            return Err(data_err(
+                origin,
+                format!(
+                    "truncated: the header declares {what}, {expected} bytes in all, found \
+                     {found} bytes (data ends at byte offset {found}, {} bytes short)",
+                    expected - found
+                ),
+            ));
+        }
+        if found > expected {
+            if self.gzip {
+                return Err(data_err(
+                    origin,
+                    format!(
+                        "the gzip stream decompresses to more than the {expected} bytes its \
+                         header declares ({what}); stopped reading at byte offset {expected}"
+                    ),
+                ));
+            }
+            // Count what follows, up to a limit: the message says how much is wrong.
+            let more = std::io::copy(
+                &mut (&mut self.rest).take(MAX_EXTRA_COUNTED),
+                &mut std::io::sink(),
+            )
+            .unwrap_or(0);
+            let extra = if more < MAX_EXTRA_COUNTED {
+                format!("{}", more + 1)
+            } else {
+                format!("more than {MAX_EXTRA_COUNTED}")
+            };
+            return Err(data_err(
+                origin,
+                format!(
+                    "the header declares {what}, {expected} bytes in all, found more ({extra} \
+                     unexpected bytes from byte offset {expected})"
+                ),
+            ));
+        }
+        Ok(data)
+    }
+}
+
+/// Reads the header of an IDX image stream: `(count, rows, cols)` and the rest.
+fn open_idx_images<'a>(input: impl Read + 'a, origin: &'a str) -> Result<IdxBody<'a>> {
+    let body = open_idx(input, origin, IDX_IMAGES_MAGIC, "images", 3)?;
+    let (rows, cols) = (body.dims[1], body.dims[2]);
     if rows == 0 || cols == 0 {
         return Err(data_err(
             origin,
             format!("images of {rows}x{cols} pixels have no pixels"),
         ));
     }
-    let payload = count
-        .checked_mul(rows)
-        .and_then(|v| v.checked_mul(cols))
-        .ok_or_else(|| {
-            data_err(
-                origin,
-                format!("header declares {count} images of {rows}x{cols}, too large to address"),
-            )
-        })?;
-    let what = format!("{count} images of {rows}x{cols} pixels");
-    check_length(&data, origin, 16, payload, &what)?;
-    let pixels = data[16..].to_vec();
+    Ok(body)
+}
+
+/// Reads an IDX image file (magic `0x00000803`), gzipped or raw, from a stream: the header
+/// first, then exactly the pixels it declares (refused unread beyond [`MAX_IDX_BYTES`]).
+///
+/// `origin` names the data in errors (a file path, or e.g. `mnist10k (embedded)`).
+pub fn read_idx_images(input: impl Read, origin: &str) -> Result<IdxImages> {
+    let body = open_idx_images(input, origin)?;
+    let (count, rows, cols) = (body.dims[0], body.dims[1], body.dims[2]);
+    let payload = count as u128 * rows as u128 * cols as u128;
+    let pixels = body.payload(payload, &format!("{count} images of {rows}x{cols} pixels"))?;
     Ok(IdxImages {
         count,
         rows,
@@ -271,20 +297,25 @@ pub fn parse_idx_images(bytes: &[u8], origin: &str) -> Result<IdxImages> {
     })
 }
 
-/// Parses an IDX label file (magic `0x00000801`), gzipped or raw.
+/// Parses an IDX image file (magic `0x00000803`), gzipped or raw; see [`read_idx_images`].
+pub fn parse_idx_images(bytes: &[u8], origin: &str) -> Result<IdxImages> {
+    read_idx_images(bytes, origin)
+}
+
+/// Reads an IDX label file (magic `0x00000801`), gzipped or raw, from a stream: the header
+/// first, then exactly the labels it declares (refused unread beyond [`MAX_IDX_BYTES`]).
 ///
 /// `origin` names the data in errors. Label values are not range-checked here; see
 /// [`idx_dataset`].
+pub fn read_idx_labels(input: impl Read, origin: &str) -> Result<Vec<u8>> {
+    let body = open_idx(input, origin, IDX_LABELS_MAGIC, "labels", 1)?;
+    let count = body.dims[0];
+    body.payload(count as u128, &format!("{count} labels"))
+}
+
+/// Parses an IDX label file (magic `0x00000801`), gzipped or raw; see [`read_idx_labels`].
 pub fn parse_idx_labels(bytes: &[u8], origin: &str) -> Result<Vec<u8>> {
-    let limit = Limit::Header {
-        len: 8,
-        total: |h| idx_total(h, 1),
-    };
-    let data = maybe_gunzip(bytes, origin, limit)?;
-    let dims = read_header(&data, origin, IDX_LABELS_MAGIC, "labels", 1)?;
-    let count = dims[0];
-    check_length(&data, origin, 8, count, &format!("{count} labels"))?;
-    Ok(data[8..].to_vec())
+    read_idx_labels(bytes, origin)
 }
 
 /// Builds a 10-class dataset from parsed images and labels, features scaled to `[0, 1]`.
@@ -362,13 +393,14 @@ fn candidates(prefix: &str, ndim: u8) -> Vec<String> {
     names
 }
 
-/// The first candidate that exists in `dir`, or the list of names looked for.
+/// The first candidate that exists in `dir` (a regular file or not: reading it refuses what is
+/// not), or the list of names looked for.
 fn find_file(dir: &Path, prefix: &str, ndim: u8) -> std::result::Result<PathBuf, Vec<String>> {
     let names = candidates(prefix, ndim);
     names
         .iter()
         .map(|n| dir.join(n))
-        .find(|p| p.is_file())
+        .find(|p| exists(p))
         .ok_or(names)
 }
 
@@ -387,17 +419,80 @@ fn missing(dir: &Path, what: &str, names: &[String]) -> EngineError {
 /// Reads one image/label file pair into a dataset named `name`.
 fn load_pair(images: &Path, labels: &Path, name: &str) -> Result<Dataset> {
     let img_origin = images.display().to_string();
-    let imgs =
-        parse_idx_images(&read_file(images)?, &img_origin).map_err(|e| in_file(e, images))?;
+    let imgs = read_idx_images(open_data_file(images, MAX_IDX_FILE_BYTES)?, &img_origin)
+        .map_err(|e| in_file(e, images))?;
     let lbl_origin = labels.display().to_string();
-    let lbls =
-        parse_idx_labels(&read_file(labels)?, &lbl_origin).map_err(|e| in_file(e, labels))?;
+    let lbls = read_idx_labels(open_data_file(labels, MAX_IDX_FILE_BYTES)?, &lbl_origin)
+        .map_err(|e| in_file(e, labels))?;
     idx_dataset(&imgs, &lbls, name).map_err(|e| match e {
         EngineError::Data { detail, .. } => EngineError::DataFile {
             path: labels.to_path_buf(),
             detail: format!("with images {}: {detail}", images.display()),
         },
         other => other,
+    })
+}
+
+/// What the headers of an IDX directory's files declare, read without reading past them: a
+/// run's memory estimate counts the data set at this size before anything is loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdxDeclared {
+    /// Examples of the training files and, when both are present, the test files: the larger
+    /// of each pair's image and label counts.
+    pub examples: u64,
+    /// Rows of an image (the larger of the two image files').
+    pub rows: u64,
+    /// Columns of an image (the larger of the two image files').
+    pub cols: u64,
+    /// Each file read, with what its header declares (`.../train-images-idx3-ubyte.gz: 60000
+    /// images of 28x28 pixels`).
+    pub files: Vec<String>,
+}
+
+/// Reads the headers of the IDX files of `dir` (as [`load_idx_dir`] finds them) and nothing
+/// more; `None` when the training files' headers cannot be read (loading then says why).
+pub fn declared_idx_size(dir: &Path) -> Option<IdxDeclared> {
+    let images = |path: &Path| -> Option<(u64, u64, u64)> {
+        let origin = path.display().to_string();
+        let body = open_idx_images(open_data_file(path, MAX_IDX_FILE_BYTES).ok()?, &origin).ok()?;
+        Some((
+            body.dims[0] as u64,
+            body.dims[1] as u64,
+            body.dims[2] as u64,
+        ))
+    };
+    let labels = |path: &Path| -> Option<u64> {
+        let origin = path.display().to_string();
+        let file = open_data_file(path, MAX_IDX_FILE_BYTES).ok()?;
+        let body = open_idx(file, &origin, IDX_LABELS_MAGIC, "labels", 1).ok()?;
+        Some(body.dims[0] as u64)
+    };
+    let split = |prefix: &str| -> Option<(u64, u64, u64, Vec<String>)> {
+        let image_file = find_file(dir, &format!("{prefix}-images"), 3).ok()?;
+        let label_file = find_file(dir, &format!("{prefix}-labels"), 1).ok()?;
+        let (count, rows, cols) = images(&image_file)?;
+        let label_count = labels(&label_file)?;
+        let files = vec![
+            format!(
+                "{}: {count} images of {rows}x{cols} pixels",
+                image_file.display()
+            ),
+            format!("{}: {label_count} labels", label_file.display()),
+        ];
+        Some((count.max(label_count), rows, cols, files))
+    };
+    let (mut examples, mut rows, mut cols, mut files) = split("train")?;
+    if let Some((n, r, c, f)) = split("t10k") {
+        examples = examples.saturating_add(n);
+        rows = rows.max(r);
+        cols = cols.max(c);
+        files.extend(f);
+    }
+    Some(IdxDeclared {
+        examples,
+        rows,
+        cols,
+        files,
     })
 }
 
@@ -584,6 +679,97 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("label 10 of example 1"), "{e}");
+    }
+
+    /// Counts the bytes read through it.
+    struct Counting<R> {
+        inner: R,
+        read: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    impl<R: Read> Read for Counting<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read.set(self.read.get() + n);
+            Ok(n)
+        }
+    }
+
+    /// The header of `count` images of 28x28 followed by `tail` bytes that do not compress.
+    fn declared_images(count: u32, tail: usize) -> Vec<u8> {
+        let mut b = IDX_IMAGES_MAGIC.to_be_bytes().to_vec();
+        for d in [count, 28, 28] {
+            b.extend_from_slice(&d.to_be_bytes());
+        }
+        let mut rng = crate::rng::SplitMix64::new(7);
+        b.extend((0..tail).map(|_| rng.next_u64() as u8));
+        b
+    }
+
+    /// A header that declares 10^11 bytes is refused after the header: the rest of the stream
+    /// (4 MB that do not compress, gzipped or raw) is not read, so nothing is allocated for it.
+    #[test]
+    fn a_header_declaring_too_much_is_refused_before_the_data_is_read() {
+        // 127,551,021 images of 28x28 are just over 10^11 bytes.
+        let raw = declared_images(127_551_021, 4 << 20);
+        for bytes in [raw.clone(), gz(&raw)] {
+            assert!(bytes.len() > 4 << 20);
+            let read = std::rc::Rc::new(std::cell::Cell::new(0));
+            let input = Counting {
+                inner: &bytes[..],
+                read: read.clone(),
+            };
+            let e = read_idx_images(input, "huge.gz").unwrap_err().to_string();
+            assert!(
+                e.contains("huge.gz")
+                    && e.contains("127551021 images of 28x28 pixels")
+                    && e.contains("more than the 1073741824 bytes")
+                    && e.contains("refused before reading past the header"),
+                "{e}"
+            );
+            assert!(read.get() < 256 << 10, "read {} bytes", read.get());
+        }
+        // The same for labels, and at the bound itself: 1 GiB in all is allowed to be read
+        // (and found truncated), one byte more is not.
+        let mut labels = IDX_LABELS_MAGIC.to_be_bytes().to_vec();
+        labels.extend_from_slice(&u32::MAX.to_be_bytes());
+        let e = parse_idx_labels(&labels, "l").unwrap_err().to_string();
+        assert!(e.contains("refused before reading"), "{e}");
+        let at_bound = (MAX_IDX_BYTES - 16) / (28 * 28);
+        let under = declared_images(at_bound as u32, 10);
+        let e = parse_idx_images(&under, "u").unwrap_err().to_string();
+        assert!(e.contains("truncated"), "{e}");
+    }
+
+    /// The headers of a directory are read without the data; what they declare sizes the run's
+    /// memory estimate.
+    #[test]
+    fn declared_sizes_come_from_the_headers_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        assert_eq!(declared_idx_size(p), None);
+        std::fs::write(
+            p.join("train-images-idx3-ubyte.gz"),
+            gz(&declared_images(127_551_021, 1000)),
+        )
+        .unwrap();
+        std::fs::write(p.join("train-labels-idx1-ubyte"), labels_bytes(&[1, 2])).unwrap();
+        let d = declared_idx_size(p).unwrap();
+        assert_eq!((d.examples, d.rows, d.cols), (127_551_021, 28, 28));
+        assert!(
+            d.files[0].contains("train-images-idx3-ubyte.gz: 127551021 images of 28x28 pixels"),
+            "{:?}",
+            d.files
+        );
+        std::fs::write(p.join("t10k-images-idx3-ubyte"), images_bytes(3, 30, 2)).unwrap();
+        std::fs::write(
+            p.join("t10k-labels-idx1-ubyte"),
+            labels_bytes(&[1, 2, 3, 4]),
+        )
+        .unwrap();
+        let d = declared_idx_size(p).unwrap();
+        assert_eq!((d.examples, d.rows, d.cols), (127_551_021 + 4, 30, 28));
+        assert_eq!(d.files.len(), 4);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod dataset;
 mod digits;
 mod embedded;
 mod idx;
+mod input;
 mod recurrent_concept;
 mod spec;
 mod synthetic;

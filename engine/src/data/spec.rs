@@ -21,7 +21,7 @@ pub const MOONS_NOISE: f32 = 0.1;
 /// Noise (standard deviation per coordinate) of the `spirals` set.
 pub const SPIRALS_NOISE: f32 = 0.05;
 
-/// A data set by name: embedded, synthetic, or read from a directory.
+/// A data set by name: embedded, synthetic, or read from a directory or a file.
 ///
 /// Written as `mnist10k`, `digits`, `two-clusters`, `moons`, `spirals`, `idx:DIR` (MNIST or
 /// Fashion-MNIST IDX files) or `cifar10:DIR` (CIFAR-10 binary batches); serialized as that
@@ -136,13 +136,13 @@ impl FromStr for DatasetSpec {
         let s = s.trim();
         let dir = |kind: &str, rest: &str| {
             if rest.trim().is_empty() {
+                let (what, example) = match kind {
+                    "idx" => ("a directory", "fashion-mnist"),
+                    "digits" => ("a file", "digits.csv"),
+                    _ => ("a directory", "cifar-10-batches-bin"),
+                };
                 Err(format!(
-                    "dataset `{s}`: `{kind}:` needs a directory, as in {kind}:data/{}",
-                    match kind {
-                        "idx" => "fashion-mnist",
-                        "digits" => "digits.csv",
-                        _ => "cifar-10-batches-bin",
-                    }
+                    "dataset `{s}`: `{kind}:` needs {what}, as in {kind}:data/{example}"
                 ))
             } else {
                 Ok(PathBuf::from(rest))
@@ -234,6 +234,12 @@ mod tests {
         }
         let e = "idx:".parse::<DatasetSpec>().unwrap_err();
         assert!(e.contains("needs a directory"), "{e}");
+        // `digits:` takes a CSV file, not a directory.
+        let e = "digits:".parse::<DatasetSpec>().unwrap_err();
+        assert!(
+            e.contains("needs a file, as in digits:data/digits.csv"),
+            "{e}"
+        );
         assert!("cifar10:  ".parse::<DatasetSpec>().is_err());
         assert!(
             "foo:bar"

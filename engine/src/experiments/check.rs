@@ -132,6 +132,18 @@ pub fn monotone(field: &str, values: &[f64], decreasing: bool) -> Result<()> {
     Ok(())
 }
 
+/// The seeds `seed`, `seed + 1`, …, `seed + last` fit a `u64`: a run that derives seed + i must
+/// not wrap to 0 (or panic in a debug build). `why` says where `last` comes from.
+pub fn seed_range(field: &str, seed: u64, last: u64, why: &str) -> Result<()> {
+    match seed.checked_add(last) {
+        Some(_) => Ok(()),
+        None => Err(EngineError::config(
+            field,
+            format!("{seed} + {last} ({why}) overflows a 64-bit seed"),
+        )),
+    }
+}
+
 /// The uniform error: `config field `field`: expected what, found found` (long values cut).
 pub fn expected(field: &str, what: &str, found: &str) -> EngineError {
     EngineError::config(field, format!("expected {what}, found {}", quote(found)))
@@ -179,6 +191,17 @@ mod tests {
         let long = "x".repeat(10_000);
         let m = expected("f", "short", &long).to_string();
         assert!(m.len() < 200 && m.contains("10000 characters"), "{m}");
+    }
+
+    #[test]
+    fn a_seed_range_past_u64_max_is_refused() {
+        assert!(seed_range("seed", u64::MAX - 1, 1, "`seeds` − 1").is_ok());
+        let e = seed_range("seed", u64::MAX, 1, "`seeds` − 1").unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.starts_with("config field `seed`") && m.contains("overflows a 64-bit seed"),
+            "{m}"
+        );
     }
 
     #[test]

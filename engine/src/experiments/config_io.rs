@@ -38,6 +38,17 @@ pub fn parse_config_over<T: Serialize + DeserializeOwned>(
             ),
         )
     })?;
+    // serde reads a struct from an array of its field values too, which would skip the check of
+    // unknown keys below; a config is an object.
+    if !user.is_object() {
+        return Err(EngineError::config(
+            "<file>",
+            format!(
+                "{origin}: a config is a JSON object ({{\"field\": value, ...}}), found {}",
+                json_kind(&user)
+            ),
+        ));
+    }
     let mut merged = match base {
         Some(b) => serde_json::to_value(b).map_err(|e| {
             EngineError::config("<root>", format!("cannot serialize the base config: {e}"))
@@ -66,6 +77,18 @@ pub fn parse_config_over<T: Serialize + DeserializeOwned>(
     })?;
     check_known_keys(&user, &known, "", origin)?;
     Ok(config)
+}
+
+/// What kind of JSON value `v` is, for messages.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// The dotted path of the first key that appears twice in one object of `text` (JSON keeps
@@ -335,6 +358,40 @@ mod tests {
                 );
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// An array of field values would deserialize as a struct and skip the unknown-key check;
+    /// `[]` would report serde's internal name of the type.
+    #[test]
+    fn only_an_object_is_a_config() {
+        let base = Outer {
+            seed: 9,
+            optim: Inner {
+                lr: 0.5,
+                momentum: 0.9,
+            },
+        };
+        for (text, kind) in [
+            (r#"[3, {"lr": 0.1, "lrr": 2}]"#, "an array"),
+            ("[]", "an array"),
+            ("3", "a number"),
+            ("null", "null"),
+            (r#""seed""#, "a string"),
+        ] {
+            for e in [
+                parse_config::<Outer>(text, "t.json").unwrap_err(),
+                parse_config_over::<Outer>(text, "t.json", Some(&base)).unwrap_err(),
+            ] {
+                let m = e.to_string();
+                assert!(
+                    m.contains("t.json")
+                        && m.contains("a config is a JSON object")
+                        && m.contains(kind)
+                        && !m.contains("Outer"),
+                    "{text}: {m}"
+                );
+            }
         }
     }
 

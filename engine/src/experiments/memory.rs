@@ -5,17 +5,19 @@
 //! allocated. The estimates are upper bounds of the dominant terms, not exact accounting: their
 //! job is to stop the configurations that would abort on allocation (terabytes, not megabytes).
 
-use crate::data::DatasetSpec;
+use crate::data::{DatasetSpec, declared_idx_size};
 use crate::error::{EngineError, Result};
 use crate::model::NetworkConfig;
 
 /// Bytes of an f32.
 pub const F32: u64 = 4;
 
-/// A peak-memory estimate: its parts, each named by the config field that drives it.
+/// A peak-memory estimate: its parts, each named by the config field that drives it, and notes
+/// on where a part's size comes from when not from the config (a data file's header).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MemoryEstimate {
     parts: Vec<(String, u64)>,
+    notes: Vec<String>,
 }
 
 impl MemoryEstimate {
@@ -31,11 +33,19 @@ impl MemoryEstimate {
         self
     }
 
-    /// Adds another estimate's parts, their fields under `prefix`.
+    /// Adds a note that a refusal quotes: where a size comes from when a file, not a config
+    /// field, declares it.
+    pub fn note(mut self, text: impl Into<String>) -> Self {
+        self.notes.push(text.into());
+        self
+    }
+
+    /// Adds another estimate's parts, their fields under `prefix`, and its notes.
     pub fn nest(mut self, prefix: &str, other: MemoryEstimate) -> Self {
         for (f, b) in other.parts {
             self.parts.push((format!("{prefix}.{f}"), b));
         }
+        self.notes.extend(other.notes);
         self
     }
 
@@ -67,11 +77,12 @@ impl MemoryEstimate {
             .take(3)
             .map(|(f, b)| format!("`{f}` {}", show_bytes(*b)))
             .collect();
+        let notes: String = self.notes.iter().map(|n| format!(" ({n})")).collect();
         Err(EngineError::config(
             field,
             format!(
                 "this config needs about {} of memory (largest parts: {}), more than the {} \
-                 {budget_from}; make those fields smaller",
+                 {budget_from}; make those fields smaller{notes}",
                 show_bytes(total),
                 shown.join(", "),
                 show_bytes(budget)
@@ -138,18 +149,63 @@ pub fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
     Ok((v * mult as f64).min(u64::MAX as f64) as u64)
 }
 
-/// The size of a data set as the estimates count it: examples, features per example, classes,
-/// and the image shape `(c, h, w)` for image sets. Files on disk (IDX, CIFAR, CSV) count at the
-/// size of the standard sets; their readers bound what they load by the header as they stream.
-pub fn dataset_size(spec: &DatasetSpec, synthetic_n: usize) -> (u64, u64, u64, Option<[u64; 3]>) {
-    match spec {
-        DatasetSpec::Mnist10k => (10_000, 784, 10, Some([1, 28, 28])),
-        DatasetSpec::Digits | DatasetSpec::DigitsCsv(_) => (1_797, 64, 10, Some([1, 8, 8])),
-        DatasetSpec::TwoClusters | DatasetSpec::Moons | DatasetSpec::Spirals => {
-            (synthetic_n as u64, 2, 2, None)
+/// The size of a data set as the estimates count it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetSize {
+    /// Examples (training and test together).
+    pub examples: u64,
+    /// Values per example.
+    pub features: u64,
+    /// Classes.
+    pub classes: u64,
+    /// `(c, h, w)` of an image set.
+    pub image: Option<[u64; 3]>,
+    /// Where the counts come from when the headers of data files declare them, for the message
+    /// of a refused estimate.
+    pub declared_by: Option<String>,
+}
+
+impl DatasetSize {
+    /// A size known without reading any file.
+    fn known(examples: u64, features: u64, classes: u64, image: Option<[u64; 3]>) -> Self {
+        Self {
+            examples,
+            features,
+            classes,
+            image,
+            declared_by: None,
         }
-        DatasetSpec::Idx(_) => (70_000, 784, 10, Some([1, 28, 28])),
-        DatasetSpec::Cifar10(_) => (60_000, 3_072, 10, Some([3, 32, 32])),
+    }
+}
+
+/// The size of a data set as the estimates count it. An IDX directory counts at what its
+/// files' headers declare (read without reading past them, so a header that declares
+/// terabytes is refused by the estimate before anything is allocated), or at the size of
+/// MNIST when they cannot be read (loading then says why); CIFAR-10 and CSV files count at the
+/// size of the standard sets, their readers bounding what each file may hold.
+pub fn dataset_size(spec: &DatasetSpec, synthetic_n: usize) -> DatasetSize {
+    match spec {
+        DatasetSpec::Mnist10k => DatasetSize::known(10_000, 784, 10, Some([1, 28, 28])),
+        DatasetSpec::Digits | DatasetSpec::DigitsCsv(_) => {
+            DatasetSize::known(1_797, 64, 10, Some([1, 8, 8]))
+        }
+        DatasetSpec::TwoClusters | DatasetSpec::Moons | DatasetSpec::Spirals => {
+            DatasetSize::known(synthetic_n as u64, 2, 2, None)
+        }
+        DatasetSpec::Idx(dir) => match declared_idx_size(dir) {
+            Some(d) => DatasetSize {
+                examples: d.examples,
+                features: d.rows.saturating_mul(d.cols),
+                classes: 10,
+                image: Some([1, d.rows, d.cols]),
+                declared_by: Some(format!(
+                    "the data set counts as its files' headers declare: {}",
+                    d.files.join(", ")
+                )),
+            },
+            None => DatasetSize::known(70_000, 784, 10, Some([1, 28, 28])),
+        },
+        DatasetSpec::Cifar10(_) => DatasetSize::known(60_000, 3_072, 10, Some([3, 32, 32])),
     }
 }
 
@@ -223,21 +279,31 @@ fn network_shape(
 pub fn classifier_memory(
     net: &NetworkConfig,
     net_field: &str,
-    data: (u64, u64, u64, Option<[u64; 3]>),
+    data: DatasetSize,
     batch: u64,
     batch_field: &str,
     models: u64,
 ) -> MemoryEstimate {
-    let (examples, features, classes, image) = data;
+    let DatasetSize {
+        examples,
+        features,
+        classes,
+        image,
+        declared_by,
+    } = data;
     let (params, widths, eval_widths) = network_shape(net, features, classes, image);
-    MemoryEstimate::new()
+    let estimate = MemoryEstimate::new()
         .add("dataset", product(&[examples, features, F32, 2]))
         .add(net_field, product(&[params, F32, 5, models]))
         .add(batch_field, product(&[batch, widths, F32, 3]))
         .add(
             &format!("{net_field} (evaluation)"),
             product(&[examples.min(1000), eval_widths, F32, 2]),
-        )
+        );
+    match declared_by {
+        Some(note) => estimate.note(note),
+        None => estimate,
+    }
 }
 
 #[cfg(test)]
@@ -268,17 +334,61 @@ mod tests {
         use crate::model::ResnetConfig;
         let cifar = dataset_size(&DatasetSpec::Cifar10("x".into()), 0);
         let net = NetworkConfig::Resnet(ResnetConfig::new());
-        let (params, train, eval) = network_shape(&net, cifar.1, cifar.2, cifar.3);
+        let (params, train, eval) = network_shape(&net, cifar.features, cifar.classes, cifar.image);
         assert_eq!(params, 11_173_962 + 9_600);
         assert!(
             eval < train,
             "evaluation frees each layer's input as it goes"
         );
-        let e = classifier_memory(&net, "network", cifar, 128, "batch_size", 7);
+        let e = classifier_memory(&net, "network", cifar.clone(), 128, "batch_size", 7);
         assert!((3 << 30..12 << 30).contains(&e.total()), "{:?}", e.parts());
         let wide = NetworkConfig::Resnet(ResnetConfig::new().with_width(1 << 20));
         let e = classifier_memory(&wide, "network", cifar, 128, "batch_size", 7);
         assert!(e.check(1 << 40, "x").is_err());
+    }
+
+    /// An IDX directory counts at what its headers declare: the real MNIST sizes give the
+    /// numbers as before, a header declaring 10^11 bytes is refused by a 1 GiB budget with the
+    /// file named, and unreadable headers fall back to MNIST's size.
+    #[test]
+    fn an_idx_directory_counts_at_its_headers() {
+        let header = |magic: u32, dims: &[u32]| {
+            let mut b = magic.to_be_bytes().to_vec();
+            for d in dims {
+                b.extend_from_slice(&d.to_be_bytes());
+            }
+            b
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let spec = DatasetSpec::Idx(dir.path().to_path_buf());
+        let mnist = DatasetSize::known(70_000, 784, 10, Some([1, 28, 28]));
+        assert_eq!(dataset_size(&spec, 0), mnist);
+        let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.path().join(name), bytes);
+        write("train-images-idx3-ubyte", header(0x803, &[60_000, 28, 28])).unwrap();
+        write("train-labels-idx1-ubyte", header(0x801, &[60_000])).unwrap();
+        write("t10k-images-idx3-ubyte", header(0x803, &[10_000, 28, 28])).unwrap();
+        write("t10k-labels-idx1-ubyte", header(0x801, &[10_000])).unwrap();
+        let size = dataset_size(&spec, 0);
+        assert_eq!(
+            (size.examples, size.features, size.classes, size.image),
+            (mnist.examples, mnist.features, mnist.classes, mnist.image)
+        );
+        write(
+            "train-images-idx3-ubyte",
+            header(0x803, &[127_551_021, 28, 28]),
+        )
+        .unwrap();
+        let net = NetworkConfig::Mlp(crate::model::MlpConfig::new());
+        let e = classifier_memory(&net, "network", dataset_size(&spec, 0), 64, "batch", 1);
+        let msg = e
+            .check(1 << 30, "--max-memory allows")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("config field `dataset`")
+                && msg.contains("train-images-idx3-ubyte: 127551021 images of 28x28 pixels"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -113,6 +113,7 @@ impl EliminationConfig {
     /// Checks every field; errors name it.
     pub fn validate(&self) -> Result<()> {
         check::count("inits", self.inits, 1, 100_000)?;
+        check::seed_range("seed", self.seed, self.inits as u64 - 1, "`inits` − 1")?;
         check::count("points_per_cluster", self.points_per_cluster, 1, 10_000)?;
         // The end points are classified with the full Hessian of 4h + 5 parameters (O(h³) per
         // Newton iteration), which stays affordable up to this width.

@@ -110,6 +110,8 @@ impl HeavyTailNetConfig {
         ] {
             check::count(&f(name), v, lo, hi)?;
         }
+        let why = format!("`{}` − 1", f("seeds"));
+        check::seed_range(&f("seed"), self.seed, self.seeds as u64 - 1, &why)?;
         check::range_open_low(&f("lr"), self.lr, 0.0, 10.0)?;
         // The Lomax multiplier needs a mean: α > 1.
         check::range_open_low(&f("alpha"), self.alpha, 1.0, 10.0)?;

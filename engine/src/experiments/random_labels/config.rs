@@ -222,6 +222,7 @@ impl RandomLabelsConfig {
     /// Checks every field; errors name it.
     pub fn validate(&self) -> Result<()> {
         check::count("seeds", self.seeds, 1, 1000)?;
+        check::seed_range("seed", self.seed, self.seeds as u64 - 1, "`seeds` − 1")?;
         check::count("batch_size", self.batch_size, 1, 65_536)?;
         check::count("batches_per_step", self.batches_per_step, 1, 1_000_000)?;
         check::range_open_low("test_fraction", self.test_fraction, 0.0, 1.0)?;

@@ -134,6 +134,18 @@ impl RnnConfig {
         check::monotone("sample_sizes", &sizes, false)?;
         check::list_len("widths", self.widths.len(), 0, 64)?;
         check::each("widths", &self.widths, |f, m| check::count(f, m, 1, 16_384))?;
+        // Job j of seed i orders its batches by seed + i + j.
+        let jobs = self.seeds
+            * (1 + usize::from(self.control))
+            * self.seq_lens.len()
+            * self.sample_sizes.len()
+            + self.widths.len();
+        check::seed_range(
+            "seed",
+            self.seed,
+            (self.seeds - 1 + jobs - 1) as u64,
+            "`seeds` − 1 plus the jobs − 1: job j of seed i orders its batches by seed + i + j",
+        )?;
         check::count(
             "width_sweep_samples",
             self.width_sweep_samples,
