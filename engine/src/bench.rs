@@ -1,14 +1,88 @@
 //! Throughput benchmarks that the CLI (`sgdlab bench`) reports.
 
-use crate::data::{Dataset, mnist10k};
+use crate::data::{Dataset, DatasetSpec, mnist10k};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
+use crate::experiments::{F32, MemoryEstimate, classifier_memory, dataset_size, product};
 use crate::model::{InputStats, MlpConfig, NetworkConfig};
 use crate::optim::SgdConfig;
 use crate::train::TrainRun;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The peak memory of `sgdlab bench train-mlp` at `--batch` (MNIST-10k, the MLP 784-512-512-10,
+/// one model), estimated as `sgdlab run` estimates its classifiers.
+pub fn train_mlp_memory(batch: usize) -> MemoryEstimate {
+    let net = NetworkConfig::Mlp(MlpConfig::new().with_hidden(vec![512, 512]));
+    let data = dataset_size(&DatasetSpec::Mnist10k, 0);
+    classifier_memory(&net, "network", data, batch as u64, "--batch", 1)
+}
+
+/// The peak memory of `sgdlab bench gossip` on the simulator: every node's logistic data (16
+/// samples of `--dim` features, generated and then copied into a tensor), the iterates with
+/// their gradients, batches and mixing buffers (a few `--nodes` × `--dim` matrices), and the
+/// mixing matrix.
+pub fn gossip_memory(nodes: usize, dim: usize) -> MemoryEstimate {
+    let (n, d) = (nodes as u64, dim as u64);
+    MemoryEstimate::new()
+        .add(
+            "--nodes × --dim (the data)",
+            product(&[n, 16, d.saturating_add(1), F32, 2]),
+        )
+        .add("--nodes × --dim (the iterates)", product(&[n, d, F32, 8]))
+        .add("--nodes (the mixing matrix)", product(&[n, n, F32, 4]))
+}
+
+/// The peak memory of one process of `sgdlab bench gossip --engine mpi`: its shard (16 samples
+/// of `--dim` features), its iterate, gradient and update, and the messages to and from its two
+/// neighbours on the ring.
+pub fn gossip_rank_memory(dim: usize) -> MemoryEstimate {
+    let d = dim as u64;
+    MemoryEstimate::new()
+        .add(
+            "--dim (the shard)",
+            product(&[16, d.saturating_add(1), F32, 2]),
+        )
+        .add("--dim (the iterates and messages)", product(&[d, F32, 12]))
+}
+
+/// Bytes per particle: position, bookkeeping and counters (`ParticleState`).
+fn particle_bytes() -> u64 {
+    8 + 16 + F32 * crate::landscape::STAT_STRIDE as u64
+}
+
+/// The peak memory of `sgdlab bench particles`: the particle state and the copy read back to
+/// check the counts.
+pub fn particles_memory(particles: usize) -> MemoryEstimate {
+    MemoryEstimate::new().add(
+        "--particles",
+        product(&[particles as u64, particle_bytes(), 2]),
+    )
+}
+
+/// The peak memory of `sgdlab bench ui-frame`: the lab's particle state (with the copies the
+/// worker and the painter hold) and the frame (the render target and egui's buffers).
+pub fn ui_frame_memory(particles: usize, width: u32, height: u32) -> MemoryEstimate {
+    MemoryEstimate::new()
+        .add(
+            "--particles",
+            product(&[particles as u64, particle_bytes(), 3]),
+        )
+        .add(
+            "--width × --height",
+            product(&[u64::from(width), u64::from(height), 4, 3]),
+        )
+}
+
+/// The peak memory of `sgdlab bench smoothing-grid`: the grid's values (and, on the GPU, their
+/// upload and read-back buffers).
+pub fn smoothing_grid_memory(grid: u32) -> MemoryEstimate {
+    MemoryEstimate::new().add(
+        "--grid",
+        product(&[u64::from(grid), u64::from(grid), F32, 3]),
+    )
+}
 
 /// The result of [`bench_train_mlp`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -272,4 +346,34 @@ pub fn bench_smoothing_grid(
         engine: if gpu { "gpu" } else { "cpu" }.into(),
         device: device.info.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_benches_fit_in_a_gigabyte_and_the_largest_flags_do_not() {
+        let gib = 1 << 30;
+        for e in [
+            train_mlp_memory(128),
+            gossip_memory(64, 10_000),
+            gossip_rank_memory(10_000),
+            particles_memory(1 << 20),
+            ui_frame_memory(100_000, 1280, 800),
+            smoothing_grid_memory(256),
+        ] {
+            assert!(e.total() < gib, "{:?}", e.parts());
+        }
+        // The case: 4096 nodes of 10^7 parameters would allocate terabytes.
+        let e = gossip_memory(4096, 10_000_000);
+        assert!(e.total() > 2_000 * gib, "{:?}", e.parts());
+        let msg = e.check_budget(Some(64 * gib)).unwrap_err().to_string();
+        assert!(
+            msg.contains("--nodes × --dim") && msg.contains("--max-memory"),
+            "{msg}"
+        );
+        assert!(particles_memory(crate::landscape::MAX_PARTICLES).total() > 8 * gib);
+        assert!(smoothing_grid_memory(16_384).total() > 3 * gib);
+    }
 }

@@ -1,9 +1,23 @@
 //! `sgdlab bench …`.
+//!
+//! Every bench estimates its peak memory from its flags (`sgdlab_engine::bench::*_memory`) and
+//! refuses, with exit code 2 and the flags named, before anything is allocated when the
+//! estimate exceeds `--max-memory` or else the machine's memory, as `sgdlab run` does.
 
 use crate::Failure;
+use crate::say::{say, say_err};
+use anyhow::anyhow;
 use clap::{Args, Subcommand};
-use sgdlab_engine::bench::{bench_particles, bench_smoothing_grid, bench_train_mlp};
+use sgdlab_engine::bench::{
+    bench_particles, bench_smoothing_grid, bench_train_mlp, gossip_memory, gossip_rank_memory,
+    particles_memory, smoothing_grid_memory, train_mlp_memory, ui_frame_memory,
+};
 use sgdlab_engine::device::{BackendChoice, resolve_device};
+use sgdlab_engine::experiments::{MemoryEstimate, parse_bytes};
+
+/// The most timed (or warm-up) steps and frames a bench takes: hours of work already, and far
+/// from the counters' overflow.
+const MAX_STEPS: usize = 10_000_000;
 
 /// Benchmarks.
 #[derive(Subcommand, Debug)]
@@ -48,6 +62,10 @@ pub struct UiFrameArgs {
     /// Frame height in pixels.
     #[arg(long, default_value_t = 800)]
     height: u32,
+    /// Memory budget (for example 8G or 512M): flags whose estimated peak memory exceeds it
+    /// are refused before any work. Default: the machine's memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    max_memory: Option<u64>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -71,6 +89,10 @@ pub struct GossipArgs {
     /// Untimed warm-up steps.
     #[arg(long, default_value_t = 5)]
     warmup: usize,
+    /// Memory budget (for example 8G or 512M): flags whose estimated peak memory exceeds it
+    /// are refused before any work. Default: the machine's memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    max_memory: Option<u64>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -92,6 +114,10 @@ pub struct ParticlesArgs {
     /// Timed steps per particle.
     #[arg(long, default_value_t = 100)]
     steps: u32,
+    /// Memory budget (for example 8G or 512M): flags whose estimated peak memory exceeds it
+    /// are refused before any work. Default: the machine's memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    max_memory: Option<u64>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -109,16 +135,37 @@ pub struct SmoothingGridArgs {
     /// Noise samples per grid point.
     #[arg(long, default_value_t = 256)]
     samples: u32,
+    /// Memory budget (for example 8G or 512M): flags whose estimated peak memory exceeds it
+    /// are refused before any work. Default: the machine's memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    max_memory: Option<u64>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
 
+/// Prints `v` as pretty JSON to stdout.
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {
-    println!(
+    say!(
         "{}",
         serde_json::to_string_pretty(v).map_err(|e| Failure::Other(e.into()))?
-    );
+    )
+}
+
+/// Refuses a bench whose memory estimate exceeds the budget (exit code 2, the flags named).
+fn check_memory(estimate: MemoryEstimate, max_memory: Option<u64>) -> Result<(), Failure> {
+    Ok(estimate.check_budget(max_memory)?)
+}
+
+/// Refuses step and frame counts beyond [`MAX_STEPS`] (each named by its flag).
+fn check_counts(counts: &[(&str, usize)]) -> Result<(), Failure> {
+    for &(flag, n) in counts {
+        if n > MAX_STEPS {
+            return Err(Failure::BadInput(anyhow!(
+                "{flag}: expected at most {MAX_STEPS}, found {n}"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -137,21 +184,29 @@ pub struct TrainMlpArgs {
     /// Untimed warm-up steps.
     #[arg(long, default_value_t = 10)]
     warmup: usize,
+    /// Memory budget (for example 8G or 512M): flags whose estimated peak memory exceeds it
+    /// are refused before any work. Default: the machine's memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    max_memory: Option<u64>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
 
+/// Runs one bench and prints its figures (text, or JSON with `--json`) to stdout.
 pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
     match cmd {
         BenchCommand::UiFrame(a) => {
             if a.particles == 0 || a.particles > 4_000_000 || a.frames == 0 {
-                return Err(Failure::BadInput(anyhow::anyhow!(
+                return Err(Failure::BadInput(anyhow!(
                     "--particles: expected 1 to 4000000 and --frames at least 1, found {} and {}",
                     a.particles,
                     a.frames
                 )));
             }
+            check_counts(&[("--frames", a.frames), ("--warmup", a.warmup)])?;
+            let size = [a.width.clamp(64, 8192), a.height.clamp(64, 8192)];
+            check_memory(ui_frame_memory(a.particles, size[0], size[1]), a.max_memory)?;
             let r = crate::bench_ui::bench_ui_frame(
                 a.backend,
                 a.particles,
@@ -159,12 +214,12 @@ pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
                 a.warmup,
                 !a.inline,
                 !a.paused,
-                [a.width.clamp(64, 8192), a.height.clamp(64, 8192)],
+                size,
             )?;
             if a.json {
                 print_json(&r)
             } else {
-                println!(
+                say!(
                     "ui-frame {} with {} particles, {}x{} px, {} ({}), rendered on {}: p50 {:.2} ms, p95 {:.2} ms, mean {:.2} ms; {} SGD steps while timed",
                     r.lab,
                     r.particles,
@@ -181,40 +236,45 @@ pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
                     r.frame_ms_p95,
                     r.frame_ms_mean,
                     r.sgd_steps
-                );
-                Ok(())
+                )
             }
         }
         BenchCommand::Gossip(a) if a.engine == "mpi" => {
+            check_counts(&[("--steps", a.steps), ("--warmup", a.warmup)])?;
+            // Per process: each rank checks its own budget before MPI starts.
+            check_memory(gossip_rank_memory(a.dim), a.max_memory)?;
             crate::mpi::bench_gossip(a.backend, a.dim, a.steps, a.warmup, a.json)
         }
         BenchCommand::Gossip(a) => {
+            check_counts(&[("--steps", a.steps), ("--warmup", a.warmup)])?;
+            check_memory(gossip_memory(a.nodes, a.dim), a.max_memory)?;
             let device = resolve_device(a.backend)?;
-            eprintln!("sgdlab: {}", device.info);
+            say_err!("sgdlab: {}", device.info);
             let r = sgdlab_engine::optim::gossip::bench_gossip(
                 &device, a.nodes, a.dim, a.steps, a.warmup,
             )?;
             if a.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&r).map_err(|e| Failure::Other(e.into()))?
-                );
+                print_json(&r)
             } else {
-                println!(
+                say!(
                     "gossip-pga ring, n = {}, d = {}, {} steps on {}: {:.0} node-steps/s",
-                    r.nodes, r.dim, r.steps, r.device, r.node_steps_per_sec
-                );
+                    r.nodes,
+                    r.dim,
+                    r.steps,
+                    r.device,
+                    r.node_steps_per_sec
+                )
             }
-            Ok(())
         }
         BenchCommand::Particles(a) => {
+            check_memory(particles_memory(a.particles), a.max_memory)?;
             let device = resolve_device(a.backend)?;
-            eprintln!("sgdlab: {}", device.info);
+            say_err!("sgdlab: {}", device.info);
             let r = bench_particles(&device, a.particles, a.steps)?;
             if a.json {
                 print_json(&r)
             } else {
-                println!(
+                say!(
                     "particles ({}), {} particles x {} steps on the {} engine ({}{}), bookkeeping {}: {:.3e} particle steps/s",
                     r.workload,
                     r.particles,
@@ -228,38 +288,41 @@ pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
                     },
                     r.bookkeeping,
                     r.particle_steps_per_sec
-                );
-                Ok(())
+                )
             }
         }
         BenchCommand::SmoothingGrid(a) => {
+            check_memory(smoothing_grid_memory(a.grid), a.max_memory)?;
             let device = resolve_device(a.backend)?;
-            eprintln!("sgdlab: {}", device.info);
+            say_err!("sgdlab: {}", device.info);
             let r = bench_smoothing_grid(&device, a.grid, a.samples)?;
             if a.json {
                 print_json(&r)
             } else {
-                println!(
+                say!(
                     "smoothing-grid {}x{} with {} samples on the {} engine ({}): {:.3e} grid evals/s",
-                    r.grid, r.grid, r.samples, r.engine, r.device, r.grid_evals_per_sec
-                );
-                Ok(())
+                    r.grid,
+                    r.grid,
+                    r.samples,
+                    r.engine,
+                    r.device,
+                    r.grid_evals_per_sec
+                )
             }
         }
         BenchCommand::TrainMlp(a) => {
+            check_counts(&[("--steps", a.steps), ("--warmup", a.warmup)])?;
+            check_memory(train_mlp_memory(a.batch), a.max_memory)?;
             let device = resolve_device(a.backend)?;
-            eprintln!("sgdlab: {}", device.info);
+            say_err!("sgdlab: {}", device.info);
             let r = bench_train_mlp(&device, a.batch, a.steps, a.warmup)?;
             let peak = peak_rss_bytes();
             if a.json {
                 let mut v = serde_json::to_value(&r).map_err(|e| Failure::Other(e.into()))?;
                 v["peak_rss_bytes"] = peak.map_or(serde_json::Value::Null, Into::into);
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&v).map_err(|e| Failure::Other(e.into()))?
-                );
+                print_json(&v)
             } else {
-                println!(
+                say!(
                     "train-mlp 784-512-512-10, batch {}, {} steps on {}: {:.0} samples/s, peak RSS {}",
                     r.batch,
                     r.steps,
@@ -269,9 +332,8 @@ pub fn bench(cmd: BenchCommand) -> Result<(), Failure> {
                         "{:.1} MiB",
                         b as f64 / 1048576.0
                     ))
-                );
+                )
             }
-            Ok(())
         }
     }
 }

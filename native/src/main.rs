@@ -6,15 +6,25 @@
 //! saved); 4 a claim fails under `--strict`; 130 interrupted by Ctrl-C, SIGTERM or SIGHUP
 //! (likewise saved); 1 anything else.
 
+// These modules print only through `say!` and `say_err!` (say.rs): `println!` and `eprintln!`
+// panic when stdout or stderr cannot be written.
+#[deny(clippy::print_stdout, clippy::print_stderr)]
 mod app;
+#[deny(clippy::print_stdout, clippy::print_stderr)]
 mod bench;
+#[deny(clippy::print_stdout, clippy::print_stderr)]
 mod bench_ui;
+#[deny(clippy::print_stdout, clippy::print_stderr)]
 mod mpi;
 mod reproduce;
 mod run;
+#[deny(clippy::print_stdout, clippy::print_stderr)]
+mod say;
+#[deny(clippy::print_stdout, clippy::print_stderr)]
 mod serve;
 
 use clap::{Parser, Subcommand};
+use say::say_err;
 use std::process::ExitCode;
 
 /// A laboratory for the dynamics of stochastic gradient descent.
@@ -81,8 +91,12 @@ impl From<sgdlab_engine::EngineError> for Failure {
     }
 }
 
+#[deny(clippy::print_stdout, clippy::print_stderr)]
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
     let outcome = match cli.command {
         None => app::app(app::AppArgs {
             exports: "sgdlab-exports".into(),
@@ -99,23 +113,44 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(e)) => {
-            eprintln!("error: {e:#}");
+            say_err!("error: {e:#}");
             ExitCode::from(2)
         }
         Err(Failure::Diverged(e)) => {
-            eprintln!("error: {e:#}");
+            say_err!("error: {e:#}");
             ExitCode::from(3)
         }
         Err(Failure::ClaimFailed(msg)) => {
-            eprintln!("error: {msg}");
+            say_err!("error: {msg}");
             ExitCode::from(4)
         }
         Err(Failure::Interrupted(msg)) => {
-            eprintln!("interrupted: {msg}");
+            say_err!("interrupted: {msg}");
             ExitCode::from(130)
         }
         Err(Failure::Other(e)) => {
-            eprintln!("error: {e:#}");
+            say_err!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Prints clap's answer (help and version to stdout, usage errors to stderr) and gives its exit
+/// code (0 or 2). `Error::exit` would swallow a failed write; here help or a version that cannot
+/// be written to stdout exits 1, as any other command's output does.
+#[deny(clippy::print_stdout, clippy::print_stderr)]
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    use std::io::Write;
+    let code = u8::try_from(e.exit_code()).unwrap_or(2);
+    if e.use_stderr() {
+        // A usage error that cannot reach stderr: the exit code still says it.
+        let _ = e.print();
+        return ExitCode::from(code);
+    }
+    match e.print().and_then(|()| std::io::stdout().flush()) {
+        Ok(()) => ExitCode::from(code),
+        Err(err) => {
+            say_err!("error: writing to stdout: {err}");
             ExitCode::from(1)
         }
     }

@@ -100,11 +100,12 @@ fn experiments_help() -> String {
     s
 }
 
-/// `sgdlab run --list`: one line per experiment.
-pub fn list() {
+/// `sgdlab run --list`: one line per experiment; a failed write to stdout is an error (exit 1).
+pub fn list() -> Result<(), Failure> {
     for e in REGISTRY {
-        println!("{:<14} {} — {} ({})", e.name, e.title, e.summary, e.paper);
+        crate::say::say!("{:<14} {} — {} ({})", e.name, e.title, e.summary, e.paper)?;
     }
+    Ok(())
 }
 
 /// What a finished (or stopped) run hands back.
@@ -119,8 +120,7 @@ pub struct RunOutcome {
 
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     if args.list {
-        list();
-        return Ok(());
+        return list();
     }
     let name = args
         .experiment

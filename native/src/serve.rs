@@ -4,11 +4,16 @@
 //! A small static file server: loopback only, GET and HEAD, one thread per connection (at most
 //! [`MAX_CONNECTIONS`] at once; more are answered 503 and closed), one request per connection
 //! with a deadline for the whole request head ([`REQUEST_DEADLINE`]: a client dripping a byte
-//! every few seconds is cut off), no directory listings. Paths that climb out of the served
-//! directory (`..`, encoded or not, or a symlink pointing outside) are refused with 403. The
-//! `Host` (and, when sent, `Origin`) must name the loopback address served, so a web page
-//! that rebinds its own DNS name to 127.0.0.1 cannot read the files. Running out of file
-//! handles backs off instead of spinning, with one log line per episode.
+//! every few seconds is cut off) and one for the whole response ([`RESPONSE_DEADLINE`]: a
+//! client that reads a few bytes and stalls is cut off too), no directory listings. Files are
+//! streamed [`CHUNK_BYTES`] at a time, never read whole, so a connection holds one chunk
+//! whatever the file's size: at most [`MAX_CONNECTIONS`] × [`CHUNK_BYTES`] (32 MiB) in all.
+//! Paths that climb out of the served directory (`..`, encoded or not, or a symlink pointing
+//! outside) are refused with 403. The `Host` (and, when sent, `Origin`) must name the loopback
+//! address served (`127.0.0.1:PORT` or `localhost:PORT`; on port 80 also without the port, the
+//! scheme's default that browsers and curl leave out), so a web page that rebinds its own DNS
+//! name to 127.0.0.1 cannot read the files. Running out of file handles backs off instead of
+//! spinning, with one log line per episode.
 //!
 //! `web/build.sh` writes pre-compressed twins beside the files (`x.wasm.br`, `x.wasm.gz`); a
 //! request whose `Accept-Encoding` takes brotli or gzip gets the twin with `Content-Encoding`
@@ -19,8 +24,10 @@
 //! and minutes to every cold build.
 
 use crate::Failure;
+use crate::say::{say, say_err};
 use anyhow::{Context, anyhow};
 use clap::Args;
+use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -30,6 +37,12 @@ use std::time::{Duration, Instant};
 
 /// Arguments of `sgdlab serve`.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Limits: one request per connection; its head must arrive within 10 s \
+                        and the whole response be read within 60 s (a slower client is cut \
+                        off); at most 512 connections at once (more are answered 503); files \
+                        are streamed in 64 KiB pieces."
+)]
 pub struct ServeArgs {
     /// Port on 127.0.0.1 (0 takes any free port; the URL is printed either way).
     #[arg(long, default_value_t = 8080)]
@@ -37,16 +50,24 @@ pub struct ServeArgs {
     /// The directory to serve: the output of `web/build.sh`.
     #[arg(long, default_value = "web/dist")]
     dir: PathBuf,
+    /// Seconds a client has to read a whole response (for tests; 60 by default).
+    #[arg(long, hide = true, value_name = "SECS", default_value_t = RESPONSE_DEADLINE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    response_deadline: u64,
 }
 
 /// The longest request head read (request line and headers); longer ones get 431.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// How long writing a response may stall before the connection is dropped.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client has to send its whole request head.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a client has to read a whole response, from the end of its request: a 30 MB
+/// `.wasm` takes well under a second on loopback; a client that stalls holds its connection
+/// (one of [`MAX_CONNECTIONS`]) no longer than this.
+pub const RESPONSE_DEADLINE: Duration = Duration::from_secs(60);
 /// Connections served at once; more are answered 503.
 pub const MAX_CONNECTIONS: usize = 512;
+/// The piece of a file read and written at a time: a connection's whole buffer.
+pub const CHUNK_BYTES: usize = 64 * 1024;
 
 /// Serves `args.dir` until the process is stopped.
 pub fn serve(args: ServeArgs) -> Result<(), Failure> {
@@ -58,12 +79,13 @@ pub fn serve(args: ServeArgs) -> Result<(), Failure> {
         .local_addr()
         .context("the listening socket has no address")
         .map_err(Failure::Other)?;
-    println!(
+    // The URL line is what scripts and tests wait for: `say!` flushes it at once, and a stdout
+    // that cannot take it ends the command (exit 1) rather than serving unannounced.
+    say!(
         "serving {} on http://{addr}/ (Ctrl-C stops)",
         root.display()
-    );
-    // The URL line is what scripts and tests wait for; don't leave it in a buffer.
-    std::io::stdout().flush().ok();
+    )?;
+    let response_deadline = Duration::from_secs(args.response_deadline);
     let active = Arc::new(AtomicUsize::new(0));
     let mut backoff = Duration::ZERO;
     for stream in listener.incoming() {
@@ -81,19 +103,19 @@ pub fn serve(args: ServeArgs) -> Result<(), Failure> {
                     .name("sgdlab-serve".into())
                     .spawn(move || {
                         let _guard = guard;
-                        if let Err(e) = handle(stream, &root, addr) {
-                            eprintln!("serve: {e:#}");
+                        if let Err(e) = handle(stream, &root, addr, response_deadline) {
+                            say_err!("serve: {e:#}");
                         }
                     });
                 if let Err(e) = spawned {
-                    eprintln!("serve: cannot start a connection thread: {e}");
+                    say_err!("serve: cannot start a connection thread: {e}");
                 }
             }
             Err(e) => {
                 // Out of file handles (EMFILE, ENFILE) or other transient trouble: wait and
                 // retry instead of spinning on accept, and say so once per episode.
                 if backoff.is_zero() {
-                    eprintln!("serve: accepting connections failed ({e}); backing off");
+                    say_err!("serve: accepting connections failed ({e}); backing off");
                 }
                 backoff = (backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
                 std::thread::sleep(backoff);
@@ -144,7 +166,24 @@ struct Response {
     status: u16,
     content_type: &'static str,
     encoding: Option<&'static str>,
-    body: Vec<u8>,
+    body: Body,
+}
+
+/// A response body: a short message, or a file streamed [`CHUNK_BYTES`] at a time.
+enum Body {
+    /// A status message (a few dozen bytes).
+    Text(Vec<u8>),
+    /// An open file and its length when opened (what `Content-Length` says).
+    File(File, u64),
+}
+
+impl Body {
+    fn len(&self) -> u64 {
+        match self {
+            Body::Text(t) => t.len() as u64,
+            Body::File(_, len) => *len,
+        }
+    }
 }
 
 impl Response {
@@ -153,7 +192,7 @@ impl Response {
             status,
             content_type: "text/plain; charset=utf-8",
             encoding: None,
-            body: format!("{status} {}: {message}\n", reason(status)).into_bytes(),
+            body: Body::Text(format!("{status} {}: {message}\n", reason(status)).into_bytes()),
         }
     }
 }
@@ -198,9 +237,14 @@ fn twin(
     })
 }
 
-/// Reads one request from `stream` and answers it.
-fn handle(mut stream: TcpStream, root: &Path, served: SocketAddr) -> anyhow::Result<()> {
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+/// Reads one request from `stream` and answers it; the answer must be read within
+/// `response_deadline` of the request, or the connection is closed.
+fn handle(
+    mut stream: TcpStream,
+    root: &Path,
+    served: SocketAddr,
+    response_deadline: Duration,
+) -> anyhow::Result<()> {
     let (response, head_only) = match read_head(&mut stream)? {
         Some(head) => match check_host(&head, served) {
             Ok(()) => respond(&head, root),
@@ -229,11 +273,67 @@ fn handle(mut stream: TcpStream, root: &Path, served: SocketAddr) -> anyhow::Res
         out.push_str("Allow: GET, HEAD\r\n");
     }
     out.push_str("\r\n");
-    stream.write_all(out.as_bytes())?;
+    let deadline = Instant::now() + response_deadline;
+    write_by(&mut stream, out.as_bytes(), deadline)?;
     if !head_only {
-        stream.write_all(&response.body)?;
+        match response.body {
+            Body::Text(text) => write_by(&mut stream, &text, deadline)?,
+            Body::File(file, len) => stream_file(&mut stream, file, len, deadline)?,
+        }
     }
-    stream.flush()?;
+    Ok(())
+}
+
+/// Copies `len` bytes of `file` to `stream`, [`CHUNK_BYTES`] at a time, by `deadline`.
+fn stream_file(
+    stream: &mut TcpStream,
+    mut file: File,
+    len: u64,
+    deadline: Instant,
+) -> anyhow::Result<()> {
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    let mut left = len;
+    while left > 0 {
+        let want = usize::try_from(left).map_or(CHUNK_BYTES, |l| l.min(CHUNK_BYTES));
+        let n = match file.read(&mut buf[..want]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading the file being sent"),
+        };
+        if n == 0 {
+            // The file shrank while being sent: the client sees a short body and the close.
+            return Err(anyhow!("the file being sent shrank by {left} bytes"));
+        }
+        write_by(stream, &buf[..n], deadline)?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// Writes all of `bytes` to `stream`, or fails once `deadline` passes (no single write blocks
+/// past it): a client that stops reading is cut off at the deadline, not after it.
+fn write_by(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> anyhow::Result<()> {
+    while !bytes.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(anyhow!(
+                "a client did not read its response within the deadline; connection closed"
+            ));
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(bytes) {
+            Ok(0) => return Err(anyhow!("the client closed the connection")),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::Interrupted
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e).context("writing the response"),
+        }
+    }
     Ok(())
 }
 
@@ -281,10 +381,14 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Checks that the request's `Host` (and `Origin`, when present) name the loopback address
-/// served: `127.0.0.1:PORT` or `localhost:PORT`.
+/// served: `127.0.0.1:PORT` or `localhost:PORT`, and on port 80 also `127.0.0.1` or
+/// `localhost` (browsers and curl leave the scheme's default port out of both headers).
 fn check_host(head: &str, served: SocketAddr) -> Result<(), String> {
     let port = served.port();
-    let allowed = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+    let mut allowed = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+    if port == 80 {
+        allowed.extend(["127.0.0.1".to_string(), "localhost".to_string()]);
+    }
     match header(head, "host") {
         Some(h) if allowed.iter().any(|a| a.eq_ignore_ascii_case(h)) => {}
         Some(h) => return Err(format!("Host `{h}` is not this server ({})", allowed[0])),
@@ -318,12 +422,12 @@ fn respond(head: &str, root: &Path) -> (Response, bool) {
                 Some((twin, coding)) => (twin, Some(coding)),
                 None => (path.clone(), None),
             };
-            match std::fs::read(&file) {
-                Ok(body) => Response {
+            match File::open(&file).and_then(|f| Ok((f.metadata()?.len(), f))) {
+                Ok((len, f)) => Response {
                     status: 200,
                     content_type: mime_type(&path),
                     encoding,
-                    body,
+                    body: Body::File(f, len),
                 },
                 Err(e) => Response::text(500, &format!("reading {target}: {e}")),
             }
@@ -427,6 +531,19 @@ fn reason(status: u16) -> &'static str {
 mod tests {
     use super::*;
 
+    /// The bytes a response's body sends.
+    fn body(r: Response) -> Vec<u8> {
+        match r.body {
+            Body::Text(t) => t,
+            Body::File(mut f, len) => {
+                let mut v = Vec::new();
+                f.read_to_end(&mut v).unwrap();
+                assert_eq!(v.len() as u64, len);
+                v
+            }
+        }
+    }
+
     fn site() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("index.html"), "<!doctype html>").unwrap();
@@ -497,7 +614,7 @@ mod tests {
             &root,
         );
         assert_eq!((r.status, r.encoding), (200, None));
-        assert_eq!(r.body, b"raw");
+        assert_eq!(body(r), b"raw");
     }
 
     #[test]
@@ -549,6 +666,71 @@ mod tests {
     }
 
     #[test]
+    fn on_port_80_the_host_without_a_port_is_answered_and_foreign_hosts_are_not() {
+        let served: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let req = |extra: &str| format!("GET / HTTP/1.1\r\n{extra}\r\n");
+        // What curl and browsers send for http://127.0.0.1/ and http://localhost/.
+        for ok in [
+            "Host: 127.0.0.1\r\n",
+            "Host: localhost\r\n",
+            "Host: 127.0.0.1:80\r\n",
+            "Host: 127.0.0.1\r\nOrigin: http://127.0.0.1\r\n",
+            "Host: localhost\r\nOrigin: http://localhost:80\r\n",
+        ] {
+            assert_eq!(check_host(&req(ok), served), Ok(()), "{ok:?}");
+        }
+        // The DNS-rebinding guard stays: another name, another port, another origin.
+        for refused in [
+            "Host: evil.example\r\n",
+            "Host: evil.example:80\r\n",
+            "Host: 127.0.0.1:8080\r\n",
+            "Host: 127.0.0.1\r\nOrigin: http://evil.example\r\n",
+            "Host: 127.0.0.1\r\nOrigin: http://127.0.0.1:8080\r\n",
+        ] {
+            assert!(check_host(&req(refused), served).is_err(), "{refused:?}");
+        }
+        // On another port the port stays required.
+        let other: SocketAddr = "127.0.0.1:8123".parse().unwrap();
+        assert!(check_host(&req("Host: 127.0.0.1\r\n"), other).is_err());
+        assert!(check_host(&req("Host: localhost\r\n"), other).is_err());
+    }
+
+    #[test]
+    fn a_file_streams_in_chunks_and_a_stalled_reader_is_cut_off_at_the_deadline() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _stalled = TcpStream::connect(addr).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        // Far more than the socket buffers hold: the writes block once the client stops reading.
+        let big = vec![7u8; 64 << 20];
+        let started = Instant::now();
+        let e = write_by(&mut server, &big, started + Duration::from_millis(500)).unwrap_err();
+        let waited = started.elapsed();
+        assert!(e.to_string().contains("deadline"), "{e:#}");
+        assert!(
+            (Duration::from_millis(450)..Duration::from_secs(5)).contains(&waited),
+            "{waited:?}"
+        );
+        // A reader that keeps up gets the whole file, in order.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let data: Vec<u8> = (0..3 * CHUNK_BYTES + 17).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let mut client = TcpStream::connect(addr).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            got
+        });
+        let f = File::open(&path).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        stream_file(&mut server, f, data.len() as u64, deadline).unwrap();
+        drop(server);
+        assert_eq!(reader.join().unwrap(), data);
+    }
+
+    #[test]
     fn sends_the_precompressed_twin_the_browser_accepts() {
         let (dir, root) = site();
         std::fs::write(dir.path().join("m.wasm"), "raw").unwrap();
@@ -561,29 +743,29 @@ mod tests {
             );
             (
                 r.encoding,
-                String::from_utf8(r.body).unwrap(),
                 r.content_type,
+                String::from_utf8(body(r)).unwrap(),
             )
         };
         let wasm = "application/wasm";
         assert_eq!(
             get("Accept-Encoding: gzip, deflate, br, zstd\r\n"),
-            (Some("br"), "br".into(), wasm)
+            (Some("br"), wasm, "br".into())
         );
         assert_eq!(
             get("accept-encoding: gzip\r\n"),
-            (Some("gzip"), "gz".into(), wasm)
+            (Some("gzip"), wasm, "gz".into())
         );
         assert_eq!(
             get("Accept-Encoding: br;q=0, gzip;q=0.5\r\n"),
-            (Some("gzip"), "gz".into(), wasm)
+            (Some("gzip"), wasm, "gz".into())
         );
         assert_eq!(get("Accept-Encoding: *\r\n").0, Some("br"));
         assert_eq!(
             get("Accept-Encoding: identity\r\n"),
-            (None, "raw".into(), wasm)
+            (None, wasm, "raw".into())
         );
-        assert_eq!(get(""), (None, "raw".into(), wasm));
+        assert_eq!(get(""), (None, wasm, "raw".into()));
         // A file without twins goes out as it is, whatever the browser accepts.
         let (r, _) = respond(
             "GET /index.html HTTP/1.1\r\nAccept-Encoding: br, gzip\r\n\r\n",

@@ -6,7 +6,7 @@
 
 use super::{
     Elimination, Experiment, Gossip, MemoryEstimate, Preset, RandomLabels, Rnn, SharpMinima,
-    SmoothingExperiment, machine_memory, parse_config_over,
+    SmoothingExperiment, parse_config_over,
 };
 use crate::data::DatasetSpec;
 use crate::device::{BackendChoice, ComputeDevice, resolve_device};
@@ -208,23 +208,10 @@ fn build<E: Registered>(
     Ok(Box::new(E::build(config, device)?))
 }
 
-/// What the process needs before any config-driven memory (code, the runtime, the embedded data
-/// sets): 25–30 MB measured as the peak RSS of the smallest runs; counted as 32 MiB.
-const PROGRAM_BYTES: u64 = 32 << 20;
-
 /// Refuses a config whose memory estimate exceeds `--max-memory`, or else the machine's memory
 /// (no check where neither is known).
 fn check_memory<E: Registered>(config: &E::Config, request: &RunRequest) -> Result<()> {
-    let (budget, from) = match request.max_memory {
-        Some(b) => (b, "--max-memory allows"),
-        None => match machine_memory() {
-            Some(m) => (m, "this machine has (--max-memory sets another budget)"),
-            None => return Ok(()),
-        },
-    };
-    E::memory(config)
-        .add("(sgdlab itself)", PROGRAM_BYTES)
-        .check(budget, from)
+    E::memory(config).check_budget(request.max_memory)
 }
 
 /// The preset, with the config file merged over it and then the `--seed`, `--seeds` and

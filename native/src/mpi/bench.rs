@@ -6,6 +6,7 @@
 use super::comm::{MpiComm, max_f64, sum_f64};
 use super::results::RunStats;
 use crate::Failure;
+use crate::say::say;
 use anyhow::anyhow;
 use mpi::traits::*;
 use serde::Serialize;
@@ -142,19 +143,19 @@ pub fn bench(
     }
     if rank == 0 {
         if json {
-            println!(
+            say!(
                 "{}",
                 serde_json::to_string_pretty(&out).map_err(|e| Failure::Other(e.into()))?
-            );
+            )?;
         } else {
             for e in &out.results {
-                println!(
+                say!(
                     "{:<13} n = {size}, d = {dim}, {steps} steps over MPI: {:.0} node-steps/s, {:.0} B/node/step, comm {:.0}%",
                     e.algorithm,
                     e.stats.node_steps_per_sec,
                     e.stats.bytes_per_node_step,
                     100.0 * e.stats.comm_fraction
-                );
+                )?;
             }
         }
     }

@@ -14,20 +14,13 @@
 //! - `bad-shard@R`: rank R's shard gets a NaN feature.
 //!
 //! It applies to every algorithm of the run. Unset, it does nothing.
+//!
+//! Lines go to stderr through `say_err!`, one `write` each, so that `mpirun`, which merges the
+//! stderr of every rank, never interleaves one rank's line with another's.
 
 use crate::Failure;
+use crate::say::say_err;
 use anyhow::anyhow;
-use std::io::Write;
-
-/// Prints one line to stderr with a single `write`, so that `mpirun`, which merges the stderr
-/// of every rank, never interleaves it with another rank's line (`eprintln!` writes the pieces
-/// of a formatted line one by one).
-pub fn say(line: &str) {
-    // Stderr is unbuffered: one `write_all` of the whole line, nothing to flush.
-    let _ = std::io::stderr()
-        .lock()
-        .write_all(format!("{line}\n").as_bytes());
-}
 
 /// The name of the fault-injection environment variable.
 pub const FAULT_ENV: &str = "SGDLAB_FAULT_INJECT";
@@ -85,9 +78,7 @@ pub fn before_send(fault: Option<Fault>, rank: usize, step: u64, y: &mut [f32]) 
             }
         }
         Some(Fault::Kill { rank: r, step: k }) if r == rank && k == step => {
-            say(&format!(
-                "sgdlab mpi-gossip: rank {rank}: {FAULT_ENV} kills this rank at step {step}"
-            ));
+            say_err!("sgdlab mpi-gossip: rank {rank}: {FAULT_ENV} kills this rank at step {step}");
             let _ = std::process::Command::new("kill")
                 .args(["-KILL", &std::process::id().to_string()])
                 .status();

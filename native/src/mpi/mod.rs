@@ -29,6 +29,7 @@ mod faults;
 mod run;
 
 use crate::Failure;
+use crate::say::say;
 use anyhow::anyhow;
 use clap::{Args, ValueEnum};
 use results::{MpiGossipResults, RunRecord, RunStats};
@@ -81,6 +82,10 @@ pub struct MpiGossipArgs {
     /// Print results.json to stdout when done.
     #[arg(long)]
     pub json: bool,
+    /// Memory budget of the whole job (for example 8G or 512M): a config whose estimated peak
+    /// memory exceeds it is refused before any work. Default: the machine's memory.
+    #[arg(long, value_name = "SIZE", value_parser = sgdlab_engine::experiments::parse_bytes)]
+    pub max_memory: Option<u64>,
 }
 
 /// Runs `sgdlab mpi-gossip`.
@@ -148,6 +153,7 @@ fn simulate(args: &MpiGossipArgs) -> Result<(), Failure> {
         &algorithms,
         nodes,
         args.steps,
+        args.max_memory,
     )?;
     crate::run::check_out_dir(&args.out)?;
     let device = resolve_device(args.backend)?;
@@ -191,14 +197,14 @@ fn spec_text(specs: &[sgdlab_engine::optim::gossip::NodeRunSpec]) -> Result<Stri
 fn finish(args: &MpiGossipArgs, results: &MpiGossipResults) -> Result<(), Failure> {
     let path = results::write(&args.out, results)?;
     if args.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(results).map_err(|e| Failure::Other(e.into()))?
-        );
+        )?;
     } else {
         for r in &results.runs {
             let last = r.evals.last();
-            println!(
+            say!(
                 "{:<13} n = {}: f(x̄) = {:.6}, ‖∇f(x̄)‖ = {:.3e}, {:.0} node-steps/s, {:.0} B/node/step, comm {:.0}%{}",
                 r.spec.algorithm.name(),
                 results.nodes,
@@ -212,9 +218,9 @@ fn finish(args: &MpiGossipArgs, results: &MpiGossipResults) -> Result<(), Failur
                 } else {
                     ""
                 }
-            );
+            )?;
         }
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display())?;
     }
     Ok(())
 }

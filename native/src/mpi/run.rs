@@ -10,6 +10,7 @@ use super::faults::{self, Fault};
 use super::results::{self, MpiGossipResults, RunRecord, RunStats};
 use super::{MpiGossipArgs, spec, spec_text};
 use crate::Failure;
+use crate::say::say_err;
 use anyhow::anyhow;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
@@ -39,6 +40,7 @@ fn prepare(args: &MpiGossipArgs, rank: usize, size: usize) -> Result<Prepared, F
         &algorithms,
         size,
         args.steps,
+        args.max_memory,
     )?;
     let fingerprint = spec::fingerprint(&spec_text(&specs)?);
     let fault = faults::injected()?;
@@ -97,11 +99,11 @@ fn agree(
 
 /// Ends the whole job: one line naming this rank and the cause, then `MPI_Abort`.
 fn fail(world: &SimpleCommunicator, rank: usize, what: &str, cause: &str, code: i32) -> ! {
-    faults::say(&format!(
+    say_err!(
         "sgdlab mpi-gossip: rank {rank} of {} failed in {what}: {cause}; ending the job on every \
          rank (MPI_Abort, exit code {code})",
         world.size()
-    ));
+    );
     world.abort(code)
 }
 
@@ -118,7 +120,7 @@ pub fn run(args: &MpiGossipArgs) -> Result<(), Failure> {
     let local = prepare(args, rank, size);
     let p = agree(&world, rank, local)?;
     if rank == 0 {
-        faults::say(&format!(
+        say_err!(
             "sgdlab mpi-gossip: {size} ranks agree on config {:016x}; {} on {}",
             p.fingerprint,
             p.specs
@@ -127,7 +129,7 @@ pub fn run(args: &MpiGossipArgs) -> Result<(), Failure> {
                 .collect::<Vec<_>>()
                 .join(", "),
             p.device.info
-        ));
+        );
     }
     let mut results = MpiGossipResults {
         experiment: "mpi-gossip".into(),
@@ -168,7 +170,7 @@ pub fn run(args: &MpiGossipArgs) -> Result<(), Failure> {
                 if let Some(r) = results.runs.last_mut() {
                     r.evals.push(e.clone());
                     if let Err(err) = results::write(out, &results) {
-                        faults::say(&format!("sgdlab mpi-gossip: rank 0: {err:?}"));
+                        say_err!("sgdlab mpi-gossip: rank 0: {err:?}");
                     }
                 }
             },

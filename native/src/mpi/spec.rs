@@ -5,7 +5,7 @@
 use crate::Failure;
 use crate::run::read_config;
 use anyhow::anyhow;
-use sgdlab_engine::experiments::{GossipConfig, Preset, parse_config_over};
+use sgdlab_engine::experiments::{Gossip, GossipConfig, Preset, Registered, parse_config_over};
 use sgdlab_engine::optim::gossip::{Algorithm, NodeRunSpec};
 use std::path::Path;
 
@@ -34,13 +34,15 @@ pub fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>, Failure> {
 }
 
 /// The specs of `algorithms` at `nodes` nodes from the preset and the `--config` file;
-/// `steps` overrides `logistic.steps`.
+/// `steps` overrides `logistic.steps`. A config whose memory estimate exceeds `max_memory`
+/// (`--max-memory`, else the machine's memory) is refused.
 pub fn specs(
     preset: Preset,
     config: Option<&Path>,
     algorithms: &[Algorithm],
     nodes: usize,
     steps: Option<usize>,
+    max_memory: Option<u64>,
 ) -> Result<Vec<NodeRunSpec>, Failure> {
     let base = GossipConfig::preset(preset);
     let mut c = match read_config(config)? {
@@ -57,6 +59,10 @@ pub fn specs(
     c.mnist = None;
     c.topology_sweep.clear();
     c.validate()?;
+    // The whole job's memory, as `sgdlab run gossip` estimates it (the ranks of one machine
+    // share its memory; the simulator holds every node): one seed per run here.
+    c.seeds = 1;
+    Gossip::memory(&c).check_budget(max_memory)?;
     let l = &c.logistic;
     let specs: Vec<NodeRunSpec> = algorithms
         .iter()
@@ -109,7 +115,14 @@ mod tests {
 
     #[test]
     fn nodes_follow_the_processes() {
-        let s = specs(Preset::Quick, None, &[Algorithm::GossipSgd], 4, Some(30));
+        let s = specs(
+            Preset::Quick,
+            None,
+            &[Algorithm::GossipSgd],
+            4,
+            Some(30),
+            None,
+        );
         let s = s.ok().and_then(|v| v.into_iter().next());
         assert_eq!(s.as_ref().map(|s| (s.nodes, s.steps)), Some((4, 30)));
         assert_ne!(fingerprint("a"), fingerprint("b"));
