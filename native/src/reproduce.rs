@@ -6,6 +6,7 @@
 
 use crate::Failure;
 use crate::run::{OUTER_UNITS, Outer, RunOptions, check_out_dir, run_entry, strict_check};
+use crate::say::say_err;
 use base64::Engine as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -126,7 +127,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), Failure> {
         bar.set_prefix(format!("{}/{} {}", i + 1, entries.len(), entry.name));
         if let Some(done) = completed(dir.path(), args.preset) {
             bar.suspend(|| {
-                eprintln!(
+                say_err!(
                     "sgdlab: {}: complete in {} already, skipped",
                     entry.name,
                     dir.path().display()
@@ -174,7 +175,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
     let (md, html) = write_index(&args.out, args.preset, &rows)?;
     if !args.quiet {
-        eprintln!("sgdlab: wrote {} and {}", md.display(), html.display());
+        say_err!("sgdlab: wrote {} and {}", md.display(), html.display());
     }
     let all: Vec<Claim> = rows.into_iter().flat_map(|r| r.claims).collect();
     strict_check(args.strict, &all)

@@ -1,6 +1,7 @@
 //! `sgdlab run <experiment>`: one registered experiment, behind a progress bar.
 
 use crate::Failure;
+use crate::say::say_err;
 use anyhow::anyhow;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -140,7 +141,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         Some(out) => {
             let dir = RunDir::claim(&out.join(entry.name), entry.name)?;
             let Some(checkpoint) = read_checkpoint(&dir, entry)? else {
-                eprintln!(
+                say_err!(
                     "sgdlab: {}: the run in {} is complete; nothing to resume",
                     entry.name,
                     dir.path().display()
@@ -176,10 +177,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         // The file's bytes as written: a parse and re-print could move a float by one ulp.
         let bytes = std::fs::read(dir.path().join("results.json"))
             .map_err(|e| Failure::Other(anyhow!("cannot read back results.json: {e}")))?;
-        let mut out = std::io::stdout().lock();
-        out.write_all(&bytes)
-            .and_then(|()| out.flush())
-            .map_err(|e| Failure::Other(e.into()))?;
+        crate::say::write_stdout(&bytes)?;
     }
     strict_check(args.strict, &outcome.claims)
 }
@@ -332,7 +330,7 @@ pub fn run_entry(
     let mut device = String::new();
     let mut experiment = entry.build(request, &mut |d| {
         device = format!("{} on {}", d.info.backend, d.info.adapter);
-        eprintln!("sgdlab: {}: {}", entry.name, d.reason_line());
+        say_err!("sgdlab: {}: {}", entry.name, d.reason_line());
     })?;
     let mut run = RunInfo::new(entry, request.preset);
     let mut started = Instant::now();
@@ -346,7 +344,7 @@ pub fn run_entry(
             .checked_sub(Duration::from_secs_f64(c.elapsed_s.max(0.0)))
             .unwrap_or(started);
         if !quiet {
-            eprintln!(
+            say_err!(
                 "sgdlab: {}: resumed at {} of {} {} done, {} jobs finished ({:.1} s of earlier \
                  work kept)",
                 entry.name,
@@ -370,7 +368,7 @@ pub fn run_entry(
     let claims = run_claims(experiment.as_ref(), entry, &run);
     if !quiet {
         for line in claims_lines(&claims) {
-            eprintln!("  {line}");
+            say_err!("  {line}");
         }
     }
     Ok(RunOutcome {
@@ -502,7 +500,7 @@ fn drive(
     }
     let files = save(experiment, run)?;
     if !quiet {
-        eprintln!(
+        say_err!(
             "sgdlab: {}: wrote {} files to {} in {:.1} s",
             entry.name,
             files.len(),

@@ -215,9 +215,12 @@ fn phase_kind(phase: &str) -> String {
     phase.chars().filter(|c| !c.is_ascii_digit()).collect()
 }
 
+/// The most phase changes an experiment is stopped at.
+const MAX_CHANGES: usize = 4;
+
 /// For the quick preset of `experiment`: the uninterrupted run's results.json and the step
 /// calls at which to stop: the last call of a phase and the first of the next, for each
-/// distinct change of phase kind.
+/// distinct change of phase kind (at most [`MAX_CHANGES`]).
 fn phase_boundaries(experiment: &str) -> (Vec<u8>, Vec<u64>) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("progress.log");
@@ -246,12 +249,22 @@ fn phase_boundaries(experiment: &str) -> (Vec<u8>, Vec<u64>) {
         })
         .collect();
     let mut seen = std::collections::HashSet::new();
-    let mut calls = Vec::new();
+    let mut changes = Vec::new();
     for w in rows.windows(2) {
         if w[0].1 != w[1].1 && seen.insert((w[0].1.clone(), w[1].1.clone())) {
-            calls.extend([w[0].0, w[1].0]);
+            changes.push((w[0].0, w[1].0));
         }
     }
+    // At most MAX_CHANGES of them, the first and the last among them, evenly spread (gossip's
+    // algorithms and sweep points make dozens of kinds, each a job boundary of one queue).
+    let picked: Vec<(u64, u64)> = if changes.len() <= MAX_CHANGES {
+        changes
+    } else {
+        (0..MAX_CHANGES)
+            .map(|i| changes[i * (changes.len() - 1) / (MAX_CHANGES - 1)])
+            .collect()
+    };
+    let mut calls: Vec<u64> = picked.into_iter().flat_map(|(a, b)| [a, b]).collect();
     calls.dedup();
     (
         std::fs::read(out.join(experiment).join("results.json")).unwrap(),
