@@ -266,14 +266,16 @@ pub fn read_config(path: Option<&Path>) -> Result<Option<(String, String)>, Fail
     use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
     let mut bytes = Vec::new();
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| bad(format!("cannot read it: {e}")))?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+    let read = file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes);
+    // Also too long when the read of the byte beyond the limit fails (pagemap refuses reads
+    // of fewer than 8 bytes).
+    let len = bytes.len() as u64;
+    if len > MAX_CONFIG_BYTES || (len == MAX_CONFIG_BYTES && read.is_err()) {
         return Err(bad(format!(
             "more than the {MAX_CONFIG_BYTES} bytes a config may have; stopped reading there"
         )));
     }
+    read.map_err(|e| bad(format!("cannot read it: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
     Ok(Some((text, path.display().to_string())))
