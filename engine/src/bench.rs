@@ -3,7 +3,7 @@
 use crate::data::{Dataset, DatasetSpec, mnist10k};
 use crate::device::{ComputeDevice, DeviceInfo};
 use crate::error::{EngineError, Result};
-use crate::experiments::{F32, MemoryEstimate, classifier_memory, dataset_size, product};
+use crate::memory::{F32, MemoryEstimate, classifier_memory, dataset_size, product};
 use crate::model::{InputStats, MlpConfig, NetworkConfig};
 use crate::optim::SgdConfig;
 use crate::train::TrainRun;
@@ -374,6 +374,6 @@ mod tests {
             "{msg}"
         );
         assert!(particles_memory(crate::landscape::MAX_PARTICLES).total() > 8 * gib);
-        assert!(smoothing_grid_memory(16_384).total() > 3 * gib);
+        assert!(smoothing_grid_memory(16_384).total() >= 3 * gib);
     }
 }

@@ -479,7 +479,7 @@ fn a_bad_out_dir_is_refused_before_any_work() {
     // A file where the directory should be, and a file where <experiment>/ goes.
     expect_bad_input(
         &["run", "gossip", "--out", file.to_str().unwrap()],
-        &["output directory", "a-file"],
+        &["output folder", "a-file"],
     );
     std::fs::create_dir(dir.path().join("out")).unwrap();
     std::fs::write(dir.path().join("out/gossip"), "x").unwrap();
@@ -490,11 +490,11 @@ fn a_bad_out_dir_is_refused_before_any_work() {
             "--out",
             dir.path().join("out").to_str().unwrap(),
         ],
-        &["output directory", "not a directory"],
+        &["output folder", "not a folder"],
     );
     expect_bad_input(
         &["run", "gossip", "--out", "/proc/sgdlab-cannot-be-here"],
-        &["output directory", "/proc/sgdlab-cannot-be-here"],
+        &["output folder", "/proc/sgdlab-cannot-be-here"],
     );
 }
 

@@ -196,18 +196,31 @@ fn a_damaged_checkpoint_is_refused_naming_it() {
     );
 }
 
+/// A child process killed when the test ends, also when an assertion fails first.
+struct Holder(std::process::Child);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn a_second_run_into_the_same_folder_exits_2_at_once_naming_the_first() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     // The paper preset runs for long enough to be the holder.
-    let mut first = Command::new(sgdlab_bin())
-        .args(["run", "rnn", "--backend", "cpu", "--quiet", "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = Holder(
+        Command::new(sgdlab_bin())
+            .args(["run", "rnn", "--backend", "cpu", "--quiet", "--out"])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let first = &mut first.0;
     let lock = out.join("rnn/.sgdlab.lock");
     let pid = format!("pid {}", first.id());
     let deadline = Instant::now() + Duration::from_secs(60);
