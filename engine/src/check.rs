@@ -2,7 +2,7 @@
 //! same message shape, `config field `a.b`: expected <what>, found <value>`.
 //!
 //! ```
-//! use sgdlab_engine::experiments::check;
+//! use sgdlab_engine::check;
 //! check::count("inits", 0, 1, 100_000).unwrap_err(); // config field `inits`: expected a whole number in [1, 100000], found 0
 //! check::fraction("label_noise", 0.2).unwrap();
 //! ```

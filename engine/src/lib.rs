@@ -3,12 +3,14 @@
 //! a UI; the CLI, the desktop app and the browser drive the same experiment state machines.
 
 pub mod bench;
+pub mod check;
 pub mod data;
 pub mod device;
 pub mod error;
 pub mod experiments;
 pub mod gpu;
 pub mod landscape;
+pub mod memory;
 pub mod model;
 pub mod optim;
 pub mod probe;

@@ -201,7 +201,7 @@ fn bad_inputs_exit_2_naming_the_problem() {
             "weights": [[0.5, 0.5, 0.0], [0.5, 0.3, 0.3], [0.0, 0.3, 0.7]]}}"#,
         &["topology.weights", "not doubly stochastic", "row 1"],
     );
-    // The uniform message shape of `experiments::check`, naming the dotted field.
+    // The uniform message shape of `check`, naming the dotted field.
     let shape = |field: &'static str, found: &'static str| -> Vec<String> {
         vec![
             format!("config field `{field}`: expected "),

@@ -103,68 +103,17 @@ pub fn too_small_to_decide(claims: &mut [Claim]) {
     }
 }
 
-/// A two-sided interval around an estimate.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Interval {
-    /// The point estimate.
-    pub estimate: f64,
-    /// Lower end.
-    pub lo: f64,
-    /// Upper end.
-    pub hi: f64,
-}
+pub use crate::report::Interval;
 
-impl Interval {
-    /// The mean of `xs` with its 95% Student-t interval (NaN ends with fewer than two values).
-    pub fn mean_ci95(xs: &[f64]) -> Self {
-        let (m, h) = crate::report::mean_ci95(xs);
-        Self {
-            estimate: m,
-            lo: m - h,
-            hi: m + h,
-        }
-    }
-
-    /// The 95% Wilson score interval of a proportion `successes / n` (empty when `n` is 0).
-    pub fn wilson95(successes: usize, n: usize) -> Self {
-        if n == 0 {
-            return Self {
-                estimate: f64::NAN,
-                lo: f64::NAN,
-                hi: f64::NAN,
-            };
-        }
-        let z = 1.959_964_f64;
-        let nf = n as f64;
-        let p = successes as f64 / nf;
-        let denom = 1.0 + z * z / nf;
-        let centre = (p + z * z / (2.0 * nf)) / denom;
-        let half = z * (p * (1.0 - p) / nf + z * z / (4.0 * nf * nf)).sqrt() / denom;
-        // At 0 and n successes the interval ends at 0 and 1 exactly (rounding would leave a
-        // hair's breadth).
-        Self {
-            estimate: p,
-            lo: if successes == 0 {
-                0.0
-            } else {
-                (centre - half).max(0.0)
-            },
-            hi: if successes >= n {
-                1.0
-            } else {
-                (centre + half).min(1.0)
-            },
-        }
-    }
-
-    /// Whether both ends are finite numbers.
-    pub fn is_finite(&self) -> bool {
-        self.lo.is_finite() && self.hi.is_finite()
-    }
-
+/// The decision a claim draws from an [`Interval`] against a threshold.
+pub trait IntervalVerdict {
     /// `above` when the whole interval lies above `threshold`, `below` when it lies at or below
     /// it, and `inconclusive` when it straddles it or is not finite.
-    pub fn versus(&self, threshold: f64, above: Verdict, below: Verdict) -> (Verdict, String) {
+    fn versus(&self, threshold: f64, above: Verdict, below: Verdict) -> (Verdict, String);
+}
+
+impl IntervalVerdict for Interval {
+    fn versus(&self, threshold: f64, above: Verdict, below: Verdict) -> (Verdict, String) {
         if !self.is_finite() {
             (
                 Verdict::Inconclusive,
@@ -182,21 +131,6 @@ impl Interval {
                 Verdict::Inconclusive,
                 format!("interval straddles {}", fmt_num(threshold)),
             )
-        }
-    }
-
-    /// `estimate [lo, hi]` with `digits` significant decimals.
-    pub fn show(&self, digits: usize) -> String {
-        if self.is_finite() {
-            format!(
-                "{:.d$} [{:.d$}, {:.d$}]",
-                self.estimate,
-                self.lo,
-                self.hi,
-                d = digits
-            )
-        } else {
-            format!("{:.d$} (no interval)", self.estimate, d = digits)
         }
     }
 }
@@ -282,19 +216,6 @@ mod tests {
             i.versus(0.0, Verdict::Holds, Verdict::Fails).0,
             Verdict::Inconclusive
         );
-    }
-
-    #[test]
-    fn wilson_stays_in_range_and_matches_a_known_value() {
-        let w = Interval::wilson95(0, 10);
-        assert_eq!(w.lo, 0.0);
-        assert!((w.hi - 0.2775).abs() < 1e-3, "{w:?}");
-        let w = Interval::wilson95(10, 10);
-        assert_eq!(w.hi, 1.0);
-        assert!((w.lo - 0.7225).abs() < 1e-3, "{w:?}");
-        let w = Interval::wilson95(5, 10);
-        assert!((w.lo - 0.2366).abs() < 1e-3 && (w.hi - 0.7634).abs() < 1e-3);
-        assert!(Interval::wilson95(0, 0).estimate.is_nan());
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! can loop it behind a progress bar, the desktop app can drive it from a worker thread and the
 //! browser can interleave it with frames.
 
-pub mod check;
 mod checkpoint;
 mod claims;
 mod config_io;
@@ -10,7 +9,6 @@ mod elimination;
 mod gossip;
 mod heavy_tail_net;
 mod jobs;
-mod memory;
 mod output;
 mod random_labels;
 mod registry;
@@ -18,6 +16,7 @@ mod rnn;
 mod sharp_minima;
 mod smoothing;
 
+pub use crate::memory::*;
 pub use checkpoint::*;
 pub use claims::*;
 pub use config_io::*;
@@ -25,7 +24,6 @@ pub use elimination::*;
 pub use gossip::*;
 pub use heavy_tail_net::*;
 pub use jobs::*;
-pub use memory::*;
 pub use output::*;
 pub use random_labels::*;
 pub use registry::*;

@@ -136,7 +136,7 @@ impl Manifest {
         if let Some(bad) = m.files.iter().find(|f| !own_file_name(f)) {
             return Err(format!(
                 "{MARKER_FILE} lists `{}`, not a file name sgdlab writes",
-                super::check::quote(bad)
+                crate::check::quote(bad)
             ));
         }
         Ok(Some(m))

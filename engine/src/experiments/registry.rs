@@ -177,7 +177,7 @@ pub fn find(name: &str) -> Result<&'static ExperimentEntry> {
             "<experiment>",
             format!(
                 "unknown experiment `{}`: expected one of {}",
-                super::check::quote(name),
+                crate::check::quote(name),
                 names().join(", ")
             ),
         )

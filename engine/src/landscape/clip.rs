@@ -2,8 +2,8 @@
 //! (Wang, Oh, Rhee 2021, eq. 1.3), or clipping of the stochastic gradient's norm before the
 //! learning rate multiplies it (so the step is bounded by `lr · c`, which shrinks with `lr`).
 
+use crate::check;
 use crate::error::Result;
-use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 
 /// How a step is clipped.

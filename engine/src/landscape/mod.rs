@@ -10,6 +10,7 @@ mod clip;
 mod noise;
 mod particles;
 mod particles_simd;
+mod rule;
 mod smoothing;
 mod surface;
 
@@ -17,6 +18,7 @@ pub use clip::*;
 pub use noise::*;
 pub use particles::*;
 pub use particles_simd::simd_level;
+pub use rule::StepRule;
 pub use sgdlab_stepper::counter_rng::*;
 pub use sgdlab_stepper::fastmath::{pow_unit, sin_pi};
 pub use smoothing::*;

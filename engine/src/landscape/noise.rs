@@ -8,8 +8,8 @@
 
 use super::counter_rng::CounterRng;
 use super::fastmath::pow_unit;
+use crate::check;
 use crate::error::Result;
-use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 use std::f32::consts::{PI, TAU};
 

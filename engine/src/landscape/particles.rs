@@ -11,47 +11,19 @@
 //! `shaders/src/particle_sgd.wgsl`: the same draws, formulas and order, split over threads with
 //! `std::thread::scope`.
 
-use super::clip::{Clip, clip_norm};
+use super::clip::clip_norm;
 use super::counter_rng::CounterRng;
-use super::noise::Noise;
 use super::particles_simd::{MAX_LANES, block_kernel};
+use super::rule::StepRule;
 use super::surface::{MAX_BASINS, NO_BASIN, PackedLandscape};
+use crate::check;
 use crate::error::Result;
-use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 use sgdlab_stepper::Span;
 
 pub use sgdlab_stepper::{DIVERGED, NEVER, STAT_STRIDE};
 /// The most particles one run takes (the kernel's 2-D dispatch and u32 indices bound it).
 pub const MAX_PARTICLES: usize = 1 << 26;
-
-/// How every particle steps.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepRule {
-    /// The learning rate η.
-    pub lr: f32,
-    /// The gradient noise ω.
-    pub noise: Noise,
-    /// Step or gradient clipping.
-    pub clip: Clip,
-    /// A particle with a coordinate beyond this magnitude (or NaN) is marked diverged.
-    pub diverge_radius: f32,
-    /// The seed of the counter-based draws.
-    pub seed: u64,
-}
-
-impl StepRule {
-    /// Checks the rule; errors name `field.<name>` and the accepted range.
-    pub fn validate(&self, field: &str) -> Result<()> {
-        check::positive(&format!("{field}.lr"), f64::from(self.lr))?;
-        self.noise.validate(&format!("{field}.noise"))?;
-        self.clip.validate(&format!("{field}.clip"))?;
-        check::positive(
-            &format!("{field}.diverge_radius"),
-            f64::from(self.diverge_radius),
-        )
-    }
-}
 
 /// Checks a particle count: 1 to [`MAX_PARTICLES`].
 pub fn validate_particles(n: usize, field: &str) -> Result<()> {
@@ -368,7 +340,7 @@ fn step_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::landscape::{Landscape, NoiseKind};
+    use crate::landscape::{Clip, Landscape, Noise, NoiseKind};
 
     #[test]
     fn agreement_is_within_1e3_relative_with_the_same_label() {

@@ -4,7 +4,7 @@
 //! vectorizer, SIMD128) while the rest of the engine is built for size.
 
 use super::noise::NoiseKind;
-use super::particles::StepRule;
+use super::rule::StepRule;
 use super::surface::{LAND_HEADER, MAX_BASINS, PackedLandscape};
 use sgdlab_stepper::BlockKernel;
 pub(super) use sgdlab_stepper::MAX_LANES;

@@ -11,8 +11,8 @@
 use super::counter_rng::CounterRng;
 use super::noise::{Noise, NoiseKind};
 use super::surface::{Landscape, PackedLandscape};
+use crate::check;
 use crate::error::Result;
-use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 
 /// A regular grid on a line (`ny = 1`, `y = y0`) or in the plane.

@@ -17,8 +17,8 @@
 //! stepper computes the same bits; the kernel keeps the driver's `sin(PI * u)`).
 
 use super::fastmath::sin_pi;
+use crate::check;
 use crate::error::Result;
-use crate::experiments::check;
 use serde::{Deserialize, Serialize};
 use std::f32::consts::{PI, TAU};
 

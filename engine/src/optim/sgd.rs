@@ -343,8 +343,9 @@ mod tests {
             m = step(m, &mut opt);
         }
         // A fresh module (new parameter ids, as in another process) takes the saved values.
-        let bytes = crate::experiments::encode(&opt.state(&m)).unwrap();
-        let state: SgdState = crate::experiments::decode(&bytes, "sgd").unwrap();
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&opt.state(&m), &mut bytes).unwrap();
+        let state: SgdState = ciborium::from_reader(bytes.as_slice()).unwrap();
         let m2 = crate::snapshot::load_params(make(), &crate::train::flatten_params(&m)).unwrap();
         assert_ne!(m2.w.id, m.w.id);
         let mut restored = Sgd::from_state(&state, &m2, &device.clone().inner()).unwrap();

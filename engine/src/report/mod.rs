@@ -11,6 +11,7 @@ mod atomic;
 mod csv;
 mod markdown;
 mod plot;
+mod stats;
 
 pub use atomic::{write_atomic, write_json_atomic};
 pub use csv::{CsvTable, fmt_f64};
@@ -19,6 +20,7 @@ pub use plot::{
     Axis, BarPlot, BarSeries, Bounds, DEJAVU_SANS, Heatmap, HeatmapGrid, Histogram, LinePlot,
     Panel, SEED_POINTS_MAX, Series, SeriesStyle, axis_problems,
 };
+pub use stats::Interval;
 
 /// Two-sided 97.5% quantiles of Student's t distribution for 1..=30 degrees of freedom.
 const T975: [f64; 30] = [

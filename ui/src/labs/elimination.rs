@@ -2,8 +2,8 @@
 //! each trained plain and wrapped with one exponential neuron + (λ/2)a²; live, the wrapped
 //! runs' neuron scale a goes to zero and their losses collapse onto the best one.
 
+use super::finite;
 use super::series;
-use super::smoothing::finite;
 use crate::compute::Compute;
 use crate::gfx::Gfx;
 use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range};

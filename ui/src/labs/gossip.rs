@@ -2,8 +2,8 @@
 //! regression with five algorithms side by side (parallel, gossip, local SGD, Gossip-PGA,
 //! Gossip-AGA); the graph is drawn with nodes coloured by their distance from the average.
 
+use super::finite;
 use super::series;
-use super::smoothing::finite;
 use crate::compute::Compute;
 use crate::gfx::{Gfx, viridis};
 use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range, choices};

@@ -3,8 +3,8 @@
 //! beside a network trained on the true labels from the same initialization. MNIST mode: the
 //! engine's random-labels experiment on MNIST-10k, as accuracy curves for both arms.
 
+use super::finite;
 use super::series;
-use super::smoothing::finite;
 use crate::compute::Compute;
 use crate::gfx::{Gfx, diverging, heatmap_image};
 use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range, choices};

@@ -2,8 +2,8 @@
 //! two-layer functions of earlier tokens, for several sequence lengths and sample sizes; live
 //! test-error curves, and the samples needed against the length.
 
+use super::finite;
 use super::series;
-use super::smoothing::finite;
 use crate::compute::Compute;
 use crate::gfx::Gfx;
 use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range};

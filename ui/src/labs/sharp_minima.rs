@@ -3,7 +3,7 @@
 //! share of particles in each well and a histogram of first exit times.
 
 use super::field::{Field, FieldSnap, exit_times, label_counts, particle_sliders};
-use super::smoothing::finite;
+use super::finite;
 use super::{cached_texture, series};
 use crate::compute::Compute;
 use crate::gfx::{Gfx, LABEL_COLORS, draw_particles, heatmap_image, limits, viridis};

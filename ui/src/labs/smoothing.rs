@@ -2,7 +2,7 @@
 //! a plane, and a cloud of SGD particles that settles where g, not f, has its minimum.
 
 use super::field::{Field, FieldSnap, cloud, particle_sliders, spread};
-use super::{cached_texture, plot_click, series};
+use super::{cached_texture, finite, plot_click, series};
 use crate::compute::Compute;
 use crate::gfx::{Gfx, draw_particles, heatmap_image, limits_q, viridis};
 use crate::lab::{Change, LabKind, LabParams, LabSpec, check_count, check_range, choices};
@@ -584,9 +584,4 @@ fn cloud_stats(land: &PackedLandscape, pos: &[[f32; 2]], r: f32, step: u32) -> [
         sr += f64::from(d);
     }
     [f64::from(step), sf / n, inside as f64 / n, sr / n]
-}
-
-/// NaN and infinities as JSON null.
-pub fn finite(v: f64) -> Option<f64> {
-    v.is_finite().then_some(v)
 }

@@ -2,7 +2,7 @@
 //! of the results, so rigged results test every verdict).
 
 use super::{EliminationResults, EndPoint, EndPointRun, FailureMode};
-use crate::experiments::{Claim, Interval, Verdict};
+use crate::experiments::{Claim, Interval, IntervalVerdict, Verdict};
 
 /// Classified local minima needed before "none is bad" counts as evidence.
 pub const MIN_LOCAL_MINIMA: usize = 10;

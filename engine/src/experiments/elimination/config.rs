@@ -1,7 +1,8 @@
 //! The elimination experiment's configuration, presets, checks and data.
 
+use crate::check;
 use crate::error::Result;
-use crate::experiments::{Preset, check};
+use crate::experiments::Preset;
 use crate::optim::SgdConfig;
 use crate::rng::SplitMix64;
 use burn::config::Config;

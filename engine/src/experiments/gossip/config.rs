@@ -1,10 +1,11 @@
 //! The gossip experiment's configuration: the logistic-regression and MNIST parts, the sweeps,
 //! the transient's measurement settings, the presets and the checks (all through
-//! [`crate::experiments::check`]).
+//! [`crate::check`]).
 
 use super::{ProblemClass, default_topology_sweep};
+use crate::check;
 use crate::error::Result;
-use crate::experiments::{Preset, check};
+use crate::experiments::Preset;
 use crate::optim::gossip::{MixingMatrix, TopologyConfig, WeightScheme};
 use burn::config::Config;
 

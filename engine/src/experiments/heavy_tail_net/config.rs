@@ -1,9 +1,9 @@
 //! The configuration of the network part of `sgdlab run sharp-minima` and the data split that
 //! both network parts (this one and smoothing's one-point check) share.
 
+use crate::check;
 use crate::data::{Dataset, DatasetSpec};
 use crate::error::Result;
-use crate::experiments::check;
 use crate::experiments::{MemoryEstimate, classifier_memory, dataset_size};
 use crate::model::{MlpConfig, NetworkConfig};
 use burn::config::Config;

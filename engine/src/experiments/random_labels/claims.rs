@@ -3,7 +3,7 @@
 //! whose baseline and retrained runs both reached the training-accuracy target.
 
 use super::{ArmResults, REGULARIZERS, RandomLabelsResults};
-use crate::experiments::{Claim, Interval, Verdict};
+use crate::experiments::{Claim, Interval, IntervalVerdict, Verdict};
 
 /// The gap interval of an arm, in accuracy points, and its fitted and unfitted seed counts.
 pub fn gap_interval(arm: &ArmResults) -> (Interval, usize, usize) {

@@ -3,9 +3,10 @@
 //! one step schedule for every arm, fixed epoch budgets, and ablation arms that add momentum,
 //! weight decay and augmentation one at a time and all together.
 
+use crate::check;
 use crate::data::{Augment, DatasetSpec};
 use crate::error::Result;
-use crate::experiments::{Preset, check};
+use crate::experiments::Preset;
 use crate::model::{MlpConfig, NetworkConfig};
 use crate::optim::SgdConfig;
 use burn::config::Config;

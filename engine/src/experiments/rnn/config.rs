@@ -1,8 +1,9 @@
 //! The RNN experiment's configuration, presets and checks.
 
+use crate::check;
 use crate::data::RecurrentConceptConfig;
 use crate::error::Result;
-use crate::experiments::{Preset, check};
+use crate::experiments::Preset;
 use crate::model::ElmanRnnConfig;
 use crate::optim::SgdConfig;
 use burn::config::Config;

@@ -1,8 +1,9 @@
 //! The configuration of `sgdlab run sharp-minima`: the landscape, the noise, the learning
 //! rates and how long each run lasts, and the theory's exit-time exponent it implies.
 
+use crate::check;
 use crate::error::Result;
-use crate::experiments::{HeavyTailNetConfig, Preset, check};
+use crate::experiments::{HeavyTailNetConfig, Preset};
 use crate::landscape::{Clip, Landscape, Noise, NoiseKind, validate_particles};
 use burn::config::Config;
 

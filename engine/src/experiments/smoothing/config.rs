@@ -1,8 +1,9 @@
 //! The configuration of `sgdlab run smoothing`: starts, steps, noise levels, the two spiky
 //! bowls, what counts as near x*, and the one-point-convexity test of `g_η`.
 
+use crate::check;
 use crate::error::Result;
-use crate::experiments::{OnePointConfig, Preset, check};
+use crate::experiments::{OnePointConfig, Preset};
 use crate::landscape::{Landscape, Noise, NoiseKind, validate_particles};
 use burn::config::Config;
 

@@ -20,9 +20,10 @@
 //! rule fixed before any run) is in `claims.rs`.
 
 use super::{CSpread, OnePointConfig, ReferencePoint};
+use crate::check;
 use crate::data::Dataset;
 use crate::error::{EngineError, Result};
-use crate::experiments::{Interval, check};
+use crate::experiments::Interval;
 use crate::model::{InputStats, Network};
 use crate::optim::SgdConfig;
 use crate::probe::{Batch, FlatNet, OnePoint, dot, mini_batch_smoothing, one_point_of};

@@ -2,8 +2,9 @@
 //! section 6): the data, the network, SGD's η and batch size, the points probed, the Monte
 //! Carlo draws, the reference point x* and the independent runs (`seeds`).
 
+use crate::check;
 use crate::error::{EngineError, Result};
-use crate::experiments::{DataSplitConfig, MemoryEstimate, check, classifier_memory, dataset_size};
+use crate::experiments::{DataSplitConfig, MemoryEstimate, classifier_memory, dataset_size};
 use crate::model::{MlpConfig, NetworkConfig};
 use burn::config::Config;
 use serde::{Deserialize, Serialize};

@@ -12,7 +12,7 @@ use super::marks::{censored_mark, whisker};
 use super::style::{DrawResult, TICK_FONT, de, font, series_color, titled};
 use super::{Figure, render_figure};
 use crate::error::Result;
-use crate::experiments::Interval;
+use crate::report::Interval;
 
 /// With at most this many seeds, [`BarSeries::mean_ci95`] draws every seed's value beside the
 /// bar: a mean of a handful of values hides how they spread.
