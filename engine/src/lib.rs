@@ -1,13 +1,12 @@
-//! sgdlab's engine: compute devices, datasets, models, optimizers and the experiments that
-//! reproduce six results on the dynamics of stochastic gradient descent. Nothing here knows about
-//! a UI; the CLI, the desktop app and the browser drive the same experiment state machines.
+//! sgdlab's engine: compute devices, datasets, models, optimizers, loss landscapes, probes,
+//! reports, memory budgets and config checks: the substrate the experiments (`sgdlab-experiments`,
+//! a crate above this one) are built on. Nothing here knows about a UI or an experiment.
 
 pub mod bench;
 pub mod check;
 pub mod data;
 pub mod device;
 pub mod error;
-pub mod experiments;
 pub mod gpu;
 pub mod landscape;
 pub mod memory;

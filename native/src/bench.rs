@@ -13,7 +13,7 @@ use sgdlab_engine::bench::{
     particles_memory, smoothing_grid_memory, train_mlp_memory, ui_frame_memory,
 };
 use sgdlab_engine::device::{BackendChoice, resolve_device};
-use sgdlab_engine::experiments::{MemoryEstimate, parse_bytes};
+use sgdlab_experiments::{MemoryEstimate, parse_bytes};
 
 /// The most timed (or warm-up) steps and frames a bench takes: hours of work already, and far
 /// from the counters' overflow.

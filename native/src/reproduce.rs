@@ -11,10 +11,10 @@ use base64::Engine as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sgdlab_engine::device::BackendChoice;
-use sgdlab_engine::experiments::{
+use sgdlab_engine::report::{ReportMd, write_atomic};
+use sgdlab_experiments::{
     CHECKPOINT_FILE, Checkpoint, Claim, ExperimentEntry, Preset, REGISTRY, RunDir, RunRequest, find,
 };
-use sgdlab_engine::report::{ReportMd, write_atomic};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -239,7 +239,7 @@ fn machine() -> String {
 }
 
 fn verdict_counts(claims: &[Claim]) -> String {
-    use sgdlab_engine::experiments::Verdict::{Fails, Holds, Inconclusive};
+    use sgdlab_experiments::Verdict::{Fails, Holds, Inconclusive};
     let n = |v| claims.iter().filter(|c| c.verdict == v).count();
     format!(
         "{} holds, {} fails, {} inconclusive",
@@ -289,7 +289,7 @@ fn write_index(out: &Path, preset: Preset, rows: &[Row]) -> Result<(PathBuf, Pat
     );
     for r in rows {
         md.heading(2, &format!("{}: {}", r.entry.name, r.entry.title));
-        sgdlab_engine::experiments::claims_table(&mut md, &r.claims);
+        sgdlab_experiments::claims_table(&mut md, &r.claims);
     }
     let md_path = out.join("index.md");
     md.write(&md_path)?;

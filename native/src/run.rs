@@ -7,7 +7,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sgdlab_engine::data::DatasetSpec;
 use sgdlab_engine::device::BackendChoice;
-use sgdlab_engine::experiments::{
+use sgdlab_experiments::{
     CHECKPOINT_FILE, Checkpoint, Claim, Experiment, ExperimentEntry, Preset, REGISTRY, RunDir,
     RunInfo, RunRequest, Verdict, claims_lines, find, parse_bytes, run_claims, write_outputs,
 };

@@ -5,11 +5,11 @@
 
 use sgdlab_engine::data::{Dataset, digits};
 use sgdlab_engine::device::{ComputeDevice, cpu_device};
-use sgdlab_engine::experiments::{Experiment, RandomLabels, RandomLabelsConfig};
 use sgdlab_engine::model::{InputStats, MlpConfig, NetworkConfig};
 use sgdlab_engine::optim::SgdConfig;
 use sgdlab_engine::probe::{Batch, FlatNet, perturbation_sharpness, top_hessian_eigenvalue};
 use sgdlab_engine::train::{TrainRun, evaluate, flatten_params};
+use sgdlab_experiments::{Experiment, RandomLabels, RandomLabelsConfig};
 use sgdlab_tests::wgpu_or_skip;
 use std::sync::Arc;
 

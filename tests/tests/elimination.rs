@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use sgdlab_engine::device::{ComputeDevice, cpu_device};
-use sgdlab_engine::experiments::{Elimination, EliminationConfig, Experiment};
+use sgdlab_experiments::{Elimination, EliminationConfig, Experiment};
 use sgdlab_tests::{
     RUN_FILES, assert_files, quick_run, sgdlab, stderr, verdict_of, wgpu_or_skip, write_config,
 };

@@ -12,8 +12,8 @@
 use sgdlab_engine::data::{
     parse_cifar_batch, parse_digits_csv, parse_idx_images, parse_idx_labels,
 };
-use sgdlab_engine::experiments::{Checkpoint, Preset, REGISTRY, RunRequest};
 use sgdlab_engine::rng::SplitMix64;
+use sgdlab_experiments::{Checkpoint, Preset, REGISTRY, RunRequest};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
@@ -168,7 +168,7 @@ fn url_fragments_never_panic() {
 fn checkpoint_file(payload: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     let mut out = b"SGDLABCK".to_vec();
-    out.extend_from_slice(&sgdlab_engine::experiments::CHECKPOINT_FORMAT.to_le_bytes());
+    out.extend_from_slice(&sgdlab_experiments::CHECKPOINT_FORMAT.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(payload);
     let digest = sha2::Sha256::digest(&out);
@@ -247,7 +247,7 @@ fn the_checkpoint_decoder_refuses_every_mutant_and_never_panics() {
         ..RunRequest::default()
     };
     for (name, c) in &checkpoints {
-        let entry = sgdlab_engine::experiments::find(name).unwrap();
+        let entry = sgdlab_experiments::find(name).unwrap();
         let mut exp = entry.build(&quick, &mut |_| {}).unwrap();
         exp.restore(&c.state).unwrap();
         let seeds = [c.state.clone()];

@@ -6,12 +6,12 @@
 
 use serde_json::Value;
 use sgdlab_engine::device::{ComputeDevice, cpu_device};
-use sgdlab_engine::experiments::QUICK_TOO_SMALL;
 use sgdlab_engine::optim::gossip::{
     Algorithm, LogisticProblem, Mixer, MixingMatrix, TopologyConfig, WeightScheme,
     consensus_distance,
 };
 use sgdlab_engine::rng::SplitMix64;
+use sgdlab_experiments::QUICK_TOO_SMALL;
 use sgdlab_tests::{
     RUN_FILES, assert_files, claims_of, quick_run, sgdlab, stderr, verdict_of, wgpu_or_skip,
     write_config,

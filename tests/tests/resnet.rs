@@ -10,7 +10,7 @@
 
 use sgdlab_engine::data::DatasetSpec;
 use sgdlab_engine::device::BackendChoice;
-use sgdlab_engine::experiments::{Preset, RunRequest, find};
+use sgdlab_experiments::{Preset, RunRequest, find};
 use sgdlab_tests::{RUN_FILES, assert_files, claims_of, sgdlab, stderr, write_config};
 use std::path::{Path, PathBuf};
 use std::process::Output;

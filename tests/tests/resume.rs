@@ -28,7 +28,7 @@ fn uninterrupted(experiment: &str) -> Vec<u8> {
 
 /// An unsigned field of the checkpoint at `path`, once one is there.
 fn checkpoint_field(path: &Path, field: &str) -> Option<u64> {
-    let c = sgdlab_engine::experiments::Checkpoint::read(path).ok()?;
+    let c = sgdlab_experiments::Checkpoint::read(path).ok()?;
     match field {
         "units_done" => Some(c.units_done),
         "units_total" => Some(c.units_total),
@@ -105,7 +105,7 @@ fn stop_after(experiment: &str, out: &Path, after: u64, resume: bool, signal: &s
             }
             // A kill during the output swap leaves it for the next run to finish; finish it
             // here the same way to read the checkpoint that run will resume from.
-            sgdlab_engine::experiments::recover_outputs(&out.join(experiment)).unwrap();
+            sgdlab_experiments::recover_outputs(&out.join(experiment)).unwrap();
             return Stop {
                 resumed_at: resumed_at(&log()),
                 // None when it finished before the signal arrived.

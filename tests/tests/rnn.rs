@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use sgdlab_engine::device::{ComputeDevice, cpu_device};
-use sgdlab_engine::experiments::{Experiment, Rnn, RnnConfig};
 use sgdlab_engine::model::ElmanRnnConfig;
+use sgdlab_experiments::{Experiment, Rnn, RnnConfig};
 use sgdlab_tests::{
     RUN_FILES, assert_files, claims_of, quick_run, sgdlab, stderr, wgpu_or_skip, write_config,
 };

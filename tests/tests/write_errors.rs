@@ -163,8 +163,6 @@ fn an_error_with_a_full_stderr_keeps_its_exit_code() {
 }
 
 #[test]
-#[ignore = "needs the rest of native/src/run.rs on say_err! (issue 27 case 10, the other half): \
-            run_entry's device line is still an eprintln!"]
 fn a_run_with_a_full_stderr_finishes_and_writes_its_results() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("tiny.json");

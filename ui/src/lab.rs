@@ -7,7 +7,7 @@ use crate::runner::{RunStatus, Runner, Sim};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use sgdlab_engine::experiments::{ExperimentEntry, REGISTRY};
+use sgdlab_experiments::{ExperimentEntry, REGISTRY};
 
 /// The six labs, named as the CLI names its experiments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]

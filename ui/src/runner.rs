@@ -2,7 +2,7 @@
 //! to the UI, or inline, a bounded slice of work per frame (the browser, tests, benchmarks).
 
 use crate::compute::Compute;
-use sgdlab_engine::experiments::Experiment;
+use sgdlab_experiments::Experiment;
 use web_time::{Duration, Instant};
 
 /// A live experiment: a state machine with a bounded step and a snapshot to draw.

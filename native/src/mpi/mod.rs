@@ -34,8 +34,8 @@ use anyhow::anyhow;
 use clap::{Args, ValueEnum};
 use results::{MpiGossipResults, RunRecord, RunStats};
 use sgdlab_engine::device::{BackendChoice, resolve_device};
-use sgdlab_engine::experiments::Preset;
 use sgdlab_engine::optim::gossip::simulate_nodes;
+use sgdlab_experiments::Preset;
 use std::path::PathBuf;
 
 /// Where the nodes run.
@@ -84,7 +84,7 @@ pub struct MpiGossipArgs {
     pub json: bool,
     /// Memory budget of the whole job (for example 8G or 512M): a config whose estimated peak
     /// memory exceeds it is refused before any work. Default: the machine's memory.
-    #[arg(long, value_name = "SIZE", value_parser = sgdlab_engine::experiments::parse_bytes)]
+    #[arg(long, value_name = "SIZE", value_parser = sgdlab_experiments::parse_bytes)]
     pub max_memory: Option<u64>,
 }
 

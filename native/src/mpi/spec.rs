@@ -5,8 +5,8 @@
 use crate::Failure;
 use crate::run::read_config;
 use anyhow::anyhow;
-use sgdlab_engine::experiments::{Gossip, GossipConfig, Preset, Registered, parse_config_over};
 use sgdlab_engine::optim::gossip::{Algorithm, NodeRunSpec};
+use sgdlab_experiments::{Gossip, GossipConfig, Preset, Registered, parse_config_over};
 use std::path::Path;
 
 /// Parses `--algorithms` (comma-separated names, or `all`).

@@ -11,8 +11,8 @@ use crate::runner::{ExperimentSim, LiveExperiment};
 use egui_plot::{Legend, Line, Plot, Points};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sgdlab_engine::experiments::{Elimination, EliminationConfig, EliminationSnapshot, Experiment};
 use sgdlab_engine::optim::SgdConfig;
+use sgdlab_experiments::{Elimination, EliminationConfig, EliminationSnapshot, Experiment};
 use std::sync::Arc;
 
 /// What the controls edit.

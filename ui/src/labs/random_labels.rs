@@ -13,13 +13,11 @@ use egui_plot::{Legend, Line, Plot, PlotImage, PlotPoint, Points};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sgdlab_engine::data::{Dataset, DatasetSpec, InputShape};
-use sgdlab_engine::experiments::{
-    Experiment, Preset, RandomLabels, RandomLabelsConfig, RandomLabelsPoint,
-};
 use sgdlab_engine::model::{InputStats, MlpConfig, Network, NetworkConfig};
 use sgdlab_engine::optim::SgdConfig;
 use sgdlab_engine::rng::SplitMix64;
 use sgdlab_engine::train::{TrainRun, evaluate, flatten_params, l2_norm, predict};
+use sgdlab_experiments::{Experiment, Preset, RandomLabels, RandomLabelsConfig, RandomLabelsPoint};
 use std::sync::Arc;
 
 /// Which experiment the lab shows.

@@ -11,11 +11,11 @@ use crate::runner::{ExperimentSim, LiveExperiment};
 use egui_plot::{Legend, Line, Plot, Points};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sgdlab_engine::experiments::{
-    Experiment, Preset, Rnn, RnnConfig, RnnCurvePoint, RnnSweep, samples_needed,
-};
 use sgdlab_engine::model::ElmanRnnConfig;
 use sgdlab_engine::optim::SgdConfig;
+use sgdlab_experiments::{
+    Experiment, Preset, Rnn, RnnConfig, RnnCurvePoint, RnnSweep, samples_needed,
+};
 use std::sync::Arc;
 
 /// What the controls edit.
