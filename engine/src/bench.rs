@@ -98,7 +98,7 @@ pub struct TrainBench {
     /// Untimed warm-up steps run first (kernel compilation, allocator warm-up).
     pub warmup_steps: usize,
     /// Backend (`cpu` or `wgpu`).
-    pub backend: String,
+    pub backend: crate::device::Backend,
     /// Adapter description.
     pub adapter: String,
     /// The device in full.
@@ -165,7 +165,7 @@ pub fn bench_train_mlp(
         batch,
         seconds,
         warmup_steps,
-        backend: device.info.backend.clone(),
+        backend: device.info.backend,
         adapter: device.info.adapter.clone(),
         device: device.info.clone(),
     })
@@ -318,7 +318,7 @@ pub fn bench_smoothing_grid(
         samples,
         seed: 1,
     };
-    let gpu = device.info.backend == "wgpu";
+    let gpu = device.info.backend == crate::device::Backend::Wgpu;
     let start;
     if gpu {
         let ctx = GpuContext::shared()?;

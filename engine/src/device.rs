@@ -50,11 +50,31 @@ impl fmt::Display for BackendChoice {
     }
 }
 
+/// The backend a run computes on, once resolved (`auto` is not one): written `cpu` or `wgpu`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// burn's CPU backend (flex).
+    #[default]
+    Cpu,
+    /// burn on wgpu, or the WGSL kernels on a wgpu device.
+    Wgpu,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Cpu => "cpu",
+            Self::Wgpu => "wgpu",
+        })
+    }
+}
+
 /// The backend a run actually uses, and the adapter behind it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
-    /// `cpu` or `wgpu`.
-    pub backend: String,
+    /// The backend.
+    pub backend: Backend,
     /// Adapter name (for wgpu) or a description of the CPU backend.
     pub adapter: String,
     /// Driver name and version, where the adapter reports them.
@@ -101,7 +121,7 @@ pub fn cpu_device() -> ComputeDevice {
     ComputeDevice {
         device: Device::flex(),
         info: DeviceInfo {
-            backend: "cpu".into(),
+            backend: Backend::Cpu,
             // A browser has one thread for the page (the build has no rayon there).
             adapter: if cfg!(target_family = "wasm") {
                 "burn-flex (WebAssembly, one thread)".into()
@@ -184,7 +204,7 @@ fn adopt_wgpu(device: Device, setup: burn::tensor::wgpu::WgpuSetup) -> ComputeDe
     ComputeDevice {
         device,
         info: DeviceInfo {
-            backend: "wgpu".into(),
+            backend: Backend::Wgpu,
             adapter: format!("{} ({:?})", a.name, a.device_type),
             driver,
             api: format!("{:?}", a.backend),

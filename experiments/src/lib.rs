@@ -106,9 +106,9 @@ pub trait Experiment {
     /// [`write_outputs`] adds `config.json`, `results.json` and `report.md`.
     fn write_artifacts(&self, dir: &Path) -> Result<Vec<PathBuf>>;
 
-    /// Appends the report's body (after its title, run line and claims table); `files` are the
-    /// names of the files written, for images.
-    fn report(&self, md: &mut ReportMd, files: &[String]);
+    /// Appends the report's body (after its title, run line and claims table; the writer closes
+    /// it with the `Plots` section, every PNG of the set).
+    fn report(&self, md: &mut ReportMd);
 
     /// The state to resume from, as of now: the jobs finished and the experiment's encoded
     /// state: the finished jobs' results and, where the experiment keeps it, the job in

@@ -455,11 +455,20 @@ fn write_set(
         }
     ));
     super::claims_section(&mut md, &claims);
-    exp.report(&mut md, &names);
+    exp.report(&mut md);
+    plots_section(&mut md, &names);
     let p = dir.join("report.md");
     md.write(&p)?;
     written.push(p);
     Ok(written)
+}
+
+/// The `Plots` section that closes every report: each PNG of the set, in name order.
+fn plots_section(md: &mut ReportMd, files: &[String]) {
+    md.heading(2, "Plots");
+    for f in files.iter().filter(|f| f.ends_with(".png")) {
+        md.image(f, f);
+    }
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ async fn webgpu() -> Result<(WebGpu, DeviceInfo), String> {
         a.name.clone()
     };
     let info = DeviceInfo {
-        backend: "wgpu".into(),
+        backend: sgdlab_engine::device::Backend::Wgpu,
         adapter: format!("{name} ({:?})", a.device_type),
         driver: if a.driver.is_empty() {
             "unknown".into()

@@ -63,7 +63,7 @@ pub async fn start(
     hook.publish(
         LabState {
             lab: "starting".into(),
-            backend: compute.lab.info().backend.clone(),
+            backend: compute.lab.info().backend.to_string(),
             adapter: compute.lab.info().adapter.clone(),
             renderer: compute.renderer.name().into(),
             fallback_reason: compute.lab.fallback.clone(),

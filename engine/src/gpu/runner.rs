@@ -32,7 +32,7 @@ impl ParticleRunner {
         rule: StepRule,
         state: ParticleState,
     ) -> Result<Self> {
-        if device.info.backend == "wgpu" {
+        if device.info.backend == crate::device::Backend::Wgpu {
             let ctx = GpuContext::shared()?;
             Ok(Self::Gpu(Box::new(GpuParticles::new(
                 &ctx, &land, &rule, &state,

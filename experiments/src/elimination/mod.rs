@@ -326,7 +326,7 @@ impl Elimination {
         }
     }
 
-    fn report_body(&self, md: &mut ReportMd, files: &[String]) {
+    fn report_body(&self, md: &mut ReportMd) {
         let r = &self.results;
         md.paragraph(
             "Kawaguchi, Kaelbling (AISTATS 2020): adding one exponential neuron per output, \
@@ -427,10 +427,6 @@ impl Elimination {
         }
         report::end_points_section(md, r);
         report::failure_section(md, r);
-        md.heading(2, "Plots");
-        for f in files.iter().filter(|f| f.ends_with(".png")) {
-            md.image(f, f);
-        }
     }
 }
 
@@ -563,8 +559,8 @@ impl Experiment for Elimination {
         Ok(written)
     }
 
-    fn report(&self, md: &mut ReportMd, files: &[String]) {
-        self.report_body(md, files);
+    fn report(&self, md: &mut ReportMd) {
+        self.report_body(md);
     }
 
     /// Jobs: gradient descent, then each classified end point.

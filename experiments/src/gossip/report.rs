@@ -330,7 +330,7 @@ impl Gossip {
         ]
     }
 
-    pub(super) fn report_body(&self, md: &mut ReportMd, files: &[String]) {
+    pub(super) fn report_body(&self, md: &mut ReportMd) {
         let r = &self.results;
         let c = &self.config;
         md.paragraph(
@@ -590,9 +590,5 @@ impl Gossip {
             ],
             &rows,
         );
-        md.heading(2, "Plots");
-        for f in files.iter().filter(|f| f.ends_with(".png")) {
-            md.image(f, f);
-        }
     }
 }

@@ -673,8 +673,8 @@ impl Experiment for Gossip {
         Ok(written)
     }
 
-    fn report(&self, md: &mut ReportMd, files: &[String]) {
-        self.report_body(md, files);
+    fn report(&self, md: &mut ReportMd) {
+        self.report_body(md);
     }
 }
 

@@ -320,8 +320,8 @@ impl Experiment for RandomLabels {
         self.write_tables_and_plots(dir)
     }
 
-    fn report(&self, md: &mut ReportMd, files: &[String]) {
-        self.report_body(md, files);
+    fn report(&self, md: &mut ReportMd) {
+        self.report_body(md);
     }
 
     fn checkpoint(&self) -> Result<Option<(usize, Vec<u8>)>> {

@@ -188,7 +188,7 @@ impl RandomLabels {
         Ok(written)
     }
 
-    pub(super) fn report_body(&self, md: &mut ReportMd, files: &[String]) {
+    pub(super) fn report_body(&self, md: &mut ReportMd) {
         let r = &self.results;
         let c = &self.config;
         md.paragraph(
@@ -341,10 +341,6 @@ impl RandomLabels {
         );
         if let Some(f) = &self.failure {
             md.paragraph(&format!("Stopped: {f}"));
-        }
-        md.heading(2, "Plots");
-        for f in files.iter().filter(|f| f.ends_with(".png")) {
-            md.image(f, f);
         }
     }
 }

@@ -283,8 +283,8 @@ impl Experiment for Rnn {
         Ok(written)
     }
 
-    fn report(&self, md: &mut ReportMd, files: &[String]) {
-        self.report_body(md, files);
+    fn report(&self, md: &mut ReportMd) {
+        self.report_body(md);
     }
 
     fn checkpoint(&self) -> Result<Option<(usize, Vec<u8>)>> {

@@ -240,7 +240,7 @@ impl Rnn {
         Ok(written)
     }
 
-    pub(super) fn report_body(&self, md: &mut ReportMd, files: &[String]) {
+    pub(super) fn report_body(&self, md: &mut ReportMd) {
         let r = &self.results;
         let c = &self.config;
         md.paragraph(
@@ -396,9 +396,5 @@ impl Rnn {
             ],
             &rows,
         );
-        md.heading(2, "Plots");
-        for f in files.iter().filter(|f| f.ends_with(".png")) {
-            md.image(f, f);
-        }
     }
 }

@@ -63,7 +63,7 @@ impl SharpMinima {
             experiment: "sharp-minima".into(),
             status: "running".into(),
             device: device.info.clone(),
-            engine: if device.info.backend == "wgpu" {
+            engine: if device.info.backend == sgdlab_engine::device::Backend::Wgpu {
                 "gpu"
             } else {
                 "cpu"
@@ -303,8 +303,8 @@ impl Experiment for SharpMinima {
         Ok(written)
     }
 
-    fn report(&self, md: &mut ReportMd, files: &[String]) {
-        self.report_body(md, &self.summary(), files);
+    fn report(&self, md: &mut ReportMd) {
+        self.report_body(md, &self.summary());
     }
 
     fn checkpoint(&self) -> Result<Option<(usize, Vec<u8>)>> {

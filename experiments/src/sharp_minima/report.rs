@@ -136,7 +136,7 @@ impl SharpMinima {
         Ok(written)
     }
 
-    pub(super) fn report_body(&self, md: &mut ReportMd, r: &SharpMinimaResults, files: &[String]) {
+    pub(super) fn report_body(&self, md: &mut ReportMd, r: &SharpMinimaResults) {
         let c = &self.config;
         md.paragraph(
             "Wang, Oh, Rhee (2021): SGD with heavy-tailed noise truncated at b leaves a basin of \
@@ -293,10 +293,6 @@ impl SharpMinima {
         }
         if let Some(net) = &self.net {
             net.report(md);
-        }
-        md.heading(2, "Plots");
-        for f in files.iter().filter(|f| f.ends_with(".png")) {
-            md.image(f, f);
         }
     }
 }

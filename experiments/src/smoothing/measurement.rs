@@ -222,7 +222,7 @@ impl SmoothingExperiment {
                 seed: derive_seed(self.config.seed, "smoothing grid"),
             };
             s.validate(&grid, "smoothing")?;
-            let values = if self.device.info.backend == "wgpu" {
+            let values = if self.device.info.backend == sgdlab_engine::device::Backend::Wgpu {
                 smooth_grid_gpu(&GpuContext::shared()?, &packed, &s, &grid)?
             } else {
                 smooth_grid_cpu(

@@ -238,7 +238,7 @@ impl SmoothingExperiment {
         }
     }
 
-    pub(super) fn report_body(&self, md: &mut ReportMd, r: &SmoothingResults, files: &[String]) {
+    pub(super) fn report_body(&self, md: &mut ReportMd, r: &SmoothingResults) {
         let c = &self.config;
         md.paragraph(
             "Kleinberg, Li, Yuan (ICML 2018): with y = x − η∇f(x), SGD's y follows in expectation \
@@ -309,10 +309,6 @@ impl SmoothingExperiment {
         );
         if let Some(nn) = &self.nn {
             nn.report(md);
-        }
-        md.heading(2, "Plots");
-        for f in files.iter().filter(|f| f.ends_with(".png")) {
-            md.image(f, f);
         }
     }
 }

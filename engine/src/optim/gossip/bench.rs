@@ -29,7 +29,7 @@ pub struct GossipBench {
     /// Seconds the timed steps took (ending with a read-back, so queued GPU work is counted).
     pub seconds: f64,
     /// Backend (`cpu` or `wgpu`).
-    pub backend: String,
+    pub backend: crate::device::Backend,
     /// The device in full.
     pub device: DeviceInfo,
 }
@@ -95,7 +95,7 @@ pub fn bench_gossip(
         period,
         steps,
         seconds,
-        backend: device.info.backend.clone(),
+        backend: device.info.backend,
         device: device.info.clone(),
     })
 }
