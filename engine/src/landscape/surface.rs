@@ -117,56 +117,30 @@ impl Landscape {
     /// A wide, a sharp and a second wide well side by side on a line (basins touch), walls
     /// outside: `[wide r_w][sharp r_s][wide r_w]`, all of depth `depth`.
     pub fn sharp_and_wide_1d(sharp_radius: f32, wide_radius: f32, depth: f32) -> Self {
-        let (s, w) = (sharp_radius, wide_radius);
-        Self::BumpWells {
-            dim: 1,
-            wells: vec![
-                Well {
-                    center: [-s - w, 0.0],
-                    radius: w,
-                    depth,
-                },
-                Well {
-                    center: [0.0, 0.0],
-                    radius: s,
-                    depth,
-                },
-                Well {
-                    center: [s + w, 0.0],
-                    radius: w,
-                    depth,
-                },
-            ],
-            lo: [-s - 2.0 * w, 0.0],
-            hi: [s + 2.0 * w, 0.0],
-            wall: 4.0,
-        }
+        Self::sharp_and_wide(1, sharp_radius, wide_radius, depth)
     }
 
     /// Two wide wells and a sharp one in the plane.
     pub fn sharp_and_wide_2d(sharp_radius: f32, wide_radius: f32, depth: f32) -> Self {
+        Self::sharp_and_wide(2, sharp_radius, wide_radius, depth)
+    }
+
+    /// The three wells of [`Self::sharp_and_wide_1d`] along x, in `dim` dimensions (in the
+    /// plane the box reaches one wide radius above and below the line).
+    fn sharp_and_wide(dim: u32, sharp_radius: f32, wide_radius: f32, depth: f32) -> Self {
         let (s, w) = (sharp_radius, wide_radius);
+        let well = |x: f32, radius: f32| Well {
+            center: [x, 0.0],
+            radius,
+            depth,
+        };
+        // 0.0 on the line, not -0.0: the box is written into configs and reports.
+        let (y_lo, y_hi) = if dim == 2 { (-w, w) } else { (0.0, 0.0) };
         Self::BumpWells {
-            dim: 2,
-            wells: vec![
-                Well {
-                    center: [-s - w, 0.0],
-                    radius: w,
-                    depth,
-                },
-                Well {
-                    center: [0.0, 0.0],
-                    radius: s,
-                    depth,
-                },
-                Well {
-                    center: [s + w, 0.0],
-                    radius: w,
-                    depth,
-                },
-            ],
-            lo: [-s - 2.0 * w, -w],
-            hi: [s + 2.0 * w, w],
+            dim,
+            wells: vec![well(-s - w, w), well(0.0, s), well(s + w, w)],
+            lo: [-s - 2.0 * w, y_lo],
+            hi: [s + 2.0 * w, y_hi],
             wall: 4.0,
         }
     }

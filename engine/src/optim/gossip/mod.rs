@@ -8,6 +8,7 @@ mod mixing;
 mod mlp;
 mod node;
 mod reference;
+mod schedule;
 mod sim;
 mod topology;
 
@@ -17,5 +18,6 @@ pub use mixing::*;
 pub use mlp::*;
 pub use node::*;
 pub use reference::simulate_nodes;
+pub use schedule::*;
 pub use sim::*;
 pub use topology::*;

@@ -20,7 +20,7 @@
 //!   labelled a heuristic wherever it is reported. When several seeds are simulated as column
 //!   blocks of one tensor they share one mixer, so the period follows the seed-mean loss.
 
-use super::MixingMatrix;
+use super::{Combine, MixingMatrix, NodeSchedule, ScheduleState};
 use crate::error::{EngineError, Result};
 use crate::rng::SplitMix64;
 use burn::tensor::{Device, Int, Tensor, TensorData, activation};
@@ -74,11 +74,8 @@ pub fn matrix_tensor(w: &[f64], rows: usize, cols: usize, device: &Device) -> Te
 /// period and losses, and the communication counts (a checkpoint keeps it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MixerState {
-    step: u64,
-    next_global: u64,
-    current_period: usize,
-    initial_loss: Option<f64>,
-    last_loss: Option<f64>,
+    #[serde(flatten)]
+    schedule: ScheduleState,
     messages: f64,
     bytes: f64,
     global_averages: u64,
@@ -87,18 +84,12 @@ pub struct MixerState {
 /// Applies an algorithm's combine step to stacked node parameters, and counts communication.
 #[derive(Clone, Debug)]
 pub struct Mixer {
-    algorithm: Algorithm,
-    period: usize,
-    aga_max_period: usize,
+    /// Which combine each step ends with (the same schedule a node process follows).
+    schedule: NodeSchedule,
     rounds: Vec<Tensor<2>>,
     messages_per_round: Vec<f64>,
     n: usize,
     params_per_node: usize,
-    step: u64,
-    next_global: u64,
-    current_period: usize,
-    initial_loss: Option<f64>,
-    last_loss: Option<f64>,
     /// Messages sent per node, summed over steps.
     pub messages: f64,
     /// Bytes sent per node (f32 parameters), summed over steps.
@@ -125,9 +116,7 @@ impl Mixer {
         }
         let n = mixing.n;
         Ok(Self {
-            algorithm,
-            period,
-            aga_max_period: aga_max_period.max(period),
+            schedule: NodeSchedule::new(algorithm, period, aga_max_period, mixing.rounds.len()),
             rounds: mixing
                 .rounds
                 .iter()
@@ -136,11 +125,6 @@ impl Mixer {
             messages_per_round: mixing.messages_per_round.clone(),
             n,
             params_per_node,
-            step: 0,
-            next_global: period as u64,
-            current_period: period,
-            initial_loss: None,
-            last_loss: None,
             messages: 0.0,
             bytes: 0.0,
             global_averages: 0,
@@ -150,11 +134,7 @@ impl Mixer {
     /// Its state, for a checkpoint.
     pub fn state(&self) -> MixerState {
         MixerState {
-            step: self.step,
-            next_global: self.next_global,
-            current_period: self.current_period,
-            initial_loss: self.initial_loss,
-            last_loss: self.last_loss,
+            schedule: self.schedule.state(),
             messages: self.messages,
             bytes: self.bytes,
             global_averages: self.global_averages,
@@ -163,11 +143,7 @@ impl Mixer {
 
     /// Continues from `state`, taken of a mixer built the same way.
     pub fn set_state(&mut self, state: MixerState) {
-        self.step = state.step;
-        self.next_global = state.next_global;
-        self.current_period = state.current_period;
-        self.initial_loss = state.initial_loss;
-        self.last_loss = state.last_loss;
+        self.schedule.set_state(state.schedule);
         self.messages = state.messages;
         self.bytes = state.bytes;
         self.global_averages = state.global_averages;
@@ -175,72 +151,51 @@ impl Mixer {
 
     /// Steps mixed so far.
     pub fn steps(&self) -> u64 {
-        self.step
+        self.schedule.steps()
     }
 
     /// The averaging period in force now (changes over time only for Gossip-AGA).
     pub fn current_period(&self) -> usize {
-        self.current_period
+        self.schedule.current_period()
     }
 
     /// Whether the step about to be mixed ends with an exact global average.
     pub fn is_global_step(&self) -> bool {
-        match self.algorithm {
-            Algorithm::ParallelSgd => true,
-            Algorithm::GossipSgd => false,
-            Algorithm::LocalSgd | Algorithm::GossipPga | Algorithm::GossipAga => {
-                self.step + 1 == self.next_global
-            }
-        }
+        self.schedule.next() == Combine::Global
     }
 
     /// Tells Gossip-AGA the latest loss at the average model (ignored by the others).
     pub fn observe_loss(&mut self, loss: f64) {
-        if loss.is_finite() && loss > 0.0 {
-            self.initial_loss.get_or_insert(loss);
-            self.last_loss = Some(loss);
-        }
+        self.schedule.observe_loss(loss);
     }
 
     /// Combines the nodes' locally updated parameters `ys` (each n × k) for this step.
     pub fn mix(&mut self, ys: Vec<Tensor<2>>) -> Vec<Tensor<2>> {
-        let global = self.is_global_step();
-        let gossip = matches!(
-            self.algorithm,
-            Algorithm::GossipSgd | Algorithm::GossipPga | Algorithm::GossipAga
-        );
         let n = self.n;
-        let out = if global {
-            // Ring all-reduce: 2(n−1) messages carrying 2(n−1)/n of the parameters per node.
-            self.messages += 2.0 * (n as f64 - 1.0);
-            self.bytes += 2.0 * (n as f64 - 1.0) / n as f64 * self.params_per_node as f64 * 4.0;
-            self.global_averages += 1;
-            ys.into_iter()
-                .map(|y| {
-                    let [rows, cols] = y.dims();
-                    y.mean_dim(0).expand([rows, cols])
-                })
-                .collect()
-        } else if gossip {
-            let r = (self.step % self.rounds.len() as u64) as usize;
-            let m = self.messages_per_round[r];
-            self.messages += m;
-            self.bytes += m * self.params_per_node as f64 * 4.0;
-            let w = self.rounds[r].clone();
-            ys.into_iter().map(|y| w.clone().matmul(y)).collect()
-        } else {
-            ys
-        };
-        self.step += 1;
-        if global && self.algorithm != Algorithm::ParallelSgd {
-            if self.algorithm == Algorithm::GossipAga
-                && let (Some(f0), Some(f)) = (self.initial_loss, self.last_loss)
-            {
-                let h = (self.period as f64 * (f0 / f).sqrt()).ceil();
-                self.current_period = (h as usize).clamp(1, self.aga_max_period);
+        let out = match self.schedule.next() {
+            Combine::Global => {
+                // Ring all-reduce: 2(n−1) messages carrying 2(n−1)/n of the parameters per node.
+                self.messages += 2.0 * (n as f64 - 1.0);
+                self.bytes += 2.0 * (n as f64 - 1.0) / n as f64 * self.params_per_node as f64 * 4.0;
+                self.global_averages += 1;
+                ys.into_iter()
+                    .map(|y| {
+                        let [rows, cols] = y.dims();
+                        y.mean_dim(0).expand([rows, cols])
+                    })
+                    .collect()
             }
-            self.next_global = self.step + self.current_period as u64;
-        }
+            Combine::Gossip { round } => {
+                let r = round % self.rounds.len();
+                let m = self.messages_per_round[r];
+                self.messages += m;
+                self.bytes += m * self.params_per_node as f64 * 4.0;
+                let w = self.rounds[r].clone();
+                ys.into_iter().map(|y| w.clone().matmul(y)).collect()
+            }
+            Combine::Local => ys,
+        };
+        self.schedule.advance();
         out
     }
 }
