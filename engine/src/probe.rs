@@ -415,17 +415,6 @@ pub fn mini_batch_smoothing(
     })
 }
 
-/// A point uniform on the sphere of radius `r` around `center`.
-pub fn on_sphere(rng: &mut SplitMix64, center: &[f32], r: f64) -> Vec<f32> {
-    let u = gaussian(rng, center.len());
-    let n = norm(&u);
-    center
-        .iter()
-        .zip(&u)
-        .map(|(&c, &x)| c + (r * f64::from(x) / n) as f32)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,23 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `sgdlab run <experiment> --preset quick --backend cpu --quiet --out <out>`, then `extra`.
+pub fn quick_args<'a>(experiment: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        experiment,
+        "--preset",
+        "quick",
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// A finished `sgdlab run <experiment> --preset quick --backend cpu` in a temporary directory.
 pub struct QuickRun {
     /// Keeps the temporary directory alive.
@@ -76,18 +93,7 @@ pub fn quick_run(experiment: &str, extra: &[&str]) -> QuickRun {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("out");
     let out_s = out.to_str().expect("a UTF-8 temp path").to_string();
-    let mut args = vec![
-        "run",
-        experiment,
-        "--preset",
-        "quick",
-        "--backend",
-        "cpu",
-        "--out",
-        &out_s,
-        "--quiet",
-        "--json",
-    ];
+    let mut args = quick_args(experiment, &out_s, &["--json"]);
     args.extend_from_slice(extra);
     let output = sgdlab(&args);
     assert!(

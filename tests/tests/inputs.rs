@@ -75,19 +75,7 @@ fn expect_refused(args: &[&str], needles: &[&str]) {
 
 /// `sgdlab run <experiment> --preset quick --backend cpu --quiet --out <out>` and `extra`.
 fn run_args<'a>(experiment: &'a str, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "run",
-        experiment,
-        "--preset",
-        "quick",
-        "--backend",
-        "cpu",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    args
+    sgdlab_tests::quick_args(experiment, out.to_str().unwrap(), extra)
 }
 
 /// An IDX header: the magic number and the dimensions, big-endian.

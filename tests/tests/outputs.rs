@@ -14,19 +14,11 @@ use std::time::{Duration, Instant};
 
 /// `sgdlab run rnn --preset quick --backend cpu --quiet --out OUT` plus `extra`.
 fn run_rnn(out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "run",
+    sgdlab(&sgdlab_tests::quick_args(
         "rnn",
-        "--preset",
-        "quick",
-        "--backend",
-        "cpu",
-        "--quiet",
-        "--out",
         out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    sgdlab(&args)
+        extra,
+    ))
 }
 
 /// A stopped quick rnn run in `out` (stopped after its second step, as an interrupt would).
@@ -36,6 +28,22 @@ fn stopped_rnn(out: &Path, extra: &[&str]) {
     let o = run_rnn(out, &args);
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     assert!(out.join("rnn/checkpoint.cbor").is_file());
+}
+
+/// `sgdlab reproduce --preset quick --only rnn --backend cpu --quiet --out OUT`.
+fn reproduce_rnn(out: &Path) -> std::process::Output {
+    sgdlab(&[
+        "reproduce",
+        "--preset",
+        "quick",
+        "--only",
+        "rnn",
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ])
 }
 
 fn resume(out: &Path) -> std::process::Output {
@@ -157,18 +165,7 @@ fn reproduce_does_not_resume_a_checkpoint_of_another_config_as_its_preset() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     stopped_rnn(&out, &["--seed", "5"]);
-    let o = sgdlab(&[
-        "reproduce",
-        "--preset",
-        "quick",
-        "--only",
-        "rnn",
-        "--backend",
-        "cpu",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = reproduce_rnn(&out);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("seed"), "{}", stderr(&o));
     assert!(
@@ -288,18 +285,7 @@ fn an_output_folder_that_is_a_mount_point_takes_the_outputs() {
 fn reproduce_keeps_an_index_it_did_not_write() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("index.html"), "my page").unwrap();
-    let o = sgdlab(&[
-        "reproduce",
-        "--preset",
-        "quick",
-        "--only",
-        "rnn",
-        "--backend",
-        "cpu",
-        "--quiet",
-        "--out",
-        tmp.path().to_str().unwrap(),
-    ]);
+    let o = reproduce_rnn(tmp.path());
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("index.html"), "{}", stderr(&o));
     assert_eq!(

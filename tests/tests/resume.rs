@@ -15,7 +15,7 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use sgdlab_tests::{quick_run, sgdlab, sgdlab_bin, stderr};
+use sgdlab_tests::{quick_args, quick_run, sgdlab, sgdlab_bin, stderr};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -225,19 +225,11 @@ fn phase_boundaries(experiment: &str) -> (Vec<u8>, Vec<u64>) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("progress.log");
     let out = dir.path().join("out");
-    let o = sgdlab(&[
-        "run",
+    let o = sgdlab(&quick_args(
         experiment,
-        "--preset",
-        "quick",
-        "--backend",
-        "cpu",
-        "--quiet",
-        "--out",
         out.to_str().unwrap(),
-        "--progress-log",
-        log.to_str().unwrap(),
-    ]);
+        &["--progress-log", log.to_str().unwrap()],
+    ));
     assert!(o.status.success(), "{experiment}: {}", stderr(&o));
     let text = std::fs::read_to_string(&log).unwrap();
     let rows: Vec<(u64, String)> = text
@@ -280,21 +272,12 @@ fn survives_stops_at_phase_boundaries(experiment: &str) {
     let dir = tempfile::tempdir().unwrap();
     for call in calls {
         let out = dir.path().join(format!("at-{call}"));
-        let o = sgdlab(&[
-            "run",
+        let call_s = call.to_string();
+        let o = sgdlab(&quick_args(
             experiment,
-            "--preset",
-            "quick",
-            "--backend",
-            "cpu",
-            "--quiet",
-            "--checkpoint-every",
-            "0",
-            "--out",
             out.to_str().unwrap(),
-            "--stop-after-steps",
-            &call.to_string(),
-        ]);
+            &["--checkpoint-every", "0", "--stop-after-steps", &call_s],
+        ));
         // The last step call finishes the run before the stop comes.
         assert!(
             matches!(o.status.code(), Some(130 | 0)),

@@ -480,11 +480,6 @@ impl<S: Sim> Runner<S> {
         }
         self.status.running
     }
-
-    /// Whether the runner steps on a worker thread.
-    pub fn is_threaded(&self) -> bool {
-        !matches!(self.inner, Inner::Inline { .. })
-    }
 }
 
 impl<S: Sim> Drop for Runner<S> {

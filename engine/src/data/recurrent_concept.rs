@@ -92,17 +92,6 @@ pub struct SequenceData {
 }
 
 impl SequenceData {
-    /// The variance of the targets over all sequences and positions.
-    pub fn target_variance(&self) -> f64 {
-        let n = self.y.len().max(1) as f64;
-        let mean = self.y.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-        self.y
-            .iter()
-            .map(|&v| (f64::from(v) - mean).powi(2))
-            .sum::<f64>()
-            / n
-    }
-
     /// The first `count` sequences.
     pub fn take(&self, count: usize) -> Self {
         let count = count.min(self.n);

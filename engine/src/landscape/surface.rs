@@ -190,36 +190,6 @@ impl Landscape {
         }
     }
 
-    /// Names of the labelled basins, by label.
-    pub fn basin_names(&self) -> Vec<String> {
-        match self {
-            Self::Ripple { .. } => vec![
-                "x* cell".into(),
-                "ring 1".into(),
-                "ring 2".into(),
-                "ring >= 3".into(),
-            ],
-            _ => self
-                .wells()
-                .iter()
-                .enumerate()
-                .map(|(k, w)| format!("well {k} (r = {})", w.radius))
-                .collect(),
-        }
-    }
-
-    /// The global minimizer x* for a ripple bowl (0); the deepest well's center otherwise.
-    pub fn global_minimum(&self) -> [f32; 2] {
-        let mut best = ([0.0, 0.0], f32::INFINITY);
-        for w in self.wells() {
-            let v = self.packed().value(w.center);
-            if v < best.1 {
-                best = (w.center, v);
-            }
-        }
-        best.0
-    }
-
     /// Checks the parameters; errors name `field.<name>` and the accepted range.
     pub fn validate(&self, field: &str) -> Result<()> {
         let dim = self.dim();

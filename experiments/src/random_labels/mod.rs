@@ -239,11 +239,6 @@ impl RandomLabels {
         &self.results
     }
 
-    /// The training set.
-    pub fn train_data(&self) -> &Dataset {
-        &self.train
-    }
-
     fn seed_of(&self, seed_index: usize) -> u64 {
         self.config.seed + seed_index as u64
     }

@@ -65,11 +65,6 @@ impl TopologyConfig {
         }
     }
 
-    /// Whether the graph changes from step to step.
-    pub fn is_time_varying(&self) -> bool {
-        matches!(self, Self::OnePeerExponential)
-    }
-
     /// The graphs of one period (one graph for static topologies, log₂ n for one-peer).
     /// `field` is this config's path, for errors. Matrix topologies have no graph here.
     pub fn graphs(&self, n: usize, field: &str) -> Result<Vec<Graph>> {
