@@ -168,6 +168,8 @@ fn reserved(name: &str) -> bool {
 pub struct RunDir {
     path: PathBuf,
     experiment: String,
+    /// Whether this claim made the folder.
+    created: bool,
     /// Holds the lock (released when the file is closed, also when the process is killed).
     _lock: std::fs::File,
 }
@@ -182,14 +184,15 @@ impl RunDir {
             path: path.to_path_buf(),
             detail,
         };
-        match std::fs::metadata(path) {
+        let created = match std::fs::metadata(path) {
             Ok(m) if !m.is_dir() => return Err(bad("exists and is not a folder".into())),
-            Ok(_) => {}
+            Ok(_) => false,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(path).map_err(|e| bad(format!("cannot create it: {e}")))?
+                std::fs::create_dir_all(path).map_err(|e| bad(format!("cannot create it: {e}")))?;
+                true
             }
             Err(e) => return Err(bad(format!("cannot read it: {e}"))),
-        }
+        };
         let marker = path.join(MARKER_FILE);
         match Manifest::read(&marker).map_err(&bad)? {
             Some(m) if m.experiment != experiment => {
@@ -238,8 +241,26 @@ impl RunDir {
         Ok(Self {
             path: path.to_path_buf(),
             experiment: experiment.into(),
+            created,
             _lock: lock,
         })
+    }
+
+    /// For a run that stopped before it wrote anything (bad data found while loading, say):
+    /// removes the marker and the lock when no set was ever written here, and the folder when
+    /// this claim made it and nothing else is in it, so a refused run leaves nothing behind.
+    pub fn release_unused(self) {
+        let marker = self.path.join(MARKER_FILE);
+        let unused = Manifest::read(&marker).is_ok_and(|m| m.is_some_and(|m| m.files.is_empty()));
+        if !unused {
+            return;
+        }
+        std::fs::remove_file(&marker).ok();
+        std::fs::remove_file(self.path.join(LOCK_FILE)).ok();
+        if self.created {
+            // Fails, and so keeps the folder, when anything else is in it.
+            std::fs::remove_dir(&self.path).ok();
+        }
     }
 
     /// The folder.

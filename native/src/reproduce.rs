@@ -121,7 +121,11 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), Failure> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut rows = Vec::new();
-    for (i, (entry, (dir, resume))) in entries.iter().zip(claimed).enumerate() {
+    let mut claimed = claimed.into_iter();
+    for (i, entry) in entries.iter().enumerate() {
+        let Some((dir, resume)) = claimed.next() else {
+            break;
+        };
         let base = OUTER_UNITS * i as u64;
         bar.set_position(base);
         bar.set_prefix(format!("{}/{} {}", i + 1, entries.len(), entry.name));
@@ -167,6 +171,9 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), Failure> {
             }
             Err(e) => {
                 bar.abandon();
+                // The folders of this run and of the runs not reached keep nothing unused.
+                dir.release_unused();
+                claimed.for_each(|(d, _)| d.release_unused());
                 write_index(&args.out, args.preset, &rows)?;
                 return Err(e);
             }

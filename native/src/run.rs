@@ -172,7 +172,13 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             (request, dir, None)
         }
     };
-    let outcome = run_entry(entry, &request, &dir, &opts, None, resume)?;
+    let outcome = match run_entry(entry, &request, &dir, &opts, None, resume) {
+        Ok(o) => o,
+        Err(e) => {
+            dir.release_unused();
+            return Err(e);
+        }
+    };
     if args.json {
         // The file's bytes as written: a parse and re-print could move a float by one ulp.
         let bytes = std::fs::read(dir.path().join("results.json"))

@@ -294,3 +294,36 @@ fn reproduce_keeps_an_index_it_did_not_write() {
     );
     assert!(!tmp.path().join("rnn").exists(), "no work was done");
 }
+
+#[test]
+fn a_run_refused_while_loading_its_data_leaves_no_folder_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-such.csv");
+    let spec = format!("digits:{}", missing.display());
+    let out = tmp.path().join("out");
+    let o = sgdlab(&sgdlab_tests::quick_args(
+        "random-labels",
+        out.to_str().unwrap(),
+        &["--dataset", &spec],
+    ));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        !out.join("random-labels").exists(),
+        "the claimed folder is released: {:?}",
+        std::fs::read_dir(out.join("random-labels")).map(|d| d.count())
+    );
+    // A folder the user made stays, empty as it was.
+    std::fs::create_dir_all(out.join("random-labels")).unwrap();
+    let o = sgdlab(&sgdlab_tests::quick_args(
+        "random-labels",
+        out.to_str().unwrap(),
+        &["--dataset", &spec],
+    ));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_dir(out.join("random-labels"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
