@@ -17,7 +17,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sgdlab_engine::error::{EngineError, Result};
 use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::Path;
 
 /// The checkpoint's file name in a run's directory.
@@ -142,20 +141,8 @@ impl Checkpoint {
             path: path.to_path_buf(),
             detail,
         };
-        // Checked before opening: opening a FIFO would block.
-        let meta = std::fs::metadata(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-        if !meta.is_file() {
-            return Err(bad("not a regular file".into()));
-        }
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_CHECKPOINT_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(|e| bad(format!("cannot read it: {e}")))?;
-        if bytes.len() as u64 > MAX_CHECKPOINT_BYTES {
-            return Err(bad(format!(
-                "more than the {MAX_CHECKPOINT_BYTES} bytes a checkpoint may have"
-            )));
-        }
+        // A regular file (a FIFO is refused unopened), read through a bound.
+        let bytes = sgdlab_engine::data::read_data_file(path, MAX_CHECKPOINT_BYTES)?;
         Self::from_bytes(&bytes).map_err(bad)
     }
 
@@ -190,9 +177,7 @@ impl Checkpoint {
                     format!("{} fields in all", fields.len())
                 } else {
                     match fields.first().map(|f| field_values(&saved, config, f)) {
-                        Some(Some((a, b))) if fields.len() == 1 => {
-                            format!("checkpoint {a}, now {b}")
-                        }
+                        Some((a, b)) if fields.len() == 1 => format!("checkpoint {a}, now {b}"),
                         _ => "see config.json".into(),
                     }
                 }
@@ -238,17 +223,13 @@ fn differences(a: &serde_json::Value, b: &serde_json::Value, at: &str, out: &mut
 }
 
 /// The two values at the dotted path `field` (as [`differences`] writes it), as JSON text.
-fn field_values(
-    a: &serde_json::Value,
-    b: &serde_json::Value,
-    field: &str,
-) -> Option<(String, String)> {
+fn field_values(a: &serde_json::Value, b: &serde_json::Value, field: &str) -> (String, String) {
     let pointer = format!("/{}", field.replace(['.', '['], "/").replace(']', ""));
     let show = |v: &serde_json::Value| {
         v.pointer(&pointer)
             .map_or_else(|| "absent".to_string(), |x| x.to_string())
     };
-    Some((show(a), show(b)))
+    (show(a), show(b))
 }
 
 #[cfg(test)]

@@ -49,6 +49,16 @@ pub enum Preset {
     Paper,
 }
 
+impl Preset {
+    /// The name the CLI and configs use: `quick` or `paper`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Quick => "quick",
+            Self::Paper => "paper",
+        }
+    }
+}
+
 impl std::str::FromStr for Preset {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {

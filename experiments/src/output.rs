@@ -124,13 +124,8 @@ impl Manifest {
         if !meta.is_file() {
             return Err(format!("{MARKER_FILE} is not a regular file"));
         }
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(|e| format!("cannot read {MARKER_FILE}: {e}"))?;
-        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-            return Err(format!("{MARKER_FILE} is larger than sgdlab writes"));
-        }
+        let bytes = sgdlab_engine::data::read_data_file(path, MAX_MANIFEST_BYTES)
+            .map_err(|e| e.to_string())?;
         let m: Self = serde_json::from_slice(&bytes)
             .map_err(|e| format!("{MARKER_FILE} is not sgdlab's: {e}"))?;
         if let Some(bad) = m.files.iter().find(|f| !own_file_name(f)) {
@@ -462,10 +457,7 @@ fn write_set(
         "{} — `sgdlab run {}` from the `{}` preset; {}.",
         entry.paper,
         entry.name,
-        match run.preset {
-            Preset::Quick => "quick",
-            Preset::Paper => "paper",
-        },
+        run.preset.name(),
         if run.complete {
             format!("complete in {:.1} s", run.elapsed_s)
         } else {

@@ -97,8 +97,8 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), Failure> {
                      another --out",
                     path.display(),
                     c.experiment,
-                    preset_name(c.preset),
-                    preset_name(args.preset),
+                    c.preset.name(),
+                    args.preset.name(),
                     c.experiment,
                     args.out.display()
                 )));
@@ -405,14 +405,6 @@ fn html(out: &Path, preset: &str, rows: &[Row]) -> String {
     }
     h.push_str("</body></html>\n");
     h
-}
-
-/// The preset's name as the CLI spells it.
-fn preset_name(p: Preset) -> &'static str {
-    match p {
-        Preset::Quick => "quick",
-        Preset::Paper => "paper",
-    }
 }
 
 /// The marker beside the index files that says sgdlab wrote them.

@@ -167,7 +167,7 @@ pub(crate) fn read_err(path: &Path, e: &io::Error) -> EngineError {
 }
 
 /// Reads a whole data file of at most `max_bytes` (see [`open_data_file`]), naming it in errors.
-pub(crate) fn read_data_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
+pub fn read_data_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     open_data_file(path, max_bytes)?
         .read_to_end(&mut bytes)

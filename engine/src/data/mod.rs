@@ -8,6 +8,7 @@ mod digits;
 mod embedded;
 mod idx;
 mod input;
+pub use input::read_data_file;
 mod recurrent_concept;
 mod spec;
 mod synthetic;
