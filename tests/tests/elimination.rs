@@ -27,7 +27,13 @@ fn quick_run_classifies_end_points_and_decides_its_claims() {
     assert_eq!(r["status"], "complete");
     let inits = r["inits"].as_u64().unwrap() as usize;
     let ends = r["end_points"].as_array().unwrap();
-    assert_eq!(ends.len(), 2 * inits, "every run is classified or counted");
+    let control = r["control_inits"].as_u64().unwrap() as usize;
+    assert!(control > 0, "the quick preset runs the negative control");
+    assert_eq!(
+        ends.len(),
+        2 * inits + control,
+        "every run is classified or counted"
+    );
     for e in ends {
         let class = e["end"].as_str().unwrap();
         assert!(
@@ -36,7 +42,8 @@ fn quick_run_classifies_end_points_and_decides_its_claims() {
                 "saddle",
                 "still-moving",
                 "escaping",
-                "non-differentiable"
+                "non-differentiable",
+                "diverging"
             ]
             .contains(&class),
             "{e}"
@@ -49,6 +56,7 @@ fn quick_run_classifies_end_points_and_decides_its_claims() {
         "plain-has-bad-local-minima",
         "wrapped-local-minima-are-global",
         "failure-mode-runs-to-infinity",
+        "elimination-moves-bad-minima-to-infinity",
     ] {
         assert_eq!(verdict_of(r, id), "inconclusive", "{id}");
     }
@@ -69,6 +77,11 @@ fn bad_parameters_exit_2_naming_the_field() {
         (r#"{"eigen_tolerance": 0.0}"#, "eigen_tolerance"),
         (r#"{"kink_tolerance": 0.0}"#, "kink_tolerance"),
         (r#"{"refine_iters": 0}"#, "refine_iters"),
+        (r#"{"loss_tolerance": 0.0}"#, "loss_tolerance"),
+        (r#"{"residual_tolerance": -1.0}"#, "residual_tolerance"),
+        (r#"{"control_noise_std": -0.1}"#, "control_noise_std"),
+        (r#"{"perturb_directions": 0}"#, "perturb_directions"),
+        (r#"{"diverge_window": 10}"#, "diverge_window"),
         (r#"{"steps": 0}"#, "steps"),
         (r#"{"newton_max_step": -1.0}"#, "newton_max_step"),
         (r#"{"optim": {"lr": -1.0}}"#, "optim.lr"),
@@ -94,6 +107,7 @@ fn bad_parameters_exit_2_naming_the_field() {
 fn final_losses(device: ComputeDevice) -> (Vec<f64>, Vec<f64>) {
     let config = EliminationConfig::new()
         .with_inits(8)
+        .with_control_inits(0)
         .with_steps(150)
         .with_eval_every(50);
     let mut e = Elimination::new(config, device).unwrap();

@@ -56,6 +56,19 @@ impl Interval {
         }
     }
 
+    /// The difference of two independent proportions `s1/n1 − s2/n2` with Newcombe's hybrid
+    /// score interval (method 10 of Newcombe 1998), built from the two Wilson intervals (empty
+    /// when either `n` is 0).
+    pub fn newcombe_diff95(s1: usize, n1: usize, s2: usize, n2: usize) -> Self {
+        let (a, b) = (Self::wilson95(s1, n1), Self::wilson95(s2, n2));
+        let d = a.estimate - b.estimate;
+        Self {
+            estimate: d,
+            lo: d - ((a.estimate - a.lo).powi(2) + (b.hi - b.estimate).powi(2)).sqrt(),
+            hi: d + ((a.hi - a.estimate).powi(2) + (b.estimate - b.lo).powi(2)).sqrt(),
+        }
+    }
+
     /// Whether both ends are finite numbers.
     pub fn is_finite(&self) -> bool {
         self.lo.is_finite() && self.hi.is_finite()
@@ -92,5 +105,17 @@ mod tests {
         let w = Interval::wilson95(5, 10);
         assert!((w.lo - 0.2366).abs() < 1e-3 && (w.hi - 0.7634).abs() < 1e-3);
         assert!(Interval::wilson95(0, 0).estimate.is_nan());
+    }
+
+    #[test]
+    fn newcombe_matches_the_papers_example() {
+        // Newcombe (1998), table II, example (a): 56/70 − 48/80, method 10: 0.0524 to 0.3339.
+        let d = Interval::newcombe_diff95(56, 70, 48, 80);
+        assert!((d.estimate - 0.2).abs() < 1e-12, "{d:?}");
+        assert!(
+            (d.lo - 0.0524).abs() < 5e-4 && (d.hi - 0.3339).abs() < 5e-4,
+            "{d:?}"
+        );
+        assert!(!Interval::newcombe_diff95(1, 0, 1, 2).is_finite());
     }
 }

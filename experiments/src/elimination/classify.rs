@@ -109,6 +109,22 @@ impl HostObjective {
         0.5 * sum / self.n().max(1) as f64
     }
 
+    /// The original network's output f(xᵢ) at every input.
+    pub fn outputs(&self, p: &[f64]) -> Vec<f64> {
+        (0..self.n())
+            .map(|i| self.network_output(p, i, self.hidden).0)
+            .collect()
+    }
+
+    /// The largest residual |f(xᵢ) − yᵢ| of the original network.
+    pub fn max_residual(&self, p: &[f64]) -> f64 {
+        self.outputs(p)
+            .iter()
+            .zip(&self.y)
+            .map(|(f, y)| (f - y).abs())
+            .fold(0.0, f64::max)
+    }
+
     /// f(x_i) and the hidden pre-activations.
     fn network_output(&self, p: &[f64], i: usize, h: usize) -> (f64, Vec<f64>) {
         let (x0, x1) = (self.x[2 * i], self.x[2 * i + 1]);
@@ -279,7 +295,14 @@ pub struct ClassifyRule {
     /// norm nor its finite-difference Hessian means anything there.
     #[serde(default = "default_kink_tol")]
     pub kink_tol: f64,
+    /// Keep the parameters every [`TRACE_EVERY`] iterations over this many last iterations
+    /// ([`Classified::trace`]), for the trend of a run that is still moving.
+    #[serde(default)]
+    pub trace_window: usize,
 }
+
+/// Iterations between the refinement's trace samples.
+pub const TRACE_EVERY: usize = 100;
 
 fn default_eig_floor() -> f64 {
     1e-8
@@ -308,10 +331,15 @@ pub enum EndPoint {
     /// boundary): the gradient does not vanish there and the finite-difference Hessian straddles
     /// the kink, so neither test applies. Reported, never counted as a minimum.
     NonDifferentiable,
+    /// A wrapped run still moving at the end of the budget along the path to infinity that
+    /// Sohl-Dickstein and Kawaguchi describe: over the last refinement iterations |a| fell and b
+    /// rose at every sample (|a| by ≥ 1.25× in all) and the objective fell, while the original
+    /// network stayed bad (see `controls::is_diverging`).
+    Diverging,
 }
 
 impl EndPoint {
-    /// `local minimum`, `saddle`, `still moving`, `escaping`, `non-differentiable`.
+    /// `local minimum`, `saddle`, `still moving`, `escaping`, `non-differentiable`, `diverging`.
     pub fn label(self) -> &'static str {
         match self {
             Self::LocalMinimum => "local minimum",
@@ -319,6 +347,7 @@ impl EndPoint {
             Self::StillMoving => "still moving",
             Self::Escaping => "escaping to infinity",
             Self::NonDifferentiable => "non-differentiable (ReLU kink)",
+            Self::Diverging => "diverging (|a| → 0, b → ∞)",
         }
     }
 }
@@ -341,7 +370,33 @@ pub struct Classified {
     pub iters: usize,
     /// ‖θ‖ there.
     pub param_norm: f64,
+    /// The parameters every [`TRACE_EVERY`] iterations over the last `trace_window` iterations
+    /// (oldest first, the end point last).
+    #[serde(skip)]
+    pub trace: Vec<Params>,
 }
+
+/// The class of a stationary point by its smallest Hessian eigenvalue: a local minimum when it is
+/// ≥ −`rule.eig_tol`, a saddle otherwise.
+pub fn second_order_class(min_eig: f64, rule: &ClassifyRule) -> EndPoint {
+    if min_eig >= -rule.eig_tol {
+        EndPoint::LocalMinimum
+    } else {
+        EndPoint::Saddle
+    }
+}
+
+/// The smallest eigenvalue of the finite-difference Hessian at `p` (the classifier's
+/// second-order test, without refinement) and ‖∇‖ there.
+pub fn min_eigenvalue_at(obj: &dyn Objective, p: &[f64]) -> (f64, f64) {
+    let hess = obj.hessian(p, HESSIAN_EPS);
+    let (vals, _) = symmetric_eigen(&hess, obj.dim());
+    let g = obj.value_grad(p, true).1;
+    (vals.first().copied().unwrap_or(0.0), norm(&g))
+}
+
+/// Step of the central differences of the classifier's Hessian.
+pub const HESSIAN_EPS: f64 = 1e-5;
 
 fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
@@ -353,13 +408,20 @@ fn norm(v: &[f64]) -> f64 {
 /// `rule.escape_norm`, or the budget ends (then still moving, or non-differentiable when stuck on
 /// a kink).
 pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Classified {
-    const EPS: f64 = 1e-5;
     let m = obj.dim();
     let mut p = start.to_vec();
     let (mut value, mut g) = obj.value_grad(&p, true);
     let mut iters = 0;
+    let keep = rule.trace_window / TRACE_EVERY + 1;
+    let mut trace: std::collections::VecDeque<Params> = std::collections::VecDeque::new();
     loop {
-        let hess = obj.hessian(&p, EPS);
+        if rule.trace_window > 0 && iters % TRACE_EVERY == 0 {
+            if trace.len() == keep {
+                trace.pop_front();
+            }
+            trace.push_back(p.clone());
+        }
+        let hess = obj.hessian(&p, HESSIAN_EPS);
         let (vals, vecs) = symmetric_eigen(&hess, m);
         let gn = norm(&g);
         let min_eig = vals.first().copied().unwrap_or(0.0);
@@ -373,6 +435,7 @@ pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Clas
             }
         }
         let step = norm(&d);
+        let trace_now = &trace;
         let done = move |end, p: &[f64]| Classified {
             end,
             params: p.to_vec(),
@@ -381,6 +444,7 @@ pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Clas
             min_eigenvalue: min_eig,
             iters,
             param_norm: norm(p),
+            trace: trace_now.iter().cloned().collect(),
         };
         // Checked first: along a path to infinity the gradient can vanish too.
         if norm(&p) > rule.escape_norm {
@@ -389,12 +453,7 @@ pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Clas
         // Stationary: a small gradient and a small Newton step (a small gradient along a flat
         // direction that still leads somewhere is not a critical point).
         if gn < rule.grad_tol && step < rule.step_tol {
-            let end = if min_eig >= -rule.eig_tol {
-                EndPoint::LocalMinimum
-            } else {
-                EndPoint::Saddle
-            };
-            return done(end, &p);
+            return done(second_order_class(min_eig, rule), &p);
         }
         let unclassified = |p: &[f64]| {
             if obj.kink_distance(p) < rule.kink_tol {
@@ -429,10 +488,8 @@ pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Clas
             // No decrease along the direction: stationary up to rounding only if the gradient
             // is nearly below the tolerance and the Newton step is short.
             let stationary = gn < rule.grad_tol * 1e3 && step < rule.step_tol;
-            let end = if stationary && min_eig >= -rule.eig_tol {
-                EndPoint::LocalMinimum
-            } else if stationary {
-                EndPoint::Saddle
+            let end = if stationary {
+                second_order_class(min_eig, rule)
             } else {
                 unclassified(&p)
             };
@@ -541,6 +598,7 @@ mod tests {
             eig_floor: 1e-8,
             max_step: 1.0,
             kink_tol: 1e-9,
+            trace_window: 0,
         }
     }
 

@@ -14,7 +14,7 @@ pub struct EliminationConfig {
     #[config(default = 0)]
     pub seed: u64,
     /// Random initializations; each is trained plain and wrapped.
-    #[config(default = 200)]
+    #[config(default = 400)]
     pub inits: usize,
     /// Points per XOR cluster (four clusters).
     #[config(default = 8)]
@@ -47,15 +47,62 @@ pub struct EliminationConfig {
     /// Gradient steps per `step()` call (the unit of interleaving with a UI).
     #[config(default = 100)]
     pub steps_per_call: usize,
-    /// A run is suboptimal when its final loss exceeds the best loss found by more than this.
+    /// A run is suboptimal (bad) when its final loss exceeds the best loss found by more than
+    /// this.
     #[config(default = 0.01)]
     pub tolerance: f64,
+    /// A wrapped local minimum's original network is globally optimal when its loss
+    /// ½·mean (f − y)² is at most this (the theorem: every residual's loss derivative vanishes,
+    /// i.e. zero residuals on this task) …
+    #[config(default = 1e-6)]
+    pub loss_tolerance: f64,
+    /// … and its largest residual |f(xᵢ) − yᵢ| at most this.
+    #[config(default = 2e-3)]
+    pub residual_tolerance: f64,
+    /// Inits of the negative control: the same wrapped runs on the XOR clusters with noise
+    /// `control_noise_std`, which a 2-h-1 ReLU network cannot fit exactly, so (by the theorem)
+    /// the wrapped objective has no local minimum there and every one classified is a false
+    /// positive of the classifier. 0 skips the control (the theorem's claim is then
+    /// inconclusive).
+    #[config(default = 200)]
+    pub control_inits: usize,
+    /// Noise of the negative control's clusters.
+    #[config(default = 0.1)]
+    pub control_noise_std: f64,
+    /// False positives of the negative control (wrapped local minima found on the noisy task)
+    /// that the theorem's claim tolerates.
+    #[config(default = 1)]
+    pub control_false_positives: usize,
+    /// A stationary end point within this of a ReLU kink (the smallest |pre-activation| over
+    /// the data) is flagged and classified by the perturbation test instead of its
+    /// finite-difference Hessian, whose step straddles the kink.
+    #[config(default = 1e-4)]
+    pub kink_flag: f64,
+    /// Perturbation test: random directions per radius (radii 1e-3 and 1e-2, relative to
+    /// max(‖θ‖, 1)); each perturbed point descends `perturb_steps` gradient steps (backtracking),
+    /// and the end point is a local minimum when none ends below its objective − `perturb_drop`.
+    #[config(default = 32)]
+    pub perturb_directions: usize,
+    /// Gradient steps after each perturbation.
+    #[config(default = 200)]
+    pub perturb_steps: usize,
+    /// Decrease that counts as having left the point.
+    #[config(default = 1e-9)]
+    pub perturb_drop: f64,
+    /// A wrapped run still moving at the end of the refinement is diverging when, over this many
+    /// last refinement iterations (sampled every 100), |a| fell and b rose at every sample, |a| by
+    /// ≥ 1.25× in all, and the objective fell, while its original network stayed bad.
+    #[config(default = 500)]
+    pub diverge_window: usize,
     /// Over the second half of training, a drop of b by more than this, or a growth of ‖w‖ by
     /// more than this, counts as moving along a path to infinity (with a·exp(·) bounded).
     #[config(default = 0.5)]
     pub escape_drift: f64,
-    /// End points: stationary when the gradient norm of the run's objective is below this.
-    #[config(default = 1e-7)]
+    /// End points: stationary when the gradient norm of the run's objective is below this. At a
+    /// stationary wrapped point λa² ≤ ‖∇‖(1 + |a|), so this is λ·`a_tolerance`² (1e-10 for λ =
+    /// 0.01, |a| ≤ 1e-4): the a ≈ 0 test is then a check of the classifier, and the substance
+    /// of the claim is the original network's loss and residuals.
+    #[config(default = 1e-10)]
     pub grad_tolerance: f64,
     /// A stationary end point is a local minimum when the smallest eigenvalue of the Hessian of
     /// the run's objective is ≥ −this, and a saddle otherwise.
@@ -84,7 +131,7 @@ pub struct EliminationConfig {
     #[config(default = 1e-9)]
     pub kink_tolerance: f64,
     /// "a ≈ 0" at a local minimum means |a| ≤ this.
-    #[config(default = 1e-3)]
+    #[config(default = 1e-4)]
     pub a_tolerance: f64,
     /// Runs classified per `step()` call.
     #[config(default = 20)]
@@ -107,14 +154,22 @@ impl EliminationConfig {
                 .with_inits(100)
                 .with_steps(1500)
                 .with_eval_every(100)
-                .with_refine_iters(300),
+                .with_refine_iters(300)
+                .with_control_inits(50)
+                .with_diverge_window(200),
         }
     }
 
     /// Checks every field; errors name it.
     pub fn validate(&self) -> Result<()> {
         check::count("inits", self.inits, 1, 100_000)?;
-        check::seed_range("seed", self.seed, self.inits as u64 - 1, "`inits` − 1")?;
+        check::count("control_inits", self.control_inits, 0, 100_000)?;
+        check::seed_range(
+            "seed",
+            self.seed,
+            self.inits.max(self.control_inits) as u64 - 1,
+            "max(`inits`, `control_inits`) − 1",
+        )?;
         check::count("points_per_cluster", self.points_per_cluster, 1, 10_000)?;
         // The end points are classified with the full Hessian of 4h + 5 parameters (O(h³) per
         // Newton iteration), which stays affordable up to this width.
@@ -136,21 +191,61 @@ impl EliminationConfig {
         check::positive("newton_max_step", self.newton_max_step)?;
         check::positive("kink_tolerance", self.kink_tolerance)?;
         check::positive("a_tolerance", self.a_tolerance)?;
+        check::positive("loss_tolerance", self.loss_tolerance)?;
+        check::positive("residual_tolerance", self.residual_tolerance)?;
+        check::non_negative("control_noise_std", self.control_noise_std)?;
+        check::count(
+            "control_false_positives",
+            self.control_false_positives,
+            0,
+            100_000,
+        )?;
+        check::positive("kink_flag", self.kink_flag)?;
+        check::count("perturb_directions", self.perturb_directions, 1, 10_000)?;
+        check::count("perturb_steps", self.perturb_steps, 1, 1_000_000)?;
+        check::positive("perturb_drop", self.perturb_drop)?;
+        check::count("diverge_window", self.diverge_window, 100, 1_000_000)?;
         check::count("classify_per_call", self.classify_per_call, 1, 1_000_000)?;
         check::range_open_low("failure_lr", self.failure_lr, 0.0, 1.0)?;
         check::count("failure_steps", self.failure_steps, 10, 100_000_000)?;
         self.optim.validate("optim")
     }
 
+    /// Runs in the batch: `inits` plain, the same `inits` wrapped, then `control_inits` wrapped
+    /// runs on the noisy clusters (the negative control).
+    pub fn runs(&self) -> usize {
+        2 * self.inits + self.control_inits
+    }
+
+    /// The arm of batch run `r`: `plain`, `wrapped` or `control`, and its init.
+    pub fn arm_of(&self, r: usize) -> (&'static str, usize) {
+        if r < self.inits {
+            ("plain", r)
+        } else if r < 2 * self.inits {
+            ("wrapped", r - self.inits)
+        } else {
+            ("control", r - 2 * self.inits)
+        }
+    }
+
     /// The XOR-like training set: points (n, 2) and targets (n).
     pub fn data(&self) -> (Vec<f32>, Vec<f32>) {
+        self.data_with_noise(self.noise_std)
+    }
+
+    /// The negative control's training set: the same clusters with `control_noise_std`.
+    pub fn control_data(&self) -> (Vec<f32>, Vec<f32>) {
+        self.data_with_noise(self.control_noise_std)
+    }
+
+    fn data_with_noise(&self, noise_std: f64) -> (Vec<f32>, Vec<f32>) {
         let mut rng = SplitMix64::for_purpose(self.seed, "xor clusters");
         let mut x = Vec::new();
         let mut y = Vec::new();
         for _ in 0..self.points_per_cluster {
             for (cx, cy) in [(1.0, 1.0), (-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0)] {
-                x.push((cx + rng.normal() * self.noise_std) as f32);
-                x.push((cy + rng.normal() * self.noise_std) as f32);
+                x.push((cx + rng.normal() * noise_std) as f32);
+                x.push((cy + rng.normal() * noise_std) as f32);
                 y.push(if cx * cy > 0.0 { 1.0 } else { -1.0 });
             }
         }

@@ -23,6 +23,7 @@
 mod claims;
 mod classify;
 mod config;
+mod controls;
 mod failure_mode;
 mod report;
 mod run;
@@ -32,6 +33,9 @@ pub use classify::{
     Classified, ClassifyRule, EndPoint, HostObjective, Objective, classify, symmetric_eigen,
 };
 pub use config::EliminationConfig;
+pub use controls::{
+    PerturbRule, Trend, constructed_saddle, is_diverging, perturbed_descent, trend,
+};
 pub use failure_mode::{FailureMode, FailurePoint, failure_objective, run_failure_mode};
 
 use super::{Claim, Experiment, Progress, Registered, RunRequest, to_json_value};
@@ -114,6 +118,25 @@ pub struct EliminationResults {
     pub classify_rule: Option<ClassifyRule>,
     /// "a ≈ 0" means |a| ≤ this.
     pub a_tolerance: f64,
+    /// A wrapped local minimum's original network is globally optimal when its loss is at most
+    /// this …
+    pub loss_tolerance: f64,
+    /// … and its largest residual at most this.
+    pub residual_tolerance: f64,
+    /// The perturbation test applied to every classified local minimum and every stationary
+    /// point next to a ReLU kink.
+    pub perturb_rule: Option<PerturbRule>,
+    /// Stationary points within this of a ReLU kink are classified by the perturbation test.
+    pub kink_flag: f64,
+    /// Inits of the negative control (wrapped runs on noisy clusters, arm `control`).
+    pub control_inits: usize,
+    /// Noise of the negative control's clusters.
+    pub control_noise_std: f64,
+    /// False positives of the negative control the theorem's claim tolerates.
+    pub control_false_positives: usize,
+    /// The positive control: one constructed wrapped saddle per bad plain local minimum,
+    /// classified without refinement.
+    pub positive_control: Vec<ConstructedSaddle>,
     /// Every run's end point after refinement, plain runs first (empty until classified).
     pub end_points: Vec<EndPointRun>,
     /// The best loss of the original network found: the smallest over the plain runs'
@@ -146,6 +169,36 @@ pub struct EndPointRun {
     pub param_norm: f64,
     /// Newton iterations used.
     pub iters: usize,
+    /// The largest residual |f(xᵢ) − yᵢ| of the original network there.
+    pub max_residual: f64,
+    /// The smallest |pre-activation| of a hidden unit over the data there.
+    pub kink_distance: f64,
+    /// Whether the class was decided by the perturbation test (every local minimum, and every
+    /// stationary point within `kink_flag` of a kink).
+    pub perturbation_tested: bool,
+    /// The class before the perturbation test, when that test changed it.
+    pub second_order_class: Option<EndPoint>,
+    /// Wrapped runs still moving: how a and b moved over the last `diverge_window` refinement
+    /// iterations.
+    pub trend: Option<Trend>,
+}
+
+/// One point of the positive control: the wrapped stationary point built from a bad plain local
+/// minimum ([`constructed_saddle`]), classified by the second-order test without refinement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConstructedSaddle {
+    /// The plain run's init.
+    pub init: usize,
+    /// Its plain loss.
+    pub plain_loss: f64,
+    /// ‖∇‖ of the wrapped objective at the constructed point.
+    pub grad_norm: f64,
+    /// The smallest Hessian eigenvalue there.
+    pub min_eigenvalue: f64,
+    /// The class the classifier gives it: `saddle` is right; `local-minimum` a missed
+    /// counterexample; `still-moving` when not stationary within the gradient tolerance; absent
+    /// when no such point could be built.
+    pub end: Option<EndPoint>,
 }
 
 /// Every run's diagnostics at one step. Runs `0..inits` are the plain networks, runs
@@ -186,6 +239,9 @@ pub struct Elimination {
     final_params: Vec<Vec<f64>>,
     /// Runs classified so far.
     classified: usize,
+    /// The refined parameters of the plain runs classified as local minima (init, θ), for the
+    /// positive control.
+    plain_minima: Vec<(usize, Vec<f64>)>,
 }
 
 /// What an elimination checkpoint keeps: during gradient descent and until the final parameters
@@ -199,6 +255,7 @@ struct EliminationState {
     results: EliminationResults,
     final_params: Vec<Vec<f64>>,
     classified: usize,
+    plain_minima: Vec<(usize, Vec<f64>)>,
 }
 
 /// Gradient descent in progress.
@@ -225,13 +282,13 @@ impl Elimination {
         ]);
         let inits = self.config.inits;
         for s in &self.snapshots {
-            for r in 0..2 * inits {
+            for r in 0..self.config.runs() {
                 let wrapped = r >= inits;
                 let opt = |v: f64| if wrapped { fmt_f64(v) } else { String::new() };
                 t.push_row(vec![
                     s.step.to_string(),
-                    if wrapped { "wrapped" } else { "plain" }.to_string(),
-                    (r % inits).to_string(),
+                    self.config.arm_of(r).0.to_string(),
+                    self.config.arm_of(r).1.to_string(),
                     fmt_f64(s.loss[r]),
                     fmt_f64(s.original[r]),
                     opt(s.a[r]),
@@ -444,10 +501,10 @@ impl Registered for Elimination {
         let params = 4 * c.hidden as u64 + 5;
         let evals = (c.steps / c.eval_every.max(1)) as u64 + 2;
         MemoryEstimate::new()
-            .add("inits", product(&[c.inits as u64, params, F32, 2 * 6]))
+            .add("inits", product(&[c.runs() as u64, params, F32, 6]))
             .add(
                 "eval_every",
-                product(&[c.inits as u64, params, F32, 2, evals]),
+                product(&[c.runs() as u64, params, F32, evals]),
             )
             .add(
                 "points_per_cluster",
@@ -492,12 +549,12 @@ impl Experiment for Elimination {
 
     fn is_done(&self) -> bool {
         self.steps_done >= self.config.steps
-            && self.classified >= 2 * self.config.inits
+            && self.classified >= self.config.runs()
             && !self.results.failure_mode.points.is_empty()
     }
 
     fn progress(&self) -> Progress {
-        let runs = 2 * self.config.inits;
+        let runs = self.config.runs();
         let phase = if self.steps_done < self.config.steps {
             format!(
                 "{} inits · plain and wrapped · step {}/{}",
@@ -583,6 +640,7 @@ impl Experiment for Elimination {
             results: self.results.clone(),
             final_params: self.final_params.clone(),
             classified: self.classified,
+            plain_minima: self.plain_minima.clone(),
         };
         let finished = if gd_done { 1 + self.classified } else { 0 };
         Ok(Some((finished, super::encode(&state)?)))
@@ -628,6 +686,7 @@ impl Experiment for Elimination {
         self.results = s.results;
         self.final_params = s.final_params;
         self.classified = s.classified;
+        self.plain_minima = s.plain_minima;
         Ok(())
     }
 }
@@ -660,6 +719,7 @@ mod tests {
     fn plain_runs_keep_a_at_zero_and_wrapped_runs_use_it() {
         let config = EliminationConfig::new()
             .with_inits(6)
+            .with_control_inits(2)
             .with_steps(200)
             .with_eval_every(100);
         let mut e = Elimination::new(config, cpu_device()).unwrap();

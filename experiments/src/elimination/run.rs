@@ -2,9 +2,11 @@
 //! computation, its snapshots and summary, and the refinement and classification of the end
 //! points.
 
+use super::classify::{TRACE_EVERY, min_eigenvalue_at, second_order_class};
 use super::{
-    ClassifyRule, Elimination, EliminationConfig, EliminationResults, EliminationSnapshot,
-    EndPointRun, HostObjective, WrappedRun, classify, run_failure_mode,
+    ClassifyRule, ConstructedSaddle, Elimination, EliminationConfig, EliminationResults,
+    EliminationSnapshot, EndPoint, EndPointRun, HostObjective, Objective, PerturbRule, WrappedRun,
+    classify, constructed_saddle, is_diverging, perturbed_descent, run_failure_mode, trend,
 };
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData, activation};
@@ -32,10 +34,14 @@ fn param3(v: Vec<f32>, shape: [usize; 3], device: &Device) -> Param<Tensor<3>> {
 
 impl BatchedNets {
     fn init(config: &EliminationConfig, device: &Device) -> Self {
-        let (r, h, d) = (config.inits, config.hidden, 2usize);
+        let (h, d) = (config.hidden, 2usize);
         let (mut w1, mut b1, mut w2, mut b2, mut ew) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for i in 0..r {
+        // Plain and wrapped runs share init i's weights; control run i has them too.
+        let inits = (0..config.inits)
+            .chain(0..config.inits)
+            .chain(0..config.control_inits);
+        for i in inits {
             let mut rng = SplitMix64::for_purpose(config.seed + i as u64, "weights");
             let mut u = |n: usize, fan_in: usize, out: &mut Vec<f32>| {
                 let bound = 1.0 / (fan_in as f32).sqrt();
@@ -48,14 +54,13 @@ impl BatchedNets {
             let mut nrng = SplitMix64::for_purpose(config.seed + i as u64, "exp neuron");
             ew.extend((0..d).map(|_| (nrng.normal() * config.neuron_w_std) as f32));
         }
-        let twice = |v: Vec<f32>| [v.clone(), v].concat();
-        let runs = 2 * r;
+        let runs = config.runs();
         Self {
-            w1: param3(twice(w1), [runs, d, h], device),
-            b1: param3(twice(b1), [runs, 1, h], device),
-            w2: param3(twice(w2), [runs, h, 1], device),
-            b2: param3(twice(b2), [runs, 1, 1], device),
-            ew: param3(twice(ew), [runs, d, 1], device),
+            w1: param3(w1, [runs, d, h], device),
+            b1: param3(b1, [runs, 1, h], device),
+            w2: param3(w2, [runs, h, 1], device),
+            b2: param3(b2, [runs, 1, 1], device),
+            ew: param3(ew, [runs, d, 1], device),
             eb: param3(vec![0.0; runs], [runs, 1, 1], device),
             ea: param3(vec![0.0; runs], [runs, 1, 1], device),
         }
@@ -89,10 +94,14 @@ impl Elimination {
         let dev = device.device.clone().autodiff();
         let (x, y) = config.data();
         let n = y.len();
-        let runs = 2 * config.inits;
-        let x = Tensor::<2>::from_data(TensorData::new(x, [n, 2]), &dev)
-            .unsqueeze_dim::<3>(0)
-            .expand([runs, n, 2]);
+        let runs = config.runs();
+        // The clean clusters for the plain and wrapped runs, the noisy ones for the control.
+        let control_x = config.control_data().0;
+        let mut xs = Vec::with_capacity(runs * n * 2);
+        for r in 0..runs {
+            xs.extend_from_slice(if r < 2 * config.inits { &x } else { &control_x });
+        }
+        let x = Tensor::<3>::from_data(TensorData::new(xs, [runs, n, 2]), &dev);
         let y = Tensor::<2>::from_data(TensorData::new(y, [n, 1]), &dev)
             .unsqueeze_dim::<3>(0)
             .expand([runs, n, 1]);
@@ -113,6 +122,12 @@ impl Elimination {
             lambda: config.lambda,
             tolerance: config.tolerance,
             a_tolerance: config.a_tolerance,
+            loss_tolerance: config.loss_tolerance,
+            residual_tolerance: config.residual_tolerance,
+            kink_flag: config.kink_flag,
+            control_inits: config.control_inits,
+            control_noise_std: config.control_noise_std,
+            control_false_positives: config.control_false_positives,
             ..Default::default()
         };
         Ok(Self {
@@ -128,6 +143,7 @@ impl Elimination {
             results,
             final_params: Vec::new(),
             classified: 0,
+            plain_minima: Vec::new(),
         })
     }
 
@@ -193,13 +209,10 @@ impl Elimination {
             })
             .collect();
         if let Some((r, &l)) = loss.iter().enumerate().find(|(_, l)| !l.is_finite()) {
+            let (arm, init) = self.config.arm_of(r);
             return Err(EngineError::Diverged {
                 step: self.steps_done as u64,
-                phase: format!(
-                    "{} run of init {}",
-                    if r < inits { "plain" } else { "wrapped" },
-                    r % inits
-                ),
+                phase: format!("{arm} run of init {init}"),
                 loss: l,
             });
         }
@@ -294,12 +307,31 @@ impl Elimination {
             eig_floor: self.config.newton_eig_floor,
             max_step: self.config.newton_max_step,
             kink_tol: self.config.kink_tolerance,
+            trace_window: self.config.diverge_window,
+        }
+    }
+
+    /// The perturbation test's settings from the config.
+    pub(super) fn perturb_rule(&self) -> PerturbRule {
+        PerturbRule {
+            directions: self.config.perturb_directions,
+            radii: [1e-3, 1e-2],
+            steps: self.config.perturb_steps,
+            drop: self.config.perturb_drop,
         }
     }
 
     /// The host objective of plain (`wrapped = false`) or wrapped runs.
     pub(super) fn host_objective(&self, wrapped: bool) -> HostObjective {
-        let (x, y) = self.config.data();
+        self.objective_on(self.config.data(), wrapped)
+    }
+
+    /// The wrapped objective of the negative control (noisy clusters).
+    pub(super) fn control_objective(&self) -> HostObjective {
+        self.objective_on(self.config.control_data(), true)
+    }
+
+    fn objective_on(&self, (x, y): (Vec<f32>, Vec<f32>), wrapped: bool) -> HostObjective {
         HostObjective {
             x: x.into_iter().map(f64::from).collect(),
             y: y.into_iter().map(f64::from).collect(),
@@ -324,7 +356,7 @@ impl Elimination {
             read(nets.ea.val()),
         );
         let (h, inits) = (self.config.hidden, self.config.inits);
-        (0..2 * inits)
+        (0..self.config.runs())
             .map(|r| {
                 let mut p = Vec::with_capacity(4 * h + 5);
                 p.extend_from_slice(&w1[r * 2 * h..(r + 1) * 2 * h]);
@@ -339,52 +371,171 @@ impl Elimination {
             .collect()
     }
 
-    /// Classifies the next `classify_per_call` end points; then runs the failure-mode part.
+    /// Classifies the next `classify_per_call` end points; then runs the positive control and
+    /// the failure-mode part.
     pub(super) fn classify_step(&mut self) {
-        let runs = 2 * self.config.inits;
+        let runs = self.config.runs();
         if self.final_params.is_empty() {
             self.final_params = self.read_final_params();
             self.results.classify_rule = Some(self.rule());
+            self.results.perturb_rule = Some(self.perturb_rule());
         }
         if self.classified < runs {
-            let rule = self.rule();
-            let (plain, wrapped) = (self.host_objective(false), self.host_objective(true));
+            let objectives = [
+                self.host_objective(false),
+                self.host_objective(true),
+                self.control_objective(),
+            ];
             let end = (self.classified + self.config.classify_per_call).min(runs);
             for r in self.classified..end {
-                let is_wrapped = r >= self.config.inits;
-                let obj = if is_wrapped { &wrapped } else { &plain };
-                let c = classify(obj, &self.final_params[r], &rule);
-                let a = if is_wrapped {
-                    c.params.last().copied().unwrap_or(0.0)
-                } else {
-                    0.0
-                };
-                self.results.end_points.push(EndPointRun {
-                    arm: if is_wrapped { "wrapped" } else { "plain" }.into(),
-                    init: r % self.config.inits,
-                    end: c.end,
-                    objective: c.objective,
-                    original_loss: obj.original_loss(&c.params),
-                    a,
-                    grad_norm: c.grad_norm,
-                    min_eigenvalue: c.min_eigenvalue,
-                    param_norm: c.param_norm,
-                    iters: c.iters,
-                });
+                let (arm, init) = self.config.arm_of(r);
+                let obj = &objectives[match arm {
+                    "plain" => 0,
+                    "wrapped" => 1,
+                    _ => 2,
+                }];
+                let run = self.classify_run(obj, r, arm, init);
+                self.results.end_points.push(run);
             }
             self.classified = end;
             self.results.best_original_loss = self
                 .results
                 .end_points
                 .iter()
+                .filter(|e| e.arm != "control")
                 .map(|e| e.original_loss)
                 .fold(f64::INFINITY, f64::min);
             return;
         }
+        self.positive_control();
         self.results.failure_mode = run_failure_mode(
             self.config.lambda,
             self.config.failure_lr,
             self.config.failure_steps,
         );
+    }
+
+    /// Refines and classifies run `r`: the classifier, then the perturbation test for every
+    /// local minimum and every stationary point next to a kink, then (wrapped runs still moving)
+    /// the diverging test.
+    fn classify_run(
+        &mut self,
+        obj: &HostObjective,
+        r: usize,
+        arm: &str,
+        init: usize,
+    ) -> EndPointRun {
+        let rule = self.rule();
+        let c = classify(obj, &self.final_params[r], &rule);
+        let kink_distance = obj.kink_distance(&c.params);
+        let stationary = matches!(c.end, EndPoint::LocalMinimum | EndPoint::Saddle);
+        let tested = c.end == EndPoint::LocalMinimum
+            || (stationary && kink_distance < self.config.kink_flag);
+        let mut end = c.end;
+        if tested {
+            let lowest = perturbed_descent(
+                obj,
+                &c.params,
+                c.objective,
+                &self.perturb_rule(),
+                self.config.seed.wrapping_add(r as u64),
+            );
+            end = if lowest < c.objective - self.config.perturb_drop {
+                EndPoint::Saddle
+            } else {
+                EndPoint::LocalMinimum
+            };
+        }
+        let original_loss = obj.original_loss(&c.params);
+        let samples = self.config.diverge_window / TRACE_EVERY + 1;
+        let moved = (end == EndPoint::StillMoving)
+            .then(|| trend(obj, &c.trace, &c.params, samples))
+            .flatten();
+        if arm == "wrapped" && end == EndPoint::StillMoving {
+            // All plain runs are classified before any wrapped run: the bar is the best plain
+            // loss plus the tolerance.
+            let best_plain = self
+                .results
+                .end_points
+                .iter()
+                .filter(|e| e.arm == "plain")
+                .map(|e| e.original_loss)
+                .fold(f64::INFINITY, f64::min);
+            if is_diverging(
+                obj,
+                &c.trace,
+                &c.params,
+                samples,
+                best_plain + self.config.tolerance,
+            ) {
+                end = EndPoint::Diverging;
+            }
+        }
+        if arm == "plain" && end == EndPoint::LocalMinimum {
+            self.plain_minima.push((init, c.params.clone()));
+        }
+        EndPointRun {
+            arm: arm.into(),
+            init,
+            end,
+            objective: c.objective,
+            original_loss,
+            a: if obj.wrapped {
+                c.params.last().copied().unwrap_or(0.0)
+            } else {
+                0.0
+            },
+            grad_norm: c.grad_norm,
+            min_eigenvalue: c.min_eigenvalue,
+            param_norm: c.param_norm,
+            iters: c.iters,
+            max_residual: obj.max_residual(&c.params),
+            kink_distance,
+            perturbation_tested: tested,
+            second_order_class: (end != c.end).then_some(c.end),
+            trend: moved,
+        }
+    }
+
+    /// The positive control: for each bad plain local minimum (loss above the best original
+    /// loss plus the tolerance), the constructed wrapped stationary point, classified by the
+    /// second-order test without refinement.
+    fn positive_control(&mut self) {
+        let wrapped = self.host_objective(true);
+        let rule = self.rule();
+        let bar = self.results.best_original_loss + self.config.tolerance;
+        let plain_obj = self.host_objective(false);
+        self.results.positive_control = self
+            .plain_minima
+            .iter()
+            .filter(|(_, theta)| plain_obj.value(theta) > bar)
+            .map(|(init, theta)| {
+                let plain_loss = plain_obj.value(theta);
+                match constructed_saddle(&wrapped, theta) {
+                    Some(p) => {
+                        let (min_eig, gn) = min_eigenvalue_at(&wrapped, &p);
+                        let end = if gn < rule.grad_tol {
+                            second_order_class(min_eig, &rule)
+                        } else {
+                            EndPoint::StillMoving
+                        };
+                        ConstructedSaddle {
+                            init: *init,
+                            plain_loss,
+                            grad_norm: gn,
+                            min_eigenvalue: min_eig,
+                            end: Some(end),
+                        }
+                    }
+                    None => ConstructedSaddle {
+                        init: *init,
+                        plain_loss,
+                        grad_norm: f64::NAN,
+                        min_eigenvalue: f64::NAN,
+                        end: None,
+                    },
+                }
+            })
+            .collect();
     }
 }

@@ -77,6 +77,7 @@ impl LiveExperiment for Elimination {
         let c = EliminationConfig::new()
             .with_seed(p.seed)
             .with_inits(p.inits as usize)
+            .with_control_inits(p.inits as usize)
             .with_hidden(p.hidden as usize)
             .with_lambda(p.lambda)
             .with_optim(SgdConfig::new().with_lr(p.lr))
