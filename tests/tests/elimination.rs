@@ -59,6 +59,16 @@ fn quick_run_classifies_end_points_and_decides_its_claims() {
         "elimination-moves-bad-minima-to-infinity",
     ] {
         assert_eq!(verdict_of(r, id), "inconclusive", "{id}");
+        // Seed 0's rule outcome at this size, kept in the reason: every claim decides `holds`
+        // (the rigged inputs that flip each one are unit tests in the claims module).
+        let claim = r["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap();
+        let reason = claim["reason"].as_str().unwrap();
+        assert!(reason.contains("the rule gives `holds`"), "{id}: {reason}");
     }
     let report = std::fs::read_to_string(run.dir.join("report.md")).unwrap();
     assert!(report.contains("Where the runs ended") && report.contains("Failure mode"));
