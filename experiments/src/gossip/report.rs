@@ -331,6 +331,16 @@ impl Gossip {
     }
 
     pub(super) fn report_body(&self, md: &mut ReportMd) {
+        self.intro_section(md);
+        self.beta_section(md);
+        self.transient_tables(md);
+        self.curvature_section(md);
+        self.exponents_section(md);
+        self.runs_section(md);
+    }
+
+    /// The paper, how the transient is measured, Gossip-AGA's status.
+    fn intro_section(&self, md: &mut ReportMd) {
         let r = &self.results;
         let c = &self.config;
         md.paragraph(
@@ -376,6 +386,11 @@ impl Gossip {
             "Status: **{}**. Topology {}, device: {}.",
             r.status, r.topology, r.device
         ));
+    }
+
+    /// β of every topology that ran and of the built-in table.
+    fn beta_section(&self, md: &mut ReportMd) {
+        let r = &self.results;
         md.heading(2, "β = ‖W − 11ᵀ/n‖₂");
         // The configured topology's rows, then the built-in table without the rows that repeat
         // them (same topology name and node count).
@@ -397,6 +412,12 @@ impl Gossip {
             })
             .collect();
         md.table(&["topology", "n", "β", "messages/node/round"], &rows);
+    }
+
+    /// The transients against n and against H, per problem class.
+    fn transient_tables(&self, md: &mut ReportMd) {
+        let r = &self.results;
+        let c = &self.config;
         let fmt_t = |t: Option<u64>| {
             t.map_or(format!("> {}", self.config.logistic.steps), |v| {
                 v.to_string()
@@ -479,6 +500,11 @@ impl Gossip {
             let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
             md.table(&header_refs, &rows);
         }
+    }
+
+    /// The smallest Hessian eigenvalue on the way to each solution.
+    fn curvature_section(&self, md: &mut ReportMd) {
+        let r = &self.results;
         md.heading(2, "How convex each problem is");
         md.paragraph(
             "The smallest eigenvalue of ∇²f on the segment from the start (x = 0) to the \
@@ -504,6 +530,12 @@ impl Gossip {
             &["problem", "n", "min λ(∇²f) on [0, x̂]", "min λ(∇²f(x̂))"],
             &rows,
         );
+    }
+
+    /// The fitted growth exponents next to the theory's.
+    fn exponents_section(&self, md: &mut ReportMd) {
+        let r = &self.results;
+        let c = &self.config;
         md.heading(2, "Growth exponents of the transient stage");
         md.paragraph(&format!(
             "Least-squares slope of ln(transient) on ln x, on all seeds and (in brackets) on the \
@@ -544,6 +576,11 @@ impl Gossip {
             ],
             &rows,
         );
+    }
+
+    /// Every run's final numbers.
+    fn runs_section(&self, md: &mut ReportMd) {
+        let r = &self.results;
         md.heading(2, "Runs");
         let rows: Vec<Vec<String>> = r
             .runs

@@ -137,6 +137,13 @@ impl SharpMinima {
     }
 
     pub(super) fn report_body(&self, md: &mut ReportMd, r: &SharpMinimaResults) {
+        self.intro_section(md, r);
+        self.slopes_section(md, r);
+        self.runs_section(md, r);
+    }
+
+    /// The paper, the landscape and noise, the horizons.
+    fn intro_section(&self, md: &mut ReportMd, r: &SharpMinimaResults) {
         let c = &self.config;
         md.paragraph(
             "Wang, Oh, Rhee (2021): SGD with heavy-tailed noise truncated at b leaves a basin of \
@@ -196,6 +203,11 @@ impl SharpMinima {
                 .collect::<Vec<_>>()
                 .join(" / "),
         ));
+    }
+
+    /// The exit-time slopes against the theory's.
+    fn slopes_section(&self, md: &mut ReportMd, r: &SharpMinimaResults) {
+        let c = &self.config;
         md.heading(2, "Exit-time slopes (ln mean exit time against ln 1/η)");
         let rows: Vec<Vec<String>> = r
             .slopes
@@ -245,6 +257,10 @@ impl SharpMinima {
              over the {} smallest learning rates; the slope over all η is shown for context.",
             c.bootstrap_resamples, c.slope_fit_lrs
         ));
+    }
+
+    /// Every run, the occupation ratios, and the network part.
+    fn runs_section(&self, md: &mut ReportMd, r: &SharpMinimaResults) {
         md.heading(2, "Runs");
         let rows: Vec<Vec<String>> = r
             .runs
