@@ -89,20 +89,7 @@ pub fn bench_ui_frame(
         return Err(Failure::BadInput(anyhow!("{}", n.text)));
     }
     let (w, h) = (size[0], size[1]);
-    let texture = render.device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("sgdlab bench frame"),
-        size: wgpu::Extent3d {
-            width: w,
-            height: h,
-            depth_or_array_layers: 1,
-        },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: render.target_format,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-        view_formats: &[],
-    });
+    let texture = target_texture(&render, w, h);
     let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
     let screen = egui_wgpu::ScreenDescriptor {
         size_in_pixels: [w, h],
@@ -124,51 +111,8 @@ pub fn bench_ui_frame(
             time: Some(started.elapsed().as_secs_f64()),
             ..Default::default()
         };
-        let mut out = ctx.run_ui(input, |ui| app.ui(ui));
-        let prims = ctx.tessellate(out.shapes, out.pixels_per_point);
-        {
-            let mut r = render.renderer.write();
-            for (id, deltas) in out.textures_delta.set.drain() {
-                for delta in &deltas {
-                    r.update_texture(&render.device, &render.queue, id, delta);
-                }
-            }
-            let mut enc = render
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("sgdlab bench frame"),
-                });
-            let mut cmds =
-                r.update_buffers(&render.device, &render.queue, &mut enc, &prims, &screen);
-            {
-                let pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-                    label: Some("sgdlab bench frame"),
-                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                        view: &view,
-                        resolve_target: None,
-                        depth_slice: None,
-                        ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                            store: wgpu::StoreOp::Store,
-                        },
-                    })],
-                    depth_stencil_attachment: None,
-                    timestamp_writes: None,
-                    occlusion_query_set: None,
-                    multiview_mask: None,
-                });
-                r.render(&mut pass.forget_lifetime(), &prims, &screen);
-            }
-            cmds.push(enc.finish());
-            render.queue.submit(cmds);
-            for id in out.textures_delta.free.drain() {
-                r.free_texture(&id);
-            }
-        }
-        render
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Failure::Other(anyhow!("waiting for the GPU: {e}")))?;
+        let out = ctx.run_ui(input, |ui| app.ui(ui));
+        paint_frame(&render, &ctx, out, &view, &screen)?;
         if f >= warmup {
             times.push(t0.elapsed().as_secs_f64() * 1e3);
         }
@@ -198,6 +142,79 @@ pub fn bench_ui_frame(
         frame_ms_mean: times.iter().sum::<f64>() / times.len().max(1) as f64,
         sgd_steps,
     })
+}
+
+/// The offscreen texture the frames are drawn into.
+fn target_texture(render: &egui_wgpu::RenderState, w: u32, h: u32) -> wgpu::Texture {
+    render.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("sgdlab bench frame"),
+        size: wgpu::Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: render.target_format,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+        view_formats: &[],
+    })
+}
+
+/// Tessellates one frame's output, uploads its textures and buffers, renders it into `view` and
+/// waits for the GPU, as eframe does for a window.
+fn paint_frame(
+    render: &egui_wgpu::RenderState,
+    ctx: &egui::Context,
+    mut out: egui::FullOutput,
+    view: &wgpu::TextureView,
+    screen: &egui_wgpu::ScreenDescriptor,
+) -> Result<(), Failure> {
+    let prims = ctx.tessellate(out.shapes, out.pixels_per_point);
+    {
+        let mut r = render.renderer.write();
+        for (id, deltas) in out.textures_delta.set.drain() {
+            for delta in &deltas {
+                r.update_texture(&render.device, &render.queue, id, delta);
+            }
+        }
+        let mut enc = render
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("sgdlab bench frame"),
+            });
+        let mut cmds = r.update_buffers(&render.device, &render.queue, &mut enc, &prims, screen);
+        {
+            let pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("sgdlab bench frame"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view,
+                    resolve_target: None,
+                    depth_slice: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            r.render(&mut pass.forget_lifetime(), &prims, screen);
+        }
+        cmds.push(enc.finish());
+        render.queue.submit(cmds);
+        for id in out.textures_delta.free.drain() {
+            r.free_texture(&id);
+        }
+    }
+    render
+        .device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Failure::Other(anyhow!("waiting for the GPU: {e}")))?;
+    Ok(())
 }
 
 fn steps_of(app: &LabApp) -> f64 {
