@@ -158,6 +158,35 @@ impl BlockKernel {
         }
     }
 
+    /// The noise of every lane at `step`: draws 0 and 1 (x), 2 and 3 (y), as `Noise::sample`.
+    #[inline(always)]
+    fn noise_lanes<const L: usize>(
+        &self,
+        hp: &[u32; L],
+        step: u32,
+        zx: &mut [f32; L],
+        zy: &mut [f32; L],
+    ) {
+        if self.pareto {
+            let (sigma, p) = (self.sigma, self.p);
+            for i in 0..L {
+                let h = pcg_hash(hp[i] ^ step);
+                let m = pow_unit(to_unit(pcg_hash(h)), p) - 1.0;
+                let neg = to_unit(pcg_hash(h ^ 1)) < 0.5;
+                zx[i] = sigma * if neg { -m } else { m };
+                let m = pow_unit(to_unit(pcg_hash(h ^ 2)), p) - 1.0;
+                let neg = to_unit(pcg_hash(h ^ 3)) < 0.5;
+                zy[i] = sigma * if neg { -m } else { m };
+            }
+            if self.dim1 {
+                *zy = [sigma * 0.0; L];
+            }
+        } else {
+            *zx = [self.sigma * 0.0; L];
+            *zy = *zx;
+        }
+    }
+
     /// One block of up to `L` particles (a short last block is padded with idle lanes).
     #[inline(always)]
     fn block<const L: usize>(
@@ -202,25 +231,7 @@ impl BlockKernel {
         let mut trans = [0u32; L];
         for s in 0..steps {
             let step = offset + s;
-            // Noise: draws 0 and 1 (x), 2 and 3 (y), as `Noise::sample`.
-            if self.pareto {
-                let (sigma, p) = (self.sigma, self.p);
-                for i in 0..L {
-                    let h = pcg_hash(hp[i] ^ step);
-                    let m = pow_unit(to_unit(pcg_hash(h)), p) - 1.0;
-                    let neg = to_unit(pcg_hash(h ^ 1)) < 0.5;
-                    zx[i] = sigma * if neg { -m } else { m };
-                    let m = pow_unit(to_unit(pcg_hash(h ^ 2)), p) - 1.0;
-                    let neg = to_unit(pcg_hash(h ^ 3)) < 0.5;
-                    zy[i] = sigma * if neg { -m } else { m };
-                }
-                if self.dim1 {
-                    zy = [sigma * 0.0; L];
-                }
-            } else {
-                zx = [self.sigma * 0.0; L];
-                zy = zx;
-            }
+            self.noise_lanes::<L>(&hp, step, &mut zx, &mut zy);
             // Gradient: walls, then each well (PackedLandscape::grad).
             let (w, lo, hi) = (self.wall, self.lo, self.hi);
             for i in 0..L {
