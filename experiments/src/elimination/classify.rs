@@ -502,10 +502,11 @@ pub fn classify(obj: &dyn Objective, start: &[f64], rule: &ClassifyRule) -> Clas
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn xor(wrapped: bool) -> HostObjective {
+    /// The four XOR corners, plain or wrapped (λ = 0.01).
+    pub(in crate::elimination) fn xor(wrapped: bool) -> HostObjective {
         HostObjective {
             x: vec![1.0, 1.0, -1.0, -1.0, 1.0, -1.0, -1.0, 1.0],
             y: vec![1.0, 1.0, -1.0, -1.0],

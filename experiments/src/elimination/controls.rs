@@ -235,18 +235,10 @@ pub fn is_diverging(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::elimination::classify::second_order_class;
-    use crate::elimination::classify::{ClassifyRule, EndPoint, min_eigenvalue_at};
-
-    fn xor(wrapped: bool) -> HostObjective {
-        HostObjective {
-            x: vec![1.0, 1.0, -1.0, -1.0, 1.0, -1.0, -1.0, 1.0],
-            y: vec![1.0, 1.0, -1.0, -1.0],
-            hidden: 2,
-            wrapped,
-            lambda: 0.01,
-        }
-    }
+    use crate::elimination::classify::tests::xor;
+    use crate::elimination::classify::{
+        ClassifyRule, EndPoint, min_eigenvalue_at, second_order_class,
+    };
 
     fn rule() -> ClassifyRule {
         ClassifyRule {
