@@ -1,7 +1,8 @@
 //! `sgdlab run rnn` end to end: the quick preset writes every promised file with sane numbers
-//! and reports its claims as undecided (the registry says the quick preset cannot decide), bad
-//! parameters (m < 1, L < 1, window > L, seeds 0) exit with code 2 naming the field, `--seeds`
-//! applies, and training agrees between the CPU and wgpu.
+//! and reports its claims as undecided (three lengths: the rule needs four), bad parameters
+//! (odd or zero m, L < 2, window > L, seeds 0, cap 0) exit with code 2 naming the field,
+//! `--seeds` applies, the decision rule's simulated power and false-alarm rate, the lookup
+//! control through the real pipeline, and training agrees between the CPU and wgpu.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
@@ -22,7 +23,7 @@ fn quick_run_writes_every_output() {
             "test_error_vs_samples.svg",
             "control_error_vs_samples.svg",
             "samples_needed_vs_length.svg",
-            "width_sweep.svg",
+            "width_check.svg",
             "movement_vs_samples.svg",
         ],
     );
@@ -30,11 +31,13 @@ fn quick_run_writes_every_output() {
     assert_eq!(r["status"], "complete");
     assert_eq!(r["seeds"].as_array().unwrap().len(), 2);
     let runs = r["runs"].as_array().unwrap();
-    // 2 seeds × 2 targets × 3 L × 3 sample sizes + 2 widths.
-    assert_eq!(runs.len(), 2 * 2 * 3 * 3 + 2);
+    // 2 seeds × (3 concept + 3 control lengths) + the width check.
+    assert_eq!(runs.len(), 2 * (3 + 3) + 1);
     for run in runs.iter().filter(|x| x["target"] == "concept") {
         let e = run["test_rel_error"].as_f64().unwrap();
         let e0 = run["init_test_rel_error"].as_f64().unwrap();
+        // The cancelling halves start at output 0: relative error 1 (plus the mean²).
+        assert!((e0 - 1.0).abs() < 0.2, "{run}");
         assert!(e < e0, "training must lower the test error: {run}");
         let mv = run["relative_movement"].as_f64().unwrap();
         assert!(mv > 0.0 && mv < 1.0, "{run}");
@@ -54,14 +57,16 @@ fn bad_parameters_exit_2_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     for (json, field) in [
         (r#"{"network": {"width": 0}}"#, "network.width"),
-        (r#"{"seq_lens": [0]}"#, "seq_lens[0]"),
+        (r#"{"network": {"width": 31}}"#, "network.width"),
+        (r#"{"seq_lens": [1]}"#, "seq_lens[0]"),
+        (r#"{"control_lens": [2, 40]}"#, "control_lens[1]"),
+        (r#"{"max_samples": 0}"#, "max_samples"),
         (
             r#"{"seq_lens": [2, 4], "concept": {"window": 3}}"#,
             "concept.window",
         ),
-        (r#"{"widths": [16, 0]}"#, "widths[1]"),
         (r#"{"seeds": 0}"#, "seeds"),
-        (r#"{"error_threshold": 0.0}"#, "error_threshold"),
+        (r#"{"threshold_fraction": 0.0}"#, "threshold_fraction"),
     ] {
         let cfg = write_config(dir.path(), json);
         let o = sgdlab(&[
@@ -89,11 +94,10 @@ fn tiny(device: ComputeDevice) -> Vec<(f64, f64)> {
         .with_control(false)
         .with_network(ElmanRnnConfig::new().with_width(32))
         .with_seq_lens(vec![4])
-        .with_sample_sizes(vec![32])
-        .with_widths(vec![])
-        .with_width_sweep_seq_len(4)
+        .with_width_check_len(0)
         .with_test_size(64)
-        .with_epochs(3);
+        .with_first_eval(32)
+        .with_max_samples(96);
     let mut e = Rnn::new(config, device).unwrap();
     while !e.is_done() {
         e.step().unwrap();
@@ -105,7 +109,7 @@ fn tiny(device: ComputeDevice) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// CPU and wgpu differ only by f32 summation order; after 12 SGD steps the relative test error
+/// CPU and wgpu differ only by f32 summation order; after 12 one-pass SGD steps the relative test error
 /// and the relative movement of W agree within 1e-3 (relative).
 #[test]
 fn cpu_and_wgpu_agree() {
