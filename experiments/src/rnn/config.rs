@@ -47,6 +47,10 @@ pub struct RnnConfig {
     /// η ∝ 1/m) and the hidden state's norm with L.
     #[config(default = "SgdConfig::new().with_lr(0.012)")]
     pub optim: SgdConfig,
+    /// Linear learning-rate warm-up over the first steps of every run (the loss is scaled by
+    /// min(1, (k + 1)/warmup_steps) at step k, which for plain SGD is the same thing); 0: none.
+    #[config(default = 64)]
+    pub warmup_steps: usize,
     /// Fresh sequences per SGD step (one pass: no sequence is seen twice).
     #[config(default = 8)]
     pub batch_size: usize,
@@ -178,6 +182,7 @@ impl RnnConfig {
         )?;
         check::count("test_size", self.test_size, 1, 10_000_000)?;
         check::count("batch_size", self.batch_size, 1, 65_536)?;
+        check::count("warmup_steps", self.warmup_steps, 0, 10_000_000)?;
         check::count("max_samples", self.max_samples, 1, 100_000_000)?;
         check::count("first_eval", self.first_eval, 1, self.max_samples)?;
         check::count("evals_per_octave", self.evals_per_octave, 1, 64)?;

@@ -72,8 +72,12 @@ pub struct RnnRun {
     pub linear_floor: f64,
     /// The relative test error that counts as learned (threshold_fraction × linear_floor).
     pub threshold: f64,
-    /// Sequences seen at the confirmed crossing; `None` when the cap came first.
+    /// Sequences seen at the confirmed crossing; `None` when the cap (or a divergence) came
+    /// first.
     pub samples_needed: Option<f64>,
+    /// Whether the run stopped because its loss stopped being finite (counted as censored).
+    #[serde(default)]
+    pub diverged: bool,
     /// Sequences seen when the run stopped.
     pub samples: usize,
     /// SGD steps taken.

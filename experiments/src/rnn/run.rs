@@ -37,6 +37,8 @@ pub(super) struct Active {
     last_loss: f64,
     /// Set when the run has finished: the samples needed (`None`: censored).
     outcome: Option<Option<f64>>,
+    /// Whether it stopped on a non-finite loss.
+    diverged: bool,
 }
 
 /// The run in progress in a checkpoint: what [`Rnn::start`] does not rebuild.
@@ -351,6 +353,7 @@ impl Rnn {
             evals: Vec::new(),
             last_loss: f64::NAN,
             outcome: None,
+            diverged: false,
         }
     }
 
@@ -404,26 +407,26 @@ impl Rnn {
                 .take()
                 .expect("the model is only taken out during a step");
             let n = b * scored_positions(job.seq_len, last_only).len().max(1);
+            let warm = self.config.warmup_steps;
+            let factor = if warm == 0 {
+                1.0
+            } else {
+                ((a.optim.steps() + 1) as f64 / warm as f64).min(1.0)
+            };
             let loss = scored(model.forward(x) - y, last_only)
                 .square()
                 .sum()
                 .mul_scalar(0.5 / n as f64);
-            let mut grads = loss.backward();
-            let value = f64::from(loss.into_scalar::<f32>());
+            let value = f64::from(loss.clone().into_scalar::<f32>());
             if !value.is_finite() {
+                // A diverged run ends censored (it never learned) and the others go on.
                 a.model = Some(model);
-                return Err(EngineError::Diverged {
-                    step: a.optim.steps(),
-                    phase: format!(
-                        "rnn {} L={} m={} after {} sequences",
-                        job.target.as_str(),
-                        job.seq_len,
-                        job.width,
-                        a.seen
-                    ),
-                    loss: value,
-                });
+                a.diverged = true;
+                a.outcome = Some(None);
+                self.steps_done += self.cap_steps().saturating_sub(a.optim.steps());
+                return Ok(true);
             }
+            let mut grads = loss.mul_scalar(factor).backward();
             a.model = Some(a.optim.step(model, &mut grads));
             a.last_loss = 2.0 * value / var;
             a.seen += b;
@@ -472,6 +475,7 @@ impl Rnn {
             linear_floor: a.linear_floor,
             threshold: a.threshold,
             samples_needed: a.outcome.flatten(),
+            diverged: a.diverged,
             samples: a.seen,
             steps: a.optim.steps(),
             train_rel_error: a.last_loss,
