@@ -151,7 +151,7 @@ impl WidthCheck {
             _ => "no shift".into(),
         };
         format!(
-            "width check (seed {}, L = {}): n = {} at m = {} vs {} at m = {}, {shift} against              the tolerance {:.2}: {}",
+            "width check (seed {}, L = {}): n = {} at m = {} vs {} at m = {}, {shift} against the tolerance {:.2}: {}",
             self.seed,
             self.seq_len,
             n(self.base),
