@@ -507,7 +507,7 @@ fn out_of_range_values_have_one_message_shape_in_every_experiment() {
         ("smoothing", r#"{"starts": 0}"#, "starts"),
         ("sharp-minima", r#"{"particles": 0}"#, "particles"),
         ("gossip", r#"{"nodes": 0}"#, "nodes"),
-        ("rnn", r#"{"epochs": 0}"#, "epochs"),
+        ("rnn", r#"{"max_samples": 0}"#, "max_samples"),
     ] {
         let cfg = sgdlab_tests::write_config(dir.path(), json);
         let o = sgdlab(&["run", experiment, "--config", &cfg, "--backend", "cpu"]);

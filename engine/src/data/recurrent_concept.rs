@@ -16,6 +16,13 @@
 //! A control outside the class ([`TargetKind::Parity`]): y_ℓ = Π_{i ≤ ℓ} sign(x_{i,1}), the
 //! parity of the signs of all earlier tokens' first coordinates, which no sum of functions of
 //! single tokens represents.
+//!
+//! A control that needs exponentially many samples ([`TargetKind::Lookup`]): the output at the
+//! last position L is g_L(sign x_{1,1}, …, sign x_{L,1}) with g_L a random balanced ±1 table of
+//! the 2^L sign patterns (drawn from the seed and L, for L ≤ [`LOOKUP_MAX_LEN`]); every other
+//! position's target is 0 and only the last position is scored. Any learner must see most of the
+//! 2^L patterns to do better than chance on a random table, so the samples needed grow at least
+//! like 2^L.
 
 use crate::rng::{SplitMix64, derive_seed};
 use burn::config::Config;
@@ -30,7 +37,12 @@ pub enum TargetKind {
     Concept,
     /// The parity control (outside the class).
     Parity,
+    /// The random sign-pattern lookup control (last position only).
+    Lookup,
 }
+
+/// The longest sequence for which [`TargetKind::Lookup`] tables are drawn.
+pub const LOOKUP_MAX_LEN: usize = 16;
 
 impl TargetKind {
     /// `concept` or `parity`.
@@ -38,7 +50,13 @@ impl TargetKind {
         match self {
             Self::Concept => "concept",
             Self::Parity => "parity",
+            Self::Lookup => "lookup",
         }
+    }
+
+    /// Whether only the last position is scored (the lookup control) rather than 2..=L.
+    pub fn last_only(self) -> bool {
+        self == Self::Lookup
     }
 }
 
@@ -74,6 +92,9 @@ pub struct RecurrentConcept {
     a: Vec<f32>,
     /// Multiplies the raw target so that its variance at the last position is 1.
     scale: f32,
+    /// The lookup tables g_L (±1, balanced), for L = 1..=min(max_len, [`LOOKUP_MAX_LEN`]);
+    /// pattern bit i is set when token i's first coordinate is negative.
+    lookup: Vec<Vec<f32>>,
 }
 
 /// Sequences and their targets: `x` is (n, L, d) and `y` is (n, L) row-major.
@@ -133,6 +154,17 @@ impl RecurrentConceptConfig {
                 a.extend((0..p).map(|_| rng.normal() as f32));
             }
         }
+        let lookup = (1..=max_len.min(LOOKUP_MAX_LEN))
+            .map(|l| {
+                let size = 1usize << l;
+                let mut table: Vec<f32> = (0..size)
+                    .map(|k| if k < size / 2 { 1.0 } else { -1.0 })
+                    .collect();
+                SplitMix64::new(derive_seed(seed, &format!("lookup table L={l}")))
+                    .shuffle(&mut table);
+                table
+            })
+            .collect();
         let mut concept = RecurrentConcept {
             inputs: d,
             window: self.window,
@@ -141,6 +173,7 @@ impl RecurrentConceptConfig {
             w,
             a,
             scale: 1.0,
+            lookup,
         };
         let probe = concept.sample(4096, max_len, TargetKind::Concept, seed ^ 0x5ca1e);
         let last: Vec<f64> = probe
@@ -181,6 +214,17 @@ impl RecurrentConcept {
                         sign
                     })
                     .collect()
+            }
+            TargetKind::Lookup => {
+                let d = self.inputs;
+                let mut y = vec![0.0f32; seq_len];
+                if let Some(table) = seq_len.checked_sub(1).and_then(|i| self.lookup.get(i)) {
+                    let pattern = (0..seq_len)
+                        .filter(|&i| x[i * d] < 0.0)
+                        .fold(0usize, |k, i| k | (1 << i));
+                    y[seq_len - 1] = table[pattern];
+                }
+                y
             }
         }
     }
@@ -237,15 +281,21 @@ impl RecurrentConcept {
     }
 
     /// The share of the target's variance that the best linear function of all inputs up to
-    /// each position leaves unexplained, averaged over positions 2..=L (least squares on `n`
-    /// sequences from `seed`, scored on `n` more).
+    /// each position leaves unexplained, averaged over the scored positions (2..=L, or the last
+    /// only for [`TargetKind::Lookup`]; least squares on `n` sequences from `seed`, scored on
+    /// `n` more).
     pub fn linear_unexplained(&self, seq_len: usize, kind: TargetKind, n: usize, seed: u64) -> f64 {
         let train = self.sample(n, seq_len, kind, derive_seed(seed, "linear fit"));
         let test = self.sample(n, seq_len, kind, derive_seed(seed, "linear check"));
         let d = self.inputs;
         let l_max = train.seq_len;
         let mut shares = Vec::new();
-        for l in 1.min(l_max - 1)..l_max {
+        let first = if kind.last_only() {
+            l_max - 1
+        } else {
+            1.min(l_max - 1)
+        };
+        for l in first..l_max {
             let k = (l + 1) * d + 1;
             let features = |data: &SequenceData, s: usize| -> Vec<f64> {
                 let row = &data.x[s * l_max * d..s * l_max * d + (l + 1) * d];
@@ -413,5 +463,31 @@ mod tests {
         assert!(share < 0.05, "{share}");
         let parity = c.linear_unexplained(4, TargetKind::Parity, 2000, 9);
         assert!(parity > 0.8, "{parity}");
+    }
+
+    #[test]
+    fn the_lookup_control_is_a_balanced_table_of_sign_patterns_at_the_last_position() {
+        let c = RecurrentConceptConfig::new().init(5, 6);
+        for l in 1..=6 {
+            let table = &c.lookup[l - 1];
+            assert_eq!(table.len(), 1 << l);
+            assert_eq!(table.iter().sum::<f32>(), 0.0);
+        }
+        let data = c.sample(200, 6, TargetKind::Lookup, 3);
+        for (s, row) in data.y.chunks_exact(6).enumerate() {
+            assert!(row[..5].iter().all(|&v| v == 0.0));
+            let x = &data.x[s * 24..(s + 1) * 24];
+            let k = (0..6)
+                .filter(|&i| x[i * 4] < 0.0)
+                .fold(0, |k, i| k | (1 << i));
+            assert_eq!(row[5], c.lookup[5][k]);
+            // Flipping a token's sign pattern away from its first coordinate keeps the target.
+            let mut x2 = x.to_vec();
+            x2[1] = -x2[1];
+            assert_eq!(c.target(&x2, 6, TargetKind::Lookup)[5], row[5]);
+        }
+        // Far from linear at L = 6 (a random table of 64 patterns).
+        let share = c.linear_unexplained(6, TargetKind::Lookup, 2000, 9);
+        assert!(share > 0.5, "{share}");
     }
 }

@@ -1,10 +1,10 @@
 //! The RNN experiment's table, plots and report body.
 
-use super::{Rnn, RnnRun, RnnSweep, ScalingSummary};
+use super::{MetricRow, Rnn, RnnSweep, ScalingSummary};
 use sgdlab_engine::data::TargetKind;
 use sgdlab_engine::error::Result;
 use sgdlab_engine::report::{
-    Axis, Bounds, CsvTable, LinePlot, Panel, ReportMd, Series, SeriesStyle, fmt_f64,
+    Axis, Bounds, CsvTable, LinePlot, ReportMd, Series, SeriesStyle, fmt_f64,
 };
 use std::path::{Path, PathBuf};
 
@@ -17,8 +17,8 @@ impl Rnn {
             "seq_len",
             "width",
             "samples",
-            "epoch",
-            "train_loss",
+            "evaluation",
+            "batch_rel_loss",
             "test_rel_error",
             "relative_movement",
         ]);
@@ -30,7 +30,7 @@ impl Rnn {
                 self.seed_of(j.seed_index).to_string(),
                 j.seq_len.to_string(),
                 j.width.to_string(),
-                j.samples.to_string(),
+                m.samples.to_string(),
                 m.epoch.to_string(),
                 fmt_f64(m.train_loss),
                 fmt_f64(m.test_rel_error),
@@ -40,62 +40,55 @@ impl Rnn {
         t
     }
 
-    /// Seed-mean test error against samples, one series per L.
-    fn error_plot(&self, target: TargetKind) -> LinePlot {
-        let series: Vec<Series> = self
-            .config
-            .seq_lens
+    /// The metric rows of one run.
+    fn rows_of(&self, sweep: RnnSweep, target: TargetKind, l: usize) -> Vec<&MetricRow> {
+        self.metrics
+            .iter()
+            .filter(|m| {
+                let j = self.queue.jobs()[m.job];
+                j.sweep == sweep && j.target == target && j.seed_index == 0 && j.seq_len == l
+            })
+            .collect()
+    }
+
+    /// The first seed's test error against sequences seen, one series per L.
+    fn error_plot(&self, target: TargetKind, lens: &[usize]) -> LinePlot {
+        let series: Vec<Series> = lens
             .iter()
             .map(|&l| {
-                let points = self
-                    .config
-                    .sample_sizes
-                    .iter()
-                    .filter_map(|&n| {
-                        let errs: Vec<f64> = self
-                            .results
-                            .runs
-                            .iter()
-                            .filter(|r| {
-                                r.sweep == RnnSweep::Samples
-                                    && r.target == target
-                                    && r.seq_len == l
-                                    && r.samples == n
-                            })
-                            .map(|r| r.test_rel_error)
-                            .collect();
-                        (!errs.is_empty())
-                            .then(|| (n as f64, errs.iter().sum::<f64>() / errs.len() as f64))
-                    })
-                    .collect();
-                Series::line_points(format!("L = {l}"), points)
+                Series::line_points(
+                    format!("L = {l}"),
+                    self.rows_of(RnnSweep::Samples, target, l)
+                        .iter()
+                        .map(|m| (m.samples as f64, m.test_rel_error))
+                        .collect(),
+                )
             })
             .filter(|s| !s.points.is_empty())
             .collect();
         LinePlot::single(
             format!(
-                "{}: test error / Var(y*) against samples, mean over seeds (m = {}; threshold {})",
+                "{}, seed {}: relative test error against sequences seen (one pass, m = {}; \
+                 learned at {} × the linear floor)",
                 target.as_str(),
+                self.config.seed,
                 self.config.network.width,
-                self.config.error_threshold
+                self.config.threshold_fraction
             ),
-            Axis::log("training sequences (count)"),
+            Axis::log("sequences seen (count)"),
             Axis::linear("relative test error (MSE ÷ Var(y*))").bounded(Bounds::NON_NEGATIVE),
             series,
         )
     }
 
-    /// Samples needed against L, for the concept and the control, with the fitted power laws;
-    /// lengths that most seeds never reached are drawn at the censoring bound as their own
-    /// series (lower bounds, not values).
+    /// Samples needed against L, for the concept and the control, with the fitted power law
+    /// and exponential; lengths some seed never learned are drawn at the cap as censored.
     fn samples_needed_plot(&self) -> LinePlot {
         let mut series = Vec::new();
         let summaries: Vec<&ScalingSummary> = std::iter::once(&self.results.scaling)
             .chain(self.results.control.as_ref())
             .collect();
         for s in summaries {
-            // Lengths every seed reached: the geometric mean with its 95% interval; the others
-            // are lower bounds (> n_max), drawn as censored.
             let values: Vec<(f64, Option<f64>)> = s
                 .lengths
                 .iter()
@@ -116,77 +109,66 @@ impl Rnn {
                 .collect();
             let reached: Vec<(f64, f64)> = measured.points.clone();
             series.push(measured);
-            if let Some(e) = &s.exponent {
-                // Through the geometric mean of the fitted points.
+            if let Some(f) = &s.fit {
                 let k = reached.len().max(1) as f64;
-                let (mx, my) = reached.iter().fold((0.0, 0.0), |(a, b), &(l, n)| {
-                    (a + l.ln() / k, b + n.ln() / k)
+                let (mx, ml, my) = reached.iter().fold((0.0, 0.0, 0.0), |(a, b, c), &(l, n)| {
+                    (a + l.ln() / k, b + l / k, c + n.ln() / k)
                 });
                 series.push(Series::line(
-                    format!(
-                        "{}: n ∝ L^{:.2} [{:.2}, {:.2}]",
-                        s.target, e.estimate, e.lo, e.hi
-                    ),
+                    format!("{}: power law n ∝ L^{:.2}", s.target, f.alpha),
                     reached
                         .iter()
-                        .map(|&(l, _)| (l, (my + e.estimate * (l.ln() - mx)).exp()))
+                        .map(|&(l, _)| (l, (my + f.alpha * (l.ln() - mx)).exp()))
+                        .collect(),
+                ));
+                series.push(Series::line(
+                    format!("{}: exponential n ∝ e^({:.3}·L)", s.target, f.rate),
+                    reached
+                        .iter()
+                        .map(|&(l, _)| (l, (my + f.rate * (l - ml)).exp()))
                         .collect(),
                 ));
             }
         }
         LinePlot::single(
             format!(
-                "Samples to reach relative test error {} against L (log–log)",
-                self.config.error_threshold
+                "Sequences seen until the relative test error reaches {} × the linear floor \
+                 against L (log–log)",
+                self.config.threshold_fraction
             ),
             Axis::log("sequence length L (tokens)"),
-            Axis::log("training sequences needed (count)"),
+            Axis::log("sequences needed (count)"),
             series,
         )
     }
 
-    /// The width sweep: test error and movement of W, one panel each (two units).
+    /// The width check: the first seed's test error at its L, at m and at 2m.
     fn width_plot(&self) -> LinePlot {
-        let width_runs: Vec<&RnnRun> = self
-            .results
-            .runs
-            .iter()
-            .filter(|r| r.sweep == RnnSweep::Width)
-            .collect();
-        LinePlot {
-            title: format!(
-                "Width sweep (L = {}, {} samples)",
-                self.config.width_sweep_seq_len, self.config.width_sweep_samples
-            ),
-            x: Axis::log("width m (hidden units)"),
-            panels: vec![
-                Panel {
-                    y: Axis::linear("relative test error (MSE ÷ Var(y*))")
-                        .bounded(Bounds::NON_NEGATIVE),
-                    series: vec![Series::line_points(
-                        "relative test error",
-                        width_runs
-                            .iter()
-                            .map(|r| (r.width as f64, r.test_rel_error))
-                            .collect(),
-                    )],
-                },
-                Panel {
-                    y: Axis::linear("‖W − W₀‖_F ÷ ‖W₀‖_F (ratio)").bounded(Bounds::NON_NEGATIVE),
-                    series: vec![Series::line_points(
-                        "relative movement of W",
-                        width_runs
-                            .iter()
-                            .map(|r| (r.width as f64, r.relative_movement))
-                            .collect(),
-                    )],
-                },
+        let l = self.config.width_check_len;
+        let curve = |sweep| {
+            self.rows_of(sweep, TargetKind::Concept, l)
+                .iter()
+                .map(|m| (m.samples as f64, m.test_rel_error))
+                .collect::<Vec<_>>()
+        };
+        LinePlot::single(
+            format!("Width check (concept, seed {}, L = {l})", self.config.seed),
+            Axis::log("sequences seen (count)"),
+            Axis::linear("relative test error (MSE ÷ Var(y*))").bounded(Bounds::NON_NEGATIVE),
+            vec![
+                Series::line_points(
+                    format!("m = {}", self.config.network.width),
+                    curve(RnnSweep::Samples),
+                ),
+                Series::line_points(
+                    format!("m = {}", 2 * self.config.network.width),
+                    curve(RnnSweep::Width),
+                ),
             ],
-        }
+        )
     }
 
     fn movement_plot(&self) -> LinePlot {
-        let seed = self.config.seed;
         let series: Vec<Series> = self
             .config
             .seq_lens
@@ -194,24 +176,20 @@ impl Rnn {
             .map(|&l| {
                 Series::line_points(
                     format!("L = {l}"),
-                    self.results
-                        .runs
+                    self.rows_of(RnnSweep::Samples, TargetKind::Concept, l)
                         .iter()
-                        .filter(|r| {
-                            r.sweep == RnnSweep::Samples
-                                && r.target == TargetKind::Concept
-                                && r.seed == seed
-                                && r.seq_len == l
-                        })
-                        .map(|r| (r.samples as f64, r.relative_movement))
+                        .map(|m| (m.samples as f64, m.relative_movement))
                         .collect(),
                 )
             })
             .filter(|s| !s.points.is_empty())
             .collect();
         LinePlot::single(
-            format!("Concept, seed {seed}: relative movement of W against samples"),
-            Axis::log("training sequences (count)"),
+            format!(
+                "Concept, seed {}: relative movement of W against sequences seen",
+                self.config.seed
+            ),
+            Axis::log("sequences seen (count)"),
             Axis::linear("‖W − W₀‖_F ÷ ‖W₀‖_F (ratio)").bounded(Bounds::NON_NEGATIVE),
             series,
         )
@@ -220,12 +198,12 @@ impl Rnn {
     pub(super) fn write_plots(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         written.extend(
-            self.error_plot(TargetKind::Concept)
+            self.error_plot(TargetKind::Concept, &self.config.seq_lens)
                 .render(dir, "test_error_vs_samples")?,
         );
         if self.config.control {
             written.extend(
-                self.error_plot(TargetKind::Parity)
+                self.error_plot(TargetKind::Lookup, &self.config.control_lens)
                     .render(dir, "control_error_vs_samples")?,
             );
         }
@@ -233,8 +211,8 @@ impl Rnn {
             self.samples_needed_plot()
                 .render(dir, "samples_needed_vs_length")?,
         );
-        if !self.config.widths.is_empty() {
-            written.extend(self.width_plot().render(dir, "width_sweep")?);
+        if self.config.width_check_len > 0 {
+            written.extend(self.width_plot().render(dir, "width_check")?);
         }
         written.extend(self.movement_plot().render(dir, "movement_vs_samples")?);
         Ok(written)
@@ -247,8 +225,7 @@ impl Rnn {
             "Allen-Zhu, Li (NeurIPS 2019): SGD on an overparameterized Elman RNN (h_ℓ = \
              ReLU(W h_{ℓ−1} + A x_ℓ), y_ℓ = B h_ℓ, only W trained) learns targets whose every \
              token is a sum over all earlier tokens of smooth two-layer networks, with a sample \
-             complexity polynomial (not exponential) in the sequence length L, while W stays \
-             close to its random initialization.",
+             complexity polynomial (not exponential) in the sequence length L.",
         );
         let linear: Vec<String> = r
             .linear_unexplained
@@ -259,10 +236,14 @@ impl Rnn {
             "Status: **{}**. Trained: {}. Concept: d = {}, {} every earlier token (one network \
              Φ_{{i→ℓ}} with {} units φ(z) = sin z + cos z per (source, target) pair, inner \
              weight scale {}). A linear fit of all earlier inputs leaves this share of the \
-             variance unexplained: {}. Seeds {:?}; sample sweep at width m = {}; {} epochs of \
-             SGD (lr {} at m·L = 512, scaled by 512/(m·L); {} sequences per step); {} test \
-             sequences drawn independently. Device: {}. Position 1 is not scored: its output \
-             B·ReLU(A x₁) does not depend on W.",
+             variance unexplained (first seed): {}; a run counts as learned at {} × its own \
+             floor. Seeds {:?}; width m = {} (two cancelling halves of {}: output 0 at \
+             initialization); one-pass SGD on fresh sequences, lr {} at m·L = 512 scaled by \
+             512/(m·L), {} sequences per step, cap {} sequences; evaluations on {} fixed test \
+             sequences at {} points per doubling from {}. Control: a random balanced ±1 table \
+             of the signs of the L first coordinates, scored at the last position, L ∈ {:?}. \
+             Device: {}. Position 1 is not scored for the concept: its output B·ReLU(A x₁) \
+             does not depend on W.",
             r.status,
             r.trainable,
             c.concept.inputs,
@@ -272,18 +253,29 @@ impl Rnn {
             c.concept.neurons,
             c.concept.weight_scale,
             linear.join(", "),
+            c.threshold_fraction,
             r.seeds,
             c.network.width,
-            c.epochs,
+            c.network.width / 2,
             c.optim.lr,
             c.batch_size,
+            c.max_samples,
             c.test_size,
+            c.evals_per_octave,
+            c.first_eval,
+            if c.control {
+                c.control_lens.clone()
+            } else {
+                vec![]
+            },
             r.device
         ));
         md.paragraph(
-            "Departures from the paper: mini-batches of a few sequences instead of one per step; \
-             widths up to 1024 and lengths up to 32 so the sweep runs on a CPU; the degree bound \
-             of the verdict is a stated number, not the paper's (unspecified) polynomial.",
+            "Departures from the paper: unit-norm tokens (the paper's are small-norm); a fixed \
+             width for every L (the theorem lets m grow with L); mini-batches of a few \
+             sequences instead of one per step; the cancelling-halves initialization instead of \
+             subtracting the initial network's output; the verdict compares a power law with an \
+             exponential at a fixed error, where the paper states L^O(log 1/ε).",
         );
         for s in std::iter::once(&r.scaling).chain(r.control.as_ref()) {
             md.heading(2, &format!("Samples needed against L: {}", s.target));
@@ -307,60 +299,35 @@ impl Rnn {
             md.table(
                 &[
                     "L",
-                    "per seed (> n: never reached)",
+                    "per seed (> n: censored at the cap)",
                     "geometric mean (reached)",
                     "95% CI",
                 ],
                 &rows,
             );
-            let exponent = s.exponent.as_ref().map_or("no fit".to_string(), |e| {
+            let fit = s.fit.as_ref().map_or("no fit".to_string(), |f| {
                 format!(
-                    "{:.2} [{:.2}, {:.2}] ({} points)",
-                    e.estimate, e.lo, e.hi, e.points
+                    "power law α = {:.2} (SSE {:.3}); exponential c = {:.3} per token (SSE \
+                     {:.3}); curvature β = {:.2} [{:.2}, {:.2}] against β_exp/2 = {:.2} (L̄ = \
+                     {:.1}); {} points over {} lengths",
+                    f.alpha,
+                    f.power_sse,
+                    f.rate,
+                    f.exp_sse,
+                    f.beta,
+                    f.beta_ci95[0],
+                    f.beta_ci95[1],
+                    f.beta_exp / 2.0,
+                    f.mean_len,
+                    f.points,
+                    f.lengths
                 )
             });
-            md.paragraph(&format!(
-                "Exponent α in n ∝ L^α: {exponent}. Censoring bound: {}. Verdict with degree \
-                 bound {}: **{}**.",
-                s.censored_exponent_bound
-                    .map_or("-".to_string(), |b| format!("α > {b:.2}")),
-                s.max_degree,
-                s.verdict
-            ));
+            md.paragraph(&format!("Fits: {fit}. Verdict: **{}**.", s.verdict));
         }
-        md.heading(2, "Width sweep");
-        let width_runs: Vec<&RnnRun> = r
-            .runs
-            .iter()
-            .filter(|x| x.sweep == RnnSweep::Width)
-            .collect();
-        if let (Some(first), Some(last)) = (width_runs.first(), width_runs.last())
-            && width_runs.len() >= 2
-        {
-            let reading = if last.train_rel_error > first.train_rel_error {
-                "the training error rises with m as well, so the wider networks are \
-                 under-trained at this budget, not over-fitted"
-            } else if last.test_rel_error > first.test_rel_error {
-                "the training error does not rise with m while the test error does: the wider \
-                 networks generalize worse at this sample size"
-            } else {
-                "neither error rises with m"
-            };
-            md.paragraph(&format!(
-                "The learning rate scales as 1/m (the paper's η ∝ 1/m) for a fixed number of \
-                 epochs, so a wider network takes the same number of smaller steps in W. From \
-                 m = {} to m = {}: training error {:.3} → {:.3}, test error {:.3} → {:.3}, \
-                 relative movement {:.4} → {:.4}; {reading}. The paper's guarantee is for m large \
-                 with the number of steps chosen for it.",
-                first.width,
-                last.width,
-                first.train_rel_error,
-                last.train_rel_error,
-                first.test_rel_error,
-                last.test_rel_error,
-                first.relative_movement,
-                last.relative_movement
-            ));
+        if let Some(w) = &r.width_check {
+            md.heading(2, "Width check");
+            md.paragraph(&w.describe());
         }
         md.heading(2, "Runs");
         let rows: Vec<Vec<String>> = r
@@ -373,9 +340,10 @@ impl Rnn {
                     x.seed.to_string(),
                     x.seq_len.to_string(),
                     x.width.to_string(),
-                    x.samples.to_string(),
+                    format!("{:.3}", x.threshold),
+                    x.samples_needed
+                        .map_or(format!(">{}", x.samples), |n| format!("{n:.0}")),
                     format!("{:.3}", x.init_test_rel_error),
-                    format!("{:.3}", x.train_rel_error),
                     format!("{:.3}", x.test_rel_error),
                     format!("{:.4}", x.relative_movement),
                 ]
@@ -383,15 +351,15 @@ impl Rnn {
             .collect();
         md.table(
             &[
-                "sweep",
+                "run",
                 "target",
                 "seed",
                 "L",
                 "m",
-                "samples",
+                "threshold",
+                "samples needed",
                 "test err at init",
-                "train err",
-                "test err",
+                "test err at stop",
                 "‖W − W₀‖/‖W₀‖",
             ],
             &rows,

@@ -1,9 +1,20 @@
 //! Sample complexity against the sequence length: the samples each seed needs to reach the error
-//! threshold at each L (censored when the largest training set does not reach it), the growth
-//! exponent α in n ∝ L^α fitted with a 95% interval, and the verdict decided from that interval
-//! (or from a censoring bound).
+//! threshold at each L in one-pass SGD (the sequences seen at the first crossing confirmed by
+//! the next evaluation; censored when the cap is reached first), and the decision rule,
+//! polynomial versus exponential growth in L, fixed in advance:
+//!
+//! * over every (seed, L) point of the lengths that every seed learned, fit ln n against ln L
+//!   (power law), against L (exponential), and ln n = a + α·ln L + β·(ln L)² (curvature);
+//! * **polynomial** when the power law has the smaller residual sum of squares, no length is
+//!   censored, and β's 95% upper bound lies below β_exp/2, where β_exp = c·L̄/2 is the
+//!   (ln L)² coefficient that the best exponential ln n = a + c·L implies around the geometric
+//!   mean length L̄;
+//! * **exponential** when the exponential has the smaller residual sum of squares and β's 95%
+//!   lower bound is above 0;
+//! * undecided otherwise, or with fewer than 4 lengths learned by every seed.
 
 use serde::{Deserialize, Serialize};
+use sgdlab_engine::rng::SplitMix64;
 
 /// The 97.5% quantile of Student's t with `df` degrees of freedom, as `report::mean_ci95` uses
 /// it: recovered from its half-width on df + 1 values with sample standard deviation 1 (the
@@ -75,25 +86,21 @@ pub fn fit_line(points: &[(f64, f64)]) -> Option<LineFit> {
     })
 }
 
-/// The samples needed to reach `threshold`: the first sample size whose error is at or below
-/// it, interpolated linearly in (log n, error) from the size before; `None` if never reached
-/// (censored: more than the largest size tried).
+fn sse_of(points: &[(f64, f64)], f: &LineFit) -> f64 {
+    points
+        .iter()
+        .map(|&(x, y)| (y - f.intercept - f.slope * x).powi(2))
+        .sum()
+}
+
+/// The samples needed in one pass: the sequences seen at the first evaluation whose error is
+/// at or below `threshold` when the next evaluation is too (confirmed); `None` if no crossing
+/// is confirmed (censored).
 pub fn samples_needed(curve: &[(usize, f64)], threshold: f64) -> Option<f64> {
-    let mut prev: Option<(usize, f64)> = None;
-    for &(n, e) in curve {
-        if e <= threshold {
-            return Some(match prev {
-                Some((n0, e0)) if e0 > e => {
-                    let (l0, l1) = ((n0 as f64).ln(), (n as f64).ln());
-                    let t = (e0 - threshold) / (e0 - e);
-                    (l0 + t * (l1 - l0)).exp()
-                }
-                _ => n as f64,
-            });
-        }
-        prev = Some((n, e));
-    }
-    None
+    curve
+        .windows(2)
+        .find(|w| w[0].1 <= threshold && w[1].1 <= threshold)
+        .map(|w| w[0].0 as f64)
 }
 
 /// The samples needed at one length, per seed.
@@ -101,14 +108,14 @@ pub fn samples_needed(curve: &[(usize, f64)], threshold: f64) -> Option<f64> {
 pub struct LengthSamples {
     /// Sequence length L.
     pub seq_len: usize,
-    /// Per seed: the samples needed, or `None` when the largest training set did not reach the
-    /// threshold (censored: more than `max_samples`).
+    /// Per seed: the samples needed, or `None` when the cap came first (censored: more than
+    /// `max_samples`).
     pub per_seed: Vec<Option<f64>>,
-    /// The largest training set tried (the censoring bound).
+    /// The cap (the censoring bound).
     pub max_samples: usize,
     /// Geometric mean over the seeds that reached the threshold.
     pub geo_mean: Option<f64>,
-    /// 95% t-interval of the geometric mean (on log n, exponentiated); `None` with fewer than
+    /// 95% t-interval of the geometric mean (on ln n, exponentiated); `None` with fewer than
     /// two seeds that reached it.
     pub ci95: Option<[f64; 2]>,
 }
@@ -123,109 +130,179 @@ impl LengthSamples {
     pub fn all_reached(&self) -> bool {
         !self.per_seed.is_empty() && self.reached() == self.per_seed.len()
     }
-
-    /// Whether most seeds never reached it.
-    pub fn mostly_censored(&self) -> bool {
-        2 * self.reached() < self.per_seed.len()
-    }
 }
 
-/// The fitted exponent with its interval.
+/// The fits of the decision rule.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Exponent {
-    /// α in n ∝ L^α (slope of log n on log L over every seed's uncensored point).
-    pub estimate: f64,
-    /// Lower end of the 95% t-interval.
-    pub lo: f64,
-    /// Upper end.
-    pub hi: f64,
-    /// Points in the fit.
+pub struct GrowthFit {
+    /// (seed, L) points in the fits.
     pub points: usize,
+    /// Lengths in the fits.
+    pub lengths: usize,
+    /// α of the power law ln n = a + α·ln L.
+    pub alpha: f64,
+    /// Its residual sum of squares.
+    pub power_sse: f64,
+    /// c (per token) of the exponential ln n = a + c·L.
+    pub rate: f64,
+    /// Its residual sum of squares.
+    pub exp_sse: f64,
+    /// β of ln n = a + α·ln L + β·(ln L)².
+    pub beta: f64,
+    /// β's 95% t-interval (N − 3 degrees of freedom).
+    pub beta_ci95: [f64; 2],
+    /// The geometric mean length L̄ of the points.
+    pub mean_len: f64,
+    /// β_exp = c·L̄/2: the curvature that the best exponential implies around L̄.
+    pub beta_exp: f64,
 }
 
 /// One target's scaling summary and verdict.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScalingSummary {
-    /// `concept` or `parity`.
+    /// `concept` or `lookup`.
     pub target: String,
     /// Per length.
     pub lengths: Vec<LengthSamples>,
-    /// The exponent fitted over every length where all seeds reached the threshold.
-    pub exponent: Option<Exponent>,
-    /// A lower bound on the exponent from censoring: from the shortest length where every seed
-    /// reached the threshold to a longer one where most did not, ln(n_max / n(L₀)) / ln(L/L₀)
-    /// (with n(L₀) the largest over seeds).
-    pub censored_exponent_bound: Option<f64>,
-    /// The degree bound D of the decision rule.
-    pub max_degree: f64,
-    /// `polynomial`, `not polynomial`, or `undecided: why`.
+    /// The fits over the lengths every seed learned (with at least 3 of them).
+    pub fit: Option<GrowthFit>,
+    /// `polynomial`, `exponential`, or `undecided: why`.
     pub verdict: String,
 }
 
-/// The decision rule: **polynomial** when every seed reached the threshold at every length (at
-/// least three lengths) and the exponent's 95% interval lies at or below `max_degree`; **not
-/// polynomial** when the interval lies above it, or the censoring bound exceeds it; otherwise
-/// undecided.
-pub fn summarize(target: &str, lengths: Vec<LengthSamples>, max_degree: f64) -> ScalingSummary {
-    let full: Vec<&LengthSamples> = lengths.iter().filter(|l| l.all_reached()).collect();
-    let points: Vec<(f64, f64)> = full
+/// Least squares of y on [1, x, x²]: the coefficients, the residual sum of squares and the
+/// standard error of the x² coefficient.
+fn fit_quadratic(points: &[(f64, f64)]) -> Option<([f64; 3], f64, f64)> {
+    let n = points.len();
+    if n < 4 {
+        return None;
+    }
+    let mut a = [[0.0f64; 3]; 3];
+    let mut b = [0.0f64; 3];
+    for &(x, y) in points {
+        let f = [1.0, x, x * x];
+        for r in 0..3 {
+            b[r] += f[r] * y;
+            for c in 0..3 {
+                a[r][c] += f[r] * f[c];
+            }
+        }
+    }
+    // Inverse by Gauss–Jordan.
+    let mut inv = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    for col in 0..3 {
+        let piv = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        a.swap(col, piv);
+        inv.swap(col, piv);
+        let d = a[col][col];
+        if d.abs() < 1e-12 {
+            return None;
+        }
+        for c in 0..3 {
+            a[col][c] /= d;
+            inv[col][c] /= d;
+        }
+        for r in 0..3 {
+            if r != col {
+                let f = a[r][col];
+                for c in 0..3 {
+                    a[r][c] -= f * a[col][c];
+                    inv[r][c] -= f * inv[col][c];
+                }
+            }
+        }
+    }
+    let coef: [f64; 3] = std::array::from_fn(|r| (0..3).map(|c| inv[r][c] * b[c]).sum());
+    let sse: f64 = points
         .iter()
+        .map(|&(x, y)| (y - coef[0] - coef[1] * x - coef[2] * x * x).powi(2))
+        .sum();
+    let sigma2 = sse / (n - 3) as f64;
+    Some((coef, sse, (sigma2 * inv[2][2]).sqrt()))
+}
+
+/// The rule's fits over (L, n) points.
+pub fn growth_fit(points: &[(f64, f64)]) -> Option<GrowthFit> {
+    let mut lens: Vec<f64> = points.iter().map(|p| p.0).collect();
+    lens.sort_by(f64::total_cmp);
+    lens.dedup();
+    if lens.len() < 3 {
+        return None;
+    }
+    let log_log: Vec<(f64, f64)> = points.iter().map(|&(l, n)| (l.ln(), n.ln())).collect();
+    let lin_log: Vec<(f64, f64)> = points.iter().map(|&(l, n)| (l, n.ln())).collect();
+    let power = fit_line(&log_log)?;
+    let expo = fit_line(&lin_log)?;
+    let (coef, _, beta_se) = fit_quadratic(&log_log)?;
+    let h = t_quantile_975(points.len() - 3) * beta_se;
+    let mean_len = (log_log.iter().map(|p| p.0).sum::<f64>() / points.len() as f64).exp();
+    Some(GrowthFit {
+        points: points.len(),
+        lengths: lens.len(),
+        alpha: power.slope,
+        power_sse: sse_of(&log_log, &power),
+        rate: expo.slope,
+        exp_sse: sse_of(&lin_log, &expo),
+        beta: coef[2],
+        beta_ci95: [coef[2] - h, coef[2] + h],
+        mean_len,
+        beta_exp: expo.slope * mean_len / 2.0,
+    })
+}
+
+/// The verdict of the rule (see the module documentation) on fits over lengths that every seed
+/// learned, with `censored` lengths that some seed did not learn.
+pub fn decide_growth(fit: Option<&GrowthFit>, censored: usize) -> String {
+    let Some(f) = fit else {
+        return "undecided: fewer than 3 lengths learned by every seed".into();
+    };
+    if f.lengths < 4 {
+        return format!(
+            "undecided: {} lengths learned by every seed (need 4)",
+            f.lengths
+        );
+    }
+    let power_better = f.power_sse < f.exp_sse;
+    if power_better && censored == 0 && f.beta_ci95[1] < f.beta_exp / 2.0 {
+        "polynomial".into()
+    } else if !power_better && f.beta_ci95[0] > 0.0 {
+        "exponential".into()
+    } else if power_better && censored > 0 {
+        format!("undecided: the power law fits better but {censored} length(s) were censored")
+    } else if power_better {
+        format!(
+            "undecided: the power law fits better but β's upper bound {:.2} is not below \
+             β_exp/2 = {:.2}",
+            f.beta_ci95[1],
+            f.beta_exp / 2.0
+        )
+    } else {
+        format!(
+            "undecided: the exponential fits better but β's lower bound {:.2} is not above 0",
+            f.beta_ci95[0]
+        )
+    }
+}
+
+/// The summary and verdict of one target's lengths.
+pub fn summarize(target: &str, lengths: Vec<LengthSamples>) -> ScalingSummary {
+    let points: Vec<(f64, f64)> = lengths
+        .iter()
+        .filter(|l| l.all_reached())
         .flat_map(|l| {
             l.per_seed
                 .iter()
                 .flatten()
-                .map(move |&n| ((l.seq_len as f64).ln(), n.ln()))
+                .map(move |&n| (l.seq_len as f64, n))
         })
         .collect();
-    let exponent = fit_line(&points).and_then(|f| {
-        if full.len() < 2 || !f.slope_se.is_finite() {
-            return None;
-        }
-        let h = t_quantile_975(f.points - 2) * f.slope_se;
-        Some(Exponent {
-            estimate: f.slope,
-            lo: f.slope - h,
-            hi: f.slope + h,
-            points: f.points,
-        })
-    });
-    let censored_exponent_bound = full.first().and_then(|l0| {
-        let n0 = l0.per_seed.iter().flatten().copied().fold(0.0, f64::max);
-        lengths
-            .iter()
-            .filter(|l| l.seq_len > l0.seq_len && l.mostly_censored())
-            .map(|l| {
-                ((l.max_samples as f64) / n0).ln() / (l.seq_len as f64 / l0.seq_len as f64).ln()
-            })
-            .fold(None, |best: Option<f64>, b| {
-                Some(best.map_or(b, |x| x.max(b)))
-            })
-    });
-    let all = !lengths.is_empty() && lengths.iter().all(LengthSamples::all_reached);
-    let verdict = if exponent.as_ref().is_some_and(|e| e.lo > max_degree)
-        || censored_exponent_bound.is_some_and(|b| b > max_degree)
-    {
-        "not polynomial".to_string()
-    } else if all && lengths.len() >= 3 && exponent.as_ref().is_some_and(|e| e.hi <= max_degree) {
-        "polynomial".to_string()
-    } else if !all {
-        format!(
-            "undecided: the threshold was not reached by every seed at {} of {} lengths, and \
-             the censoring bound does not exceed the degree {max_degree}",
-            lengths.iter().filter(|l| !l.all_reached()).count(),
-            lengths.len()
-        )
-    } else if lengths.len() < 3 {
-        format!("undecided: {} lengths (need 3)", lengths.len())
-    } else {
-        format!("undecided: the exponent's interval straddles the degree {max_degree}")
-    };
+    let censored = lengths.iter().filter(|l| !l.all_reached()).count();
+    let fit = growth_fit(&points);
+    let verdict = decide_growth(fit.as_ref(), censored);
     ScalingSummary {
         target: target.to_string(),
         lengths,
-        exponent,
-        censored_exponent_bound,
-        max_degree,
+        fit,
         verdict,
     }
 }
@@ -255,6 +332,50 @@ pub fn length_samples(
     }
 }
 
+/// How often the rule says each verdict on synthetic data: `draws` data sets with `seeds`
+/// seeds at `lens`, ln n = `law`(L) + N(0, `sd`²) per point, rounded up to the evaluation grid
+/// (`per_octave` points per doubling) and censored above `cap`, from a fixed seed. Returns the
+/// shares (polynomial, exponential, undecided).
+pub fn simulate_rule(
+    lens: &[usize],
+    seeds: usize,
+    sd: f64,
+    law: impl Fn(f64) -> f64,
+    per_octave: usize,
+    cap: f64,
+    draws: usize,
+) -> (f64, f64, f64) {
+    let mut rng = SplitMix64::for_purpose(7, "rnn rule simulation");
+    let step = std::f64::consts::LN_2 / per_octave as f64;
+    let (mut poly, mut expo) = (0usize, 0usize);
+    for _ in 0..draws {
+        let lengths = lens
+            .iter()
+            .map(|&l| {
+                let per_seed = (0..seeds)
+                    .map(|_| {
+                        let ln_n = law(l as f64) + sd * rng.normal();
+                        let n = ((ln_n / step).ceil() * step).exp();
+                        (n <= cap).then_some(n)
+                    })
+                    .collect();
+                length_samples(l, per_seed, cap as usize)
+            })
+            .collect();
+        match summarize("sim", lengths).verdict.as_str() {
+            "polynomial" => poly += 1,
+            "exponential" => expo += 1,
+            _ => {}
+        }
+    }
+    let d = draws as f64;
+    (
+        poly as f64 / d,
+        expo as f64 / d,
+        (draws - poly - expo) as f64 / d,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,76 +397,86 @@ mod tests {
         let f = fit_line(&pts).unwrap();
         assert!((f.slope - 2.0).abs() < 1e-9 && (f.r_squared - 1.0).abs() < 1e-9);
         assert!(fit_line(&[(1.0, 1.0)]).is_none());
-        // Error 0.8 at 100, 0.4 at 400: the threshold 0.6 is reached halfway in log n → 200.
-        let n = samples_needed(&[(100, 0.8), (400, 0.4)], 0.6).unwrap();
-        assert!((n - 200.0).abs() < 1e-6, "{n}");
-        assert_eq!(samples_needed(&[(100, 0.3)], 0.6), Some(100.0));
-        assert_eq!(samples_needed(&[(100, 0.8)], 0.6), None);
+        // The first crossing counts only when the next evaluation confirms it.
+        let curve = [(16, 0.9), (32, 0.4), (64, 0.7), (128, 0.45), (256, 0.3)];
+        assert_eq!(samples_needed(&curve, 0.5), Some(128.0));
+        assert_eq!(samples_needed(&curve[..4], 0.5), None);
+        assert_eq!(samples_needed(&[(16, 0.1)], 0.5), None);
     }
 
-    fn lengths(f: impl Fn(f64, usize) -> Option<f64>, horizon: usize) -> Vec<LengthSamples> {
-        [4usize, 8, 16, 32]
+    fn lengths(f: impl Fn(f64, usize) -> Option<f64>) -> Vec<LengthSamples> {
+        [2usize, 3, 4, 6, 8, 12]
             .iter()
-            .map(|&l| length_samples(l, (0..3).map(|s| f(l as f64, s)).collect(), horizon))
+            .map(|&l| length_samples(l, (0..3).map(|s| f(l as f64, s)).collect(), 1 << 17))
             .collect()
     }
 
+    const NOISE: [f64; 3] = [-0.2, 0.05, 0.15];
+
     #[test]
-    fn a_quadratic_law_is_polynomial() {
-        // n = 2·L² with ±10% seed noise.
+    fn a_power_law_is_polynomial() {
         let s = summarize(
             "concept",
-            lengths(
-                |l, s| Some(2.0 * l * l * (1.0 + 0.1 * (s as f64 - 1.0))),
-                4096,
-            ),
-            4.0,
+            lengths(|l, s| Some(30.0 * l.powf(2.3) * NOISE[s].exp())),
         );
         assert_eq!(s.verdict, "polynomial", "{s:?}");
-        let e = s.exponent.unwrap();
-        assert!(e.lo < 2.0 && e.hi > 2.0 && e.hi < 2.5, "{e:?}");
+        let f = s.fit.unwrap();
+        assert!(
+            (f.alpha - 2.3).abs() < 0.1 && f.power_sse < f.exp_sse,
+            "{f:?}"
+        );
     }
 
     #[test]
-    fn an_exponential_law_is_not_polynomial() {
-        // n = 2^L: reached up to L = 16, censored (above 10⁶) at 32. Both the fitted exponent's
-        // interval and the censoring bound lie above 4.
+    fn an_exponential_law_is_exponential() {
         let s = summarize(
-            "parity",
-            lengths(
-                |l, _| {
-                    let n = 2f64.powf(l);
-                    (n <= 1e6).then_some(n)
-                },
-                1_000_000,
-            ),
-            4.0,
+            "lookup",
+            lengths(|l, s| Some(40.0 * (0.4 * l).exp() * NOISE[s].exp())),
         );
-        assert_eq!(s.verdict, "not polynomial", "{s:?}");
-        assert!(s.censored_exponent_bound.unwrap() > 4.0, "{s:?}");
-        // With a censoring horizon of 4000 the same law only bounds α below by 3.98: undecided.
+        assert_eq!(s.verdict, "exponential", "{s:?}");
+        // Censored above the cap at the longest lengths: still exponential on the rest.
         let s = summarize(
-            "parity",
-            lengths(
-                |l, _| {
-                    let n = 2f64.powf(l);
-                    (n <= 4000.0).then_some(n)
-                },
-                4000,
-            ),
-            4.0,
+            "lookup",
+            lengths(|l, s| {
+                let n = 40.0 * (0.9 * l).exp() * NOISE[s].exp();
+                (n <= f64::from(1 << 17)).then_some(n)
+            }),
         );
-        assert!(s.verdict.starts_with("undecided"), "{s:?}");
+        assert_eq!(s.verdict, "exponential", "{s:?}");
     }
 
     #[test]
-    fn a_flat_start_then_censoring_is_undecided() {
-        // Reached everywhere but at the longest length by one seed only: undecided.
+    fn censoring_and_few_lengths_leave_it_undecided() {
         let s = summarize(
             "concept",
-            lengths(|l, s| (l < 32.0 || s == 0).then_some(100.0 * l), 4096),
-            4.0,
+            lengths(|l, s| (l < 12.0 || s == 0).then_some(100.0 * l)),
         );
         assert!(s.verdict.starts_with("undecided"), "{s:?}");
+        let s = summarize("concept", lengths(|l, _| (l < 4.0).then_some(100.0 * l)));
+        assert!(s.verdict.starts_with("undecided"), "{s:?}");
+    }
+
+    /// The rule's power and false-alarm rate, simulated at the frozen protocol (lengths 2–12,
+    /// 4 evaluations per octave, cap 2^17) with the per-point SD on ln n of the pilot.
+    #[test]
+    fn simulated_power_and_false_alarms() {
+        let lens = [2, 3, 4, 6, 8, 12];
+        let cap = f64::from(1 << 17);
+        let (draws, sd) = (2000, 0.25);
+        for seeds in [3, 5] {
+            let power =
+                |law: &dyn Fn(f64) -> f64| simulate_rule(&lens, seeds, sd, law, 4, cap, draws);
+            let p = power(&|l: f64| (30.0f64).ln() + 2.34 * l.ln());
+            let e = power(&|l: f64| (40.0f64).ln() + 0.406 * l);
+            let e2 = power(&|l: f64| (200.0f64).ln() + 0.2 * l);
+            println!(
+                "seeds {seeds}: power law α=2.34 → poly {:.3} expo {:.3}; exp 0.406/token → \
+                 poly {:.3} expo {:.3}; exp 0.2/token → poly {:.3} expo {:.3}",
+                p.0, p.1, e.0, e.1, e2.0, e2.1
+            );
+            // False alarms (exponential under a power law, polynomial under an exponential).
+            assert!(p.1 <= 0.05 && e.0 <= 0.05, "{p:?} {e:?}");
+            assert!(p.0 >= 0.5 && e.1 >= 0.8, "{p:?} {e:?}");
+        }
     }
 }
