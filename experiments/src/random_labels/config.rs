@@ -45,7 +45,7 @@ pub struct RandomLabelsConfig {
     #[config(default = 0)]
     pub seed: u64,
     /// Number of seeds (repetitions).
-    #[config(default = 8)]
+    #[config(default = 6)]
     pub seeds: usize,
     /// The dataset.
     #[config(default = "DatasetSpec::Mnist10k")]
@@ -89,7 +89,7 @@ pub struct RandomLabelsConfig {
     #[config(default = "Some(ConfusionConfig::new())")]
     pub confusion: Option<ConfusionConfig>,
     /// Phase B and the baselines: fitting the true labels for a fixed budget.
-    #[config(default = "PhaseConfig::new().with_epochs(60)")]
+    #[config(default = "PhaseConfig::new().with_epochs(100)")]
     pub true_phase: PhaseConfig,
     /// A run of an arm without augmentation "reached a global minimum" when its final training
     /// accuracy on the true labels is at least this (1.0: zero errors); gaps of those arms are
