@@ -46,6 +46,13 @@ pub struct RunRecord {
     /// Whether the training-accuracy target was reached (phase A: its stop criterion; true
     /// labels: `fit_target`).
     pub fitted: bool,
+    /// Relative change of the clean training loss over the last `plateau_epochs` epochs (NaN
+    /// when the run was shorter than the window, or stopped early before it).
+    #[serde(default)]
+    pub loss_change: f64,
+    /// Whether that change is below `plateau_tolerance` (the gate of arms with augmentation).
+    #[serde(default)]
+    pub plateaued: bool,
     /// Final training accuracy on the labels this run fits (no augmentation).
     pub train_acc: f64,
     /// Final training loss on those labels.
@@ -71,9 +78,14 @@ pub struct ArmResults {
     pub baseline_test_acc: Vec<f64>,
     /// Test accuracy after random-label pretraining and retraining, per finished seed.
     pub pretrained_test_acc: Vec<f64>,
-    /// The seeds whose baseline and retrained runs both reached the training-accuracy target.
+    /// The gate a run of this arm must pass to count: `fit` (final clean training accuracy ≥
+    /// `fit_target`) or, for arms with augmentation, `plateau` (training loss plateaued).
+    #[serde(default)]
+    pub gate: String,
+    /// The seeds whose phase A reached its target and whose baseline and retrained runs both
+    /// passed the arm's gate.
     pub fitted_seeds: Vec<u64>,
-    /// Finished seeds where at least one of the two runs did not reach it (left out of the gap).
+    /// Finished seeds where phase A or one of the two runs did not (left out of the gap).
     pub unfitted_seeds: Vec<u64>,
     /// Baseline minus pretrained test accuracy, per fitted seed.
     pub gap_per_seed: Vec<f64>,
@@ -114,6 +126,10 @@ pub struct RandomLabelsResults {
     pub arms: BTreeMap<String, ArmResults>,
     /// The arm names in config order.
     pub arm_order: Vec<String>,
+    /// The equivalence margin δ of `regularized-gap-removed`, accuracy points (from the config,
+    /// fixed before the run).
+    #[serde(default)]
+    pub equivalence_margin: f64,
 }
 
 /// One point of a learning curve, for live views.

@@ -107,6 +107,12 @@ impl RandomLabels {
                         name.clone(),
                         ArmResults {
                             regularizers: regs.clone(),
+                            gate: if gated_by_plateau(regs) {
+                                "plateau"
+                            } else {
+                                "fit"
+                            }
+                            .into(),
                             gap_mean: f64::NAN,
                             gap_ci95: [f64::NAN; 2],
                             ..ArmResults::default()
@@ -115,6 +121,7 @@ impl RandomLabels {
                 })
                 .collect(),
             arm_order: arm_names.clone(),
+            equivalence_margin: config.equivalence_margin,
         };
         Ok(Self {
             config,
@@ -304,6 +311,16 @@ impl RandomLabels {
         if outcome.epoch_finished {
             self.epochs_done += 1;
             let job = self.queue.jobs()[active.job];
+            let budget = self.epoch_budget(&job);
+            let epochs = active.run.epochs();
+            if epochs % self.config.eval_every != 0 && epochs < budget {
+                // Not an evaluation point: train on with the schedule.
+                let next = self.optim_at(&job, epochs);
+                active.run.set_optim_config(next);
+                let progress = self.progress_with(Some(&active));
+                self.queue.park(j, active);
+                return Ok(progress);
+            }
             let dev = &self.device.device;
             let run = &active.run;
             let tr = evaluate(run.model(), run.data(), Some(run.labels()), dev);
@@ -321,17 +338,10 @@ impl RandomLabels {
                 test_loss: te.loss,
                 test_acc: te.accuracy,
             });
-            let (stop_at, budget) = match job.kind {
-                JobKind::RandomLabels => (
-                    self.config.random_phase.stop_at_train_acc,
-                    self.config.random_phase.epochs,
-                ),
-                _ => (
-                    self.config.true_phase.stop_at_train_acc,
-                    self.config.true_phase.epochs,
-                ),
+            let stop_at = match job.kind {
+                JobKind::RandomLabels => self.config.random_phase.stop_at_train_acc,
+                _ => self.config.true_phase.stop_at_train_acc,
             };
-            let epochs = run.epochs();
             if stop_at.is_some_and(|t| tr.accuracy >= t) || epochs >= budget {
                 let progress = self.progress_with(Some(&active));
                 self.finish_job(active);
@@ -404,11 +414,27 @@ impl RandomLabels {
             JobKind::RandomLabels => self.config.random_phase.stop_at_train_acc.unwrap_or(1.0),
             _ => self.config.fit_target,
         };
+        // The plateau gate: the clean training loss now against its value `plateau_epochs`
+        // before the end (the latest evaluation at or before that epoch).
+        let arm = self.arm_label(&job);
+        let name = Self::run_name(&job);
+        let window_start = run.epochs().saturating_sub(self.config.plateau_epochs);
+        let earlier = self
+            .metrics
+            .iter()
+            .filter(|m| m.seed == seed && m.arm == arm && m.run == name && m.epoch <= window_start)
+            .max_by_key(|m| m.epoch)
+            .map(|m| m.train_loss);
+        let loss_change = earlier.map_or(f64::NAN, |l0| {
+            (train_eval.loss - l0).abs() / l0.abs().max(1e-12)
+        });
         let record = RunRecord {
             seed,
             epochs: run.epochs(),
             steps: run.optim.steps(),
             fitted: train_eval.accuracy >= target,
+            loss_change,
+            plateaued: loss_change < self.config.plateau_tolerance,
             train_acc: train_eval.accuracy,
             train_loss: train_eval.loss,
             test_acc: test_eval.accuracy,
@@ -449,7 +475,7 @@ impl RandomLabels {
                 if let Some(arm) = self.results.arms.get_mut(&self.arm_names[a]) {
                     arm.pretrained.push(record);
                     // Both runs of this seed and arm are done: the gap is defined.
-                    summarize_arm(arm);
+                    summarize_arm(arm, &self.results.random_phase);
                 }
             }
         }
@@ -531,16 +557,30 @@ impl RandomLabels {
     }
 }
 
-/// Recomputes an arm's per-seed accuracies and its gap over the seeds whose two runs both
-/// reached the training-accuracy target.
-pub fn summarize_arm(arm: &mut ArmResults) {
+/// Whether an arm's runs are gated by the plateau of their clean training loss (arms with
+/// augmentation, whose objective is the augmented set) rather than by reaching `fit_target`.
+pub fn gated_by_plateau(regularizers: &[String]) -> bool {
+    regularizers.iter().any(|r| r == "augmentation")
+}
+
+/// Recomputes an arm's per-seed accuracies and its gap over the seeds that pass the gate: phase
+/// A of the seed reached its target (when `random_phase` records it), and both runs passed the
+/// arm's gate (reached the training-accuracy target, or for arms with augmentation, a plateau
+/// of the training loss).
+pub fn summarize_arm(arm: &mut ArmResults, random_phase: &[RunRecord]) {
     arm.baseline_test_acc = arm.baseline.iter().map(|r| r.test_acc).collect();
     arm.pretrained_test_acc = arm.pretrained.iter().map(|r| r.test_acc).collect();
     arm.fitted_seeds.clear();
     arm.unfitted_seeds.clear();
     arm.gap_per_seed.clear();
+    let plateau = gated_by_plateau(&arm.regularizers);
+    let passes = |r: &RunRecord| if plateau { r.plateaued } else { r.fitted };
     for (b, p) in arm.baseline.iter().zip(&arm.pretrained) {
-        if b.fitted && p.fitted {
+        let phase_a = random_phase
+            .iter()
+            .find(|a| a.seed == b.seed)
+            .is_none_or(|a| a.fitted);
+        if phase_a && passes(b) && passes(p) {
             arm.fitted_seeds.push(b.seed);
             arm.gap_per_seed.push(b.test_acc - p.test_acc);
         } else {
