@@ -128,7 +128,7 @@ fn files_added_to_an_output_folder_survive_every_save_and_the_end_of_the_run() {
 fn a_checkpoint_resumes_only_under_the_config_it_was_written_with() {
     for (field, pointer) in [
         ("seed", "/seed"),
-        ("epochs", "/epochs"),
+        ("max_samples", "/max_samples"),
         ("optim.lr", "/optim/lr"),
         ("seq_lens[0]", "/seq_lens/0"),
     ] {
