@@ -189,6 +189,13 @@ impl RandomLabels {
     }
 
     pub(super) fn report_body(&self, md: &mut ReportMd) {
+        self.protocol_section(md);
+        self.gap_section(md);
+        self.runs_section(md);
+    }
+
+    /// The paper's claim, the protocol and its gates.
+    fn protocol_section(&self, md: &mut ReportMd) {
         let r = &self.results;
         let c = &self.config;
         md.paragraph(
@@ -254,6 +261,11 @@ impl RandomLabels {
             c.plateau_epochs,
             c.equivalence_margin
         ));
+    }
+
+    /// The gap per arm with its gate and interval.
+    fn gap_section(&self, md: &mut ReportMd) {
+        let r = &self.results;
         md.heading(2, "Gap per arm");
         let mut rows = Vec::new();
         for arm in &self.arm_names {
@@ -319,6 +331,11 @@ impl RandomLabels {
             ),
             None => "No single-regularizer arm has a seed that reached the target.".into(),
         });
+    }
+
+    /// Every run, and what stopped the experiment.
+    fn runs_section(&self, md: &mut ReportMd) {
+        let r = &self.results;
         md.heading(2, "Runs");
         let mut rows = Vec::new();
         let mut push = |arm: &str, run: &str, rec: &RunRecord| {
