@@ -2,6 +2,7 @@
 //! the width check), and the same pipeline calling the lookup control exponential (a pure
 //! function of the scaling summaries, so rigged summaries test every verdict).
 
+use super::scaling::GrowthFit;
 use super::{ScalingSummary, WidthCheck};
 use crate::{Claim, Verdict};
 
@@ -20,22 +21,10 @@ fn measured(s: &ScalingSummary) -> String {
             }
         })
         .collect();
-    let fit = s.fit.as_ref().map_or("no fit".to_string(), |f| {
-        format!(
-            "power law α = {:.2} (SSE {:.3}) vs exponential c = {:.3}/token (SSE {:.3}); \
-             curvature β = {:.2} [{:.2}, {:.2}], β_exp/2 = {:.2} (L̄ = {:.1}) over {} points",
-            f.alpha,
-            f.power_sse,
-            f.rate,
-            f.exp_sse,
-            f.beta,
-            f.beta_ci95[0],
-            f.beta_ci95[1],
-            f.beta_exp / 2.0,
-            f.mean_len,
-            f.points
-        )
-    });
+    let fit = s
+        .fit
+        .as_ref()
+        .map_or("no fit".to_string(), GrowthFit::describe);
     format!(
         "sequences seen at the confirmed crossing (geometric mean [95% CI]) {}; {fit}",
         per_length.join(", ")

@@ -1,5 +1,6 @@
 //! The RNN experiment's table, plots and report body.
 
+use super::scaling::GrowthFit;
 use super::{MetricRow, Rnn, RnnSweep, ScalingSummary};
 use sgdlab_engine::data::TargetKind;
 use sgdlab_engine::error::Result;
@@ -305,24 +306,10 @@ impl Rnn {
                 ],
                 &rows,
             );
-            let fit = s.fit.as_ref().map_or("no fit".to_string(), |f| {
-                format!(
-                    "power law α = {:.2} (SSE {:.3}); exponential c = {:.3} per token (SSE \
-                     {:.3}); curvature β = {:.2} [{:.2}, {:.2}] against β_exp/2 = {:.2} (L̄ = \
-                     {:.1}); {} points over {} lengths",
-                    f.alpha,
-                    f.power_sse,
-                    f.rate,
-                    f.exp_sse,
-                    f.beta,
-                    f.beta_ci95[0],
-                    f.beta_ci95[1],
-                    f.beta_exp / 2.0,
-                    f.mean_len,
-                    f.points,
-                    f.lengths
-                )
-            });
+            let fit = s
+                .fit
+                .as_ref()
+                .map_or("no fit".to_string(), GrowthFit::describe);
             md.paragraph(&format!("Fits: {fit}. Verdict: **{}**.", s.verdict));
         }
         if let Some(w) = &r.width_check {

@@ -157,6 +157,28 @@ pub struct GrowthFit {
     pub beta_exp: f64,
 }
 
+impl GrowthFit {
+    /// The two fits and the curvature in words, for the claims and the report.
+    pub fn describe(&self) -> String {
+        format!(
+            "power law α = {:.2} (SSE {:.3}); exponential c = {:.3} per token (SSE {:.3}); \
+             curvature β = {:.2} [{:.2}, {:.2}] against β_exp/2 = {:.2} (L̄ = {:.1}); {} points \
+             over {} lengths",
+            self.alpha,
+            self.power_sse,
+            self.rate,
+            self.exp_sse,
+            self.beta,
+            self.beta_ci95[0],
+            self.beta_ci95[1],
+            self.beta_exp / 2.0,
+            self.mean_len,
+            self.points,
+            self.lengths
+        )
+    }
+}
+
 /// One target's scaling summary and verdict.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScalingSummary {
