@@ -89,6 +89,11 @@ impl HostObjective {
         self.len() == 0
     }
 
+    /// Index of the exponential neuron's parameters (w (2), b, a) in a wrapped run's vector.
+    pub fn neuron_start(&self) -> usize {
+        4 * self.hidden + 1
+    }
+
     fn n(&self) -> usize {
         self.y.len()
     }
@@ -144,7 +149,7 @@ impl HostObjective {
         let n = self.n().max(1) as f64;
         let mut g = vec![0.0; if grad { self.len() } else { 0 }];
         let mut sum = 0.0;
-        let e0 = 4 * h + 1;
+        let e0 = self.neuron_start();
         for i in 0..self.n() {
             let (x0, x1) = (self.x[2 * i], self.x[2 * i + 1]);
             let (f, u) = self.network_output(p, i, h);

@@ -92,11 +92,6 @@ pub fn perturbed_descent(
     lowest
 }
 
-/// Index of the exponential neuron's w (2), b and a in a wrapped run's parameters.
-fn neuron_start(hidden: usize) -> usize {
-    4 * hidden + 1
-}
-
 /// The positive control's point: from the plain network's parameters `theta` (a stationary point
 /// of the plain loss), the wrapped parameters (θ, w, b = 0, a = 0) with w on the circle of the
 /// smallest radius in {1, 2, 4, 8} where S(w) = Σᵢ rᵢ·exp(wᵀxᵢ) changes sign, solved by bisection
@@ -188,7 +183,7 @@ pub fn trend(obj: &HostObjective, trace: &[Params], end: &[f64], samples: usize)
     if trace.len() < samples || samples < 2 || !obj.wrapped {
         return None;
     }
-    let e0 = neuron_start(obj.hidden);
+    let e0 = obj.neuron_start();
     // The refinement samples its trace before each iteration, so the end point may be the last
     // sample already.
     let end_sampled = trace.last().is_some_and(|p| p.as_slice() == end);

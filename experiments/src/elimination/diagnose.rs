@@ -57,7 +57,7 @@ fn diagnose() {
             let mu = min_abs_u(obj, &c.params);
             let (b, wn, zmax) = if w {
                 let q = &c.params;
-                let e0 = 4 * config.hidden + 1;
+                let e0 = wrapped.neuron_start();
                 let zmax = (0..obj.y.len())
                     .map(|i| q[e0] * obj.x[2 * i] + q[e0 + 1] * obj.x[2 * i + 1] + q[e0 + 2])
                     .fold(f64::NEG_INFINITY, f64::max);

@@ -159,16 +159,9 @@ pub fn end_points_section(md: &mut ReportMd, r: &EliminationResults) {
     );
     md.paragraph(&format!(
         "Arm `control` is the negative control: the wrapped runs on the same clusters with \
-         noise {} ({} inits), which a 2-{h}-1 ReLU network cannot fit exactly, so by the theorem \
-         its objective has no local minimum and each one classified is a false positive.",
-        r.control_noise_std,
-        r.control_inits,
-        h = r
-            .problem
-            .split("network 2-")
-            .nth(1)
-            .and_then(|t| t.split('-').next())
-            .unwrap_or("h"),
+         noise {} ({} inits), which the network cannot fit exactly, so by the theorem its \
+         objective has no local minimum and each one classified is a false positive.",
+        r.control_noise_std, r.control_inits,
     ));
     let pc = &r.positive_control;
     if !pc.is_empty() {

@@ -508,10 +508,10 @@ impl Elimination {
         self.results.positive_control = self
             .plain_minima
             .iter()
-            .filter(|(_, theta)| plain_obj.value(theta) > bar)
-            .map(|(init, theta)| {
-                let plain_loss = plain_obj.value(theta);
-                match constructed_saddle(&wrapped, theta) {
+            .map(|(init, theta)| (init, theta, plain_obj.value(theta)))
+            .filter(|&(_, _, plain_loss)| plain_loss > bar)
+            .map(
+                |(init, theta, plain_loss)| match constructed_saddle(&wrapped, theta) {
                     Some(p) => {
                         let (min_eig, gn) = min_eigenvalue_at(&wrapped, &p);
                         let end = if gn < rule.grad_tol {
@@ -534,8 +534,8 @@ impl Elimination {
                         min_eigenvalue: f64::NAN,
                         end: None,
                     },
-                }
-            })
+                },
+            )
             .collect();
     }
 }
